@@ -1,0 +1,48 @@
+# switchyard: the user's interface. `make run` and `make test` are all a newcomer needs on a
+# fresh Debian 12; each installs missing packages first (scripts/install-deps).
+.PHONY: all deps build run test unit bench fuzz lint format asan tsan clean
+
+JOBS ?= $(shell nproc)
+CONFIG ?= config/switchyard.toml
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build build -j $(JOBS)
+
+run: build
+	build/bin/switchyard --config $(CONFIG)
+
+# Every test: unit, integration (real binary, real clients), browser, and a short fuzz run.
+test: build
+	@scripts/test
+
+bench: deps
+	@scripts/install-deps --bench
+	@cmake --preset release >/dev/null
+	@cmake --build build -j $(JOBS)
+	@bench/run-all
+
+fuzz: deps
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/fuzz
+
+lint: deps
+	@scripts/lint
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+asan: deps
+	@cmake --preset asan >/dev/null && cmake --build build-asan -j $(JOBS)
+	@ctest --test-dir build-asan -L unit --output-on-failure -j $(JOBS)
+
+tsan: deps
+	@cmake --preset tsan >/dev/null && cmake --build build-tsan -j $(JOBS)
+	@ctest --test-dir build-tsan -L unit --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

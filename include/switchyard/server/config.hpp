@@ -1,0 +1,103 @@
+// Server configuration: one struct, filled from defaults, then a TOML file (--config), then
+// command-line flags. Every flag has a TOML key and every key a flag (the table in config.cpp is
+// the single list of both). Unknown keys are errors that name the line. Loaded at start-up only,
+// so this is the one place that reports errors by exception (config_error).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sy::server {
+
+enum class execution_model { single, acceptor, reuseport, prefork };
+
+struct limits_config {
+    std::uint64_t max_connections = 100000;      // per process; beyond it: 503 and close
+    std::uint64_t max_request_line = 8 * 1024;   // -> 414
+    std::uint64_t max_header_bytes = 16 * 1024;  // whole head -> 431
+    std::uint64_t max_headers = 100;             // -> 431
+    std::uint64_t max_body = 8 * 1024 * 1024;    // -> 413
+    std::uint64_t idle_timeout_ms = 60000;       // keep-alive connection with nothing in flight
+    std::uint64_t header_timeout_ms = 10000;     // whole head must arrive within (slowloris)
+    std::uint64_t body_timeout_ms = 30000;       // no body bytes for this long -> 408
+    std::uint64_t write_timeout_ms = 30000;      // peer not reading our output
+    std::uint64_t output_high_water = 1 << 20;   // per connection: stop reading above
+    std::uint64_t output_low_water = 256 << 10;  // resume below
+    std::uint64_t input_buffer_max = 64 << 10;   // read buffer cap per connection
+    std::uint64_t accept_batch = 64;             // accepts per listener wake-up
+    std::uint64_t shutdown_grace_ms = 10000;     // SIGTERM: finish in-flight requests within
+    std::uint64_t pool_queue = 4096;             // blocking-work queue length
+    std::uint64_t pool_threads = 4;              // blocking-work threads
+};
+
+struct ws_config {
+    std::uint64_t max_message = 1 << 20;  // -> close 1009
+    std::uint64_t ping_interval_ms = 30000;
+    std::uint64_t idle_timeout_ms = 120000;
+    bool deflate = true;               // permessage-deflate
+    std::vector<std::string> origins;  // allow-list; empty = any
+    bool allow_client_publish = true;  // messages from /sub/{topic} sockets publish
+};
+
+struct hub_config {
+    std::uint64_t history_count = 1000;
+    std::uint64_t history_age_ms = 3600 * 1000;
+    std::uint64_t subscriber_output_cap = 1 << 20;  // bytes queued per subscriber
+    std::string slow_policy = "drop-oldest";        // drop-oldest | disconnect | block-publisher
+    std::uint64_t sse_heartbeat_ms = 15000;
+    std::uint64_t longpoll_timeout_ms = 30000;
+    std::uint64_t job_visibility_timeout_ms = 30000;
+};
+
+struct tls_config {
+    std::vector<std::string> listen;
+    std::string cert;
+    std::string key;
+    std::uint64_t handshake_timeout_ms = 10000;
+};
+
+struct amqp_config {
+    std::vector<std::string> listen;
+};
+
+struct server_config {
+    std::vector<std::string> listen{"127.0.0.1:8080"};
+    std::string static_dir;  // empty: the bundled www/
+    execution_model model = execution_model::reuseport;
+    std::uint64_t workers = 0;  // 0: one per core
+    bool pin = false;
+    std::uint64_t backlog = 4096;
+    bool reuseport = false;  // SO_REUSEPORT on listeners in models that don't need it
+    bool defer_accept = false;
+    std::string log_level = "info";
+    bool access_log = false;
+    limits_config limits;
+    ws_config ws;
+    hub_config hub;
+    tls_config tls;
+    amqp_config amqp;
+};
+
+class config_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+const char* to_string(execution_model m);
+bool parse_model(std::string_view s, execution_model& out);
+
+/// Applies a TOML document (text; `origin` names it in errors) over `cfg`.
+/// Throws config_error naming the line for syntax errors, unknown keys and bad values.
+void apply_toml(server_config& cfg, std::string_view text, const std::string& origin);
+
+/// Parses argv (flags override the file named by --config, which is read first).
+/// Returns false when the process should exit with `exit_code` (--help, --version, or an error
+/// already printed).
+bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_code);
+
+/// The TOML keys and flags with their help, for docs/configuration.md (`switchyard --help-config`).
+std::string describe_options();
+
+}  // namespace sy::server

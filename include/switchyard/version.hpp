@@ -1,0 +1,5 @@
+#pragma once
+
+namespace sy {
+inline constexpr const char* k_version = "0.1.0";
+}

@@ -1,0 +1,80 @@
+#include "switchyard/server/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace sy::server {
+namespace {
+
+TEST(config, toml_sets_nested_keys) {
+    server_config c;
+    apply_toml(c, R"(
+listen = ["127.0.0.1:0", "[::1]:0"]
+model = "acceptor"
+workers = 3
+pin = true
+[limits]
+max_body = 1024
+[hub]
+slow_policy = "disconnect"
+)",
+               "t.toml");
+    EXPECT_EQ(c.listen.size(), 2u);
+    EXPECT_EQ(c.model, execution_model::acceptor);
+    EXPECT_EQ(c.workers, 3u);
+    EXPECT_TRUE(c.pin);
+    EXPECT_EQ(c.limits.max_body, 1024u);
+    EXPECT_EQ(c.hub.slow_policy, "disconnect");
+}
+
+TEST(config, unknown_key_names_the_line) {
+    server_config c;
+    try {
+        apply_toml(c, "workers = 1\n\nbogus = 2\n", "x.toml");
+        FAIL() << "expected config_error";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("x.toml:3"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("bogus"), std::string::npos) << e.what();
+    }
+}
+
+TEST(config, unknown_section_and_bad_types) {
+    server_config c;
+    EXPECT_THROW(apply_toml(c, "[nope]\nx = 1\n", "a"), config_error);
+    EXPECT_THROW(apply_toml(c, "workers = \"two\"\n", "a"), config_error);
+    EXPECT_THROW(apply_toml(c, "workers = -1\n", "a"), config_error);
+    EXPECT_THROW(apply_toml(c, "model = \"threads\"\n", "a"), config_error);
+    EXPECT_THROW(apply_toml(c, "pin = 3\n", "a"), config_error);
+    EXPECT_THROW(apply_toml(c, "listen = [\n", "a"), config_error);
+}
+
+TEST(config, flags_override_file_and_every_key_has_a_flag) {
+    server_config c;
+    std::vector<std::string> args{
+        "switchyard", "--listen",   "127.0.0.1:0", "--listen", "127.0.0.1:1",         "--model",
+        "single",     "--max-body", "77",          "--pin",    "--hub-history-count", "5"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    int code = -1;
+    ASSERT_TRUE(parse_command_line(c, static_cast<int>(argv.size()), argv.data(), code));
+    EXPECT_EQ(c.listen, (std::vector<std::string>{"127.0.0.1:0", "127.0.0.1:1"}));
+    EXPECT_EQ(c.model, execution_model::single);
+    EXPECT_EQ(c.limits.max_body, 77u);
+    EXPECT_TRUE(c.pin);
+    EXPECT_EQ(c.hub.history_count, 5u);
+    EXPECT_NE(describe_options().find("--tls-cert"), std::string::npos);
+}
+
+TEST(config, bad_flag_value_fails) {
+    server_config c;
+    std::vector<std::string> args{"switchyard", "--workers", "many"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    int code = 0;
+    EXPECT_FALSE(parse_command_line(c, static_cast<int>(argv.size()), argv.data(), code));
+    EXPECT_EQ(code, 2);
+}
+
+}  // namespace
+}  // namespace sy::server
