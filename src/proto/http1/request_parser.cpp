@@ -1,0 +1,411 @@
+// HTTP/1.1 request parser (RFC 9112). See request_parser.hpp for the contract.
+#include "switchyard/proto/http1/request_parser.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "common.hpp"
+#include "scan.hpp"
+
+namespace sy::http1 {
+
+namespace {
+
+bool is_digit(std::uint8_t c) {
+    return c >= '0' && c <= '9';
+}
+
+method method_of(const std::uint8_t* m, std::size_t n) {
+    auto is = [&](const char* s) { return std::memcmp(m, s, n) == 0; };
+    switch (n) {
+        case 3:
+            if (is("GET")) return method::get;
+            if (is("PUT")) return method::put;
+            break;
+        case 4:
+            if (is("POST")) return method::post;
+            if (is("HEAD")) return method::head;
+            break;
+        case 5:
+            if (is("PATCH")) return method::patch;
+            if (is("TRACE")) return method::trace;
+            break;
+        case 6:
+            if (is("DELETE")) return method::delete_;
+            break;
+        case 7:
+            if (is("OPTIONS")) return method::options;
+            if (is("CONNECT")) return method::connect;
+            break;
+        default:
+            break;
+    }
+    return method::other;
+}
+
+// uri-host [ ":" port ] characters (RFC 3986 section 3.2.2): unreserved, sub-delims, ":", "[",
+// "]", "%". Anything else ("/", "@", quotes, ...) makes the Host value invalid (400).
+bool valid_host(std::string_view v) {
+    for (char ch : v) {
+        auto c = static_cast<unsigned char>(ch);
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  std::strchr("-._~!$&'()*+,;=:[]%", c) != nullptr;
+        if (!ok || c == 0) return false;
+    }
+    return true;
+}
+
+// absolute-form (RFC 9112 section 3.2.2): scheme "://" authority [path] ["?" query]. Returns the
+// offset of the path within the target (== target length when the path is empty) or -1.
+int absolute_path_offset(const std::uint8_t* t, std::uint32_t n) {
+    std::uint32_t i = 0;
+    auto alpha = [](std::uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
+    if (n == 0 || !alpha(t[0])) return -1;
+    while (i < n && (alpha(t[i]) || (t[i] >= '0' && t[i] <= '9') || t[i] == '+' || t[i] == '-' ||
+                     t[i] == '.')) {
+        ++i;
+    }
+    if (n - i < 3 || t[i] != ':' || t[i + 1] != '/' || t[i + 2] != '/') return -1;
+    i += 3;
+    while (i < n && t[i] != '/' && t[i] != '?') ++i;
+    return static_cast<int>(i);
+}
+
+}  // namespace
+
+request_parser::request_parser(const limits& lim) : lim_(detail::clamp_limits(lim)) {
+    start_message();
+}
+
+void request_parser::set_state(parser_state s) {
+    assert(detail::legal_transition(state_, s));
+    state_ = s;
+}
+
+void request_parser::start_message() {
+    lines_.reset();
+    framing_ = {};
+    start_line_done_ = h2_start_line_ = false;
+    host_idx_ = upgrade_idx_ = settings_idx_ = -1;
+    expect_continue_ = upgrade_websocket_ = upgrade_h2c_ = false;
+    n_fields_ = n_trailers_ = 0;
+    remaining_ = 0;
+    chunk_.reset();
+}
+
+parse_result request_parser::feed(byte_view in) {
+    parse_result r;
+    switch (state_) {
+        case parser_state::head:
+            r = on_head(in);
+            break;
+        case parser_state::body_length:
+            r = on_body_length(in);
+            break;
+        case parser_state::chunk_size:
+        case parser_state::chunk_data:
+        case parser_state::chunk_data_end:
+        case parser_state::trailers:
+            r = on_chunked(in);
+            break;
+        case parser_state::message_end:
+            r = on_message_end();
+            break;
+        case parser_state::failed:
+            r.out = outcome::error;
+            r.err = diag_.err;
+            return r;
+        case parser_state::body_close:  // responses only
+        case parser_state::closed:
+        case parser_state::switched:
+            return r;
+    }
+    stream_off_ += r.consumed;
+    return r;
+}
+
+parse_result request_parser::fail(error e, std::size_t off, byte_view in) {
+    detail::fill_diagnostics(diag_, e, state_, stream_off_, off, in);
+    state_ = parser_state::failed;
+    parse_result r;
+    r.out = outcome::error;
+    r.err = e;
+    return r;
+}
+
+parse_result request_parser::on_head(byte_view in) {
+    std::size_t skip = 0;
+    if (lines_.fresh()) {
+        // RFC 9112 section 2.2: ignore empty lines received before the request-line.
+        while (in.size() - skip >= 2 && in[skip] == '\r' && in[skip + 1] == '\n') skip += 2;
+    }
+    const std::uint8_t* h = in.data() + skip;
+    const std::size_t hn = in.size() - skip;
+    const detail::line_rules start_rules{lim_.max_request_line, lim_.max_head_bytes,
+                                         error::request_line_too_long, error::head_too_large,
+                                         error::bad_request_line};
+    const detail::line_rules field_rules{lim_.max_head_bytes, lim_.max_head_bytes,
+                                         error::head_too_large, error::head_too_large,
+                                         error::ctl_in_field};
+    for (;;) {
+        if (h2_start_line_) return on_h2_preface(in, skip);
+        std::uint32_t b = 0, e = 0, eoff = 0;
+        error err = error::none;
+        auto st = lines_.next(h, hn, start_line_done_ ? field_rules : start_rules, b, e, err, eoff);
+        if (st == detail::line_step::need_more) {
+            parse_result r;
+            r.consumed = skip;
+            return r;
+        }
+        if (st == detail::line_step::error) return fail(err, skip + eoff, in);
+        if (!start_line_done_) {
+            if (error le = on_request_line(h, b, e, skip); le != error::none) {
+                return fail(le, skip + b, in);
+            }
+            start_line_done_ = true;
+            continue;
+        }
+        if (b == e) return finish_head(in, skip, skip + lines_.pos());
+        if (n_fields_ >= lim_.max_headers) return fail(error::too_many_headers, skip + b, in);
+        detail::raw_field f;
+        if (error fe = detail::parse_field_line(h, b, e, f); fe != error::none) {
+            return fail(fe, skip + b, in);
+        }
+        if (error fe = on_field(h, f); fe != error::none) return fail(fe, skip + b, in);
+        raw_[n_fields_++] = f;
+    }
+}
+
+// request-line = method SP request-target SP HTTP-version (RFC 9112 section 3).
+error request_parser::on_request_line(const std::uint8_t* h, std::uint32_t b, std::uint32_t e,
+                                      std::size_t skip) {
+    const std::uint8_t* l = h + b;
+    const std::uint32_t len = e - b;
+    const auto ml = static_cast<std::uint32_t>(detail::token_length(l, len));
+    if (ml == 0 || (ml < len && l[ml] != ' ')) return error::bad_method;
+    // Shortest valid tail: SP target(1) SP "HTTP/x.y"(8).
+    if (len < ml + 11 || l[len - 9] != ' ') return error::bad_request_line;
+    const std::uint32_t toff = ml + 1, tlen = len - 9 - toff;
+    const std::uint8_t* v = l + len - 8;
+    if (std::memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || !is_digit(v[5]) || !is_digit(v[7])) {
+        // A stray space inside the target also lands here; call it what it looks like.
+        return std::memchr(l + toff, ' ', tlen) ? error::bad_request_line : error::bad_version;
+    }
+    method_len_ = ml;
+    target_off_ = b + toff;
+    target_len_ = tlen;
+    const std::uint8_t* t = l + toff;
+    if (v[5] != '1') {
+        // RFC 9113 section 3.4: prior-knowledge preface, only as the connection's first bytes.
+        if (stream_off_ == 0 && skip == 0 && ml == 3 && std::memcmp(l, "PRI", 3) == 0 &&
+            tlen == 1 && t[0] == '*' && v[5] == '2' && v[7] == '0') {
+            h2_start_line_ = true;
+            return error::none;
+        }
+        return error::unsupported_version;
+    }
+    version_minor_ = v[7] == '0' ? 0 : 1;  // HTTP/1.2+ is handled as 1.1 (RFC 9110 6.2)
+    // Target characters: VCHAR (and obs-text) except '#'; '?' starts the query.
+    const std::uint8_t* te = t + tlen;
+    const std::uint8_t* q = detail::find_target_stop(t, te);
+    const std::uint8_t* s = q;
+    while (s < te && *s == '?') s = detail::find_target_stop(s + 1, te);
+    if (s != te) return *s == ' ' ? error::bad_request_line : error::bad_target;
+    query_at_ = static_cast<std::uint32_t>(q - t);  // == tlen when there is no query
+    const method m = method_of(l, ml);
+    path_off_ = 0;
+    path_len_ = query_at_;
+    if (m == method::connect) {
+        // authority-form only (RFC 9112 section 3.2.3).
+        if (t[0] == '/' || t[0] == '*' || q != te) return error::bad_target;
+    } else if (tlen == 1 && t[0] == '*') {
+        if (m != method::options) return error::bad_target;  // asterisk-form: OPTIONS only
+    } else if (t[0] != '/') {
+        const int po = absolute_path_offset(t, query_at_);
+        if (po < 0) return error::bad_target;
+        path_off_ = static_cast<std::uint32_t>(po);
+        path_len_ = query_at_ - path_off_;
+    }
+    return error::none;
+}
+
+error request_parser::on_field(const std::uint8_t* h, const detail::raw_field& f) {
+    const char* name = reinterpret_cast<const char*>(h + f.name_off);
+    const std::string_view value(reinterpret_cast<const char*>(h + f.value_off), f.value_len);
+    const auto idx = static_cast<std::int16_t>(n_fields_);
+    switch (f.name_len) {
+        case 4:
+            if (detail::equals_lower(name, "host", 4)) {
+                if (host_idx_ >= 0) return error::duplicate_host;
+                if (!valid_host(value)) return error::bad_host;
+                host_idx_ = idx;
+            }
+            break;
+        case 6:
+            if (detail::equals_lower(name, "expect", 6) && iequals(value, "100-continue")) {
+                expect_continue_ = true;
+            }
+            break;
+        case 7:
+            if (detail::equals_lower(name, "upgrade", 7)) {
+                if (upgrade_idx_ < 0) upgrade_idx_ = idx;
+                detail::for_each_token(value, [&](std::string_view t) {
+                    t = t.substr(0, t.find('/'));
+                    if (iequals(t, "websocket")) upgrade_websocket_ = true;
+                    if (iequals(t, "h2c")) upgrade_h2c_ = true;
+                });
+            }
+            break;
+        case 10:
+            if (detail::equals_lower(name, "connection", 10)) framing_.on_connection(value);
+            break;
+        case 14:
+            if (detail::equals_lower(name, "content-length", 14)) {
+                return framing_.on_content_length(value);
+            }
+            if (detail::equals_lower(name, "http2-settings", 14) && settings_idx_ < 0) {
+                settings_idx_ = idx;
+            }
+            break;
+        case 17:
+            if (detail::equals_lower(name, "transfer-encoding", 17)) {
+                return framing_.on_transfer_encoding(value);
+            }
+            break;
+        default:
+            break;
+    }
+    return error::none;
+}
+
+parse_result request_parser::finish_head(byte_view in, std::size_t skip, std::size_t consumed) {
+    const std::uint8_t* h = in.data() + skip;
+    detail::materialise(h, raw_, n_fields_, fields_);
+    // RFC 9112 section 3.2: HTTP/1.1 requires exactly one Host.
+    if (version_minor_ == 1 && host_idx_ < 0) return fail(error::missing_host, skip, in);
+    // RFC 9112 section 6.1 and 6.3: CL with TE, or TE in 1.0, is faulty framing.
+    if (framing_.has_transfer_encoding && framing_.has_content_length) {
+        return fail(error::cl_and_te, skip, in);
+    }
+    if (framing_.has_transfer_encoding && version_minor_ == 0) {
+        return fail(error::te_in_http10, skip, in);
+    }
+    if (framing_.has_content_length && framing_.content_length > lim_.max_body_bytes) {
+        return fail(error::body_too_large, skip, in);
+    }
+    auto sv = [&](std::uint32_t off, std::uint32_t len) {
+        return std::string_view(reinterpret_cast<const char*>(h) + off, len);
+    };
+    auto field = [&](std::int16_t i) { return i < 0 ? std::string_view{} : fields_[i].value; };
+    request_head& hd = head_;
+    hd.method_name = sv(0, method_len_);
+    hd.method = method_of(h, method_len_);
+    hd.target = sv(target_off_, target_len_);
+    hd.path = hd.target.substr(path_off_, path_len_);
+    hd.query = query_at_ < target_len_ ? hd.target.substr(query_at_ + 1) : std::string_view{};
+    hd.version_minor = version_minor_;
+    hd.headers = {fields_, n_fields_};
+    hd.body = framing_.has_transfer_encoding ? body_kind::chunked
+              : framing_.has_content_length  ? body_kind::length
+                                             : body_kind::none;  // RFC 9112 6.3 rule 7
+    hd.content_length = framing_.has_content_length ? framing_.content_length : 0;
+    // RFC 9112 section 9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
+    hd.keep_alive = !framing_.conn_close && (version_minor_ == 1 || framing_.conn_keep_alive);
+    // RFC 9110 section 10.1.1: a 100-continue in an HTTP/1.0 request is ignored.
+    hd.expect_continue = expect_continue_ && version_minor_ == 1;
+    hd.connection_upgrade = framing_.conn_upgrade;
+    hd.upgrade_websocket = upgrade_websocket_;
+    hd.upgrade_h2c = upgrade_h2c_;
+    hd.upgrade = field(upgrade_idx_);
+    hd.http2_settings = field(settings_idx_);
+    hd.host = field(host_idx_);
+    if (hd.body == body_kind::chunked) {
+        chunk_.reset();
+        set_state(parser_state::chunk_size);
+    } else if (hd.content_length > 0) {
+        remaining_ = hd.content_length;
+        set_state(parser_state::body_length);
+    } else {
+        set_state(parser_state::message_end);
+    }
+    parse_result r;
+    r.out = outcome::complete;
+    r.ev = event::head;
+    r.consumed = consumed;
+    return r;
+}
+
+parse_result request_parser::on_h2_preface(byte_view in, std::size_t skip) {
+    const byte_view h = in.subspan(skip);
+    const std::size_t n = std::min(h.size(), k_h2_preface.size());
+    if (std::memcmp(h.data(), k_h2_preface.data(), n) != 0) {
+        std::size_t off = 0;
+        while (h[off] == static_cast<std::uint8_t>(k_h2_preface[off])) ++off;
+        return fail(error::bad_h2_preface, skip + off, in);
+    }
+    parse_result r;
+    if (n < k_h2_preface.size()) {
+        r.consumed = skip;
+        return r;
+    }
+    set_state(parser_state::switched);
+    r.out = outcome::complete;
+    r.ev = event::h2_preface;
+    r.consumed = skip + k_h2_preface.size();
+    return r;
+}
+
+parse_result request_parser::on_body_length(byte_view in) {
+    parse_result r;
+    if (in.empty()) return r;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), remaining_));
+    remaining_ -= n;
+    if (remaining_ == 0) set_state(parser_state::message_end);
+    r.out = outcome::complete;
+    r.ev = event::body;
+    r.body = in.first(n);
+    r.consumed = n;
+    return r;
+}
+
+parse_result request_parser::on_chunked(byte_view in) {
+    const detail::chunk_step st = chunk_.decode(in, lim_, raw_);
+    parse_result r;
+    switch (st.k) {
+        case detail::chunk_step::kind::need_more:
+            r.consumed = st.consumed;
+            break;
+        case detail::chunk_step::kind::body:
+            r.out = outcome::complete;
+            r.ev = event::body;
+            r.body = st.body;
+            r.consumed = st.consumed;
+            break;
+        case detail::chunk_step::kind::done:
+            state_ = parser_state::trailers;
+            r = on_message_end();
+            detail::materialise(in.data() + st.trailer_off, raw_, st.n_trailers, fields_);
+            n_trailers_ = st.n_trailers;
+            r.consumed = st.consumed;
+            return r;
+        case detail::chunk_step::kind::error:
+            state_ = chunk_.state();
+            return fail(st.err, st.err_off, in);
+    }
+    state_ = chunk_.state();
+    return r;
+}
+
+parse_result request_parser::on_message_end() {
+    ++messages_;
+    const bool keep = head_.keep_alive;
+    start_message();
+    set_state(keep ? parser_state::head : parser_state::closed);
+    parse_result r;
+    r.out = outcome::complete;
+    r.ev = event::end;
+    return r;
+}
+
+}  // namespace sy::http1
