@@ -1,0 +1,120 @@
+// HTTP/2 shared helpers: error table, flood counter, base64url (RFC 4648 5).
+#include "switchyard/proto/http2/common.hpp"
+
+#include <array>
+
+namespace sy::h2 {
+
+std::string_view to_string(error_code c) {
+    static constexpr std::array<std::string_view, 14> names = {"NO_ERROR",
+                                                               "PROTOCOL_ERROR",
+                                                               "INTERNAL_ERROR",
+                                                               "FLOW_CONTROL_ERROR",
+                                                               "SETTINGS_TIMEOUT",
+                                                               "STREAM_CLOSED",
+                                                               "FRAME_SIZE_ERROR",
+                                                               "REFUSED_STREAM",
+                                                               "CANCEL",
+                                                               "COMPRESSION_ERROR",
+                                                               "CONNECT_ERROR",
+                                                               "ENHANCE_YOUR_CALM",
+                                                               "INADEQUATE_SECURITY",
+                                                               "HTTP_1_1_REQUIRED"};
+    auto i = static_cast<std::uint32_t>(c);
+    return i < names.size() ? names[i] : "UNKNOWN";
+}
+
+namespace {
+struct error_row {
+    error e;
+    std::string_view name;
+    error_code code;
+};
+// The one table: session error -> name and the GOAWAY error code (RFC 9113 7).
+constexpr std::array<error_row, 10> error_table = {{
+    {error::none, "none", error_code::no_error},
+    {error::bad_preface, "bad_preface", error_code::protocol_error},
+    {error::protocol, "protocol", error_code::protocol_error},
+    {error::rapid_reset, "rapid_reset", error_code::enhance_your_calm},
+    {error::settings_flood, "settings_flood", error_code::enhance_your_calm},
+    {error::ping_flood, "ping_flood", error_code::enhance_your_calm},
+    {error::ack_flood, "ack_flood", error_code::enhance_your_calm},
+    {error::bad_upgrade, "bad_upgrade", error_code::protocol_error},
+    {error::out_of_memory, "out_of_memory", error_code::internal_error},
+    {error::internal, "internal", error_code::internal_error},
+}};
+}  // namespace
+
+std::string_view to_string(error e) {
+    for (const auto& r : error_table)
+        if (r.e == e) return r.name;
+    return "unknown";
+}
+
+error_code error_code_for(error e) {
+    for (const auto& r : error_table)
+        if (r.e == e) return r.code;
+    return error_code::internal_error;
+}
+
+bool flood_counter::hit(time_point now) {
+    if (limit_.count == 0) return false;
+    if (seen_ == 0 || now - window_start_ >= limit_.window) {
+        window_start_ = now;
+        seen_ = 0;
+    }
+    return ++seen_ > limit_.count;
+}
+
+namespace {
+int b64url_value(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+}  // namespace
+
+bool base64url_decode(std::string_view in, std::string& out) {
+    // Tolerate trailing '=' padding although RFC 7540 3.2.1 says it is omitted.
+    while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+    if (in.size() % 4 == 1) return false;
+    out.clear();
+    out.reserve(in.size() * 3 / 4);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        int v = b64url_value(c);
+        if (v < 0) return false;
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xff));
+        }
+    }
+    return true;
+}
+
+std::string base64url_encode(std::string_view in) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (unsigned char c : in) {
+        acc = (acc << 8) | c;
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out.push_back(alphabet[(acc >> bits) & 0x3f]);
+        }
+    }
+    if (bits > 0) out.push_back(alphabet[(acc << (6 - bits)) & 0x3f]);
+    return out;
+}
+
+}  // namespace sy::h2
