@@ -1,0 +1,258 @@
+// The pub/sub hub, sharded across the server's event loops without a lock per message.
+//
+// Threading model (see also docs/threading.md):
+// - The hub has one hub_shard per event loop ("shard"). Every method of hub_shard, and every
+//   callback it makes (subscriber::on_message, publish/history/stats completions), runs on that
+//   shard's thread. Objects of a shard are touched by no other thread.
+// - Work crosses shards only through the post function given at construction:
+//   post(shard, task) must run `task` later on that shard's thread, and tasks posted from one
+//   shard to another must run in the order they were posted (FIFO per pair). Message ordering
+//   and "no duplicate, no hole" on resume rely on that.
+// - When the target shard is the calling shard, the hub calls directly instead of posting, so
+//   with shard_count 1 nothing is ever posted. Consequence: callbacks may run before the call
+//   that caused them returns (publish completion, on_message for a resume from local history).
+// - The only state read across threads is a per-shard "interest" count (relaxed atomics: how
+//   many subscriptions a shard holds, so a publish skips shards with none) and the policy
+//   counters (single writer per shard, relaxed).
+//
+// Topic ownership: topic t is owned by shard hash(t) % shard_count. The owner assigns ids
+// (1, 2, ...), timestamps, keeps the bounded history and the per-topic counters, and posts one
+// delivery task per interested shard; each shard matches its own subscriptions.
+//
+// Lifetime: topics are never forgotten (their last id must survive so resumes stay correct);
+// the history of an idle topic empties by age. The hub must outlive every task it posted: stop
+// and drain the loops before destroying it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "switchyard/base/buffer.hpp"
+#include "switchyard/base/result.hpp"
+#include "switchyard/hub/message.hpp"
+#include "switchyard/hub/policy.hpp"
+#include "switchyard/hub/sublist.hpp"
+#include "switchyard/hub/topic.hpp"
+#include "switchyard/hub/unique_function.hpp"
+
+namespace sy::hub {
+
+struct hub_settings {
+    topic_limits limits;
+    topic_policy defaults;
+    std::vector<topic_rule> rules;  // first matching rule wins
+    /// Wall-clock milliseconds for message timestamps and history age. Empty: system clock.
+    /// Called on owner shards, possibly concurrently: must be thread-safe.
+    std::function<std::int64_t()> clock;
+};
+
+using post_fn = std::function<void(unsigned shard, task)>;
+
+enum class publish_error : std::uint8_t {
+    invalid_topic,
+    rejected_over_cap,  // a block_publisher subscriber of the topic is over its output cap
+};
+std::string_view to_string(publish_error e);
+
+struct publish_ack {
+    std::uint64_t id = 0;       // the id the owner assigned
+    std::uint64_t reached = 0;  // subscribers the message was handed to, summed over shards
+};
+using publish_callback = unique_function<void(result<publish_ack, publish_error>)>;
+
+/// Where a subscription starts.
+enum class start_from : std::uint8_t {
+    live,    // only messages published from now on
+    since,   // every message with id > since (history, then live), or a gap event first
+    newest,  // the newest retained message (if any), then live
+};
+struct subscribe_options {
+    start_from start = start_from::live;
+    std::uint64_t since = 0;
+    static subscribe_options after(std::uint64_t id) { return {start_from::since, id}; }
+    static subscribe_options from_newest() { return {start_from::newest, 0}; }
+};
+
+/// Reply to history() and to a long poll (next_after).
+struct history_result {
+    /// When non-zero, ids lost_from..lost_from+lost-1 are gone from history before `messages`.
+    std::uint64_t lost = 0;
+    std::uint64_t lost_from = 0;
+    std::vector<message_ptr> messages;  // ascending ids, all > since
+    std::uint64_t last_id = 0;          // the topic's newest id at the time of the answer
+    bool more = false;                  // limit cut the answer short; ask again after the last id
+};
+using history_callback = unique_function<void(result<history_result, topic_error>)>;
+
+struct topic_stats {
+    std::uint64_t last_id = 0;
+    std::uint64_t history_count = 0;
+    std::uint64_t subscribers = 0;  // subscriptions matching the topic, over all shards
+    std::uint64_t publishes = 0;
+    std::uint64_t deliveries = 0;  // sum of `reached` over the topic's publishes
+    std::uint64_t over_cap = 0;    // block_publisher subscribers currently over cap
+};
+using stats_callback = unique_function<void(result<topic_stats, topic_error>)>;
+
+using subscription_id = std::uint64_t;
+class hub_shard;
+
+/// Owns one subscription: unsubscribes on destruction. Move-only; destroy it on its shard.
+class subscription_handle {
+  public:
+    subscription_handle() = default;
+    subscription_handle(hub_shard* s, subscription_id id) : shard_(s), id_(id) {}
+    subscription_handle(subscription_handle&& o) noexcept
+        : shard_(std::exchange(o.shard_, nullptr)), id_(std::exchange(o.id_, 0)) {}
+    subscription_handle& operator=(subscription_handle&& o) noexcept;
+    subscription_handle(const subscription_handle&) = delete;
+    subscription_handle& operator=(const subscription_handle&) = delete;
+    ~subscription_handle() { reset(); }
+
+    subscription_id id() const { return id_; }
+    explicit operator bool() const { return shard_ != nullptr; }
+    void reset();  // unsubscribes now
+    /// Gives up ownership; the caller unsubscribes with hub_shard::unsubscribe(id).
+    subscription_id release() {
+        shard_ = nullptr;
+        return std::exchange(id_, 0);
+    }
+
+  private:
+    hub_shard* shard_ = nullptr;
+    subscription_id id_ = 0;
+};
+
+class hub;
+
+/// The part of the hub that lives on one shard. All methods: that shard's thread only.
+class hub_shard {
+  public:
+    hub_shard(hub& h, unsigned index);
+    ~hub_shard();
+    hub_shard(const hub_shard&) = delete;
+    hub_shard& operator=(const hub_shard&) = delete;
+
+    unsigned index() const { return index_; }
+
+    /// Publishes to a topic. `done` (optional) runs on this shard with the id and the number of
+    /// subscribers reached, or the error. The payload is shared, not copied.
+    void publish(std::string_view topic, std::string_view content_type, sy::shared_bytes payload,
+                 publish_callback done = {});
+
+    /// Registers s for messages whose topic matches pattern. With since/newest on a literal
+    /// pattern: history first (or a gap message), then live, no duplicate, no hole. For a
+    /// wildcard pattern the start option is ignored: live only (no per-topic resume).
+    result<subscription_handle, topic_error> subscribe(std::string_view pattern, subscriber* s,
+                                                       subscribe_options opts = {});
+    /// Idempotent; safe from inside on_message.
+    void unsubscribe(subscription_id id);
+
+    /// Short poll: messages of topic with id > since (at most limit), maybe none.
+    void history(std::string_view topic, std::uint64_t since, std::size_t limit,
+                 history_callback done);
+    /// Long poll: answers at once if history holds messages after `since` (up to limit, with
+    /// the gap if any), else with the next published message. Fires at most once. Cancel (for
+    /// a timeout) by dropping the returned handle.
+    result<subscription_handle, topic_error> next_after(std::string_view topic, std::uint64_t since,
+                                                        std::size_t limit, history_callback done);
+
+    void stats(std::string_view topic, stats_callback done);
+
+    /// block_publisher: subscription `id` declares its output over (or back under) the cap for
+    /// topic (a concrete topic it received, which matters for wildcard subscriptions). The owner
+    /// of the topic counts over-cap subscribers; unsubscribing clears the marks.
+    void set_over_cap(subscription_id id, std::string_view topic, bool over);
+    void count_drop(std::uint64_t n = 1);
+    void count_disconnect();
+
+    /// Number of live subscriptions on this shard.
+    std::size_t subscription_count() const { return by_id_.size(); }
+
+  private:
+    friend class hub;
+    struct subscription;
+    struct topic_state;
+    struct pending_publish;
+    struct snapshot;
+
+    // Owner side (topic_owner.cpp).
+    topic_state& topic(std::string_view name);
+    void owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
+                       unsigned origin, publish_callback done);
+    void owner_reply(const std::shared_ptr<pending_publish>& p, std::uint64_t reached);
+    void owner_over_cap(const std::string& name, int delta);
+    snapshot owner_fetch(const std::string& name, std::uint64_t since, std::size_t limit,
+                         bool newest_only);
+    void evict(topic_state& t, std::int64_t now);
+    static history_result to_history(snapshot snap, std::uint64_t since);
+    std::uint64_t count_matches(std::string_view topic);
+
+    // Subscriber side (hub_shard.cpp).
+    std::uint64_t deliver_local(const message_ptr& m);
+    bool offer(subscription& s, const delivery& d);
+    void resume_reply(subscription_id id, snapshot snap);
+    void finish_waiter(subscription& s, history_result r);
+    void remove(subscription& s);
+    void release_graveyard();
+
+    template <typename F>
+    void run_on(unsigned shard, F&& f);
+
+    hub& hub_;
+    unsigned index_;
+    // Owned topics.
+    std::unordered_map<std::string, std::unique_ptr<topic_state>, string_hash, std::equal_to<>>
+        topics_;
+    // Local subscriptions.
+    sublist<subscription*> subs_;
+    std::unordered_map<subscription_id, std::unique_ptr<subscription>> by_id_;
+    subscription_id next_id_ = 1;
+    unsigned depth_ = 0;  // nested dispatches; frees wait until it is back to 0
+    std::vector<std::unique_ptr<subscription>> graveyard_;
+    std::deque<std::vector<subscription*>> scratch_;  // one match buffer per nesting level
+};
+
+class hub {
+  public:
+    /// Throws std::invalid_argument for an invalid rule pattern or shard_count 0 (start-up only).
+    hub(hub_settings settings, unsigned shard_count, post_fn post);
+    ~hub();
+    hub(const hub&) = delete;
+    hub& operator=(const hub&) = delete;
+
+    unsigned shard_count() const { return static_cast<unsigned>(shards_.size()); }
+    /// Use shard(i) only on shard i's thread (the reference itself may be taken anywhere).
+    hub_shard& shard(unsigned i) { return *shards_[i]; }
+    unsigned owner_of(std::string_view topic) const;
+    /// The resolved policy of a topic (first matching rule, else defaults). Any thread.
+    const topic_policy& policy_for(std::string_view topic) const;
+    const hub_settings& settings() const { return settings_; }
+    /// Sums of the per-shard counters. Any thread (relaxed; a momentary view).
+    policy_counters counters() const;
+
+  private:
+    friend class hub_shard;
+    struct alignas(64) shard_shared {
+        std::atomic<std::uint64_t> interest{0};  // subscriptions held by the shard
+        std::atomic<std::uint64_t> drops{0};
+        std::atomic<std::uint64_t> disconnects{0};
+        std::atomic<std::uint64_t> rejections{0};
+    };
+    std::int64_t now() const;
+
+    hub_settings settings_;
+    std::vector<topic_policy> rule_policies_;  // parallel to settings_.rules
+    post_fn post_;
+    std::unique_ptr<shard_shared[]> shared_;
+    std::vector<std::unique_ptr<hub_shard>> shards_;
+};
+
+}  // namespace sy::hub

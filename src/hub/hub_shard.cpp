@@ -1,0 +1,315 @@
+// hub_shard: the subscriber side (subscriptions, local matching and dispatch, resume, polls,
+// stats gathering, block_publisher marks).
+#include <algorithm>
+
+#include "shard_internal.hpp"
+
+namespace sy::hub {
+
+subscription_handle& subscription_handle::operator=(subscription_handle&& o) noexcept {
+    if (this != &o) {
+        reset();
+        shard_ = std::exchange(o.shard_, nullptr);
+        id_ = std::exchange(o.id_, 0);
+    }
+    return *this;
+}
+
+void subscription_handle::reset() {
+    if (shard_) shard_->unsubscribe(id_);
+    shard_ = nullptr;
+    id_ = 0;
+}
+
+// ---- publish entry -----------------------------------------------------------------------------
+
+void hub_shard::publish(std::string_view topic, std::string_view content_type,
+                        sy::shared_bytes payload, publish_callback done) {
+    if (!validate_topic(topic, hub_.settings_.limits)) {
+        if (done) done(unexpected(publish_error::invalid_topic));
+        return;
+    }
+    const unsigned owner = hub_.owner_of(topic);
+    if (owner == index_) {
+        owner_publish(std::string(topic), std::string(content_type), std::move(payload), index_,
+                      std::move(done));
+        return;
+    }
+    hub_shard* o = hub_.shards_[owner].get();
+    hub_.post_(owner, [o, n = std::string(topic), c = std::string(content_type),
+                       p = std::move(payload), me = index_, d = std::move(done)]() mutable {
+        o->owner_publish(std::move(n), std::move(c), std::move(p), me, std::move(d));
+    });
+}
+
+// ---- subscriptions -----------------------------------------------------------------------------
+
+result<subscription_handle, topic_error> hub_shard::subscribe(std::string_view pattern,
+                                                              subscriber* s,
+                                                              subscribe_options opts) {
+    if (auto v = validate_pattern(pattern, hub_.settings_.limits); !v) return unexpected(v.error());
+    auto owned = std::make_unique<subscription>();
+    subscription& sub = *owned;
+    sub.id = next_id_++;
+    sub.pattern = std::string(pattern);
+    sub.literal = is_literal(pattern);
+    sub.target = s;
+    sub.start = sub.literal ? opts.start : start_from::live;  // wildcard: live only
+    sub.since = opts.since;
+    sub.last_id = 0;
+    sub.resuming = sub.start != start_from::live;
+    // Registration (sublist + interest count) happens before the history request is posted, so
+    // any message the owner publishes after answering reaches this shard: no hole.
+    subs_.insert(sub.pattern, &sub);
+    hub_.shared_[index_].interest.fetch_add(1, std::memory_order_relaxed);
+    const subscription_id id = sub.id;
+    by_id_.emplace(id, std::move(owned));
+    if (sub.resuming) {
+        const unsigned owner = hub_.owner_of(pattern);
+        hub_shard* o = hub_.shards_[owner].get();
+        const bool newest = sub.start == start_from::newest;
+        run_on(owner, [o, me = this, id, name = sub.pattern, since = sub.since, newest]() {
+            snapshot snap = o->owner_fetch(name, since, 0, newest);
+            o->run_on(me->index_, [me, id, snap = std::move(snap)]() mutable {
+                me->resume_reply(id, std::move(snap));
+            });
+        });
+    }
+    return subscription_handle(this, id);
+}
+
+void hub_shard::unsubscribe(subscription_id id) {
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) remove(*it->second);
+}
+
+void hub_shard::remove(subscription& s) {
+    subs_.remove(s.pattern, &s);
+    hub_.shared_[index_].interest.fetch_sub(1, std::memory_order_relaxed);
+    s.dead = true;
+    for (const std::string& t : s.over_cap_topics) {
+        hub_shard* o = hub_.shards_[hub_.owner_of(t)].get();
+        run_on(o->index_, [o, t] { o->owner_over_cap(t, -1); });
+    }
+    s.over_cap_topics.clear();
+    auto it = by_id_.find(s.id);
+    // Inside a dispatch the subscription may still be in a match list: keep its memory until
+    // the outermost dispatch ends.
+    if (depth_ > 0) graveyard_.push_back(std::move(it->second));
+    by_id_.erase(it);
+}
+
+void hub_shard::release_graveyard() {
+    graveyard_.clear();
+}
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+std::uint64_t hub_shard::deliver_local(const message_ptr& m) {
+    if (scratch_.size() <= depth_) scratch_.emplace_back();
+    std::vector<subscription*>& matches = scratch_[depth_];  // deque: stable across nesting
+    matches.clear();
+    subs_.match(m->topic, matches);
+    if (matches.empty()) return 0;
+    ++depth_;
+    const delivery d(m);
+    std::uint64_t reached = 0;
+    for (subscription* s : matches) {
+        if (!s->dead && offer(*s, d)) ++reached;
+    }
+    matches.clear();
+    if (--depth_ == 0) release_graveyard();
+    return reached;
+}
+
+bool hub_shard::offer(subscription& s, const delivery& d) {
+    const message& m = d.msg();
+    if (s.resuming) {
+        s.buffered.push_back(d.message_ptr_ref());
+        return true;
+    }
+    if (s.literal) {
+        if (m.id <= s.last_id) return false;  // already replayed from history
+        s.last_id = m.id;
+    }
+    if (s.waiter) {
+        history_result r;
+        r.messages.push_back(d.message_ptr_ref());
+        r.last_id = m.id;
+        finish_waiter(s, std::move(r));
+        return true;
+    }
+    s.target->on_message(d);
+    return true;
+}
+
+void hub_shard::finish_waiter(subscription& s, history_result r) {
+    history_callback cb = std::move(s.waiter);
+    remove(s);
+    cb(std::move(r));
+}
+
+void hub_shard::resume_reply(subscription_id id, snapshot snap) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end() || !it->second->resuming) return;  // unsubscribed meanwhile
+    subscription& s = *it->second;
+    ++depth_;
+    s.resuming = false;
+    std::vector<message_ptr> buffered = std::move(s.buffered);
+    if (s.waiter) {
+        history_result r = to_history(std::move(snap), s.since);
+        s.last_id = std::min(s.since, r.last_id);
+        std::uint64_t last = r.messages.empty() ? s.last_id : r.messages.back()->id;
+        for (const message_ptr& m : buffered) {
+            if (s.waiter_limit > 0 && r.messages.size() >= s.waiter_limit) break;
+            if (m->id <= last) continue;
+            r.messages.push_back(m);
+            last = m->id;
+        }
+        if (r.lost > 0 || !r.messages.empty()) finish_waiter(s, std::move(r));
+    } else {
+        if (s.start == start_from::since) {
+            s.last_id = std::min(s.since, snap.last_id);
+            if (snap.first_available > s.last_id + 1) {
+                auto gap = std::make_shared<message>();
+                gap->topic = s.pattern;
+                gap->kind = message_kind::gap;
+                gap->gap_from = s.last_id + 1;
+                gap->gap_to = snap.first_available - 1;
+                gap->id = gap->gap_to;
+                gap->time_ms = hub_.now();
+                gap->policy = &hub_.policy_for(s.pattern);
+                s.last_id = gap->id;
+                s.target->on_message(delivery(std::move(gap)));
+            }
+        }
+        for (auto* list : {&snap.messages, &buffered}) {
+            for (const message_ptr& m : *list) {
+                if (s.dead) break;
+                if (m->id <= s.last_id) continue;
+                s.last_id = m->id;
+                s.target->on_message(delivery(m));
+            }
+        }
+    }
+    if (--depth_ == 0) release_graveyard();
+}
+
+// ---- polls and stats ---------------------------------------------------------------------------
+
+void hub_shard::history(std::string_view topic, std::uint64_t since, std::size_t limit,
+                        history_callback done) {
+    if (auto v = validate_topic(topic, hub_.settings_.limits); !v) {
+        done(unexpected(v.error()));
+        return;
+    }
+    hub_shard* o = hub_.shards_[hub_.owner_of(topic)].get();
+    run_on(o->index_, [o, me = this, name = std::string(topic), since, limit,
+                       done = std::move(done)]() mutable {
+        history_result r = to_history(o->owner_fetch(name, since, limit, false), since);
+        o->run_on(me->index_,
+                  [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    });
+}
+
+result<subscription_handle, topic_error> hub_shard::next_after(std::string_view topic,
+                                                               std::uint64_t since,
+                                                               std::size_t limit,
+                                                               history_callback done) {
+    if (auto v = validate_topic(topic, hub_.settings_.limits); !v) return unexpected(v.error());
+    // A one-shot literal subscription resuming after `since`; resume_reply answers from
+    // history when it can, otherwise offer() answers with the next live message.
+    auto h = subscribe(topic, nullptr, subscribe_options::after(since));
+    if (!h) return h;
+    auto it = by_id_.find(h->id());
+    if (it == by_id_.end()) return h;
+    it->second->waiter = std::move(done);
+    it->second->waiter_limit = limit;
+    return h;
+}
+
+std::uint64_t hub_shard::count_matches(std::string_view topic) {
+    if (scratch_.size() <= depth_) scratch_.emplace_back();
+    std::vector<subscription*>& matches = scratch_[depth_];
+    matches.clear();
+    subs_.match(topic, matches);
+    const auto n = static_cast<std::uint64_t>(
+        std::count_if(matches.begin(), matches.end(), [](subscription* s) { return !s->dead; }));
+    matches.clear();
+    return n;
+}
+
+void hub_shard::stats(std::string_view topic, stats_callback done) {
+    if (auto v = validate_topic(topic, hub_.settings_.limits); !v) {
+        done(unexpected(v.error()));
+        return;
+    }
+    // Scatter-gather: the owner reports the topic's counters, every shard its matching
+    // subscriptions; `g` is only touched on this shard.
+    struct gather {
+        topic_stats st;
+        unsigned waiting = 0;
+        stats_callback done;
+    };
+    auto g = std::make_shared<gather>();
+    g->waiting = hub_.shard_count() + 1;
+    g->done = std::move(done);
+    auto step = [](gather& gr) {
+        if (--gr.waiting == 0) gr.done(gr.st);
+    };
+    const std::string name(topic);
+    hub_shard* o = hub_.shards_[hub_.owner_of(topic)].get();
+    run_on(o->index_, [o, me = this, g, name, step]() {
+        topic_stats st;
+        auto it = o->topics_.find(name);
+        if (it != o->topics_.end()) {
+            topic_state& t = *it->second;
+            o->evict(t, o->hub_.now());
+            st = topic_stats{t.last_id,   t.history.size(), 0,
+                             t.publishes, t.deliveries,     static_cast<std::uint64_t>(t.over_cap)};
+        }
+        o->run_on(me->index_, [g, st, step]() {
+            const std::uint64_t subs = g->st.subscribers;
+            g->st = st;
+            g->st.subscribers = subs;
+            step(*g);
+        });
+    });
+    for (unsigned d = 0; d < hub_.shard_count(); ++d) {
+        hub_shard* s = hub_.shards_[d].get();
+        run_on(d, [s, me = this, g, name, step]() {
+            const std::uint64_t n = s->count_matches(name);
+            s->run_on(me->index_, [g, n, step]() {
+                g->st.subscribers += n;
+                step(*g);
+            });
+        });
+    }
+}
+
+// ---- slow-subscriber policy --------------------------------------------------------------------
+
+void hub_shard::set_over_cap(subscription_id id, std::string_view topic, bool over) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end() || !validate_topic(topic, hub_.settings_.limits)) return;
+    std::vector<std::string>& marks = it->second->over_cap_topics;
+    auto mark = std::find(marks.begin(), marks.end(), topic);
+    if (over == (mark != marks.end())) return;  // no change: no post
+    if (over) {
+        marks.emplace_back(topic);
+    } else {
+        marks.erase(mark);
+    }
+    hub_shard* o = hub_.shards_[hub_.owner_of(topic)].get();
+    run_on(o->index_, [o, t = std::string(topic), over] { o->owner_over_cap(t, over ? 1 : -1); });
+}
+
+void hub_shard::count_drop(std::uint64_t n) {
+    hub_.shared_[index_].drops.fetch_add(n, std::memory_order_relaxed);
+}
+
+void hub_shard::count_disconnect() {
+    hub_.shared_[index_].disconnects.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace sy::hub

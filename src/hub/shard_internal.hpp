@@ -1,0 +1,70 @@
+// Private structures of hub_shard, shared by hub.cpp, topic_owner.cpp and hub_shard.cpp.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "switchyard/hub/hub.hpp"
+
+namespace sy::hub {
+
+// One subscription, owned by the shard that created it (by_id_), pointed to by subs_.
+struct hub_shard::subscription {
+    subscription_id id = 0;
+    std::string pattern;
+    bool literal = true;
+    subscriber* target = nullptr;  // null for a long-poll waiter
+    start_from start = start_from::live;
+    std::uint64_t since = 0;
+    // True between registration and the owner's history reply: live deliveries are buffered
+    // so history can be delivered first (resume without duplicate or hole).
+    bool resuming = false;
+    bool dead = false;          // removed; memory kept until the current dispatch ends
+    std::uint64_t last_id = 0;  // literal only: newest id handed out (dedupe by id)
+    std::vector<message_ptr> buffered;
+    std::vector<std::string> over_cap_topics;  // block_publisher marks to clear on removal
+    history_callback waiter;                   // long poll: fires once, then unsubscribes
+    std::size_t waiter_limit = 0;
+};
+
+// A topic owned by this shard.
+struct hub_shard::topic_state {
+    std::string name;
+    const topic_policy* policy = nullptr;
+    std::uint64_t last_id = 0;
+    std::deque<message_ptr> history;  // consecutive ids, oldest first
+    std::uint64_t publishes = 0;
+    std::uint64_t deliveries = 0;
+    std::int64_t over_cap = 0;  // block_publisher subscribers over cap, all shards
+};
+
+// Fan-out bookkeeping for one publish; touched only on the owner shard (the shared_ptr itself
+// travels to the receiving shards and back).
+struct hub_shard::pending_publish {
+    topic_state* topic = nullptr;
+    std::uint64_t id = 0;
+    unsigned waiting = 0;  // shard replies still expected
+    std::uint64_t reached = 0;
+    unsigned origin = 0;
+    publish_callback done;
+};
+
+// A copy of part of a topic's history, taken on the owner and sent to a subscriber's shard.
+struct hub_shard::snapshot {
+    std::vector<message_ptr> messages;
+    std::uint64_t last_id = 0;
+    std::uint64_t first_available = 1;  // oldest retained id, or last_id + 1 when none
+    bool more = false;
+};
+
+template <typename F>
+void hub_shard::run_on(unsigned shard, F&& f) {
+    if (shard == index_) {
+        f();
+    } else {
+        hub_.post_(shard, task(std::forward<F>(f)));
+    }
+}
+
+}  // namespace sy::hub
