@@ -148,7 +148,8 @@ decoder::step decoder::read_header(mutable_byte_view in, std::size_t& pos, bool&
         h = in.data() + pos;  // fast path: the whole header is in this read
         hdr_[0] = h[0];
         hdr_[1] = h[1];
-        if (error e = check_first_two(h[0], h[1]); e != error::none) return fail(e, offset_ + pos);
+        if (error e = check_first_two(h[0], h[1]); e != error::none)
+            return fail(e, offset_ + pos + 1);
         pos += full_header_size(h[1]);
     } else {
         // Slow path: gather the header in hdr_, checking the first two bytes as soon as seen.

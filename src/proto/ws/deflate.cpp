@@ -199,8 +199,15 @@ result<void, error> deflater::compress(byte_view message, byte_buffer& out) {
         if (spill.size() >= 4) spill.resize(spill.size() - 4);
         out.append(spill.data(), spill.size());
     } else {
-        // Strip the 00 00 FF FF that ends every sync flush (RFC 7692 7.2.1).
-        out.commit(produced >= 4 ? produced - 4 : produced);
+        // Strip the 00 00 FF FF that ends every sync flush (RFC 7692 7.2.1). With no new input
+        // zlib emits nothing at all; the empty message is then the single byte 0x00 (7.2.3.6),
+        // which with the receiver's appended tail forms an empty stored block.
+        if (produced >= 4) {
+            out.commit(produced - 4);
+        } else {
+            span[0] = 0x00;
+            out.commit(1);
+        }
     }
     if (no_context_takeover_) deflateReset(&z);
     return {};
@@ -254,7 +261,11 @@ result<void, error> inflater::feed(byte_view in, byte_buffer& out, std::size_t l
 result<void, error> inflater::finish(byte_buffer& out, std::size_t limit) {
     static constexpr std::uint8_t tail[4] = {0x00, 0x00, 0xFF, 0xFF};
     auto r = feed(byte_view{tail, 4}, out, limit);
-    if (r && no_context_takeover_) inflateReset(&p_->z);
+    if (!r) return r;
+    // The message must end on a block boundary (zlib sets 128 in data_type there); otherwise the
+    // peer's data was truncated and the next message would be read as its continuation.
+    if (!(p_->z.data_type & 128)) return unexpected(error::inflate_failed);
+    if (no_context_takeover_) inflateReset(&p_->z);
     return r;
 }
 
