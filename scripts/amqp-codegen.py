@@ -516,8 +516,12 @@ def gen_samples(spec):
                 w(f"        {f} = sample_table();")
             elif t == "octet":
                 w(f"        {f} = {counter % 250 + 1};")
+            elif t == "short":
+                w(f"        {f} = {counter * 1009 % 65000 + 1};")
+            elif t == "long":
+                w(f"        {f} = {counter * 100003 % 4000000000 + 1}u;")
             else:
-                w(f"        {f} = {counter * 1009};")
+                w(f"        {f} = {counter * 1000000007}ull;")
         w("        v.emplace_back(m);")
         w("    }")
     w("    return v;")
