@@ -48,6 +48,12 @@ result<subscription_handle, topic_error> hub_shard::subscribe(std::string_view p
                                                               subscriber* s,
                                                               subscribe_options opts) {
     if (auto v = validate_pattern(pattern, hub_.settings_.limits); !v) return unexpected(v.error());
+    return add_subscription(pattern, s, opts, {}, 0);
+}
+
+subscription_handle hub_shard::add_subscription(std::string_view pattern, subscriber* s,
+                                                subscribe_options opts, history_callback waiter,
+                                                std::size_t waiter_limit) {
     auto owned = std::make_unique<subscription>();
     subscription& sub = *owned;
     sub.id = next_id_++;
@@ -58,6 +64,8 @@ result<subscription_handle, topic_error> hub_shard::subscribe(std::string_view p
     sub.since = opts.since;
     sub.last_id = 0;
     sub.resuming = sub.start != start_from::live;
+    sub.waiter = std::move(waiter);  // set before the history request, which may answer inline
+    sub.waiter_limit = waiter_limit;
     // Registration (sublist + interest count) happens before the history request is posted, so
     // any message the owner publishes after answering reaches this shard: no hole.
     subs_.insert(sub.pattern, &sub);
@@ -68,8 +76,9 @@ result<subscription_handle, topic_error> hub_shard::subscribe(std::string_view p
         const unsigned owner = hub_.owner_of(pattern);
         hub_shard* o = hub_.shards_[owner].get();
         const bool newest = sub.start == start_from::newest;
-        run_on(owner, [o, me = this, id, name = sub.pattern, since = sub.since, newest]() {
-            snapshot snap = o->owner_fetch(name, since, 0, newest);
+        const std::size_t limit = sub.waiter ? sub.waiter_limit : 0;
+        run_on(owner, [o, me = this, id, name = sub.pattern, since = sub.since, newest, limit]() {
+            snapshot snap = o->owner_fetch(name, since, limit, newest);
             o->run_on(me->index_, [me, id, snap = std::move(snap)]() mutable {
                 me->resume_reply(id, std::move(snap));
             });
@@ -161,7 +170,7 @@ void hub_shard::resume_reply(subscription_id id, snapshot snap) {
         s.last_id = std::min(s.since, r.last_id);
         std::uint64_t last = r.messages.empty() ? s.last_id : r.messages.back()->id;
         for (const message_ptr& m : buffered) {
-            if (s.waiter_limit > 0 && r.messages.size() >= s.waiter_limit) break;
+            if (r.more || (s.waiter_limit > 0 && r.messages.size() >= s.waiter_limit)) break;
             if (m->id <= last) continue;
             r.messages.push_back(m);
             last = m->id;
@@ -219,13 +228,8 @@ result<subscription_handle, topic_error> hub_shard::next_after(std::string_view 
     if (auto v = validate_topic(topic, hub_.settings_.limits); !v) return unexpected(v.error());
     // A one-shot literal subscription resuming after `since`; resume_reply answers from
     // history when it can, otherwise offer() answers with the next live message.
-    auto h = subscribe(topic, nullptr, subscribe_options::after(since));
-    if (!h) return h;
-    auto it = by_id_.find(h->id());
-    if (it == by_id_.end()) return h;
-    it->second->waiter = std::move(done);
-    it->second->waiter_limit = limit;
-    return h;
+    return add_subscription(topic, nullptr, subscribe_options::after(since), std::move(done),
+                            limit);
 }
 
 std::uint64_t hub_shard::count_matches(std::string_view topic) {

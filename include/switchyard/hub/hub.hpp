@@ -196,6 +196,9 @@ class hub_shard {
     std::uint64_t count_matches(std::string_view topic);
 
     // Subscriber side (hub_shard.cpp).
+    subscription_handle add_subscription(std::string_view pattern, subscriber* s,
+                                         subscribe_options opts, history_callback waiter,
+                                         std::size_t waiter_limit);
     std::uint64_t deliver_local(const message_ptr& m);
     bool offer(subscription& s, const delivery& d);
     void resume_reply(subscription_id id, snapshot snap);
