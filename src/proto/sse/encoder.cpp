@@ -25,6 +25,7 @@ void for_each_line(std::string_view s, Fn&& fn) {
 struct writer {
     char* p;
     void put(std::string_view s) {
+        if (s.empty()) return;  // data() may be null: memcpy must not see it
         std::memcpy(p, s.data(), s.size());
         p += s.size();
     }

@@ -112,7 +112,7 @@ void encode_close(byte_buffer& out, std::uint16_t code, std::string_view reason,
     std::uint8_t buf[125];
     buf[0] = static_cast<std::uint8_t>(code >> 8);
     buf[1] = static_cast<std::uint8_t>(code);
-    std::memcpy(buf + 2, reason.data(), reason.size());
+    if (!reason.empty()) std::memcpy(buf + 2, reason.data(), reason.size());
     encode_frame(out, opcode::close, byte_view{buf, 2 + reason.size()}, o);
 }
 
