@@ -1,0 +1,102 @@
+// Socket plumbing shared by listener, connection and udp_socket: an owning fd, the process-wide
+// connection limit, and small option setters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+#include "switchyard/base/result.hpp"
+#include "switchyard/core/error.hpp"
+
+namespace sy::net {
+
+using core::os_error;
+
+/// Owns a file descriptor; closes it on destruction. Move-only.
+class unique_fd {
+  public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) : fd_(fd) {}
+    unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& o) noexcept {
+        if (this != &o) reset(std::exchange(o.fd_, -1));
+        return *this;
+    }
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+    ~unique_fd() { reset(); }
+
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    int release() { return std::exchange(fd_, -1); }
+    void reset(int fd = -1);
+
+  private:
+    int fd_ = -1;
+};
+
+class connection_limit;
+
+/// One unit of a connection_limit, held by an accepted socket and then by its connection;
+/// released when destroyed. Empty when no limit applies. Move-only, any thread.
+class connection_slot {
+  public:
+    connection_slot() = default;
+    connection_slot(connection_slot&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)) {}
+    connection_slot& operator=(connection_slot&& o) noexcept;
+    connection_slot(const connection_slot&) = delete;
+    connection_slot& operator=(const connection_slot&) = delete;
+    ~connection_slot() { release(); }
+    bool held() const { return owner_ != nullptr; }
+    void release();
+
+  private:
+    friend class connection_limit;
+    explicit connection_slot(connection_limit* o) : owner_(o) {}
+    connection_limit* owner_ = nullptr;
+};
+
+/// Maximum open connections per process, shared by every loop (one atomic counter).
+/// Thread-safe. Must outlive every slot it handed out.
+class connection_limit {
+  public:
+    explicit connection_limit(std::uint64_t max) : max_(max) {}
+    /// A held slot, or an empty one when max() connections are open.
+    connection_slot try_acquire() {
+        std::uint64_t cur = current_.load(std::memory_order_relaxed);
+        do {
+            if (cur >= max_.load(std::memory_order_relaxed)) return {};
+        } while (!current_.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed));
+        return connection_slot(this);
+    }
+    std::uint64_t current() const { return current_.load(std::memory_order_relaxed); }
+    std::uint64_t max() const { return max_.load(std::memory_order_relaxed); }
+    void set_max(std::uint64_t m) { max_.store(m, std::memory_order_relaxed); }
+
+  private:
+    friend class connection_slot;
+    std::atomic<std::uint64_t> current_{0};
+    std::atomic<std::uint64_t> max_;
+};
+
+inline connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
+    if (this != &o) {
+        release();
+        owner_ = std::exchange(o.owner_, nullptr);
+    }
+    return *this;
+}
+inline void connection_slot::release() {
+    if (owner_) {
+        owner_->current_.fetch_sub(1, std::memory_order_relaxed);
+        owner_ = nullptr;
+    }
+}
+
+result<void, os_error> set_nodelay(int fd, bool on = true);
+result<void, os_error> set_nonblocking(int fd);
+/// SO_LINGER {1, 0}: the next close() sends RST instead of FIN (abortive close).
+result<void, os_error> set_linger_zero(int fd);
+
+}  // namespace sy::net
