@@ -17,6 +17,8 @@
 //     again; every write is a no-op returning write_status::closed and on_abort fires once.
 //   - head.content_length set: the body is exactly that many bytes (h1: Content-Length; h2:
 //     content-length + DATA). Unset: unknown length (h1: chunked; h2: DATA until END_STREAM).
+//   - 1xx, 204 and 304 never carry a body (RFC 9110 6.4.1): the session sends no
+//     Content-Length / Transfer-Encoding for them even though send() passes content_length 0.
 //   - HEAD requests: the handler answers as for GET (the router maps HEAD to GET); the session
 //     sends the head (with the declared length) and drops body bytes, closing any file.
 //   - Framing headers (Content-Length, Transfer-Encoding, Connection, Keep-Alive) are owned by
