@@ -11,14 +11,23 @@ namespace {
 // final empty line (so "a\n" -> "a", "").
 template <typename Fn>
 void for_each_line(std::string_view s, Fn&& fn) {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '\n' && s[i] != '\r') continue;
-        fn(s.substr(start, i - start));
-        if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-        start = i + 1;
+    // memchr for both terminators: data is mostly long runs without either.
+    const char* p = s.data();
+    const char* end = p + s.size();
+    while (true) {
+        const std::size_t left = static_cast<std::size_t>(end - p);
+        const char* lf = left ? static_cast<const char*>(std::memchr(p, '\n', left)) : nullptr;
+        const std::size_t scan = lf ? static_cast<std::size_t>(lf - p) : left;
+        const char* cr = scan ? static_cast<const char*>(std::memchr(p, '\r', scan)) : nullptr;
+        const char* eol = cr ? cr : lf;
+        if (!eol) {
+            fn(std::string_view(p, left));
+            return;
+        }
+        fn(std::string_view(p, static_cast<std::size_t>(eol - p)));
+        p = eol + 1;
+        if (*eol == '\r' && p < end && *p == '\n') ++p;
     }
-    fn(s.substr(start));
 }
 
 // Writes into a pre-sized region; p advances.
