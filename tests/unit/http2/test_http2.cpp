@@ -450,6 +450,63 @@ TEST_F(raw_fixture, data_on_stream_zero_is_protocol_error) {
     EXPECT_EQ(s.feed(as_bytes(frame(6, 0, 0, "12345678"))).outcome, feed_outcome::goaway_queued);
 }
 
+TEST_F(raw_fixture, request_trailers) {
+    server_session s(obs);
+    std::string hdr(
+        "\x83\x86\x84\x41\x01"
+        "a",
+        6);  // POST http / authority a
+    std::string trailer(
+        "\x00\x03"
+        "x-t"
+        "\x01"
+        "1",
+        7);  // literal, not indexed
+    std::string w(preface);
+    w += frame(4, 0, 0, "");
+    w += frame(1, 0x4, 1, hdr);      // HEADERS, END_HEADERS
+    w += frame(0, 0, 1, "body");     // DATA
+    w += frame(1, 0x5, 1, trailer);  // HEADERS (trailers), END_STREAM | END_HEADERS
+    for (std::size_t cut = 1; cut < w.size(); cut += 7) {
+        server_obs o;
+        server_session ss(o);
+        ASSERT_EQ(ss.feed(as_bytes(std::string_view(w).substr(0, cut))).outcome, feed_outcome::ok);
+        ASSERT_EQ(ss.feed(as_bytes(std::string_view(w).substr(cut))).outcome, feed_outcome::ok);
+        ASSERT_EQ(o.reqs[1].body, "body") << cut;
+        ASSERT_EQ(o.reqs[1].headers["x-t"], "1") << cut;
+        ASSERT_TRUE(o.reqs[1].ended) << cut;
+    }
+    EXPECT_EQ(s.feed(as_bytes(w)).outcome, feed_outcome::ok);
+    EXPECT_EQ(obs.reqs[1].method, "POST");
+}
+
+TEST_F(raw_fixture, hpack_bomb_gets_431) {
+    // One 4000-byte value enters the dynamic table, then 100 one-byte references to it:
+    // ~400 KB decoded from a 4 KB frame (RFC 7541 7.3). The per-request budget stops it.
+    std::string block(
+        "\x82\x86\x84\x41\x01"
+        "a",
+        6);
+    block += std::string(
+        "\x40\x05"
+        "x-big"
+        "\x7f\xa1\x1e",
+        10);
+    block += std::string(4000, 'v');
+    block += std::string(100, '\xbe');
+    std::string w(preface);
+    w += frame(4, 0, 0, "");
+    w += frame(1, 0x5, 1, block);
+    server_session s(obs);
+    EXPECT_EQ(s.feed(as_bytes(w)).outcome, feed_outcome::ok);
+    EXPECT_EQ(obs.reqs.count(1), 0u);
+    EXPECT_EQ(s.stats().headers_rejected, 1u);
+    byte_buffer out;
+    s.pull_output(out);
+    // HEADERS frame on stream 1 carrying :status 431 (literal, indexed name 8 = ":status 200").
+    EXPECT_NE(out.view().find("431"), std::string_view::npos);
+}
+
 TEST_F(pair_fixture, oversize_headers_get_431) {
     server_settings ss;
     ss.max_header_list_size = 4096;

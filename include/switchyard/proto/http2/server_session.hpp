@@ -99,8 +99,9 @@ class server_observer {
     virtual void on_trailers(stream_id, std::span<const header_field>) {}
     /// The peer reset the stream (RST_STREAM received).
     virtual void on_stream_reset(stream_id, error_code) {}
-    /// The stream is gone (completed, reset either way, or the session ended). Fires once per
-    /// stream that was announced by on_request (or by upgrade_h2c()).
+    /// The stream is gone (completed, or reset either way). Fires once per stream announced by
+    /// on_request (or by upgrade_h2c()); not for streams still open when the session is
+    /// destroyed (the owner tears those down itself).
     virtual void on_stream_close(stream_id, error_code) {}
     /// Queued response bytes went out; `queued` is what still waits for this stream.
     virtual void on_data_drained(stream_id, std::size_t /*queued*/) {}
