@@ -308,14 +308,6 @@ struct server_session::impl {
         return 0;
     }
 
-    static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int lib_error, void* ud) {
-        // Connection errors reach us here right before nghttp2 queues GOAWAY; stream errors
-        // (RST_STREAM) also do, so only note it and let feed() look at want_read / GOAWAY.
-        (void)ud;
-        (void)lib_error;
-        return 0;
-    }
-
     static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
         auto& s = self(ud);
         if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
@@ -348,7 +340,6 @@ bool server_session::impl::init() {
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_error_callback2(cb, on_error);
 

@@ -480,6 +480,54 @@ TEST_F(raw_fixture, request_trailers) {
     EXPECT_EQ(obs.reqs[1].method, "POST");
 }
 
+TEST_F(raw_fixture, stream_error_keeps_the_connection) {
+    // An uppercase field name (RFC 9113 8.2.1) is a stream error: RST_STREAM for that stream,
+    // feed() stays ok, later requests work.
+    std::string get(
+        "\x82\x86\x84\x41\x01"
+        "a",
+        6);
+    std::string bad = get + std::string(
+                                "\x00\x04"
+                                "X-Up"
+                                "\x01"
+                                "1",
+                                8);
+    std::string w(preface);
+    w += frame(4, 0, 0, "");
+    w += frame(1, 0x5, 1, bad);
+    w += frame(1, 0x5, 3, get);
+    server_session s(obs);
+    EXPECT_EQ(s.feed(as_bytes(w)).outcome, feed_outcome::ok);
+    EXPECT_EQ(obs.reqs.count(1), 0u);
+    EXPECT_EQ(obs.reqs.count(3), 1u);
+    byte_buffer out;
+    s.pull_output(out);
+    EXPECT_NE(out.view().find(frame(3, 0, 1, std::string("\x00\x00\x00\x01", 4))),
+              std::string_view::npos);  // RST_STREAM(1, PROTOCOL_ERROR)
+    EXPECT_EQ(s.last_error(), error::none);
+    EXPECT_FALSE(s.should_close());
+}
+
+TEST_F(raw_fixture, data_after_end_stream_closes_the_connection) {
+    // RFC 9113 5.1 allows a stream error; nghttp2 escalates to a connection error (GOAWAY
+    // STREAM_CLOSED), which the session reports once the GOAWAY goes out.
+    std::string get(
+        "\x82\x86\x84\x41\x01"
+        "a",
+        6);
+    std::string w(preface);
+    w += frame(4, 0, 0, "");
+    w += frame(1, 0x5, 1, get);
+    w += frame(0, 0, 1, "late");
+    server_session s(obs);
+    EXPECT_NE(s.feed(as_bytes(w)).outcome, feed_outcome::fatal);
+    byte_buffer out;
+    s.pull_output(out);
+    EXPECT_EQ(s.last_error(), error::protocol);
+    EXPECT_TRUE(s.should_close());
+}
+
 TEST_F(raw_fixture, hpack_bomb_gets_431) {
     // One 4000-byte value enters the dynamic table, then 100 one-byte references to it:
     // ~400 KB decoded from a 4 KB frame (RFC 7541 7.3). The per-request budget stops it.
