@@ -1,6 +1,7 @@
 // Chunked transfer coding decoder (RFC 9112 section 7.1), shared by both parsers.
 #include <algorithm>
 
+#include "lines.hpp"
 #include "switchyard/proto/http1/detail/section.hpp"
 
 namespace sy::http1::detail {
@@ -163,7 +164,7 @@ bool chunked_decoder::trailer_lines(byte_view in, std::size_t pos, const limits&
             return false;
         }
         raw_field f;
-        if (error fe = parse_field_line(base, b, e, f); fe != error::none) {
+        if (error fe = parse_field_line(base, b, e, f, in.size() - pos); fe != error::none) {
             out = chunk_error(fe, pos + b);
             return false;
         }

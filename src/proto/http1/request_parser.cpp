@@ -2,10 +2,12 @@
 #include "switchyard/proto/http1/request_parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstring>
 
 #include "common.hpp"
+#include "lines.hpp"
 #include "scan.hpp"
 
 namespace sy::http1 {
@@ -16,27 +18,38 @@ bool is_digit(std::uint8_t c) {
     return c >= '0' && c <= '9';
 }
 
+// Known methods by length and a 4-byte (plus tail) compare; no library memcmp per request.
 method method_of(const std::uint8_t* m, std::size_t n) {
-    auto is = [&](const char* s) { return std::memcmp(m, s, n) == 0; };
+    auto w = [&](std::size_t i) {
+        return static_cast<std::uint32_t>(m[i]) | static_cast<std::uint32_t>(m[i + 1]) << 8 |
+               static_cast<std::uint32_t>(m[i + 2]) << 16;
+    };
+    auto lit = [](const char* s) {
+        return static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[0])) |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[1])) << 8 |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[2])) << 16;
+    };
+    if (n < 3 || n > 7) return method::other;
+    const std::uint32_t head = w(0);
     switch (n) {
         case 3:
-            if (is("GET")) return method::get;
-            if (is("PUT")) return method::put;
+            if (head == lit("GET")) return method::get;
+            if (head == lit("PUT")) return method::put;
             break;
         case 4:
-            if (is("POST")) return method::post;
-            if (is("HEAD")) return method::head;
+            if (head == lit("POS") && m[3] == 'T') return method::post;
+            if (head == lit("HEA") && m[3] == 'D') return method::head;
             break;
         case 5:
-            if (is("PATCH")) return method::patch;
-            if (is("TRACE")) return method::trace;
+            if (head == lit("PAT") && m[3] == 'C' && m[4] == 'H') return method::patch;
+            if (head == lit("TRA") && m[3] == 'C' && m[4] == 'E') return method::trace;
             break;
         case 6:
-            if (is("DELETE")) return method::delete_;
+            if (head == lit("DEL") && w(3) == lit("ETE")) return method::delete_;
             break;
         case 7:
-            if (is("OPTIONS")) return method::options;
-            if (is("CONNECT")) return method::connect;
+            if (head == lit("OPT") && w(3) == lit("ION") && m[6] == 'S') return method::options;
+            if (head == lit("CON") && w(3) == lit("NEC") && m[6] == 'T') return method::connect;
             break;
         default:
             break;
@@ -44,16 +57,33 @@ method method_of(const std::uint8_t* m, std::size_t n) {
     return method::other;
 }
 
-// uri-host [ ":" port ] characters (RFC 3986 section 3.2.2): unreserved, sub-delims, ":", "[",
-// "]", "%". Anything else ("/", "@", quotes, ...) makes the Host value invalid (400).
+constexpr std::array<std::uint8_t, 256> make_host_table() {
+    std::array<std::uint8_t, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = 1;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = 1;
+    for (int c = '0'; c <= '9'; ++c) t[c] = 1;
+    for (char c : std::string_view("-._~!$&'()*+,;=:[]%")) t[static_cast<std::uint8_t>(c)] = 1;
+    return t;
+}
+constexpr auto k_host = make_host_table();
+
 bool valid_host(std::string_view v) {
-    for (char ch : v) {
-        auto c = static_cast<unsigned char>(ch);
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  std::strchr("-._~!$&'()*+,;=:[]%", c) != nullptr;
-        if (!ok || c == 0) return false;
-    }
-    return true;
+    // Accumulate instead of exiting early: one predictable loop over a short value.
+    const auto* p = reinterpret_cast<const std::uint8_t*>(v.data());
+    std::uint8_t ok = 1;
+    for (std::size_t i = 0; i < v.size(); ++i) ok &= k_host[p[i]];
+    return ok != 0;
+}
+
+// First letter (lowercase) of the field names on_field() acts on, by name length; 14 has two
+// ("content-length", "http2-settings"). Most fields fail this test and skip the call.
+constexpr std::array<char, 18> k_special_first{0, 0,   0, 0, 'h', 0,   'e', 'u', 0,
+                                               0, 'c', 0, 0, 0,   'c', 0,   0,   't'};
+
+inline bool special_field(const std::uint8_t* h, const detail::raw_field& f) {
+    if (f.name_len >= k_special_first.size()) return false;
+    const char c = static_cast<char>(h[f.name_off] | 0x20);
+    return c == k_special_first[f.name_len] || (f.name_len == 14 && c == 'h');
 }
 
 // absolute-form (RFC 9112 section 3.2.2): scheme "://" authority [path] ["?" query]. Returns the
@@ -95,34 +125,36 @@ void request_parser::start_message() {
 }
 
 parse_result request_parser::feed(byte_view in) {
-    parse_result r;
+    parse_result r = step(in);  // returned in place: no copy of the result
+    stream_off_ += r.consumed;
+    return r;
+}
+
+parse_result request_parser::step(byte_view in) {
     switch (state_) {
         case parser_state::head:
-            r = on_head(in);
-            break;
+            return on_head(in);
         case parser_state::body_length:
-            r = on_body_length(in);
-            break;
+            return on_body_length(in);
         case parser_state::chunk_size:
         case parser_state::chunk_data:
         case parser_state::chunk_data_end:
         case parser_state::trailers:
-            r = on_chunked(in);
-            break;
+            return on_chunked(in);
         case parser_state::message_end:
-            r = on_message_end();
-            break;
-        case parser_state::failed:
+            return on_message_end();
+        case parser_state::failed: {
+            parse_result r;
             r.out = outcome::error;
             r.err = diag_.err;
             return r;
+        }
         case parser_state::body_close:  // responses only
         case parser_state::closed:
         case parser_state::switched:
-            return r;
+            break;
     }
-    stream_off_ += r.consumed;
-    return r;
+    return {};
 }
 
 parse_result request_parser::fail(error e, std::size_t off, byte_view in) {
@@ -135,8 +167,17 @@ parse_result request_parser::fail(error e, std::size_t off, byte_view in) {
 }
 
 parse_result request_parser::on_head(byte_view in) {
+    // Work on a local copy of the line reader: the compiler keeps it in registers (stores into
+    // raw_ could otherwise alias it), and it is written back once.
+    detail::line_reader lr = lines_;
+    parse_result r = on_head_lines(in, lr);
+    lines_ = lr;
+    return r;
+}
+
+inline parse_result request_parser::on_head_lines(byte_view in, detail::line_reader& lr) {
     std::size_t skip = 0;
-    if (lines_.fresh()) {
+    if (lr.fresh()) {
         // RFC 9112 section 2.2: ignore empty lines received before the request-line.
         while (in.size() - skip >= 2 && in[skip] == '\r' && in[skip + 1] == '\n') skip += 2;
     }
@@ -152,7 +193,7 @@ parse_result request_parser::on_head(byte_view in) {
         if (h2_start_line_) return on_h2_preface(in, skip);
         std::uint32_t b = 0, e = 0, eoff = 0;
         error err = error::none;
-        auto st = lines_.next(h, hn, start_line_done_ ? field_rules : start_rules, b, e, err, eoff);
+        auto st = lr.next(h, hn, start_line_done_ ? field_rules : start_rules, b, e, err, eoff);
         if (st == detail::line_step::need_more) {
             parse_result r;
             r.consumed = skip;
@@ -166,13 +207,15 @@ parse_result request_parser::on_head(byte_view in) {
             start_line_done_ = true;
             continue;
         }
-        if (b == e) return finish_head(in, skip, skip + lines_.pos());
+        if (b == e) return finish_head(in, skip, skip + lr.pos());
         if (n_fields_ >= lim_.max_headers) return fail(error::too_many_headers, skip + b, in);
         detail::raw_field f;
-        if (error fe = detail::parse_field_line(h, b, e, f); fe != error::none) {
+        if (error fe = detail::parse_field_line(h, b, e, f, hn); fe != error::none) {
             return fail(fe, skip + b, in);
         }
-        if (error fe = on_field(h, f); fe != error::none) return fail(fe, skip + b, in);
+        if (special_field(h, f)) {
+            if (error fe = on_field(h, f); fe != error::none) return fail(fe, skip + b, in);
+        }
         raw_[n_fields_++] = f;
     }
 }
@@ -214,6 +257,7 @@ error request_parser::on_request_line(const std::uint8_t* h, std::uint32_t b, st
     if (s != te) return *s == ' ' ? error::bad_request_line : error::bad_target;
     query_at_ = static_cast<std::uint32_t>(q - t);  // == tlen when there is no query
     const method m = method_of(l, ml);
+    method_ = m;
     path_off_ = 0;
     path_len_ = query_at_;
     if (m == method::connect) {
@@ -230,7 +274,7 @@ error request_parser::on_request_line(const std::uint8_t* h, std::uint32_t b, st
     return error::none;
 }
 
-error request_parser::on_field(const std::uint8_t* h, const detail::raw_field& f) {
+error request_parser::on_field(const std::uint8_t* h, detail::raw_field f) {
     const char* name = reinterpret_cast<const char*>(h + f.name_off);
     const std::string_view value(reinterpret_cast<const char*>(h + f.value_off), f.value_len);
     const auto idx = static_cast<std::int16_t>(n_fields_);
@@ -300,7 +344,7 @@ parse_result request_parser::finish_head(byte_view in, std::size_t skip, std::si
     auto field = [&](std::int16_t i) { return i < 0 ? std::string_view{} : fields_[i].value; };
     request_head& hd = head_;
     hd.method_name = sv(0, method_len_);
-    hd.method = method_of(h, method_len_);
+    hd.method = method_;
     hd.target = sv(target_off_, target_len_);
     hd.path = hd.target.substr(path_off_, path_len_);
     hd.query = query_at_ < target_len_ ? hd.target.substr(query_at_ + 1) : std::string_view{};

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common.hpp"
+#include "lines.hpp"
 #include "scan.hpp"
 
 namespace sy::http1 {
@@ -29,34 +30,36 @@ void response_parser::start_message() {
 }
 
 parse_result response_parser::feed(byte_view in) {
-    parse_result r;
+    parse_result r = step(in);  // returned in place: no copy of the result
+    stream_off_ += r.consumed;
+    return r;
+}
+
+parse_result response_parser::step(byte_view in) {
     switch (state_) {
         case parser_state::head:
-            r = on_head(in);
-            break;
+            return on_head(in);
         case parser_state::body_length:
         case parser_state::body_close:
-            r = on_body(in);
-            break;
+            return on_body(in);
         case parser_state::chunk_size:
         case parser_state::chunk_data:
         case parser_state::chunk_data_end:
         case parser_state::trailers:
-            r = on_chunked(in);
-            break;
+            return on_chunked(in);
         case parser_state::message_end:
-            r = on_message_end();
-            break;
-        case parser_state::failed:
+            return on_message_end();
+        case parser_state::failed: {
+            parse_result r;
             r.out = outcome::error;
             r.err = diag_.err;
             return r;
+        }
         case parser_state::closed:
         case parser_state::switched:
-            return r;
+            break;
     }
-    stream_off_ += r.consumed;
-    return r;
+    return {};
 }
 
 parse_result response_parser::finish() {
@@ -110,7 +113,7 @@ parse_result response_parser::on_head(byte_view in) {
         if (b == e) return finish_head(in, lines_.pos());
         if (n_fields_ >= lim_.max_headers) return fail(error::too_many_headers, b, in);
         detail::raw_field f;
-        if (error fe = detail::parse_field_line(h, b, e, f); fe != error::none) {
+        if (error fe = detail::parse_field_line(h, b, e, f, in.size()); fe != error::none) {
             return fail(fe, b, in);
         }
         const char* name = reinterpret_cast<const char*>(h + f.name_off);

@@ -105,11 +105,44 @@ inline const std::uint8_t* find_target_stop(const std::uint8_t* p, const std::ui
     return p;
 }
 
-/// Index of the first byte of [p, p+n) that is not a tchar, or n.
-inline std::size_t token_length(const std::uint8_t* p, std::size_t n) {
+/// Index of the first byte of [p, p+n) that is not a tchar, or n. `readable` (>= n) is how
+/// many bytes from p may be loaded: with 16, one SIMD block classifies a typical field name
+/// (names end at ':', itself not a tchar) without a per-byte loop.
+inline std::size_t token_length(const std::uint8_t* p, std::size_t n, std::size_t readable) {
     std::size_t i = 0;
+#if defined(__SSE2__)
+    if (readable >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const __m128i x = _mm_xor_si128(v, _mm_set1_epi8(static_cast<char>(0x80)));
+        auto in_range = [&](int lo, int hi) {  // lo <= v <= hi, for 0x21 <= lo, hi <= 0x7e
+            return _mm_and_si128(
+                _mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>((lo - 1) ^ 0x80))),
+                _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>((hi + 1) ^ 0x80))));
+        };
+        auto eq = [&](char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+        // Not tchar: outside 0x21..0x7e, or one of the delimiters "(),/:;<=>?@[\]{}.
+        __m128i bad = _mm_andnot_si128(in_range(0x21, 0x7e), _mm_set1_epi8(-1));
+        bad = _mm_or_si128(bad, in_range(0x3a, 0x40));
+        bad = _mm_or_si128(bad, in_range(0x5b, 0x5d));
+        bad = _mm_or_si128(bad, _mm_or_si128(eq('"'), in_range(0x28, 0x29)));
+        bad = _mm_or_si128(bad, _mm_or_si128(eq(','), eq('/')));
+        bad = _mm_or_si128(bad, _mm_or_si128(eq('{'), eq('}')));
+        const unsigned m = static_cast<unsigned>(_mm_movemask_epi8(bad));
+        if (m != 0) {
+            const std::size_t k = static_cast<std::size_t>(__builtin_ctz(m));
+            return k < n ? k : n;
+        }
+        i = 16;
+    }
+#else
+    (void)readable;
+#endif
     while (i < n && k_tchar[p[i]]) ++i;
-    return i;
+    return i < n ? i : n;
+}
+
+inline std::size_t token_length(const std::uint8_t* p, std::size_t n) {
+    return token_length(p, n, n);
 }
 
 inline std::uint8_t ascii_lower(std::uint8_t c) {

@@ -66,10 +66,12 @@ class request_parser {
     const limits& lim() const { return lim_; }
 
   private:
+    parse_result step(byte_view in);
     parse_result on_head(byte_view in);
+    parse_result on_head_lines(byte_view in, detail::line_reader& lr);
     error on_request_line(const std::uint8_t* h, std::uint32_t b, std::uint32_t e,
                           std::size_t skip);
-    error on_field(const std::uint8_t* h, const detail::raw_field& f);
+    error on_field(const std::uint8_t* h, detail::raw_field f);
     parse_result finish_head(byte_view in, std::size_t skip, std::size_t consumed);
     parse_result on_h2_preface(byte_view in, std::size_t skip);
     parse_result on_body_length(byte_view in);
@@ -88,6 +90,7 @@ class request_parser {
     bool start_line_done_ = false;
     bool h2_start_line_ = false;
     std::uint8_t version_minor_ = 1;
+    method method_ = method::other;
     // Request line and selected fields as section offsets (the buffer may move until the
     // head is complete); index -1 = absent.
     std::uint32_t method_len_ = 0, target_off_ = 0, target_len_ = 0, query_at_ = 0;

@@ -45,6 +45,7 @@ class response_parser {
     std::uint64_t messages() const { return messages_; }
 
   private:
+    parse_result step(byte_view in);
     parse_result on_head(byte_view in);
     error on_status_line(const std::uint8_t* h, std::uint32_t b, std::uint32_t e);
     parse_result finish_head(byte_view in, std::size_t consumed);

@@ -32,6 +32,7 @@ struct line_rules {
     error ctl_err;              // reported for a CTL (other than HTAB) or DEL in the line
 };
 
+/// Inline members are defined in src/proto/http1/lines.hpp (used only by the codec sources).
 /// Finds CRLF-terminated lines in a section that stays at the start of the caller's
 /// unconsumed input until it completes. Remembers where it stopped scanning, so every byte
 /// is scanned once however the input is split. Limits are checked at the position where a
@@ -42,8 +43,9 @@ class line_reader {
     void reset() { line_start_ = scan_ = 0; }
     /// On line_step::line, [begin, end) is the line without CRLF and the reader is past it.
     /// On line_step::error, err and err_off (section offset) are set.
-    line_step next(const std::uint8_t* data, std::size_t n, const line_rules& rules,
-                   std::uint32_t& begin, std::uint32_t& end, error& err, std::uint32_t& err_off);
+    inline line_step next(const std::uint8_t* data, std::size_t n, const line_rules& rules,
+                          std::uint32_t& begin, std::uint32_t& end, error& err,
+                          std::uint32_t& err_off);
     /// Offset just past the last complete line.
     std::uint32_t pos() const { return line_start_; }
     bool fresh() const { return scan_ == 0; }
@@ -55,8 +57,9 @@ class line_reader {
 
 /// Parses `field-name ":" OWS field-value OWS` (RFC 9112 section 5) in line [begin, end).
 /// The line reader already rejected CTLs, so only the name and the colon are checked here.
-error parse_field_line(const std::uint8_t* base, std::uint32_t begin, std::uint32_t end,
-                       raw_field& out);
+/// `readable` is the number of bytes from base that may be loaded (>= end + 2, the CRLF).
+inline error parse_field_line(const std::uint8_t* base, std::uint32_t begin, std::uint32_t end,
+                              raw_field& out, std::size_t readable);
 
 /// Framing and connection fields accumulated over a head (RFC 9112 sections 6 and 9).
 struct framing {
