@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -266,4 +268,40 @@ TEST(Udp, EchoWithBatchedIo) {
     EXPECT_EQ((*s)->stats().rx_datagrams.get(), static_cast<std::uint64_t>(n));
     EXPECT_LT((*s)->stats().rx_batches.get(), static_cast<std::uint64_t>(n));  // batched
     EXPECT_EQ((*s)->stats().tx_datagrams.get(), static_cast<std::uint64_t>(n));
+}
+
+TEST(Listener, EmfileShedsThePendingConnectionAndBacksOff) {
+    core::loop loop;
+    listener_options o;
+    o.emfile_pause = 20ms;
+    int accepted = 0;
+    auto l = listener::open(loop, *address::parse("127.0.0.1:0"), o,
+                            [&](accepted_socket&&) { ++accepted; });
+    ASSERT_TRUE(l);
+    auto client = test::connect_tcp((*l)->port());  // before the limit: it needs an fd too
+    ASSERT_TRUE(client);
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int open_fds = 0;
+    for (int fd = 0; fd < 4096; ++fd)
+        if (::fcntl(fd, F_GETFD) >= 0) open_fds = fd + 1;
+    std::vector<unique_fd> fillers;  // fill holes below the limit so accept4 really gets EMFILE
+    for (;;) {
+        unique_fd f(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (f.get() >= open_fds) break;
+        fillers.push_back(std::move(f));
+    }
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(open_fds);  // no descriptor left
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    loop.run_once(100);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+    EXPECT_EQ((*l)->stats().emfile.get(), 1u);
+    EXPECT_EQ(accepted, 0);
+    bool eof = false;
+    test::read_to_eof(client.get(), &eof);
+    EXPECT_TRUE(eof);  // shed with a clean close, not left hanging in the queue
+    // After the pause, accepting works again.
+    auto c2 = test::connect_tcp((*l)->port());
+    ASSERT_TRUE(test::run_until(loop, [&] { return accepted == 1; }));
 }
