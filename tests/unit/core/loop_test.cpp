@@ -153,6 +153,7 @@ struct pipe_handler final : io_handler {
 }  // namespace
 
 TEST(Loop, DeferredCloseFreesAfterTheBatch) {
+    pipe_handler::alive = pipe_handler::stale_events = 0;
     loop l;
     int a[2], b[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
