@@ -169,6 +169,12 @@ class hub_shard {
     /// block_publisher: subscription `id` declares its output over (or back under) the cap for
     /// topic (a concrete topic it received, which matters for wildcard subscriptions). The owner
     /// of the topic counts over-cap subscribers; unsubscribing clears the marks.
+    /// Why a counter on the owner (updated by a post per transition) rather than an atomic flag
+    /// per subscription read at publish: the owner would need a registry of every subscription
+    /// of the topic on every shard and would read other threads' memory on each publish. With
+    /// the counter, the publish check is a plain integer read on the owner's own thread and only
+    /// the rare over/under transitions cross shards. Cost: the block takes effect one post
+    /// latency late, so the session's cap is soft by the messages already in flight.
     void set_over_cap(subscription_id id, std::string_view topic, bool over);
     void count_drop(std::uint64_t n = 1);
     void count_disconnect();
