@@ -120,8 +120,6 @@ void request_parser::start_message() {
     host_idx_ = upgrade_idx_ = settings_idx_ = -1;
     expect_continue_ = upgrade_websocket_ = upgrade_h2c_ = false;
     n_fields_ = n_trailers_ = 0;
-    remaining_ = 0;
-    chunk_.reset();
 }
 
 parse_result request_parser::feed(byte_view in) {
@@ -167,15 +165,14 @@ parse_result request_parser::fail(error e, std::size_t off, byte_view in) {
 }
 
 parse_result request_parser::on_head(byte_view in) {
-    // Work on a local copy of the line reader: the compiler keeps it in registers (stores into
-    // raw_ could otherwise alias it), and it is written back once.
+    // Work on a local copy of the line reader, written back on every return: the compiler then
+    // keeps it in registers (stores into raw_ could otherwise alias the member).
     detail::line_reader lr = lines_;
-    parse_result r = on_head_lines(in, lr);
-    lines_ = lr;
-    return r;
-}
-
-inline parse_result request_parser::on_head_lines(byte_view in, detail::line_reader& lr) {
+    struct write_back {
+        detail::line_reader& dst;
+        const detail::line_reader& src;
+        ~write_back() { dst = src; }
+    } guard{lines_, lr};
     std::size_t skip = 0;
     if (lr.fresh()) {
         // RFC 9112 section 2.2: ignore empty lines received before the request-line.
@@ -183,32 +180,41 @@ inline parse_result request_parser::on_head_lines(byte_view in, detail::line_rea
     }
     const std::uint8_t* h = in.data() + skip;
     const std::size_t hn = in.size() - skip;
+    // fields_ holds views while a head is parsed within one feed (the common case); across an
+    // incomplete feed they are parked as offsets in raw_, since the buffer may move.
+    if (n_fields_ > 0 && !lr.fresh()) detail::materialise(h, raw_, n_fields_, fields_);
     const detail::line_rules start_rules{lim_.max_request_line, lim_.max_head_bytes,
                                          error::request_line_too_long, error::head_too_large,
                                          error::bad_request_line};
     const detail::line_rules field_rules{lim_.max_head_bytes, lim_.max_head_bytes,
                                          error::head_too_large, error::head_too_large,
                                          error::ctl_in_field};
-    for (;;) {
-        if (h2_start_line_) return on_h2_preface(in, skip);
-        std::uint32_t b = 0, e = 0, eoff = 0;
-        error err = error::none;
-        auto st = lr.next(h, hn, start_line_done_ ? field_rules : start_rules, b, e, err, eoff);
+    std::uint32_t b = 0, e = 0, eoff = 0;
+    error err = error::none;
+    if (!start_line_done_) {
+        auto st = lr.next(h, hn, start_rules, b, e, err, eoff);
+        if (st == detail::line_step::need_more) return need_more_head(skip);
+        if (st == detail::line_step::error) return fail(err, skip + eoff, in);
+        if (error le = on_request_line(h, b, e, skip, h + hn); le != error::none) {
+            return fail(le, skip + b, in);
+        }
+        start_line_done_ = true;
+    }
+    if (h2_start_line_) return on_h2_preface(in, skip);
+    // Field lines (RFC 9112 section 5) until the empty line. The count lives in a local.
+    const char* hc = reinterpret_cast<const char*>(h);
+    std::uint32_t n = n_fields_;
+    for (;; ++n) {
+        auto st = lr.next(h, hn, field_rules, b, e, err, eoff);
         if (st == detail::line_step::need_more) {
-            parse_result r;
-            r.consumed = skip;
-            return r;
+            n_fields_ = static_cast<std::uint16_t>(n);
+            park_fields(h);
+            return need_more_head(skip);
         }
         if (st == detail::line_step::error) return fail(err, skip + eoff, in);
-        if (!start_line_done_) {
-            if (error le = on_request_line(h, b, e, skip); le != error::none) {
-                return fail(le, skip + b, in);
-            }
-            start_line_done_ = true;
-            continue;
-        }
+        n_fields_ = static_cast<std::uint16_t>(n);
         if (b == e) return finish_head(in, skip, skip + lr.pos());
-        if (n_fields_ >= lim_.max_headers) return fail(error::too_many_headers, skip + b, in);
+        if (n >= lim_.max_headers) return fail(error::too_many_headers, skip + b, in);
         detail::raw_field f;
         if (error fe = detail::parse_field_line(h, b, e, f, hn); fe != error::none) {
             return fail(fe, skip + b, in);
@@ -216,16 +222,34 @@ inline parse_result request_parser::on_head_lines(byte_view in, detail::line_rea
         if (special_field(h, f)) {
             if (error fe = on_field(h, f); fe != error::none) return fail(fe, skip + b, in);
         }
-        raw_[n_fields_++] = f;
+        fields_[n] = header{std::string_view(hc + f.name_off, f.name_len),
+                            std::string_view(hc + f.value_off, f.value_len)};
+    }
+}
+
+parse_result request_parser::need_more_head(std::size_t skip) {
+    parse_result r;
+    r.consumed = skip;
+    return r;
+}
+
+void request_parser::park_fields(const std::uint8_t* h) {
+    const char* hc = reinterpret_cast<const char*>(h);
+    for (std::size_t i = 0; i < n_fields_; ++i) {
+        const header& f = fields_[i];
+        raw_[i] = detail::raw_field{static_cast<std::uint32_t>(f.name.data() - hc),
+                                    static_cast<std::uint32_t>(f.name.size()),
+                                    static_cast<std::uint32_t>(f.value.data() - hc),
+                                    static_cast<std::uint32_t>(f.value.size())};
     }
 }
 
 // request-line = method SP request-target SP HTTP-version (RFC 9112 section 3).
 error request_parser::on_request_line(const std::uint8_t* h, std::uint32_t b, std::uint32_t e,
-                                      std::size_t skip) {
+                                      std::size_t skip, const std::uint8_t* h_end) {
     const std::uint8_t* l = h + b;
     const std::uint32_t len = e - b;
-    const auto ml = static_cast<std::uint32_t>(detail::token_length(l, len));
+    const auto ml = static_cast<std::uint32_t>(detail::token_length(l, len, h_end - l));
     if (ml == 0 || (ml < len && l[ml] != ' ')) return error::bad_method;
     // Shortest valid tail: SP target(1) SP "HTTP/x.y"(8).
     if (len < ml + 11 || l[len - 9] != ' ') return error::bad_request_line;
@@ -251,9 +275,9 @@ error request_parser::on_request_line(const std::uint8_t* h, std::uint32_t b, st
     version_minor_ = v[7] == '0' ? 0 : 1;  // HTTP/1.2+ is handled as 1.1 (RFC 9110 6.2)
     // Target characters: VCHAR (and obs-text) except '#'; '?' starts the query.
     const std::uint8_t* te = t + tlen;
-    const std::uint8_t* q = detail::find_target_stop(t, te);
+    const std::uint8_t* q = detail::find_target_stop(t, te, h_end);
     const std::uint8_t* s = q;
-    while (s < te && *s == '?') s = detail::find_target_stop(s + 1, te);
+    while (s < te && *s == '?') s = detail::find_target_stop(s + 1, te, h_end);
     if (s != te) return *s == ' ' ? error::bad_request_line : error::bad_target;
     query_at_ = static_cast<std::uint32_t>(q - t);  // == tlen when there is no query
     const method m = method_of(l, ml);
@@ -325,7 +349,6 @@ error request_parser::on_field(const std::uint8_t* h, detail::raw_field f) {
 
 parse_result request_parser::finish_head(byte_view in, std::size_t skip, std::size_t consumed) {
     const std::uint8_t* h = in.data() + skip;
-    detail::materialise(h, raw_, n_fields_, fields_);
     // RFC 9112 section 3.2: HTTP/1.1 requires exactly one Host.
     if (version_minor_ == 1 && host_idx_ < 0) return fail(error::missing_host, skip, in);
     // RFC 9112 section 6.1 and 6.3: CL with TE, or TE in 1.0, is faulty framing.

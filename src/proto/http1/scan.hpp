@@ -82,24 +82,32 @@ inline const std::uint8_t* find_line_stop(const std::uint8_t* p, const std::uint
 }
 
 /// Scans a request-target [p, end): returns the first byte that is not a target byte (so '?',
-/// '#', SP, HTAB, CTL); end if none.
-inline const std::uint8_t* find_target_stop(const std::uint8_t* p, const std::uint8_t* end) {
+/// '#', SP, HTAB, CTL); end if none. Bytes up to readable_end (>= end) may be loaded, so a
+/// short target is classified with one vector load instead of a byte loop.
+inline const std::uint8_t* find_target_stop(const std::uint8_t* p, const std::uint8_t* end,
+                                            const std::uint8_t* readable_end) {
 #if defined(__SSE2__)
     const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80));
     const __m128i lim = _mm_set1_epi8(static_cast<char>(0x21 ^ 0x80));  // unsigned <= 0x20
     const __m128i q = _mm_set1_epi8('?');
     const __m128i hash = _mm_set1_epi8('#');
     const __m128i del = _mm_set1_epi8(0x7f);
-    while (end - p >= 16) {
+    while (p < end && readable_end - p >= 16) {
         __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         __m128i s = _mm_cmplt_epi8(_mm_xor_si128(v, bias), lim);
         s = _mm_or_si128(s, _mm_cmpeq_epi8(v, q));
         s = _mm_or_si128(s, _mm_cmpeq_epi8(v, hash));
         s = _mm_or_si128(s, _mm_cmpeq_epi8(v, del));
         unsigned m = static_cast<unsigned>(_mm_movemask_epi8(s));
-        if (m != 0) return p + __builtin_ctz(m);
+        if (m != 0) {
+            const std::uint8_t* r = p + __builtin_ctz(m);
+            return r < end ? r : end;
+        }
         p += 16;
     }
+    if (p >= end) return end;
+#else
+    (void)readable_end;
 #endif
     while (p < end && k_target[*p]) ++p;
     return p;

@@ -68,9 +68,10 @@ class request_parser {
   private:
     parse_result step(byte_view in);
     parse_result on_head(byte_view in);
-    parse_result on_head_lines(byte_view in, detail::line_reader& lr);
-    error on_request_line(const std::uint8_t* h, std::uint32_t b, std::uint32_t e,
-                          std::size_t skip);
+    void park_fields(const std::uint8_t* h);
+    static parse_result need_more_head(std::size_t skip);
+    error on_request_line(const std::uint8_t* h, std::uint32_t b, std::uint32_t e, std::size_t skip,
+                          const std::uint8_t* h_end);
     error on_field(const std::uint8_t* h, detail::raw_field f);
     parse_result finish_head(byte_view in, std::size_t skip, std::size_t consumed);
     parse_result on_h2_preface(byte_view in, std::size_t skip);
