@@ -9,9 +9,10 @@ namespace sy::http1::detail {
 
 // RFC 9112 section 2.2: lines end in CRLF. A bare CR is rejected (MUST), and so is a bare LF
 // (the MAY-accept is declined: it is a classic smuggling disagreement between hops).
-inline line_step line_reader::next(const std::uint8_t* data, std::size_t n, const line_rules& rules,
-                                   std::uint32_t& begin, std::uint32_t& end, error& err,
-                                   std::uint32_t& err_off) {
+[[gnu::always_inline]] inline line_step line_reader::next(const std::uint8_t* data, std::size_t n,
+                                                          const line_rules& rules,
+                                                          std::uint32_t& begin, std::uint32_t& end,
+                                                          error& err, std::uint32_t& err_off) {
     // Nothing past total_limit can be accepted; capping n bounds the scan and keeps offsets in
     // 32 bits.
     const std::size_t cap = std::size_t{rules.total_limit} + 2;

@@ -330,7 +330,7 @@ const bad_case k_bad[] = {
     {"http09", "GET /\r\n\r\n", error::bad_request_line, 400},
     {"ctl_in_request_line", std::string("GET /\x01 HTTP/1.1\r\n\r\n"), error::bad_request_line,
      400},
-    {"nul_in_request_line", std::string("GET /\0 HTTP/1.1\r\n\r\n", 21), error::bad_request_line,
+    {"nul_in_request_line", std::string("GET /\0 HTTP/1.1\r\n\r\n", 19), error::bad_request_line,
      400},
     {"tab_in_target", "GET /a\tb HTTP/1.1\r\n\r\n", error::bad_target, 400},
     {"fragment", "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", error::bad_target, 400},
@@ -469,7 +469,12 @@ TEST(Http1RequestLimits, HeaderCount) {
     EXPECT_EQ(reply_for(error::too_many_headers).status, 431);
     // The default and the hard cap are 100 fields.
     std::string in = "GET / HTTP/1.1\r\nHost: h\r\n";
-    for (int i = 0; i < 99; ++i) in += "X" + std::to_string(i) + ": v\r\n";
+    for (int i = 0; i < 99; ++i) {
+        // (appended piecewise: GCC 12 -O3 gives a false -Wrestrict on "X" + to_string(i))
+        in += 'X';
+        in += std::to_string(i);
+        in += ": v\r\n";
+    }
     EXPECT_EQ(parse(in + "\r\n").last, outcome::need_more);
     expect_error(in + "Y: z\r\n\r\n", error::too_many_headers);
     lim.max_headers = 1000;  // clamped to k_max_headers
