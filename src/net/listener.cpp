@@ -46,18 +46,30 @@ result<unique_fd, os_error> make_listen_socket(const address& addr, const listen
 
 }  // namespace
 
+result<unique_fd, os_error> bind_listen_socket(const address& addr, const listener_options& o) {
+    return make_listen_socket(addr, o);
+}
+
 result<std::unique_ptr<listener>, os_error> listener::open(core::loop& l, const address& addr,
                                                            const listener_options& o,
                                                            accept_fn on_accept,
                                                            accept_fn on_refused) {
     auto fd = make_listen_socket(addr, o);
     if (!fd) return unexpected(fd.error());
+    return adopt(l, std::move(*fd), o, std::move(on_accept), std::move(on_refused));
+}
+
+result<std::unique_ptr<listener>, os_error> listener::adopt(core::loop& l, unique_fd fd,
+                                                            const listener_options& o,
+                                                            accept_fn on_accept,
+                                                            accept_fn on_refused) {
+    if (auto r = set_nonblocking(fd.get()); !r) return unexpected(r.error());
     address local;
     *local.len_ptr() = address::capacity();
-    if (::getsockname(fd->get(), local.sa(), local.len_ptr()) < 0)
+    if (::getsockname(fd.get(), local.sa(), local.len_ptr()) < 0)
         return unexpected(core::last_os_error("getsockname"));
     std::unique_ptr<listener> lst(
-        new listener(l, std::move(*fd), o, std::move(on_accept), std::move(on_refused)));
+        new listener(l, std::move(fd), o, std::move(on_accept), std::move(on_refused)));
     lst->local_ = local;
     if (auto r = l.io().add(lst->fd(), core::ev::readable, lst.get()); !r)
         return unexpected(r.error());

@@ -50,6 +50,8 @@ const option_desc k_options[] = {
      SY_REF(defer_accept)},
     {"log_level", nullptr, "debug | info | warn | error | off", SY_REF(log_level)},
     {"access_log", nullptr, "log one line per request", SY_REF(access_log)},
+    {"debug_stall", nullptr, "enable POST /debug/stall?ms=N (pauses accepting; for tests)",
+     SY_REF(debug_stall)},
     {"limits.max_connections", nullptr, "open connections per process; beyond: 503 and close",
      SY_REF(limits.max_connections)},
     {"limits.max_request_line", nullptr, "request line bytes; beyond: 414",

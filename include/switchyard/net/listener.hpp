@@ -56,6 +56,9 @@ struct listener_stats {
     core::counter errors;   ///< other accept errors
 };
 
+/// socket + options + bind + listen, without a loop (prefork parents bind before forking).
+result<unique_fd, os_error> bind_listen_socket(const address& addr, const listener_options& o);
+
 class listener final : private core::io_handler {
   public:
     using accept_fn = std::function<void(accepted_socket&&)>;
@@ -65,6 +68,13 @@ class listener final : private core::io_handler {
                                                             const listener_options& o,
                                                             accept_fn on_accept,
                                                             accept_fn on_refused = {});
+    /// Registers an already bound and listening socket (prefork: the parent binds, each child
+    /// adopts its inherited copy). Options apply to accepting only (backlog etc. were set at
+    /// bind_listen_socket).
+    static result<std::unique_ptr<listener>, os_error> adopt(core::loop& l, unique_fd fd,
+                                                             const listener_options& o,
+                                                             accept_fn on_accept,
+                                                             accept_fn on_refused = {});
     ~listener();
     listener(const listener&) = delete;
     listener& operator=(const listener&) = delete;

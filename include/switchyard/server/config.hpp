@@ -73,6 +73,7 @@ struct server_config {
     bool defer_accept = false;
     std::string log_level = "info";
     bool access_log = false;
+    bool debug_stall = false;  // POST /debug/stall pauses accepting (tests, demos)
     limits_config limits;
     ws_config ws;
     hub_config hub;

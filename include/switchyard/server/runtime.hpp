@@ -1,0 +1,140 @@
+// runtime: runs the configured execution model and owns everything per loop.
+//
+//   single     one loop thread; listeners and connections on it
+//   acceptor   one acceptor thread owns the listeners and posts each accepted socket to one of
+//              N worker loops, round robin; workers never accept
+//   reuseport  N loops, each with its own SO_REUSEPORT listening socket on the same address;
+//              the kernel spreads connections
+//   prefork    N processes, each one loop accepting on the listening socket inherited from the
+//              parent; the parent only forks, restarts a child that dies, and forwards signals
+//
+// Thread: construct and run() on the main thread. run() blocks SIGINT/SIGTERM/SIGHUP in every
+// thread and waits for them on the main thread: SIGTERM/SIGINT stop accepting, let in-flight
+// requests finish (limits.shutdown_grace_ms), then close what is left.
+// Introspection (metrics, debug) is callable from any loop thread while running.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "switchyard/core/loop.hpp"
+#include "switchyard/core/thread_pool.hpp"
+#include "switchyard/http/router.hpp"
+#include "switchyard/hub/hub.hpp"
+#include "switchyard/net/connection.hpp"
+#include "switchyard/net/listener.hpp"
+#include "switchyard/server/config.hpp"
+#include "switchyard/session/http_context.hpp"
+
+namespace sy::server {
+
+/// Everything one loop owns. Touched only on that loop's thread, except the counters (any
+/// thread reads them) and `listen_fds` (read-only after start).
+struct loop_state {
+    unsigned index = 0;
+    core::loop* loop = nullptr;
+    net::io_counters io;
+    net::connection_options conn_opts;
+    net::connection_list conns;
+    std::unique_ptr<session::http_context> http;
+    hub::hub_shard* shard = nullptr;  ///< this loop's part of the hub (nullptr: acceptor loop)
+    std::vector<std::unique_ptr<net::listener>> listeners;
+};
+
+/// What a listener does with an accepted socket, on the loop that will own the connection.
+using accept_handler = std::function<void(loop_state&, net::accepted_socket&&)>;
+
+/// A listening address as announced and reported in /debug/listeners.
+struct listener_info {
+    std::string scheme;    // "http"
+    std::string address;   // "127.0.0.1:8080" (the real port)
+    int fd = -1;           // one of the sockets (reuseport: loop 0's)
+    std::vector<int> fds;  // every socket for this address (reuseport: one per loop)
+    int backlog = 0;
+};
+
+class runtime {
+  public:
+    runtime(server_config cfg, http::router& router);
+    ~runtime();
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+
+    /// Before run(): serve another protocol on these addresses with the same execution model
+    /// (AMQP, TLS...). Announced as "switchyard listening on <scheme>://host:port".
+    void add_listener(std::string scheme, std::vector<std::string> addresses, accept_handler h);
+    /// Before run(): fn runs on each loop's thread when it starts (create per-loop state).
+    void on_loop_start(std::function<void(loop_state&)> fn);
+    /// Before run(): fn runs on each loop's thread at shutdown, before connections are drained.
+    void on_loop_stop(std::function<void(loop_state&)> fn);
+
+    /// Runs until SIGTERM/SIGINT (or request_stop()); returns the process exit code.
+    int run();
+    /// Thread-safe: begins the same shutdown as SIGTERM.
+    void request_stop();
+
+    const server_config& config() const { return cfg_; }
+    std::size_t loop_count() const { return loops_.size(); }
+    loop_state& loop_at(std::size_t i) { return *loops_[i]; }
+    const std::vector<listener_info>& listeners() const { return listener_infos_; }
+    /// The hub (one shard per loop; under prefork, per process). Valid while running.
+    hub::hub& hub() { return *hub_; }
+    core::thread_pool& pool() { return *pool_; }
+    net::connection_limit& connection_limit() { return limit_; }
+    /// The loop_state of the calling loop thread (nullptr elsewhere).
+    loop_state* current_loop();
+    /// Posts fn to every loop; when all ran, done() runs on the calling loop (loop thread only).
+    void for_each_loop(std::function<void(loop_state&)> fn, std::function<void()> done);
+    /// Loop thread: stop accepting on every listener of every loop for ms milliseconds
+    /// (the kernel keeps queueing up to the backlog): used to show the accept queue filling.
+    void stall_accept(std::uint64_t ms);
+
+    /// Connections accepted / refused over the limit, every listener (any thread).
+    std::uint64_t accepted_total() const { return accepted_.load(std::memory_order_relaxed); }
+    std::uint64_t refused_total() const { return refused_.load(std::memory_order_relaxed); }
+
+    /// The process role under prefork (parent or a child); workers otherwise.
+    bool is_prefork_parent() const { return prefork_parent_; }
+
+  private:
+    struct impl;
+    int run_threads();
+    int run_prefork();
+    void open_listeners();
+    void make_hub();
+    void announce();
+    void setup_loop(loop_state& ls);
+    void on_accept(loop_state& ls, net::accepted_socket&& s);
+    struct listener_kind {
+        std::string scheme;
+        std::vector<std::string> addresses;
+        accept_handler handler;
+    };
+    void open_kind(const listener_kind& k, std::size_t first_inherited);
+    void shutdown_loops();
+
+    server_config cfg_;
+    http::router& router_;
+    session::http_options http_opts_;
+    net::connection_limit limit_;
+    std::vector<std::unique_ptr<loop_state>> loops_;
+    std::vector<listener_info> listener_infos_;
+    std::unique_ptr<core::thread_pool> pool_;
+    std::unique_ptr<hub::hub> hub_;
+    std::vector<listener_kind> kinds_;
+    std::vector<std::function<void(loop_state&)>> start_hooks_;
+    std::vector<std::function<void(loop_state&)>> stop_hooks_;
+    std::unique_ptr<impl> impl_;
+    bool prefork_parent_ = false;
+    // Written by accepting threads (one per listener loop): relaxed atomic adds, not per message.
+    std::atomic<std::uint64_t> accepted_{0};
+    std::atomic<std::uint64_t> refused_{0};
+};
+
+/// Formats the first line(s) a server prints: "switchyard listening on http://127.0.0.1:8080".
+std::string announce_line(const listener_info& l);
+
+}  // namespace sy::server

@@ -1,0 +1,105 @@
+#include "switchyard/server/builtin.hpp"
+
+#include <sys/socket.h>
+
+#include <charconv>
+#include <memory>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "switchyard/http/static_files.hpp"
+#include "switchyard/net/address.hpp"
+#include "switchyard/net/kernel_queues.hpp"
+
+namespace sy::server {
+
+namespace {
+
+std::uint64_t query_u64(const http::request& req, std::string_view name, std::uint64_t dflt) {
+    auto v = req.query(name);
+    if (!v) return dflt;
+    std::uint64_t n = dflt;
+    std::from_chars(v->data(), v->data() + v->size(), n);
+    return n;
+}
+
+/// One connection as /debug/connections shows it (read on the connection's loop).
+void describe_connection(std::string& out, std::size_t loop, net::connection& c) {
+    net::address peer;
+    *peer.len_ptr() = net::address::capacity();
+    std::string peer_text = "?";
+    if (::getpeername(c.fd(), peer.sa(), peer.len_ptr()) == 0) peer_text = peer.to_string();
+    auto ti = net::tcp_info_of(c.fd());
+    fmt::format_to(std::back_inserter(out),
+                   "{{\"loop\":{},\"fd\":{},\"peer\":\"{}\",\"output_queued\":{},"
+                   "\"reading\":{},\"send_queue\":{},\"unsent\":{},\"recv_queue\":{},"
+                   "\"rtt_us\":{},\"rttvar_us\":{},\"cwnd\":{},\"retransmits\":{}}}",
+                   loop, c.fd(), peer_text, c.queued_bytes(), c.reading() ? "true" : "false",
+                   ti ? ti->send_queue : 0, ti ? ti->unsent : 0, ti ? ti->recv_queue : 0,
+                   ti ? ti->rtt_us : 0, ti ? ti->rttvar_us : 0, ti ? ti->snd_cwnd : 0,
+                   ti ? ti->total_retrans : 0);
+}
+
+void debug_connections(sy::app& a, http::request&, http::response& res) {
+    struct gather {
+        std::mutex mu;  // loops append concurrently; debug path only, not per message
+        std::string items;
+        std::size_t count = 0;
+    };
+    auto g = std::make_shared<gather>();
+    a.runtime()->for_each_loop(
+        [g](loop_state& ls) {
+            std::string local;
+            std::size_t n = 0;
+            ls.conns.for_each([&](net::connection& c) {
+                if (n++) local += ',';
+                describe_connection(local, ls.index, c);
+            });
+            std::lock_guard lock(g->mu);
+            if (n) {
+                if (g->count) g->items += ',';
+                g->items += local;
+                g->count += n;
+            }
+        },
+        [g, res]() mutable {
+            res.send_json(200,
+                          fmt::format("{{\"count\":{},\"connections\":[{}]}}", g->count, g->items));
+        });
+}
+
+}  // namespace
+
+void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall) {
+    auto& r = a.router();
+    r.post("/echo", [](http::request& req, http::response& res) {
+        auto type = req.header("content-type").value_or("application/octet-stream");
+        res.send(200, req.body(), type);
+    });
+    r.get("/metrics", [&a](http::request&, http::response& res) {
+        res.send(200, render_metrics(*a.runtime()), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    r.get("/debug/listeners", [&a](http::request&, http::response& res) {
+        res.send_json(200, render_listeners_json(*a.runtime()));
+    });
+    r.get("/debug/connections",
+          [&a](http::request& req, http::response& res) { debug_connections(a, req, res); });
+    if (allow_stall) {
+        // Stops accepting on every loop for ?ms= (default 2000): the kernel keeps completing
+        // handshakes into the accept queue, which /metrics then shows filling (and overflowing
+        // past the backlog).
+        r.post("/debug/stall", [&a](http::request& req, http::response& res) {
+            auto ms = std::min<std::uint64_t>(query_u64(req, "ms", 2000), 60000);
+            a.runtime()->stall_accept(ms);
+            res.send(200, fmt::format("accepting paused for {} ms\n", ms));
+        });
+    }
+    if (!static_dir.empty()) {
+        auto files = http::static_files(static_dir);
+        r.get("/", files);
+        r.get("/*path", files);
+    }
+}
+
+}  // namespace sy::server

@@ -1,0 +1,449 @@
+#include "switchyard/server/runtime.hpp"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "switchyard/base/log.hpp"
+#include "switchyard/core/loop_group.hpp"
+#include "switchyard/net/address.hpp"
+#include "switchyard/session/http1_session.hpp"
+#include "switchyard/session/shutdown.hpp"
+
+namespace sy::server {
+
+namespace {
+thread_local loop_state* t_current = nullptr;
+
+constexpr std::string_view k_refusal =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n"
+    "Retry-After: 1\r\nConnection: close\r\n\r\ntoo many connections, retry\r\n";
+
+sigset_t handled_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    return set;
+}
+
+unsigned worker_count(const server_config& cfg) {
+    if (cfg.model == execution_model::single) return 1;
+    if (cfg.workers > 0) return static_cast<unsigned>(cfg.workers);
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+struct runtime::impl {
+    std::unique_ptr<core::loop_group> group;     // worker loops (every model)
+    std::unique_ptr<core::loop_group> acceptor;  // the acceptor model's accepting loop
+    std::unique_ptr<loop_state> acceptor_state;
+    std::atomic<unsigned> next_worker{0};
+    pthread_t main_thread{};
+    std::vector<net::unique_fd> inherited;  // prefork: sockets bound by the parent
+    std::vector<net::address> bound;        // prefork: their addresses
+};
+
+std::string announce_line(const listener_info& l) {
+    return "switchyard listening on " + l.scheme + "://" + l.address;
+}
+
+runtime::runtime(server_config cfg, http::router& router)
+    : cfg_(std::move(cfg)),
+      router_(router),
+      limit_(cfg_.limits.max_connections),
+      impl_(std::make_unique<impl>()) {
+    http_opts_.limits.max_request_line = static_cast<std::uint32_t>(cfg_.limits.max_request_line);
+    http_opts_.limits.max_head_bytes = static_cast<std::uint32_t>(cfg_.limits.max_header_bytes);
+    http_opts_.limits.max_headers = static_cast<std::uint32_t>(cfg_.limits.max_headers);
+    http_opts_.limits.max_body_bytes = cfg_.limits.max_body;
+    http_opts_.header_timeout = millis(cfg_.limits.header_timeout_ms);
+    http_opts_.body_timeout = millis(cfg_.limits.body_timeout_ms);
+    http_opts_.idle_timeout = millis(cfg_.limits.idle_timeout_ms);
+    http_opts_.access_log = cfg_.access_log;
+    add_listener("http", cfg_.listen,
+                 [this](loop_state& ls, net::accepted_socket&& s) { on_accept(ls, std::move(s)); });
+}
+
+runtime::~runtime() {
+    if (impl_->group) impl_->group->stop();
+    if (impl_->acceptor) impl_->acceptor->stop();
+    if (pool_) pool_->stop();
+}
+
+loop_state* runtime::current_loop() {
+    return t_current;
+}
+
+void runtime::setup_loop(loop_state& ls) {
+    ls.conn_opts.max_input = cfg_.limits.input_buffer_max;
+    ls.conn_opts.high_watermark = cfg_.limits.output_high_water;
+    ls.conn_opts.low_watermark = cfg_.limits.output_low_water;
+    ls.conn_opts.write_timeout = millis(cfg_.limits.write_timeout_ms);
+    ls.conn_opts.counters = &ls.io;
+    ls.http = std::make_unique<session::http_context>(*ls.loop, http_opts_, router_);
+}
+
+void runtime::on_accept(loop_state& ls, net::accepted_socket&& s) {
+    auto peer = s.peer.to_string();
+    auto handler = std::make_unique<session::http1_session>(*ls.http, peer);
+    net::connection::create(*ls.loop, net::tcp_stream(std::move(s.fd)), std::move(handler),
+                            ls.conn_opts, std::move(s.slot), &ls.conns);
+}
+
+void runtime::add_listener(std::string scheme, std::vector<std::string> addresses,
+                           accept_handler h) {
+    kinds_.push_back({std::move(scheme), std::move(addresses), std::move(h)});
+}
+
+void runtime::on_loop_start(std::function<void(loop_state&)> fn) {
+    start_hooks_.push_back(std::move(fn));
+}
+
+void runtime::on_loop_stop(std::function<void(loop_state&)> fn) {
+    stop_hooks_.push_back(std::move(fn));
+}
+
+namespace {
+net::listener_options listener_opts(const server_config& cfg, net::connection_limit* limit) {
+    net::listener_options lo;
+    lo.backlog = static_cast<int>(cfg.backlog);
+    lo.reuse_port = cfg.model == execution_model::reuseport || cfg.reuseport;
+    lo.defer_accept_seconds = cfg.defer_accept ? 1 : 0;
+    lo.accept_batch = static_cast<unsigned>(cfg.limits.accept_batch);
+    lo.limit = limit;
+    return lo;
+}
+}  // namespace
+
+void runtime::open_listeners() {
+    std::size_t inherited = 0;
+    for (const auto& k : kinds_) {
+        open_kind(k, inherited);
+        inherited += k.addresses.size();
+    }
+}
+
+void runtime::open_kind(const listener_kind& k, std::size_t first_inherited) {
+    net::listener_options lo = listener_opts(cfg_, &limit_);
+    auto refuse = [this](net::accepted_socket&& s) {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        // Best effort, never blocks: the socket is new, its send buffer is empty. (An HTTP
+        // answer; other protocols see a clean close after it.)
+        (void)::send(s.fd.get(), k_refusal.data(), k_refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    };
+    const bool prefork = cfg_.model == execution_model::prefork;
+    const accept_handler* handler = &k.handler;
+    for (std::size_t a = 0; a < k.addresses.size(); ++a) {
+        auto addr = net::address::parse(k.addresses[a]);
+        if (!addr) throw config_error("listen: cannot parse address '" + k.addresses[a] + "'");
+        listener_info info{k.scheme, "", -1, {}, static_cast<int>(cfg_.backlog)};
+        // Which loops get a listening socket for this address.
+        std::vector<loop_state*> owners;
+        if (cfg_.model == execution_model::acceptor) {
+            owners.push_back(impl_->acceptor_state.get());
+        } else if (lo.reuse_port && !prefork) {
+            for (auto& l : loops_) owners.push_back(l.get());
+        } else {
+            owners.push_back(loops_[0].get());
+        }
+        for (loop_state* ls : owners) {
+            auto accept_cb = [this, ls, handler](net::accepted_socket&& s) {
+                accepted_.fetch_add(1, std::memory_order_relaxed);
+                if (impl_->acceptor_state && ls == impl_->acceptor_state.get()) {
+                    unsigned i = impl_->next_worker++ % static_cast<unsigned>(loops_.size());
+                    loop_state* w = loops_[i].get();
+                    w->loop->post(
+                        [w, handler, s = std::move(s)]() mutable { (*handler)(*w, std::move(s)); });
+                } else {
+                    (*handler)(*ls, std::move(s));
+                }
+            };
+            result<std::unique_ptr<net::listener>, core::os_error> l =
+                prefork ? net::listener::adopt(*ls->loop,
+                                               std::move(impl_->inherited[first_inherited + a]), lo,
+                                               accept_cb, refuse)
+                        : net::listener::open(*ls->loop, *addr, lo, accept_cb, refuse);
+            if (!l) {
+                throw config_error("listen " + k.addresses[a] + ": " + l.error().message());
+            }
+            if (addr->port() == 0) addr = (*l)->local_address();  // reuseport: same port for all
+            info.address = (*l)->local_address().to_string();
+            info.fds.push_back((*l)->fd());
+            ls->listeners.push_back(std::move(*l));
+        }
+        info.fd = info.fds.front();
+        listener_infos_.push_back(std::move(info));
+    }
+}
+
+void runtime::announce() {
+    for (const auto& l : listener_infos_) std::printf("%s\n", announce_line(l).c_str());
+    std::fflush(stdout);
+}
+
+int runtime::run() {
+    impl_->main_thread = pthread_self();
+    std::signal(SIGPIPE, SIG_IGN);  // sendfile cannot use MSG_NOSIGNAL
+    sigset_t set = handled_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created from here
+    if (cfg_.model == execution_model::prefork) return run_prefork();
+    return run_threads();
+}
+
+void runtime::request_stop() {
+    pthread_kill(impl_->main_thread, SIGTERM);
+}
+
+int runtime::run_threads() {
+    const unsigned n = worker_count(cfg_);
+    core::loop_group::options go;
+    go.threads = n;
+    go.pin_cpus = cfg_.pin;
+    impl_->group = std::make_unique<core::loop_group>(go);
+    for (unsigned i = 0; i < n; ++i) {
+        auto ls = std::make_unique<loop_state>();
+        ls->index = i;
+        ls->loop = &impl_->group->at(i);
+        setup_loop(*ls);
+        loops_.push_back(std::move(ls));
+    }
+    if (cfg_.model == execution_model::acceptor) {
+        core::loop_group::options ao;
+        ao.threads = 1;
+        ao.name = "sy-accept";
+        impl_->acceptor = std::make_unique<core::loop_group>(ao);
+        impl_->acceptor_state = std::make_unique<loop_state>();
+        impl_->acceptor_state->index = n;
+        impl_->acceptor_state->loop = &impl_->acceptor->at(0);
+    }
+    if (impl_->inherited.empty() && cfg_.model == execution_model::prefork) return 1;
+    make_hub();
+    open_listeners();
+    if (!prefork_parent_ && cfg_.model != execution_model::prefork) announce();
+    core::thread_pool::options po;
+    po.threads = cfg_.limits.pool_threads;
+    po.max_queue = cfg_.limits.pool_queue;
+    pool_ = std::make_unique<core::thread_pool>(po);
+
+    impl_->group->start([this](std::size_t i, core::loop&) {
+        t_current = loops_[i].get();
+        for (auto& fn : start_hooks_) fn(*loops_[i]);
+    });
+    if (impl_->acceptor) {
+        impl_->acceptor->start(
+            [this](std::size_t, core::loop&) { t_current = impl_->acceptor_state.get(); });
+    }
+    log::info("switchyard: model {} with {} loop(s)", to_string(cfg_.model), n);
+
+    sigset_t set = handled_signals();
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGTERM || sig == SIGINT) break;
+        if (sig == SIGHUP) log::info("SIGHUP: nothing to reload yet");
+    }
+    shutdown_loops();
+    return 0;
+}
+
+void runtime::make_hub() {
+    hub::hub_settings hs;
+    hs.defaults.history_count = cfg_.hub.history_count;
+    hs.defaults.history_age_ms = cfg_.hub.history_age_ms;
+    hs.defaults.output_cap_bytes = cfg_.hub.subscriber_output_cap;
+    auto policy = hub::parse_slow_policy(cfg_.hub.slow_policy);
+    if (!policy)
+        throw config_error("hub.slow_policy: unknown policy '" + cfg_.hub.slow_policy + "'");
+    hs.defaults.slow = *policy;
+    // Tasks between two shards must stay in order (the hub's resume relies on it): loop::post
+    // is FIFO per producer, and each shard posts from its own thread.
+    hub_ = std::make_unique<hub::hub>(
+        hs, static_cast<unsigned>(loops_.size()), [this](unsigned shard, hub::task t) {
+            loops_[shard]->loop->post([t = std::move(t)]() mutable { t(); });
+        });
+    for (auto& l : loops_) l->shard = &hub_->shard(l->index);
+}
+
+void runtime::shutdown_loops() {
+    log::info("shutting down: draining connections for up to {} ms", cfg_.limits.shutdown_grace_ms);
+    auto stop_accepting = [](loop_state& ls) { ls.listeners.clear(); };
+    if (impl_->acceptor_state) {
+        auto* as = impl_->acceptor_state.get();
+        as->loop->post([as, stop_accepting] { stop_accepting(*as); });
+    }
+    for (auto& l : loops_) {
+        loop_state* ls = l.get();
+        ls->loop->post([this, ls, stop_accepting] {
+            stop_accepting(*ls);
+            for (auto& fn : stop_hooks_) fn(*ls);
+            ls->conns.for_each([](net::connection& c) { session::shutdown_connection(c); });
+        });
+    }
+    auto open_connections = [this] {
+        std::uint64_t open = 0;
+        for (auto& l : loops_) open += l->io.opened.get() - l->io.closed.get();
+        return open;
+    };
+    const auto deadline = mono_clock::now() + millis(cfg_.limits.shutdown_grace_ms);
+    while (open_connections() > 0 && mono_clock::now() < deadline) {
+        std::this_thread::sleep_for(millis(20));
+    }
+    for (auto& l : loops_) {
+        loop_state* ls = l.get();
+        ls->loop->post([ls] { ls->conns.close_all(net::close_mode::immediate); });
+    }
+    if (impl_->acceptor) impl_->acceptor->stop();
+    impl_->group->stop();
+    if (pool_) pool_->stop();
+    // Loop-owned objects go away on this thread now that no loop runs.
+    for (auto& l : loops_) {
+        l->listeners.clear();
+        l->http.reset();
+        l->shard = nullptr;
+    }
+    hub_.reset();
+}
+
+void runtime::for_each_loop(std::function<void(loop_state&)> fn, std::function<void()> done) {
+    loop_state* origin = t_current;
+    auto remaining = std::make_shared<std::atomic<std::size_t>>(loops_.size());
+    auto shared_fn = std::make_shared<std::function<void(loop_state&)>>(std::move(fn));
+    auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+    for (auto& l : loops_) {
+        loop_state* ls = l.get();
+        ls->loop->post([ls, origin, remaining, shared_fn, shared_done] {
+            (*shared_fn)(*ls);
+            if (remaining->fetch_sub(1) == 1)
+                origin->loop->post([shared_done] { (*shared_done)(); });
+        });
+    }
+}
+
+void runtime::stall_accept(std::uint64_t ms) {
+    auto pause = [ms](loop_state& ls) {
+        for (auto& l : ls.listeners) l->pause();
+        ls.loop->add_timer(millis(ms), [&ls] {
+            for (auto& l : ls.listeners) l->resume();
+        });
+    };
+    if (impl_->acceptor_state) {
+        auto* as = impl_->acceptor_state.get();
+        as->loop->post([as, pause] { pause(*as); });
+    }
+    for (auto& l : loops_) {
+        loop_state* ls = l.get();
+        ls->loop->post([ls, pause] { pause(*ls); });
+    }
+}
+
+int runtime::run_prefork() {
+    // The parent binds every address once; children inherit the sockets and accept on them.
+    net::listener_options lo = listener_opts(cfg_, nullptr);
+    lo.reuse_port = cfg_.reuseport;
+    std::vector<net::unique_fd> fds;
+    for (const auto& k : kinds_) {
+        for (const auto& text : k.addresses) {
+            auto addr = net::address::parse(text);
+            if (!addr) throw config_error("listen: cannot parse address '" + text + "'");
+            auto fd = net::bind_listen_socket(*addr, lo);
+            if (!fd) throw config_error("listen " + text + ": " + fd.error().message());
+            net::address local;
+            *local.len_ptr() = net::address::capacity();
+            ::getsockname(fd->get(), local.sa(), local.len_ptr());
+            listener_infos_.push_back({k.scheme,
+                                       local.to_string(),
+                                       fd->get(),
+                                       {fd->get()},
+                                       static_cast<int>(cfg_.backlog)});
+            fds.push_back(std::move(*fd));
+        }
+    }
+    announce();
+    const unsigned n = std::max(1u, cfg_.workers > 0 ? static_cast<unsigned>(cfg_.workers)
+                                                     : std::thread::hardware_concurrency());
+    prefork_parent_ = true;
+    std::vector<pid_t> children(n, -1);
+    auto spawn = [&](unsigned i) -> bool {
+        pid_t pid = fork();
+        if (pid < 0) return false;
+        if (pid == 0) {
+            prefork_parent_ = false;
+            for (auto& fd : fds) impl_->inherited.emplace_back(::dup(fd.get()));
+            fds.clear();
+            cfg_.workers = 1;
+            cfg_.model = execution_model::prefork;
+            listener_infos_.clear();
+            if (cfg_.pin) core::pin_current_thread(i);
+            std::exit(run_threads());
+        }
+        children[i] = pid;
+        return true;
+    };
+    for (unsigned i = 0; i < n; ++i) spawn(i);
+    log::info("switchyard: prefork with {} processes", n);
+
+    sigset_t set = handled_signals();
+    bool stopping = false;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGTERM || sig == SIGINT) {
+            stopping = true;
+            for (pid_t p : children) {
+                if (p > 0) ::kill(p, SIGTERM);
+            }
+            break;
+        }
+        if (sig == SIGHUP) {
+            for (pid_t p : children) {
+                if (p > 0) ::kill(p, SIGHUP);
+            }
+        }
+        if (sig == SIGCHLD) {
+            int status = 0;
+            pid_t dead;
+            while ((dead = ::waitpid(-1, &status, WNOHANG)) > 0) {
+                for (unsigned i = 0; i < n; ++i) {
+                    if (children[i] != dead) continue;
+                    log::warn("prefork: child {} (pid {}) exited ({}); restarting", i, dead,
+                              status);
+                    children[i] = -1;
+                    if (!stopping) {
+                        std::this_thread::sleep_for(millis(50));  // no fork storm
+                        spawn(i);
+                    }
+                }
+            }
+        }
+    }
+    const auto deadline = mono_clock::now() + millis(cfg_.limits.shutdown_grace_ms + 2000);
+    for (pid_t& p : children) {
+        while (p > 0) {
+            int status = 0;
+            pid_t r = ::waitpid(p, &status, WNOHANG);
+            if (r == p || r < 0) {
+                p = -1;
+                break;
+            }
+            if (mono_clock::now() > deadline) {
+                ::kill(p, SIGKILL);
+                ::waitpid(p, &status, 0);
+                p = -1;
+                break;
+            }
+            std::this_thread::sleep_for(millis(20));
+        }
+    }
+    return 0;
+}
+
+}  // namespace sy::server

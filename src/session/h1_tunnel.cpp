@@ -1,0 +1,59 @@
+#include "switchyard/session/h1_tunnel.hpp"
+
+namespace sy::session {
+
+http::write_status h1_tunnel::status() const {
+    if (!is_open()) return http::write_status::closed;
+    return conn_->above_high_watermark() ? http::write_status::above_high_watermark
+                                         : http::write_status::ok;
+}
+
+http::write_status h1_tunnel::write(byte_view bytes) {
+    if (!is_open()) return http::write_status::closed;
+    conn_->write(bytes);
+    return status();
+}
+
+http::write_status h1_tunnel::write(shared_bytes bytes) {
+    if (!is_open()) return http::write_status::closed;
+    conn_->write(std::move(bytes));
+    return status();
+}
+
+void h1_tunnel::close() {
+    if (is_open()) conn_->close(net::close_mode::graceful);
+}
+
+void h1_tunnel_handler::on_data(net::connection&, byte_buffer& in) {
+    // The tunnel's reader consumes everything it is given (the WebSocket decoder keeps its own
+    // partial-frame state), so the whole buffer is handed over and consumed.
+    if (t_->on_data_) {
+        auto fn = t_->on_data_;  // the callback may replace itself
+        fn(in.readable());
+    }
+    in.consume(in.size());
+}
+
+void h1_tunnel_handler::on_drain(net::connection&) {
+    if (t_->on_drain_) {
+        auto fn = t_->on_drain_;
+        fn();
+    }
+}
+
+net::timeout_action h1_tunnel_handler::on_timeout(net::connection&, net::timeout_kind) {
+    // Tunnelled protocols keep their own liveness (WebSocket ping/pong); the connection's idle
+    // timeout is the backstop.
+    return net::timeout_action::close;
+}
+
+void h1_tunnel_handler::on_close(net::connection&, net::close_reason) {
+    t_->conn_ = nullptr;
+    auto fn = std::move(t_->on_close_);
+    t_->on_close_ = nullptr;
+    t_->on_data_ = nullptr;
+    t_->on_drain_ = nullptr;
+    if (fn) fn();
+}
+
+}  // namespace sy::session

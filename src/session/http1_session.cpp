@@ -1,0 +1,386 @@
+#include "switchyard/session/http1_session.hpp"
+
+#include <charconv>
+#include <vector>
+
+#include "switchyard/base/log.hpp"
+#include "switchyard/http/response.hpp"
+#include "switchyard/session/h1_tunnel.hpp"
+
+namespace sy::session {
+
+using http1::outcome;
+
+// ---- the response sink: one per exchange --------------------------------------------------------
+
+class h1_sink final : public http::response_sink {
+  public:
+    h1_sink(http1_session* s, net::connection* c, bool keep_alive, bool head_request,
+            std::uint8_t version_minor)
+        : session_(s),
+          conn_(c),
+          keep_alive_(keep_alive),
+          head_request_(head_request),
+          minor_(version_minor) {}
+
+    /// The session is going away (connection closed): the client is gone.
+    void detach() {
+        session_ = nullptr;
+        conn_ = nullptr;
+        notify_abort();
+    }
+    void drained() { notify_drain(); }
+    bool keep_alive() const { return keep_alive_; }
+
+  private:
+    bool live() const { return conn_ != nullptr && conn_->is_open(); }
+    http::write_status status_now() const {
+        if (!live()) return http::write_status::closed;
+        return conn_->above_high_watermark() ? http::write_status::above_high_watermark
+                                             : http::write_status::ok;
+    }
+    void chunk_header(std::size_t n) {
+        char buf[24];
+        auto [p, ec] = std::to_chars(buf, buf + 16, n, 16);
+        *p++ = '\r';
+        *p++ = '\n';
+        conn_->write(std::string_view(buf, static_cast<std::size_t>(p - buf)));
+    }
+
+    void do_begin(http::response_head& head) override;
+    http::write_status do_write(byte_view bytes) override;
+    http::write_status do_write(shared_bytes bytes) override;
+    http::write_status do_send_file(http::file_body file) override;
+    void do_end(const http::header_map* trailers) override;
+    void do_reset() override {
+        if (live()) conn_->close(net::close_mode::abort);
+    }
+    bool do_above_high_watermark() const override {
+        return live() && conn_->above_high_watermark();
+    }
+    http::upgrade_support do_upgrade_support() const override {
+        return live() && minor_ == 1 ? http::upgrade_support::connection_takeover
+                                     : http::upgrade_support::none;
+    }
+    std::shared_ptr<http::byte_tunnel> do_upgrade(http::response_head& head) override;
+
+    http1_session* session_;
+    net::connection* conn_;
+    bool keep_alive_;
+    bool head_request_;
+    bool chunked_ = false;
+    bool no_body_ = false;
+    std::uint8_t minor_;
+    int status_ = 0;
+};
+
+void h1_sink::do_begin(http::response_head& head) {
+    if (!live()) return;
+    status_ = head.status;
+    if (session_ && session_->draining_) keep_alive_ = false;
+    byte_buffer out(256 + head.headers.size() * 48);
+    http1::response_writer w(out);
+    w.status(head.status, {}, 1);
+    for (auto f : head.headers) w.header(f.name, f.value);
+    w.date(session_->ctx_.date());
+    const bool bodyless_status = head.status == 204 || head.status == 304 || head.status < 200;
+    no_body_ = head_request_ || bodyless_status;
+    if (!head.content_length && !bodyless_status && minor_ == 0) {
+        keep_alive_ = false;  // HTTP/1.0 has no chunked coding: the body ends at close
+    }
+    if (!keep_alive_) {
+        w.connection(true);
+    } else if (minor_ == 0) {
+        w.connection(false);  // "Connection: keep-alive" for a persistent 1.0 exchange
+    }
+    if (head.content_length) {
+        if (bodyless_status) {
+            w.end_head();
+        } else {
+            w.content_length(*head.content_length);
+        }
+    } else if (bodyless_status || !keep_alive_) {
+        w.end_head();
+    } else {
+        w.begin_chunked();  // a HEAD response declares the same framing as GET would
+        chunked_ = !head_request_;
+    }
+    conn_->write(std::move(out));
+}
+
+http::write_status h1_sink::do_write(byte_view bytes) {
+    if (!live()) return http::write_status::closed;
+    if (no_body_ || bytes.empty()) return status_now();
+    if (chunked_) chunk_header(bytes.size());
+    conn_->write(bytes);
+    if (chunked_) conn_->write(std::string_view("\r\n"));
+    return status_now();
+}
+
+http::write_status h1_sink::do_write(shared_bytes bytes) {
+    if (!live()) return http::write_status::closed;
+    if (no_body_ || bytes.empty()) return status_now();
+    if (chunked_) chunk_header(bytes.size());
+    conn_->write(std::move(bytes));
+    if (chunked_) conn_->write(std::string_view("\r\n"));
+    return status_now();
+}
+
+http::write_status h1_sink::do_send_file(http::file_body file) {
+    if (!live()) return http::write_status::closed;
+    if (no_body_ || file.length == 0) return status_now();
+    if (chunked_) chunk_header(file.length);
+    conn_->write_file(file.fd.release(), static_cast<off_t>(file.offset), file.length, true);
+    if (chunked_) conn_->write(std::string_view("\r\n"));
+    return status_now();
+}
+
+void h1_sink::do_end(const http::header_map* trailers) {
+    if (live() && chunked_) {
+        byte_buffer out(64);
+        std::vector<http1::header> t;
+        if (trailers) {
+            for (auto f : *trailers) t.push_back({f.name, f.value});
+        }
+        http1::write_last_chunk(out, t);
+        conn_->write(std::move(out));
+    }
+    if (session_) session_->response_done(status_);
+}
+
+std::shared_ptr<http::byte_tunnel> h1_sink::do_upgrade(http::response_head& head) {
+    if (!live()) return nullptr;
+    byte_buffer out(256);
+    http1::response_writer w(out);
+    w.status(head.status == 0 ? 101 : head.status, {}, 1);
+    for (auto f : head.headers) w.header(f.name, f.value);
+    w.end_head();
+    conn_->write(std::move(out));
+    status_ = head.status;
+    auto tunnel = std::make_shared<h1_tunnel>(*conn_);
+    net::connection* c = conn_;
+    if (session_) session_->response_upgraded();
+    // The session is replaced by the tunnel; it is destroyed at the end of the turn.
+    c->set_handler(std::make_unique<h1_tunnel_handler>(tunnel));
+    return tunnel;
+}
+
+// ---- the session
+// ---------------------------------------------------------------------------------
+
+http1_session::http1_session(http_context& ctx, std::string_view remote) : ctx_(ctx) {
+    remote_len_ = static_cast<std::uint8_t>(std::min(remote.size(), remote_.size()));
+    std::copy_n(remote.data(), remote_len_, remote_.data());
+}
+
+http1_session::~http1_session() {
+    if (sink_) sink_->detach();
+}
+
+void http1_session::on_open(net::connection& c) {
+    conn_ = &c;
+    c.set_idle_timeout(ctx_.options().idle_timeout);
+}
+
+void http1_session::on_data(net::connection& c, byte_buffer& in) {
+    in_on_data_ = true;
+    // An event may be pending with no input left (end of a bodiless message), so the loop runs
+    // until the parser needs more bytes, not until the buffer is empty.
+    while (c.is_open() &&
+           (phase_ == phase::idle || phase_ == phase::head || phase_ == phase::body)) {
+        if (!step(c, in)) break;
+    }
+    in_on_data_ = false;
+    if (phase_ == phase::idle && x_ && in.empty()) release_exchange();
+}
+
+// Parses one event. Returns false when more input is needed or the session stopped parsing.
+bool http1_session::step(net::connection& c, byte_buffer& in) {
+    if (phase_ == phase::idle && in.empty()) return false;
+    if (!x_) x_ = ctx_.acquire_exchange();
+    if (phase_ == phase::idle) {
+        phase_ = phase::head;
+        c.set_read_deadline(ctx_.options().header_timeout);
+    }
+    auto r = x_->parser.feed(in.readable());
+    if (r.out == outcome::error) {
+        in.consume(in.size());
+        fail(c, r.err);
+        return false;
+    }
+    if (r.out == outcome::need_more) {
+        in.consume(r.consumed);
+        return false;
+    }
+    switch (r.ev) {
+        case http1::event::head:
+            if (!on_head(c)) {
+                in.consume(in.size());
+                return false;
+            }
+            break;
+        case http1::event::body:
+            x_->request.append_body(r.body);
+            c.set_read_deadline(ctx_.options().body_timeout);
+            break;
+        case http1::event::end:
+            in.consume(r.consumed);
+            c.clear_read_deadline();
+            dispatch(c);
+            return phase_ == phase::idle;
+        case http1::event::h2_preface:
+            // HTTP/2 with prior knowledge arrives with the HTTP/2 session (issue 4); until then
+            // answer as HTTP/1.1 servers do to an unsupported version.
+            in.consume(in.size());
+            reply_and_close(c, 505, "HTTP/2 is not enabled on this listener\n");
+            return false;
+        case http1::event::none:
+            break;
+    }
+    in.consume(r.consumed);
+    return true;
+}
+
+bool http1_session::on_head(net::connection& c) {
+    const auto& h = x_->parser.head();
+    auto& req = x_->request;
+    req.reset();
+    req.set_method(h.method_name);
+    if (auto t = req.set_target(h.target); !t) {
+        reply_and_close(c, http::status_for(t.error()), http::describe(t.error()));
+        return false;
+    }
+    for (const auto& f : h.headers) req.add_header(f.name, f.value);
+    req.set_remote_address(std::string_view(remote_.data(), remote_len_));
+    req.set_version(h.version_minor == 0 ? http::http_version::http1_0
+                                         : http::http_version::http1_1);
+    keep_alive_ = h.keep_alive && !draining_;
+    if (h.body == http1::body_kind::none) {
+        c.clear_read_deadline();
+    } else {
+        phase_ = phase::body;
+        c.set_read_deadline(ctx_.options().body_timeout);
+        if (h.expect_continue) {
+            byte_buffer out(32);
+            http1::write_continue(out);
+            c.write(std::move(out));
+        }
+    }
+    return true;
+}
+
+void http1_session::dispatch(net::connection& c) {
+    phase_ = phase::handler;
+    auto& req = x_->request;
+    const bool is_head = req.method() == http::method::head;
+    const std::uint8_t minor = req.version() == http::http_version::http1_0 ? 0 : 1;
+    sink_ = std::make_shared<h1_sink>(this, &c, keep_alive_, is_head, minor);
+    ctx_.counters().requests.add();
+    {
+        http::response res(sink_);
+        ctx_.router().dispatch(req, res);
+    }
+    // If the handler answered synchronously, response_done() already ran.
+}
+
+void http1_session::response_done(int status) {
+    if (status > 0 && status < 600) ctx_.counters().by_status[status].add();
+    if (ctx_.options().access_log && x_) {
+        log::info("{} {} {} {}", std::string_view(remote_.data(), remote_len_),
+                  x_->request.method_name(), x_->request.target(), status);
+    }
+    const bool keep = sink_ && sink_->keep_alive() && !draining_;
+    sink_.reset();
+    if (!keep) {
+        phase_ = phase::closing;
+        if (conn_) conn_->close(net::close_mode::graceful);
+        return;
+    }
+    phase_ = phase::idle;
+    if (!in_on_data_ && conn_) {
+        // Completed later (long poll, pool): parse what pipelined meanwhile.
+        conn_->resume_reading();
+    }
+}
+
+void http1_session::response_upgraded() {
+    ctx_.counters().upgrades.add();
+    ctx_.counters().by_status[101].add();
+    sink_.reset();
+    phase_ = phase::upgraded;
+}
+
+void http1_session::fail(net::connection& c, http1::error e) {
+    ctx_.counters().parse_errors[static_cast<std::size_t>(e)].add();
+    const auto reply = http1::reply_for(e);
+    ctx_.counters().by_status[reply.status].add();
+    log::debug("http1 {} from {}: {} at offset {} in state {}", to_string(e),
+               std::string_view(remote_.data(), remote_len_), reply.status,
+               x_ ? x_->parser.diag().offset : 0,
+               x_ ? http1::to_string(x_->parser.diag().state) : "-");
+    byte_buffer out(256);
+    http1::write_error_response(out, e, ctx_.date());
+    c.write(std::move(out));
+    phase_ = phase::closing;
+    c.close(net::close_mode::graceful);
+}
+
+void http1_session::reply_and_close(net::connection& c, int status, std::string_view body) {
+    ctx_.counters().by_status[status].add();
+    byte_buffer out(256);
+    http1::write_simple_response(out, status, "text/plain; charset=utf-8", body, ctx_.date(), true);
+    c.write(std::move(out));
+    phase_ = phase::closing;
+    c.close(net::close_mode::graceful);
+}
+
+void http1_session::on_drain(net::connection&) {
+    if (sink_) sink_->drained();
+}
+
+void http1_session::on_peer_closed(net::connection& c) {
+    // A half-closed client may still wait for the answer to what it sent; once nothing is in
+    // flight there is nothing more to do.
+    if (phase_ != phase::handler) c.close(net::close_mode::graceful);
+}
+
+net::timeout_action http1_session::on_timeout(net::connection& c, net::timeout_kind k) {
+    if (k == net::timeout_kind::idle && phase_ == phase::handler) return net::timeout_action::keep;
+    if (k == net::timeout_kind::read && (phase_ == phase::head || phase_ == phase::body)) {
+        auto& counters = ctx_.counters();
+        (phase_ == phase::head ? counters.header_timeouts : counters.body_timeouts).add();
+        reply_and_close(c, 408, "request timeout\n");
+        return net::timeout_action::keep;  // the graceful close flushes the 408
+    }
+    return net::timeout_action::close;
+}
+
+void http1_session::on_close(net::connection&, net::close_reason) {
+    if (sink_) {
+        auto s = std::move(sink_);
+        s->detach();
+    }
+    conn_ = nullptr;
+    release_exchange();
+}
+
+void http1_session::begin_shutdown(net::connection& c) {
+    draining_ = true;
+    if (phase_ == phase::idle || phase_ == phase::head) c.close(net::close_mode::graceful);
+    // Otherwise the response in flight ends with Connection: close (keep_alive_ is checked at
+    // begin) or, if its head already left, the connection closes after it.
+}
+
+void http1_session::release_exchange() {
+    if (x_) ctx_.release_exchange(std::move(x_));
+}
+
+void shutdown_connection(net::connection& c) {
+    if (auto* g = dynamic_cast<graceful_shutdown*>(c.handler())) {
+        g->begin_shutdown(c);
+    } else {
+        c.close(net::close_mode::graceful);
+    }
+}
+
+}  // namespace sy::session

@@ -1,0 +1,36 @@
+// build/bin/switchyard: the server. Every setting is a flag and a TOML key
+// (`switchyard --help-config`); the first line of output names the real listening address.
+#include <unistd.h>
+
+#include <climits>
+#include <filesystem>
+#include <string>
+
+#include "switchyard/server/app.hpp"
+#include "switchyard/server/builtin.hpp"
+
+namespace {
+
+// The bundled www/: next to the build tree (build/bin/../../www), else the source tree.
+std::string default_static_dir() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) {
+        std::filesystem::path exe(std::string(buf, static_cast<std::size_t>(n)));
+        auto www = exe.parent_path().parent_path().parent_path() / "www";
+        if (std::filesystem::is_regular_file(www / "index.html")) return www.string();
+    }
+    return std::string(SY_SOURCE_DIR) + "/www";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    sy::app app;
+    int code = 0;
+    if (!sy::server::parse_command_line(app.config(), argc, argv, code)) return code;
+    auto& cfg = app.config();
+    if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
+    sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
+    return app.run();
+}
