@@ -12,7 +12,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(ROOT, "build", "bin")
+BIN = os.environ.get("SY_BIN_DIR", os.path.join(ROOT, "build", "bin"))  # as the tests do
 
 
 def free_port():
