@@ -1,7 +1,9 @@
 // Chat over one WebSocket per room: /sub/chat.{room}?envelope=1&since=N&presence=NAME.
 // The server replays history after `since`, publishes join/leave for `presence`, and publishes
 // whatever we send on the socket to the room's topic.
-import { el, wsUrl, cleanToken, tryJson, clock, backoff, setStatus } from './common.js';
+import {
+  el, wsUrl, cleanToken, tryJson, clock, backoff, setStatus, envelopeValue, envelopeText,
+} from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const log = $('log');
@@ -19,8 +21,9 @@ function addLine(kind, parts, id) {
 }
 
 function render(envelope) {
-  const msg = tryJson(envelope.data);
-  const when = el('time', { class: 'when' }, clock());
+  const msg = envelopeValue(envelope);
+  const at = Number(envelope.time) > 0 ? new Date(Number(envelope.time)) : new Date();
+  const when = el('time', { class: 'when', datetime: at.toISOString() }, clock(at));
   if (msg?.type === 'msg') {
     const mine = msg.name === session.name;
     addLine(mine ? 'msg mine' : 'msg',
@@ -30,7 +33,7 @@ function render(envelope) {
     const verb = msg.type === 'join' ? 'joined' : 'left';
     addLine(`presence ${msg.type}`, [when, `${msg.name} ${verb}`], envelope.id);
   } else {
-    addLine('raw', [when, el('code', {}, envelope.data)], envelope.id);
+    addLine('raw', [when, el('code', {}, envelopeText(envelope))], envelope.id);
   }
 }
 

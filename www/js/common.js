@@ -48,3 +48,20 @@ export function setStatus(node, state, text) {
   node.dataset.state = state;
   node.textContent = text;
 }
+
+/**
+ * The payload of a hub envelope as a value: the gateway embeds JSON payloads as JSON values and
+ * other text as a string (binary: a base64 string with "encoding":"base64"). A string that holds
+ * JSON is parsed too, so either publisher style works.
+ */
+export function envelopeValue(f) {
+  if (typeof f.data !== 'string') return f.data;
+  if (f.encoding === 'base64') return undefined;
+  return tryJson(f.data);
+}
+
+/** The payload of a hub envelope as display text. */
+export function envelopeText(f) {
+  if (typeof f.data === 'string') return f.encoding === 'base64' ? `(binary, base64) ${f.data}` : f.data;
+  return JSON.stringify(f.data);
+}

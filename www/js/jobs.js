@@ -1,6 +1,6 @@
 // Jobs demo: submit a job, optionally work it from this page, and watch it four ways.
 // The worker records when it sent each progress value so every watcher can show its delay.
-import { el, wsUrl, tryJson, clock } from './common.js';
+import { el, wsUrl, tryJson, clock, envelopeValue } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const sentAt = new Map(); // `${jobId}:${progress}` -> performance.now() when the PUT was sent
@@ -134,7 +134,7 @@ function webSocket(w) {
       const f = tryJson(ev.data);
       if (!f || f.type === 'gap') return;
       since = Math.max(since, Number(f.id) || 0);
-      w.see(tryJson(f.data));
+      w.see(envelopeValue(f));
     };
     ws.onclose = () => { if (!w.stopped) setTimeout(open, Math.min(5000, 250 * 2 ** attempt++)); };
     w.onStop = () => ws.close(1000);
