@@ -166,6 +166,7 @@ $('submit').addEventListener('submit', async (e) => {
     const r = await res.json();
     sentAt.set(`${r.id}:0`, performance.now());
     $('job-info').textContent = `Job ${r.id} submitted at ${clock()}.`;
+    history.replaceState(null, '', `?job=${encodeURIComponent(r.id)}`);
     watch(r.id);
   } catch (err) {
     $('job-info').textContent = `Submit failed: ${err.message}`;
@@ -221,6 +222,10 @@ async function workerLoop() {
   workerRunning = false;
   workerLog('worker stopped');
 }
+
+// ?job=ID: watch an existing job (e.g. one submitted with curl).
+const qsJob = new URLSearchParams(location.search).get('job');
+if (qsJob && /^[A-Za-z0-9_-]+$/.test(qsJob)) watch(qsJob);
 
 $('worker-on').addEventListener('change', () => { if ($('worker-on').checked) workerLoop(); });
 workerLoop();
