@@ -164,6 +164,18 @@ void response_sink::notify_drain() {
     fn();
 }
 
+void response_sink::recycle() {
+    head_.status = 200;
+    head_.headers.clear();
+    head_.content_length.reset();
+    on_drain_ = nullptr;
+    on_abort_ = nullptr;
+    handles_ = 0;
+    status_ = 0;
+    phase_ = phase::idle;
+    aborted_ = false;
+}
+
 void response_sink::notify_abort() {
     if (aborted_) return;
     aborted_ = true;

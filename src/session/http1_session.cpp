@@ -16,12 +16,22 @@ using http1::outcome;
 class h1_sink final : public http::response_sink {
   public:
     h1_sink(http1_session* s, net::connection* c, bool keep_alive, bool head_request,
-            std::uint8_t version_minor)
-        : session_(s),
-          conn_(c),
-          keep_alive_(keep_alive),
-          head_request_(head_request),
-          minor_(version_minor) {}
+            std::uint8_t version_minor) {
+        start(s, c, keep_alive, head_request, version_minor);
+    }
+
+    /// (Re)starts the sink for one exchange.
+    void start(http1_session* s, net::connection* c, bool keep_alive, bool head_request,
+               std::uint8_t version_minor) {
+        session_ = s;
+        conn_ = c;
+        keep_alive_ = keep_alive;
+        head_request_ = head_request;
+        minor_ = version_minor;
+        chunked_ = no_body_ = false;
+        status_ = 0;
+    }
+    void reuse() { recycle(); }
 
     /// The session is going away (connection closed): the client is gone.
     void detach() {
@@ -64,13 +74,13 @@ class h1_sink final : public http::response_sink {
     }
     std::shared_ptr<http::byte_tunnel> do_upgrade(http::response_head& head) override;
 
-    http1_session* session_;
-    net::connection* conn_;
-    bool keep_alive_;
-    bool head_request_;
+    http1_session* session_ = nullptr;
+    net::connection* conn_ = nullptr;
+    bool keep_alive_ = true;
+    bool head_request_ = false;
     bool chunked_ = false;
     bool no_body_ = false;
-    std::uint8_t minor_;
+    std::uint8_t minor_ = 1;
     int status_ = 0;
 };
 
@@ -78,7 +88,8 @@ void h1_sink::do_begin(http::response_head& head) {
     if (!live()) return;
     status_ = head.status;
     if (session_ && session_->draining_) keep_alive_ = false;
-    byte_buffer out(256 + head.headers.size() * 48);
+    byte_buffer& out = session_->ctx_.scratch();
+    out.clear();
     http1::response_writer w(out);
     w.status(head.status, {}, 1);
     for (auto f : head.headers) w.header(f.name, f.value);
@@ -105,7 +116,9 @@ void h1_sink::do_begin(http::response_head& head) {
         w.begin_chunked();  // a HEAD response declares the same framing as GET would
         chunked_ = !head_request_;
     }
-    conn_->write(std::move(out));
+    // Copied into the connection's output tail: pipelined responses coalesce into one buffer.
+    conn_->write(out.readable());
+    out.clear();
 }
 
 http::write_status h1_sink::do_write(byte_view bytes) {
@@ -274,7 +287,14 @@ void http1_session::dispatch(net::connection& c) {
     auto& req = x_->request;
     const bool is_head = req.method() == http::method::head;
     const std::uint8_t minor = req.version() == http::http_version::http1_0 ? 0 : 1;
-    sink_ = std::make_shared<h1_sink>(this, &c, keep_alive_, is_head, minor);
+    if (x_->sink && x_->sink.use_count() == 1) {
+        sink_ = std::static_pointer_cast<h1_sink>(x_->sink);
+        sink_->reuse();
+        sink_->start(this, &c, keep_alive_, is_head, minor);
+    } else {
+        sink_ = std::make_shared<h1_sink>(this, &c, keep_alive_, is_head, minor);
+        x_->sink = sink_;
+    }
     ctx_.counters().requests.add();
     {
         http::response res(sink_);

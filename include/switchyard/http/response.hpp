@@ -188,6 +188,10 @@ class response_sink {
     void notify_drain();
     /// Session: the client left / stream reset / connection closed. Idempotent.
     void notify_abort();
+    /// Session: makes a finished (or aborted) sink ready for the next exchange, so a session
+    /// can reuse one sink object instead of allocating one per request. Only when no response
+    /// handle refers to it any more.
+    void recycle();
 
   private:
     virtual void do_begin(response_head& head) = 0;

@@ -12,10 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/base/buffer.hpp"
 #include "switchyard/base/clock.hpp"
 #include "switchyard/core/counter.hpp"
 #include "switchyard/core/loop.hpp"
 #include "switchyard/http/request.hpp"
+#include "switchyard/http/response.hpp"
 #include "switchyard/http/router.hpp"
 #include "switchyard/proto/http1/errors.hpp"
 #include "switchyard/proto/http1/message.hpp"
@@ -49,6 +51,8 @@ struct http1_exchange {
     explicit http1_exchange(const http1::limits& l) : parser(l) {}
     http1::request_parser parser;
     http::request request;
+    /// The response sink last used with this exchange, reused when no handle outlived it.
+    std::shared_ptr<http::response_sink> sink;
 };
 
 class http_context {
@@ -66,6 +70,9 @@ class http_context {
     http_counters& counters() { return counters_; }
     const http_counters& counters() const { return counters_; }
 
+    /// Scratch space for serializing a response head (loop thread; contents are transient).
+    byte_buffer& scratch() { return scratch_; }
+
     std::unique_ptr<http1_exchange> acquire_exchange();
     void release_exchange(std::unique_ptr<http1_exchange> x);
 
@@ -77,6 +84,7 @@ class http_context {
     const http::router& router_;
     http1::date_cache date_;
     http_counters counters_;
+    byte_buffer scratch_;
     std::vector<std::unique_ptr<http1_exchange>> pool_;
     core::timer_id date_timer_{};
 };

@@ -1,0 +1,70 @@
+// amqp_server: AMQP 0-9-1 connections on top of the broker model (hub/broker.hpp) and the codec
+// (proto/amqp). RabbitMQ's clients (pika, amqplib, rabbitmq-c) work against it unchanged.
+//
+// Thread: an amqp_server, its broker, its store and every AMQP connection live on ONE loop (the
+// broker loop). Listeners on other loops hand accepted sockets over with loop::post (see
+// server/amqp_listener.cpp and docs/threading.md): AMQP routing touches many queues per publish,
+// so one owner keeps it lock-free and keeps per-channel ordering trivially.
+//
+// Lifetime: construct on the broker loop's thread once it runs; stop() before the loop ends
+// (closes connections' timers, flushes the store).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "switchyard/core/loop.hpp"
+#include "switchyard/hub/broker.hpp"
+#include "switchyard/hub/hub.hpp"
+#include "switchyard/net/connection.hpp"
+#include "switchyard/net/socket.hpp"
+
+namespace sy::session {
+
+struct amqp_user {
+    std::string name;
+    std::string password;
+    bool loopback_only = false;  // guest: like RabbitMQ's loopback_users
+};
+
+struct amqp_options {
+    std::vector<amqp_user> users;            // empty: guest/guest, loopback only
+    std::vector<std::string> vhosts{"/"};
+    std::uint16_t heartbeat_s = 60;          // offered in connection.tune
+    std::uint32_t frame_max = 131072;        // offered in connection.tune
+    std::uint16_t channel_max = 2047;
+    std::uint64_t max_message = 128u << 20;  // body bytes; beyond: 406
+    std::uint64_t memory_limit = 0;          // ready bytes; beyond: connection.blocked (0: off)
+    std::string store_dir;                   // empty: durable queues are not persisted
+    std::string fsync = "batch";             // always | batch | never
+    std::uint64_t fsync_interval_ms = 2;     // batch: longest wait for a group commit
+    bool hub_bridge = true;                  // amq.topic in vhost "/" is the hub's topic space
+};
+
+class amqp_server_impl;
+
+class amqp_server {
+  public:
+    /// l: the broker loop. shard: that loop's hub shard (nullptr: no hub bridge). base: the
+    /// loop's connection options (copied; input cap raised to hold a whole frame). conns: the
+    /// loop's connection list (shutdown closes them).
+    amqp_server(core::loop& l, amqp_options o, hub::hub_shard* shard,
+                const net::connection_options& base, net::connection_list* conns);
+    ~amqp_server();
+    amqp_server(const amqp_server&) = delete;
+    amqp_server& operator=(const amqp_server&) = delete;
+
+    /// Broker loop thread: serve an accepted socket.
+    void accept(net::unique_fd fd, std::string peer, bool loopback, net::connection_slot slot);
+    /// Broker loop thread: stop timers and flush the store (connections are closed by the
+    /// runtime's connection list).
+    void stop();
+    hub::broker& broker();
+
+  private:
+    std::unique_ptr<amqp_server_impl> impl_;
+};
+
+}  // namespace sy::session

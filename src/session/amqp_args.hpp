@@ -1,0 +1,23 @@
+// Field tables -> broker structs: queue arguments (x-message-ttl, ...), binding arguments and
+// message headers rendered as text for headers-exchange matching.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "switchyard/hub/broker.hpp"
+#include "switchyard/proto/amqp/field_table.hpp"
+
+namespace sy::session {
+
+/// The value as text: strings as is, numbers in decimal, bools true/false, void empty.
+std::string render_value(const amqp::field_value& v);
+std::vector<hub::header_pair> render_table(const amqp::table_view& t);
+
+/// false: argument `bad` has an unacceptable type or value (406, like RabbitMQ).
+bool parse_queue_args(const amqp::table_view& t, hub::queue_args& out, std::string& bad);
+
+hub::broker_binding make_binding(std::string dest, bool to_exchange, std::string_view key,
+                                 const amqp::table_view& args);
+
+}  // namespace sy::session

@@ -1,0 +1,334 @@
+// amqp_connection: protocol header, negotiation (amqp0-9-1.pdf 2.2.4: start, start-ok, tune,
+// tune-ok, open), channel demultiplexing, heartbeats (4.2.7), connection exceptions.
+// Broker loop thread only.
+#include <algorithm>
+
+#include "amqp_internal.hpp"
+#include "switchyard/version.hpp"
+
+namespace sy::session {
+
+using namespace sy::amqp;
+
+amqp_connection::amqp_connection(amqp_server_impl& s, std::uint64_t id, std::string peer,
+                                 bool loopback)
+    : srv_(s), id_(id), peer_(std::move(peer)), loopback_(loopback) {
+    srv_.connections.insert(this);
+}
+
+amqp_connection::~amqp_connection() {
+    srv_.connections.erase(this);
+}
+
+byte_buffer& amqp_connection::out() {
+    if (!before_sleep_scheduled() && conn_) srv_.loop.schedule_before_sleep(*this);
+    return out_;
+}
+
+void amqp_connection::before_sleep() {
+    for (auto& [id, ch] : channels_) ch->flush_confirms();
+    if (out_.empty() || !conn_ || !conn_->is_open()) {
+        out_.clear();
+        return;
+    }
+    last_send_ms_ = srv_.now_ms();
+    conn_->write(std::move(out_));
+    out_ = byte_buffer();
+}
+
+void amqp_connection::on_open(net::connection& c) {
+    conn_ = &c;
+    last_recv_ms_ = last_send_ms_ = srv_.now_ms();
+    c.set_idle_timeout(millis(0));
+    // The protocol header must arrive promptly (RabbitMQ: handshake_timeout 10 s).
+    c.set_read_deadline(millis(10000));
+}
+
+void amqp_connection::on_data(net::connection& c, byte_buffer& in) {
+    last_recv_ms_ = srv_.now_ms();
+    while (c.is_open() && !in.empty()) {
+        feed_result r = dec_.feed(in.readable());
+        if (r.status == outcome::need_more) break;
+        if (r.status == outcome::protocol_mismatch) {
+            encode_protocol_header(out_);
+            c.write(std::move(out_));
+            out_ = byte_buffer();
+            c.close();
+            return;
+        }
+        if (r.status == outcome::error) {
+            const error_info i = info_for(r.err);
+            connection_error({i.reply_code, std::string(i.text), true}, 0, 0);
+            in.consume(in.size());
+            return;
+        }
+        if (r.kind == event_kind::protocol_header) {
+            c.clear_read_deadline();
+            send_start();
+        } else {
+            on_frame(r.f);
+        }
+        in.consume(r.consumed);
+    }
+}
+
+void amqp_connection::send_start() {
+    byte_buffer caps;
+    encode_table(caps, {{"publisher_confirms", true},
+                        {"exchange_exchange_bindings", true},
+                        {"basic.nack", true},
+                        {"consumer_cancel_notify", true},
+                        {"connection.blocked", true},
+                        {"authentication_failure_close", true},
+                        {"per_consumer_qos", true}});
+    byte_buffer props;
+    encode_table(props, {{"product", std::string_view("switchyard")},
+                         {"version", std::string_view(sy::k_version)},
+                         {"platform", std::string_view("C++20")},
+                         {"cluster_name", std::string_view("switchyard")},
+                         {"capabilities", entries_of(caps.readable())}});
+    state_ = conn_state::start_ok;
+    encode_method_frame(out(), 0,
+                        connection_start{0, 9, entries_of(props.readable()), "PLAIN AMQPLAIN",
+                                         "en_US"});
+}
+
+void amqp_connection::connection_error(const amqp_fault& f, std::uint16_t cls,
+                                       std::uint16_t mth) {
+    if (state_ == conn_state::closing) return;
+    state_ = conn_state::closing;
+    encode_method_frame(out(), 0, connection_close{f.code, f.text, cls, mth});
+    for (auto& [id, ch] : channels_) ch->teardown();
+    // The peer should answer close-ok; do not wait for ever (RabbitMQ waits ~30 s).
+    if (conn_) conn_->set_read_deadline(millis(3000));
+}
+
+void amqp_connection::on_frame(const frame& f) {
+    if (f.type == frame_type::heartbeat) return;
+    if (f.channel == 0) {
+        if (f.type != frame_type::method) {
+            return connection_error(make_fault(505, "content frame on channel 0"), 0, 0);
+        }
+        return on_connection_method(f);
+    }
+    if (state_ == conn_state::closing) return;  // only close-ok matters now
+    if (state_ != conn_state::ready) {
+        return connection_error(make_fault(504, "channel frame before connection.open"), 0, 0);
+    }
+    auto it = channels_.find(f.channel);
+    if (it == channels_.end()) {
+        auto m = f.type == frame_type::method ? decode_method(f.payload)
+                                              : result<method_variant, error>(
+                                                    unexpected(error::unexpected_body));
+        if (m && std::holds_alternative<channel_open>(*m)) {
+            if (f.channel > channel_max_) {
+                return connection_error(make_fault(504, "channel number out of range"), 20, 10);
+            }
+            channels_.emplace(f.channel, std::make_unique<amqp_channel>(*this, f.channel));
+            encode_method_frame(out(), f.channel, channel_open_ok{});
+            return;
+        }
+        return connection_error(make_fault(504, "expected 'channel.open'"), 0, 0);
+    }
+    amqp_channel& ch = *it->second;
+    if (ch.closing()) {
+        // After channel.close we discard everything but close-ok (spec 4.2.6 / RabbitMQ).
+        if (f.type != frame_type::method) return;
+        auto m = decode_method(f.payload);
+        if (m && std::holds_alternative<channel_close_ok>(*m)) channels_.erase(it);
+        if (m && std::holds_alternative<channel_close>(*m)) {
+            encode_method_frame(out(), f.channel, channel_close_ok{});
+        }
+        return;
+    }
+    ch.on_frame(f);
+}
+
+void amqp_connection::on_connection_method(const frame& f) {
+    auto m = decode_method(f.payload);
+    if (!m) {
+        const error_info i = info_for(m.error());
+        return connection_error({i.reply_code, std::string(i.text), true}, 0, 0);
+    }
+    if (auto* c = std::get_if<connection_close>(&*m)) {
+        (void)c;
+        for (auto& [id, ch] : channels_) ch->teardown();
+        encode_method_frame(out(), 0, connection_close_ok{});
+        before_sleep();
+        state_ = conn_state::closing;
+        conn_->close();
+        return;
+    }
+    if (std::holds_alternative<connection_close_ok>(*m)) {
+        if (state_ == conn_state::closing) close_socket();
+        return;
+    }
+    if (state_ == conn_state::closing) return;
+    if (auto* s = std::get_if<connection_start_ok>(&*m); s && state_ == conn_state::start_ok) {
+        return on_start_ok(*s);
+    }
+    if (auto* t = std::get_if<connection_tune_ok>(&*m); t && state_ == conn_state::tune_ok) {
+        return on_tune_ok(*t);
+    }
+    if (auto* o = std::get_if<connection_open>(&*m); o && state_ == conn_state::open) {
+        return on_open_method(*o);
+    }
+    if (std::holds_alternative<connection_blocked>(*m) ||
+        std::holds_alternative<connection_unblocked>(*m)) {
+        return;  // client-side notifications are allowed and ignored
+    }
+    const method_info& mi = info_of(*m);
+    connection_error(make_fault(503, "unexpected method on channel 0"), mi.class_id, mi.method_id);
+}
+
+namespace {
+
+// AMQPLAIN response: table entries without the length (RabbitMQ's rabbit_auth_mechanism_amqplain).
+bool parse_amqplain(std::string_view resp, std::string& user, std::string& pass) {
+    byte_buffer b;
+    std::uint32_t n = static_cast<std::uint32_t>(resp.size());
+    std::uint8_t len[4] = {static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                           static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
+    b.append(len, 4);
+    b.append(resp);
+    auto t = decode_table(b.readable());
+    if (!t) return false;
+    for (const field_entry& e : t->entries()) {
+        auto* s = std::get_if<std::string_view>(&e.value);
+        if (!s) continue;
+        if (e.key == "LOGIN") user = std::string(*s);
+        if (e.key == "PASSWORD") pass = std::string(*s);
+    }
+    return true;
+}
+
+}  // namespace
+
+void amqp_connection::on_start_ok(const connection_start_ok& m) {
+    std::string user, pass;
+    bool parsed = false;
+    if (m.mechanism == "PLAIN") {
+        // authzid \0 authcid \0 password (RFC 4616)
+        auto a = m.response.find('\0');
+        auto b = a == std::string_view::npos ? a : m.response.find('\0', a + 1);
+        if (b != std::string_view::npos) {
+            user = std::string(m.response.substr(a + 1, b - a - 1));
+            pass = std::string(m.response.substr(b + 1));
+            parsed = true;
+        }
+    } else if (m.mechanism == "AMQPLAIN") {
+        parsed = parse_amqplain(m.response, user, pass);
+    } else {
+        return connection_error(
+            make_fault(403, "unsupported authentication mechanism '" + std::string(m.mechanism) +
+                                "'"),
+            10, 11);
+    }
+    if (!parsed || !srv_.authenticate(user, pass, loopback_)) {
+        return connection_error(
+            make_fault(403, "Login was refused using authentication mechanism " +
+                                std::string(m.mechanism) +
+                                ". For details see the broker logfile."),
+            10, 11);
+    }
+    user_ = user;
+    if (auto caps = find(m.client_properties, "capabilities")) {
+        if (auto* t = std::get_if<table_view>(&*caps)) {
+            auto on = [&](std::string_view k) {
+                auto v = find(*t, k);
+                auto* b = v ? std::get_if<bool>(&*v) : nullptr;
+                return b && *b;
+            };
+            caps_blocked = on("connection.blocked");
+            caps_cancel = on("consumer_cancel_notify");
+        }
+    }
+    state_ = conn_state::tune_ok;
+    encode_method_frame(out(), 0,
+                        connection_tune{srv_.opts.channel_max, srv_.opts.frame_max,
+                                        srv_.opts.heartbeat_s});
+}
+
+void amqp_connection::on_tune_ok(const connection_tune_ok& m) {
+    std::uint32_t fm = m.frame_max == 0 ? srv_.opts.frame_max : m.frame_max;
+    if (fm < constant::frame_min_size || fm > srv_.opts.frame_max) {
+        return connection_error(make_fault(530, "negotiated frame_max out of range"), 10, 31);
+    }
+    frame_max_ = fm;
+    dec_.set_frame_max(fm);
+    channel_max_ = m.channel_max == 0 ? srv_.opts.channel_max
+                                      : std::min(m.channel_max, srv_.opts.channel_max);
+    heartbeat_s_ = m.heartbeat;
+    state_ = conn_state::open;
+    if (heartbeat_s_ > 0) heartbeat_tick();
+}
+
+void amqp_connection::heartbeat_tick() {
+    if (!conn_ || !conn_->is_open()) return;
+    auto now = srv_.now_ms();
+    std::int64_t period = heartbeat_s_ * 1000;
+    // Two missed heartbeats: the peer is gone (RabbitMQ closes the socket, no close method).
+    if (now - last_recv_ms_ > 2 * period) {
+        conn_->close(net::close_mode::abort);
+        return;
+    }
+    if (now - last_send_ms_ >= period / 2) {
+        encode_heartbeat(out());
+    }
+    std::weak_ptr<bool> alive = alive_;
+    hb_timer_ = srv_.loop.add_timer(millis(std::max<std::int64_t>(period / 2, 100)), [this, alive] {
+        if (auto a = alive.lock(); a && *a) heartbeat_tick();
+    });
+    hb_armed_ = true;
+}
+
+void amqp_connection::on_open_method(const connection_open& m) {
+    vhost_ = srv_.broker.vhost(m.virtual_host);
+    if (!vhost_) {
+        return connection_error(
+            make_fault(530, "vhost '" + std::string(m.virtual_host) + "' not found"), 10, 40);
+    }
+    state_ = conn_state::ready;
+    encode_method_frame(out(), 0, connection_open_ok{});
+    if (srv_.blocked) set_blocked(true);
+}
+
+void amqp_connection::set_blocked(bool on) {
+    if (blocked_ == on || state_ != conn_state::ready) return;
+    blocked_ = on;
+    if (caps_blocked) {
+        if (on) {
+            encode_method_frame(out(), 0, connection_blocked{"low on memory"});
+        } else {
+            encode_method_frame(out(), 0, connection_unblocked{});
+        }
+    }
+    // Like RabbitMQ: publishing connections stop being read; pure consumers keep acking.
+    if (conn_ && published) {
+        if (on) {
+            conn_->pause_reading();
+        } else {
+            conn_->resume_reading();
+        }
+    }
+}
+
+void amqp_connection::on_drain(net::connection&) {
+    for (auto& [id, ch] : channels_) ch->redispatch();
+}
+
+void amqp_connection::close_socket() {
+    if (conn_ && conn_->is_open()) conn_->close();
+}
+
+void amqp_connection::on_close(net::connection&, net::close_reason) {
+    *alive_ = false;
+    if (hb_armed_) srv_.loop.cancel_timer(hb_timer_);
+    channels_.clear();  // requeues unacked, cancels consumers
+    srv_.broker.connection_closed(id_);
+    srv_.bridge_unbind_check();
+    conn_ = nullptr;
+    out_.clear();
+}
+
+}  // namespace sy::session

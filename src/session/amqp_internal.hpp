@@ -1,0 +1,246 @@
+// Internal types of the AMQP session: the server context, connections, channels, consumers.
+// Everything here runs on the broker loop's thread (see amqp_server.hpp).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "switchyard/hub/broker.hpp"
+#include "switchyard/proto/amqp/content.hpp"
+#include "switchyard/proto/amqp/frame.hpp"
+#include "switchyard/session/amqp_server.hpp"
+
+namespace sy::store {
+class message_log;
+}
+
+namespace sy::session {
+
+class amqp_connection;
+class amqp_channel;
+
+/// One AMQP reply: code, RabbitMQ text ("NOT_FOUND - no queue 'q' in vhost '/'") and the method
+/// that caused it. Hard codes close the connection, soft ones the channel.
+struct amqp_fault {
+    std::uint16_t code = 0;
+    std::string text;
+    bool hard = false;
+};
+/// The one table: broker_error -> reply code and name.
+amqp_fault fault_of(const hub::broker_status& st);
+amqp_fault make_fault(std::uint16_t code, std::string_view detail);
+
+struct amqp_consumer : hub::broker_consumer {
+    amqp_channel* ch = nullptr;
+    std::string tag;
+    hub::broker_queue_ptr queue;
+    bool no_ack_ = false;
+    std::uint32_t prefetch = 0;  // 0: unlimited
+    std::uint32_t unacked = 0;
+    bool active = true;
+
+    bool has_credit() const override;
+    void deliver(const hub::broker_queue_ptr& q, hub::queue_entry&& e) override;
+    void cancelled_by_server() override;
+    bool no_ack() const override { return no_ack_; }
+};
+
+struct unacked_rec {
+    std::uint64_t tag = 0;
+    hub::broker_queue_ptr queue;
+    hub::queue_entry entry;
+    std::shared_ptr<amqp_consumer> consumer;  // null for basic.get
+    bool settled = false;
+};
+
+enum class confirm_state : std::uint8_t { pending, ack, nack };
+
+class amqp_server_impl;
+
+class amqp_channel {
+  public:
+    amqp_channel(amqp_connection& c, std::uint16_t id);
+    ~amqp_channel();
+    std::uint16_t id() const { return id_; }
+    bool closing() const { return closing_; }
+
+    /// A frame of this channel (not channel.close-ok handling: see amqp_connection).
+    void on_frame(const amqp::frame& f);
+    /// Channel close / connection gone: requeue unacked, cancel consumers.
+    void teardown();
+    void deliver(amqp_consumer& c, const hub::broker_queue_ptr& q, hub::queue_entry&& e);
+    bool has_credit() const;
+    /// The store made records up to token durable.
+    void on_synced(std::uint64_t token);
+    /// Writes confirms that became ready (called before the connection flushes).
+    void flush_confirms();
+    void redispatch();
+    std::uint32_t unacked() const { return unacked_count_; }
+
+  private:
+    void on_method(const amqp::method_variant& m);
+    void on_publish(const amqp::basic_publish& p, const amqp::content_header& h,
+                    const shared_bytes& body);
+    void fail(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth);
+    template <typename M>
+    void reply(const M& m);
+
+    void on(const amqp::channel_close& m);
+    void on(const amqp::channel_flow& m);
+    void on(const amqp::exchange_declare& m);
+    void on(const amqp::exchange_delete& m);
+    void on(const amqp::exchange_bind& m);
+    void on(const amqp::exchange_unbind& m);
+    void on(const amqp::queue_declare& m);
+    void on(const amqp::queue_bind& m);
+    void on(const amqp::queue_unbind& m);
+    void on(const amqp::queue_purge& m);
+    void on(const amqp::queue_delete& m);
+    void on(const amqp::basic_qos& m);
+    void on(const amqp::basic_consume& m);
+    void on(const amqp::basic_cancel& m);
+    void on(const amqp::basic_get& m);
+    void on(const amqp::basic_ack& m);
+    void on(const amqp::basic_reject& m);
+    void on(const amqp::basic_nack& m);
+    void on(const amqp::basic_recover& m);
+    void on(const amqp::basic_recover_async& m);
+    void on(const amqp::confirm_select& m);
+    void settle(std::uint64_t tag, bool multiple, bool ack, bool requeue, std::uint16_t mth);
+    void settle_one(unacked_rec& r, bool ack, bool requeue);
+    void requeue_all();
+    void cancel_consumer(const std::string& tag);
+    std::string queue_name(std::string_view given) const;
+    void confirm(std::uint64_t seq, confirm_state s);
+
+    amqp_connection& conn_;
+    std::uint16_t id_;
+    bool closing_ = false;
+    bool flow_ = true;
+    amqp::content_assembler asm_;
+    std::string last_queue_;
+    std::uint64_t next_tag_ = 1;
+    std::deque<unacked_rec> unacked_;  // by tag, unacked_.front().tag lowest; settled popped
+    std::uint32_t unacked_count_ = 0;
+    std::uint32_t prefetch_ = 0;        // basic.qos global=false: for new consumers
+    std::uint32_t global_prefetch_ = 0; // basic.qos global=true: the whole channel
+    std::map<std::string, std::shared_ptr<amqp_consumer>, std::less<>> consumers_;
+    // Publisher confirms: states of seqs confirm_base_.. in order; flushed as runs of acks.
+    bool confirm_ = false;
+    std::uint64_t next_seq_ = 1;
+    std::uint64_t confirm_base_ = 1;
+    std::deque<confirm_state> confirms_;
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> awaiting_sync_;  // (token, seq)
+    friend class amqp_connection;
+    friend struct amqp_consumer;
+};
+
+enum class conn_state : std::uint8_t { protocol_header, start_ok, secure_ok, tune_ok, open, ready,
+                                       closing };
+
+class amqp_connection : public net::connection_handler, public core::before_sleep_hook {
+  public:
+    amqp_connection(amqp_server_impl& s, std::uint64_t id, std::string peer, bool loopback);
+    ~amqp_connection() override;
+
+    void on_open(net::connection& c) override;
+    void on_data(net::connection& c, byte_buffer& in) override;
+    void on_drain(net::connection& c) override;
+    void on_close(net::connection& c, net::close_reason r) override;
+    void before_sleep() override;
+
+    /// Output of this connection; flushed once per loop turn.
+    byte_buffer& out();
+    std::uint64_t id() const { return id_; }
+    amqp_server_impl& server() { return srv_; }
+    hub::broker_vhost& vhost() { return *vhost_; }
+    std::uint32_t frame_max() const { return frame_max_; }
+    bool writable() const { return conn_ && conn_->is_open() && !conn_->above_high_watermark(); }
+    void connection_error(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth);
+    void set_blocked(bool on);
+    bool published = false;
+    bool caps_blocked = false;   // client accepts connection.blocked
+    bool caps_cancel = false;    // client accepts basic.cancel from the server
+    std::map<std::uint16_t, std::unique_ptr<amqp_channel>>& channels() { return channels_; }
+
+  private:
+    void on_frame(const amqp::frame& f);
+    void on_connection_method(const amqp::frame& f);
+    void on_start_ok(const amqp::connection_start_ok& m);
+    void on_tune_ok(const amqp::connection_tune_ok& m);
+    void on_open_method(const amqp::connection_open& m);
+    void send_start();
+    void heartbeat_tick();
+    void close_socket();
+
+    amqp_server_impl& srv_;
+    std::uint64_t id_;
+    std::string peer_;
+    bool loopback_;
+    net::connection* conn_ = nullptr;
+    amqp::frame_decoder dec_;
+    conn_state state_ = conn_state::protocol_header;
+    byte_buffer out_;
+    std::uint32_t frame_max_ = amqp::constant::frame_min_size;
+    std::uint16_t channel_max_ = 2047;
+    std::uint16_t heartbeat_s_ = 0;
+    std::int64_t last_recv_ms_ = 0;
+    std::int64_t last_send_ms_ = 0;
+    core::timer_id hb_timer_{};
+    bool hb_armed_ = false;
+    bool blocked_ = false;
+    std::string user_;
+    hub::broker_vhost* vhost_ = nullptr;
+    std::map<std::uint16_t, std::unique_ptr<amqp_channel>> channels_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+class amqp_server_impl : public hub::subscriber {
+  public:
+    amqp_server_impl(core::loop& l, amqp_options o, hub::hub_shard* shard,
+                     const net::connection_options& base, net::connection_list* conns);
+    ~amqp_server_impl() override;
+
+    core::loop& loop;
+    amqp_options opts;
+    hub::broker broker;
+    hub::hub_shard* shard;
+    net::connection_options conn_opts;
+    net::connection_list* conns;
+    std::unique_ptr<store::message_log> store;
+    std::set<amqp_connection*> connections;
+    std::uint64_t next_conn_id = 1;
+    bool blocked = false;
+
+    std::int64_t now_ms() const { return loop.now_ms(); }
+    bool authenticate(std::string_view user, std::string_view pass, bool loopback) const;
+    /// Store sync token (records written so far) for confirms; 0 when nothing is pending.
+    std::uint64_t store_token() const;
+    void on_store_synced(std::uint64_t token);
+    void tick();
+    void stop();
+
+    // Hub bridge: amq.topic bindings in vhost "/" subscribe to the hub with the pattern.
+    void bridge_bind(const std::string& key);
+    void bridge_unbind_check();
+    void publish_to_hub(std::string_view key, std::string_view content_type,
+                        const shared_bytes& body);
+    void on_message(const hub::delivery& d) override;
+
+  private:
+    void recover();
+    core::timer_id tick_timer_{};
+    bool stopped_ = false;
+    std::map<std::string, hub::subscription_handle> bridge_subs_;
+    const void* own_payload_ = nullptr;  // payload being published by AMQP right now
+    std::multiset<const void*> pending_own_;  // AMQP payloads in flight through the hub
+    const void* last_bridged_ = nullptr;
+};
+
+}  // namespace sy::session

@@ -1,0 +1,251 @@
+// amqp_server: the broker loop's AMQP context: connections, authentication, the expiry tick,
+// memory alarm, store wiring and the amq.topic <-> hub bridge. Broker loop thread only.
+#include "switchyard/session/amqp_server.hpp"
+
+#include "amqp_internal.hpp"
+#include "switchyard/base/log.hpp"
+#include "switchyard/net/stream.hpp"
+#include "switchyard/store/message_log.hpp"
+
+namespace sy::session {
+
+using namespace sy::amqp;
+
+// ---- the one error table: broker_error -> reply code ----
+
+namespace {
+std::string_view code_name(std::uint16_t code) {
+    const reply_code_info* i = lookup_reply_code(code);
+    return i ? i->name : "INTERNAL_ERROR";
+}
+}  // namespace
+
+amqp_fault make_fault(std::uint16_t code, std::string_view detail) {
+    std::string text = std::string(code_name(code)) + " - " + std::string(detail);
+    if (text.size() > 255) text.resize(255);  // reply-text is a shortstr
+    return {code, std::move(text), is_hard_error(code)};
+}
+
+amqp_fault fault_of(const hub::broker_status& st) {
+    switch (st.code) {
+        case hub::broker_error::none:
+            return {200, "OK", false};
+        case hub::broker_error::not_found:
+            return make_fault(404, st.text);
+        case hub::broker_error::resource_locked:
+            return make_fault(405, st.text);
+        case hub::broker_error::precondition_failed:
+            return make_fault(406, st.text);
+        case hub::broker_error::access_refused:
+            return make_fault(403, st.text);
+        case hub::broker_error::not_allowed:
+            return make_fault(530, st.text);
+        case hub::broker_error::command_invalid:
+            return make_fault(503, st.text);
+    }
+    return make_fault(541, st.text);
+}
+
+// ---- server ----
+
+amqp_server_impl::amqp_server_impl(core::loop& l, amqp_options o, hub::hub_shard* sh,
+                                   const net::connection_options& base,
+                                   net::connection_list* cl)
+    : loop(l), opts(std::move(o)), broker(opts.vhosts), shard(sh), conn_opts(base), conns(cl) {
+    // A whole frame must fit in the input buffer, or reading would stall on a large frame.
+    conn_opts.max_input = std::max<std::size_t>(conn_opts.max_input, 2 * opts.frame_max + 4096);
+    conn_opts.idle_timeout = millis(0);
+    if (!opts.store_dir.empty()) {
+        store::log_options so;
+        so.dir = opts.store_dir;
+        so.fsync = opts.fsync;
+        so.fsync_interval_ms = opts.fsync_interval_ms;
+        store = std::make_unique<store::message_log>(so, [this](std::uint64_t token) {
+            // Store thread: hop to the broker loop.
+            loop.post([this, token] { on_store_synced(token); });
+        });
+        recover();
+        broker.set_observer(store.get());
+    }
+    tick_timer_ = loop.add_timer(millis(50), [this] { tick(); });
+}
+
+amqp_server_impl::~amqp_server_impl() {
+    stop();
+}
+
+void amqp_server_impl::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    loop.cancel_timer(tick_timer_);
+    bridge_subs_.clear();
+    if (store) {
+        broker.set_observer(nullptr);
+        store->close();
+    }
+}
+
+void amqp_server_impl::recover() {
+    std::size_t queues = 0, messages = 0;
+    store->recover([&](const store::recovered_queue& rq) {
+        hub::broker_vhost* vh = broker.vhost(rq.vhost);
+        if (!vh) return;
+        hub::queue_declare_request r;
+        r.name = rq.name;
+        r.durable = true;
+        r.auto_delete = rq.auto_delete;
+        r.args = rq.args;
+        hub::queue_declare_result out;
+        if (!broker.queue_declare(*vh, r, out).ok()) return;
+        queues++;
+        hub::broker_queue_ptr q;
+        broker.find_queue(*vh, rq.name, 0, q);
+        for (const auto& m : rq.messages) {
+            hub::queue_entry e{m.msg};
+            e.store_id = m.id;
+            q->enqueue(std::move(e), now_ms());
+            messages++;
+        }
+    });
+    if (queues) log::info("amqp: recovered {} durable queues, {} messages", queues, messages);
+}
+
+std::uint64_t amqp_server_impl::store_token() const {
+    return store ? store->last_token() : 0;
+}
+
+void amqp_server_impl::on_store_synced(std::uint64_t token) {
+    for (auto* c : connections) {
+        for (auto& [id, ch] : c->channels()) ch->on_synced(token);
+        if (!c->channels().empty()) c->out();  // schedule the confirm flush
+    }
+}
+
+bool amqp_server_impl::authenticate(std::string_view user, std::string_view pass,
+                                    bool loopback) const {
+    if (opts.users.empty()) return user == "guest" && pass == "guest" && loopback;
+    for (const auto& u : opts.users) {
+        if (u.name == user && u.password == pass) return loopback || !u.loopback_only;
+    }
+    return false;
+}
+
+void amqp_server_impl::tick() {
+    auto now = now_ms();
+    broker.tick(now);
+    if (opts.memory_limit != 0) {
+        auto used = broker.total_ready_bytes();
+        bool want = blocked ? used > opts.memory_limit * 9 / 10 : used > opts.memory_limit;
+        if (want != blocked) {
+            blocked = want;
+            log::info("amqp: memory alarm {} ({} bytes ready)", want ? "set" : "cleared", used);
+            for (auto* c : connections) c->set_blocked(want);
+        }
+    }
+    tick_timer_ = loop.add_timer(millis(50), [this] { tick(); });
+}
+
+// ---- hub bridge ----
+
+namespace {
+// AMQP topic binding key -> hub pattern: words up to the first '#', then '>' (the broker filters
+// again with exact AMQP semantics when routing, so a wider hub pattern is harmless).
+std::string hub_pattern(std::string_view key) {
+    std::string out;
+    std::size_t start = 0;
+    while (start <= key.size()) {
+        auto dot = key.find('.', start);
+        auto w = key.substr(start, dot == std::string_view::npos ? std::string_view::npos
+                                                                  : dot - start);
+        if (!out.empty()) out.push_back('.');
+        if (w == "#") {
+            out.push_back('>');
+            return out;
+        }
+        out += w;
+        if (dot == std::string_view::npos) break;
+        start = dot + 1;
+    }
+    return out;
+}
+}  // namespace
+
+void amqp_server_impl::bridge_bind(const std::string& key) {
+    if (!shard || !opts.hub_bridge) return;
+    std::string pat = hub_pattern(key);
+    if (bridge_subs_.count(pat)) return;
+    auto h = shard->subscribe(pat, this);
+    if (h) bridge_subs_.emplace(pat, std::move(*h));
+}
+
+void amqp_server_impl::bridge_unbind_check() {
+    if (bridge_subs_.empty()) return;
+    hub::broker_vhost* vh = broker.vhost("/");
+    hub::broker_exchange* ex = vh ? broker.find_exchange(*vh, "amq.topic") : nullptr;
+    std::set<std::string> live;
+    if (ex) {
+        for (const auto& b : ex->bindings) live.insert(hub_pattern(b.key));
+    }
+    std::erase_if(bridge_subs_, [&](const auto& kv) { return !live.count(kv.first); });
+}
+
+void amqp_server_impl::publish_to_hub(std::string_view key, std::string_view content_type,
+                                      const shared_bytes& body) {
+    if (!shard || !opts.hub_bridge) return;
+    // The hub delivers our own publish back to our bridge subscription; the broker has routed it
+    // already, so on_message skips the payload we are publishing (same shared bytes).
+    own_payload_ = body.data();
+    pending_own_.insert(body.data());
+    shard->publish(key, content_type, body,
+                   [this, keep = body](result<hub::publish_ack, hub::publish_error>) {
+                       pending_own_.erase(pending_own_.find(keep.data()));
+                   });
+    own_payload_ = nullptr;
+}
+
+void amqp_server_impl::on_message(const hub::delivery& d) {
+    const hub::message& m = d.msg();
+    if (m.is_gap()) return;
+    if (pending_own_.count(m.payload.data())) return;
+    if (d.message_ptr_ref().get() == last_bridged_) return;  // several patterns, one message
+    last_bridged_ = d.message_ptr_ref().get();
+    hub::broker_vhost* vh = broker.vhost("/");
+    if (!vh) return;
+    auto msg = std::make_shared<hub::broker_message>();
+    msg->exchange = "amq.topic";
+    msg->routing_key = m.topic;
+    basic_properties props;
+    if (!m.content_type.empty()) props.set_content_type(m.content_type);
+    byte_buffer hb;
+    encode_content_header(hb, content_header{60, 0, m.payload.size(), props});
+    msg->header = shared_bytes::copy_of(hb.view());
+    msg->body = m.payload;
+    hub::publish_result res;
+    broker.publish(*vh, std::move(msg), res, now_ms());
+}
+
+// ---- public facade ----
+
+amqp_server::amqp_server(core::loop& l, amqp_options o, hub::hub_shard* shard,
+                         const net::connection_options& base, net::connection_list* conns)
+    : impl_(std::make_unique<amqp_server_impl>(l, std::move(o), shard, base, conns)) {}
+
+amqp_server::~amqp_server() = default;
+
+void amqp_server::accept(net::unique_fd fd, std::string peer, bool loopback,
+                         net::connection_slot slot) {
+    auto& s = *impl_;
+    auto h = std::make_unique<amqp_connection>(s, s.next_conn_id++, std::move(peer), loopback);
+    net::connection::create(s.loop, net::tcp_stream(std::move(fd)), std::move(h), s.conn_opts,
+                            std::move(slot), s.conns);
+}
+
+void amqp_server::stop() {
+    impl_->stop();
+}
+
+hub::broker& amqp_server::broker() {
+    return impl_->broker;
+}
+
+}  // namespace sy::session
