@@ -1,0 +1,194 @@
+// grpc::call: one gRPC call served over the version-independent HTTP layer (http::request with a
+// streaming body, http::response with trailers). It never knows whether HTTP/2 or HTTP/1.1
+// carries it; the session under the response does the framing (HEADERS/DATA/trailing HEADERS).
+//
+// What this layer does (grpc/doc/PROTOCOL-HTTP2.md):
+//   - Request checks, answered "Trailers-Only" (HTTP 200, grpc-status in the only HEADERS):
+//     content-type not application/grpc[+proto] -> HTTP 415 (the spec's SHOULD) for non-gRPC
+//     types, UNIMPLEMENTED for application/grpc+json and other sub-types; unknown
+//     grpc-encoding -> UNIMPLEMENTED (with grpc-accept-encoding); bad grpc-timeout -> INTERNAL.
+//   - Length-prefixed messages in both directions (proto/grpc codec): gzip requests are
+//     inflated; responses are gzip-compressed when the client sent gzip itself.
+//   - grpc-timeout: a loop timer ends the call with DEADLINE_EXCEEDED and marks it cancelled.
+//   - Cancellation: the client resetting the stream (or closing the connection) aborts the
+//     response; the call becomes cancelled() and on_cancel callbacks run once.
+//   - finish(status): grpc-status / grpc-message trailers after the messages, or Trailers-Only
+//     when nothing was sent yet.
+//
+// Ownership: calls are std::shared_ptr. While the request body is being read the call holds a
+// reference to itself; after the client half-closes, the typed handles (writer, stream,
+// unary_reply in service.hpp) keep it alive. Callbacks registered on the HTTP request/response
+// hold weak references only, so nothing leaks if every handle goes away. Every callback is
+// cleared when the call ends (that breaks cycles through handler-captured handles).
+//
+// Thread: everything on the loop thread that received the request. Blocking work goes to the
+// thread pool and posts back before touching the call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchyard/base/buffer.hpp"
+#include "switchyard/base/bytes.hpp"
+#include "switchyard/base/result.hpp"
+#include "switchyard/core/timer_queue.hpp"
+#include "switchyard/http/request.hpp"
+#include "switchyard/http/response.hpp"
+#include "switchyard/proto/grpc/message.hpp"
+#include "switchyard/proto/grpc/status.hpp"
+
+namespace sy::core {
+class loop;
+}
+
+namespace sy::grpc {
+
+/// A gRPC status: code plus an optional human-readable message (sent percent-encoded).
+struct status {
+    status_code code = status_code::ok;
+    std::string message;
+
+    status() = default;
+    status(status_code c, std::string m = {}) : code(c), message(std::move(m)) {}  // NOLINT
+    bool ok() const { return code == status_code::ok; }
+};
+
+/// What a unary handler returns: the response message or a status.
+template <typename T>
+using result = sy::result<T, status>;
+
+/// `return grpc::fail(status_code::not_found, "no such todo");` (grpc::error is the codec enum)
+inline sy::unexpected<status> fail(status_code c, std::string message = {}) {
+    return sy::unexpected<status>(status{c, std::move(message)});
+}
+
+enum class method_kind : std::uint8_t { unary, server_streaming, client_streaming, bidi_streaming };
+
+struct call_options {
+    std::size_t max_receive_message_size = 4 * 1024 * 1024;
+    std::size_t max_inflated_size = 4 * 1024 * 1024;
+    /// Responses to gzip clients: messages below this size go uncompressed (flag 0).
+    std::size_t min_compress_size = 256;
+    /// Upper bound for client deadlines (0: none). A longer grpc-timeout is clamped.
+    std::chrono::milliseconds max_deadline{0};
+};
+
+class call : public std::enable_shared_from_this<call> {
+  public:
+    /// Checks the request (content-type, grpc-encoding, grpc-timeout). On failure answers it
+    /// (Trailers-Only or 415) and returns nullptr. On success the call exists but reads nothing
+    /// until start_reading(). `loop` (for the deadline timer) defaults to core::loop::current();
+    /// nullptr there means "no deadline enforcement" (unit tests without a loop).
+    static std::shared_ptr<call> accept(http::request& req, http::response res,
+                                        const call_options& opts, method_kind kind,
+                                        core::loop* loop = nullptr);
+    call(http::request& req, http::response res, const call_options& opts, method_kind kind);
+    ~call();
+    call(const call&) = delete;
+    call& operator=(const call&) = delete;
+
+    // ---- Request metadata (the request is valid until the call ends) -----------------------
+    /// "/package.Service/Method".
+    const std::string& method_path() const { return path_; }
+    /// First value of a request header ("authorization", "x-user"); nullopt after the call
+    /// ended or if absent.
+    std::optional<std::string_view> metadata(std::string_view key) const;
+    const http::request* request() const { return req_; }
+    std::string peer() const { return peer_; }
+    method_kind kind() const { return kind_; }
+    /// Absolute deadline on the loop's monotonic clock (ns), if the client sent grpc-timeout.
+    std::optional<std::int64_t> deadline_ns() const { return deadline_ns_; }
+    /// The compression used for responses.
+    compression response_encoding() const { return out_encoding_; }
+
+    // ---- Response metadata (before the first message / finish) --------------------------------
+    void add_header(std::string_view name, std::string_view value);
+    void add_trailer(std::string_view name, std::string_view value);
+
+    // ---- State ------------------------------------------------------------------------------
+    bool finished() const { return finished_; }
+    /// The client went away (RST_STREAM, connection closed) or the deadline passed.
+    bool cancelled() const { return cancelled_; }
+    /// fn runs once if the call is cancelled (runs at once if it already was). Replaces the
+    /// previous callback. Not run when the handler finishes the call itself.
+    void on_cancel(std::function<void()> fn);
+
+    // ---- Sending ----------------------------------------------------------------------------
+    /// Sends one serialized message. `framed` holds 5 free bytes followed by the message (the
+    /// prefix is filled in here, avoiding a copy); it may be modified. Sends the response
+    /// headers first if needed. Returns false (nothing sent) once the call is over.
+    bool send_prefixed(std::string& framed);
+    /// Sends one serialized message (copies).
+    bool send_message(byte_view msg);
+    /// Sends bytes that are already a length-prefixed message (shared by many calls: hub
+    /// fan-out). Only for identity responses: check response_encoding() first.
+    bool send_framed(shared_bytes framed);
+    /// Output above the session's high watermark: stop writing until on_drain.
+    bool above_high_watermark() const;
+    void on_drain(std::function<void()> fn);
+    /// Ends the call: trailers (or Trailers-Only). No-op once finished or cancelled.
+    void finish(const status& s);
+
+    // ---- Receiving (typed layer side) --------------------------------------------------------
+    /// on_message gets each decoded message (valid during the call only); on_half_close runs
+    /// when the client ended its stream with no partial message pending. Set both before
+    /// start_reading(). Either may finish the call.
+    void set_receiver(std::function<void(byte_view)> on_message,
+                      std::function<void()> on_half_close);
+    /// fn runs once when the call ends (finish or cancel), after its own callbacks were dropped:
+    /// the typed layer drops handler callbacks there.
+    void on_release(std::function<void()> fn) { on_release_ = std::move(fn); }
+    /// Registers the request body callbacks (messages buffered meanwhile are delivered now).
+    void start_reading();
+
+    // Counters for tests and metrics.
+    std::uint64_t messages_received() const { return received_; }
+    std::uint64_t messages_sent() const { return sent_; }
+
+  private:
+    bool begin_response();
+    void on_body_chunk(byte_view chunk);
+    void on_body_end();
+    void on_transport_abort();
+    void on_deadline();
+    void cancel();
+    void release();
+    void start_deadline(core::loop* loop, std::chrono::nanoseconds timeout);
+
+    http::request* req_;
+    http::response res_;
+    call_options opts_;
+    method_kind kind_;
+    std::string path_;
+    std::string peer_;
+    decoder dec_;
+    compression in_encoding_ = compression::identity;
+    compression out_encoding_ = compression::identity;
+    std::function<void(byte_view)> on_message_;
+    std::function<void()> on_half_close_;
+    std::function<void()> on_cancel_;
+    std::function<void()> on_release_;
+    std::vector<std::pair<std::string, std::string>> trailers_;
+    std::shared_ptr<call> self_;  // held while the request body is being read
+    std::optional<std::int64_t> deadline_ns_;
+    core::loop* loop_ = nullptr;
+    core::timer_id deadline_timer_{};
+    std::vector<std::uint8_t> scratch_;
+    std::uint64_t received_ = 0, sent_ = 0;
+    bool started_ = false;  // response headers sent
+    bool finished_ = false;
+    bool cancelled_ = false;
+};
+
+using context = call;
+
+/// Answers a request that is not a served call: Trailers-Only with `s` (HTTP 200).
+void reply_trailers_only(http::response& res, const status& s);
+
+}  // namespace sy::grpc

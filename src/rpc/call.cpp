@@ -1,0 +1,302 @@
+#include "switchyard/rpc/call.hpp"
+
+#include <cstring>
+
+#include "switchyard/core/loop.hpp"
+#include "switchyard/proto/grpc/metadata.hpp"
+
+namespace sy::grpc {
+
+namespace {
+
+constexpr std::string_view accept_encodings = "identity,gzip";
+
+// The client's grpc-accept-encoding lists gzip (absent: assume it accepts what it sends).
+bool accepts_gzip(const http::request& req) {
+    auto v = req.header("grpc-accept-encoding");
+    if (!v) return true;
+    return v->find("gzip") != std::string_view::npos;
+}
+
+void set_fields(http::response& res, const field_list& fields) {
+    for (const field& f : fields) res.set_header(f.name, f.value);
+}
+
+}  // namespace
+
+void reply_trailers_only(http::response& res, const status& s) {
+    if (res.headers_sent() || res.closed()) return;
+    set_fields(res, trailers_only(s.code, s.message));
+    res.begin(200, {}, std::uint64_t{0});
+    res.end();
+}
+
+std::shared_ptr<call> call::accept(http::request& req, http::response res, const call_options& opts,
+                                   method_kind kind, core::loop* loop) {
+    // PROTOCOL-HTTP2.md: "If Content-Type does not begin with application/grpc, gRPC servers
+    // SHOULD respond with HTTP status of 415". Sub-types we cannot decode get a gRPC status.
+    auto ct = classify_content_type(req.header("content-type").value_or(""));
+    if (ct == content_type_kind::not_grpc) {
+        res.send(415, "Unsupported Media Type: expected application/grpc\n");
+        return nullptr;
+    }
+    if (ct == content_type_kind::grpc_other) {
+        reply_trailers_only(res, {status_code::unimplemented, "only application/grpc+proto"});
+        return nullptr;
+    }
+    compression in = compression::identity;
+    if (auto enc = req.header("grpc-encoding")) {
+        auto parsed = parse_encoding(*enc);
+        if (!parsed) {
+            res.set_header("grpc-accept-encoding", accept_encodings);
+            reply_trailers_only(res, {status_code::unimplemented,
+                                      "unsupported grpc-encoding " + std::string(*enc)});
+            return nullptr;
+        }
+        in = *parsed;
+    }
+    std::optional<std::chrono::nanoseconds> timeout;
+    if (auto t = req.header("grpc-timeout")) {
+        auto parsed = parse_timeout(*t);
+        if (!parsed) {
+            reply_trailers_only(res, {status_code::internal, "malformed grpc-timeout"});
+            return nullptr;
+        }
+        timeout = *parsed;
+        if (opts.max_deadline.count() > 0 && *timeout > opts.max_deadline)
+            timeout = opts.max_deadline;
+    }
+    auto c = std::make_shared<call>(req, std::move(res), opts, kind);
+    c->in_encoding_ = in;
+    if (in == compression::gzip && accepts_gzip(req)) c->out_encoding_ = compression::gzip;
+    c->dec_ = decoder({.max_message_size = opts.max_receive_message_size,
+                       .max_inflated_size = opts.max_inflated_size,
+                       .encoding = in});
+    std::weak_ptr<call> weak = c;
+    c->res_.on_abort([weak] {
+        if (auto self = weak.lock()) self->on_transport_abort();
+    });
+    if (timeout) c->start_deadline(loop ? loop : core::loop::current(), *timeout);
+    return c;
+}
+
+call::call(http::request& req, http::response res, const call_options& opts, method_kind kind)
+    : req_(&req),
+      res_(std::move(res)),
+      opts_(opts),
+      kind_(kind),
+      path_(req.path()),
+      peer_(req.remote_address()) {}
+
+call::~call() {
+    // Every handle is gone and nobody answered: the handler lost the call.
+    if (!finished_ && !cancelled_) finish({status_code::internal, "handler dropped the call"});
+    if (loop_ && deadline_timer_.valid()) loop_->cancel_timer(deadline_timer_);
+}
+
+void call::start_deadline(core::loop* loop, std::chrono::nanoseconds timeout) {
+    if (!loop) return;
+    loop_ = loop;
+    deadline_ns_ = loop->now_ns() + timeout.count();
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout);
+    std::weak_ptr<call> weak = weak_from_this();
+    deadline_timer_ = loop->add_timer(ms, [weak] {
+        if (auto self = weak.lock()) self->on_deadline();
+    });
+}
+
+std::optional<std::string_view> call::metadata(std::string_view key) const {
+    if (!req_) return std::nullopt;
+    return req_->header(key);
+}
+
+void call::add_header(std::string_view name, std::string_view value) {
+    if (!started_ && !finished_) res_.add_header(name, value);
+}
+
+void call::add_trailer(std::string_view name, std::string_view value) {
+    if (!finished_) trailers_.emplace_back(name, value);
+}
+
+void call::on_cancel(std::function<void()> fn) {
+    if (cancelled_) {
+        if (fn) fn();
+        return;
+    }
+    if (!finished_) on_cancel_ = std::move(fn);
+}
+
+bool call::begin_response() {
+    if (started_) return true;
+    if (res_.closed() || res_.headers_sent()) return false;
+    set_fields(res_, response_headers(out_encoding_));
+    res_.set_header("grpc-accept-encoding", accept_encodings);
+    started_ = res_.begin(200);
+    return started_;
+}
+
+bool call::send_prefixed(std::string& framed) {
+    if (finished_ || cancelled_ || framed.size() < 5) return false;
+    std::size_t n = framed.size() - 5;
+    if (out_encoding_ == compression::gzip && n >= opts_.min_compress_size) {
+        scratch_.clear();
+        byte_view payload(reinterpret_cast<const std::uint8_t*>(framed.data()) + 5, n);
+        if (!gzip_compress(payload, scratch_)) {
+            finish({status_code::internal, "compression failed"});
+            return false;
+        }
+        framed.resize(5 + scratch_.size());
+        std::memcpy(framed.data() + 5, scratch_.data(), scratch_.size());
+        n = scratch_.size();
+        auto p = encode_prefix(static_cast<std::uint32_t>(n), true);
+        std::memcpy(framed.data(), p.data(), p.size());
+    } else {
+        auto p = encode_prefix(static_cast<std::uint32_t>(n), false);
+        std::memcpy(framed.data(), p.data(), p.size());
+    }
+    if (!begin_response()) return false;
+    ++sent_;
+    return res_.write(std::string_view(framed)) != http::write_status::closed;
+}
+
+bool call::send_message(byte_view msg) {
+    std::string framed(5 + msg.size(), '\0');
+    if (!msg.empty()) std::memcpy(framed.data() + 5, msg.data(), msg.size());
+    return send_prefixed(framed);
+}
+
+bool call::send_framed(shared_bytes framed) {
+    if (finished_ || cancelled_ || out_encoding_ != compression::identity) return false;
+    if (!begin_response()) return false;
+    ++sent_;
+    return res_.write(std::move(framed)) != http::write_status::closed;
+}
+
+bool call::above_high_watermark() const {
+    return !finished_ && !cancelled_ && res_.above_high_watermark();
+}
+
+void call::on_drain(std::function<void()> fn) {
+    if (finished_ || cancelled_) return;
+    std::weak_ptr<call> weak = weak_from_this();
+    res_.on_drain([weak, fn = std::move(fn)] {
+        auto self = weak.lock();
+        if (self && !self->finished_ && fn) fn();
+    });
+}
+
+void call::finish(const status& s) {
+    if (finished_ || cancelled_) return;
+    finished_ = true;
+    if (!res_.closed()) {
+        if (!started_ && !res_.headers_sent()) {
+            // Trailers-Only: nothing was sent, the status travels in the only HEADERS.
+            for (auto& [n, v] : trailers_) res_.add_header(n, v);
+            reply_trailers_only(res_, s);
+        } else {
+            http::header_map trailers;
+            for (const field& f : response_trailers(s.code, s.message))
+                trailers.add(f.name, f.value);
+            for (auto& [n, v] : trailers_) trailers.add(n, v);
+            res_.end(&trailers);
+        }
+    }
+    release();
+}
+
+void call::set_receiver(std::function<void(byte_view)> on_message,
+                        std::function<void()> on_half_close) {
+    on_message_ = std::move(on_message);
+    on_half_close_ = std::move(on_half_close);
+}
+
+void call::start_reading() {
+    if (finished_ || cancelled_ || !req_) return;
+    self_ = shared_from_this();
+    std::weak_ptr<call> weak = self_;
+    req_->on_body(
+        [weak](byte_view chunk) {
+            if (auto self = weak.lock()) self->on_body_chunk(chunk);
+        },
+        [weak] {
+            if (auto self = weak.lock()) self->on_body_end();
+        });
+}
+
+void call::on_body_chunk(byte_view chunk) {
+    while (!chunk.empty() && !finished_ && !cancelled_) {
+        message msg;
+        decode_result r = dec_.feed(chunk, msg);
+        chunk = chunk.subspan(r.consumed);
+        if (r.out == outcome::need_more) return;
+        if (r.out == outcome::error) {
+            error e = dec_.last_error();
+            finish({status_for(e), std::string(to_string(e))});
+            return;
+        }
+        ++received_;
+        // Moved out while it runs: it may end the call, which drops the receivers.
+        auto fn = std::move(on_message_);
+        if (!fn) continue;
+        fn(msg.payload);
+        if (!finished_ && !cancelled_ && !on_message_) on_message_ = std::move(fn);
+    }
+}
+
+void call::on_body_end() {
+    if (finished_ || cancelled_) return;
+    if (dec_.state() != decode_state::prefix || dec_.offset() != 0) {
+        finish({status_code::internal, "request stream ended inside a message"});
+        return;
+    }
+    auto half_close = std::move(on_half_close_);
+    on_message_ = nullptr;
+    // The typed handles own the call from here on (see the file comment).
+    auto keep = std::move(self_);
+    if (half_close) half_close();
+}
+
+void call::on_transport_abort() {
+    if (finished_) return;
+    cancel();
+}
+
+void call::on_deadline() {
+    deadline_timer_ = {};
+    if (finished_ || cancelled_) return;
+    auto fn = std::move(on_cancel_);
+    auto keep = shared_from_this();
+    finish({status_code::deadline_exceeded, "deadline exceeded"});
+    // The handler's view: the call was cancelled (writes fail, on_cancel runs).
+    cancelled_ = true;
+    if (fn) fn();
+}
+
+void call::cancel() {
+    if (cancelled_) return;
+    cancelled_ = true;
+    auto fn = std::move(on_cancel_);
+    auto keep = shared_from_this();
+    release();
+    if (fn) fn();
+}
+
+void call::release() {
+    if (loop_ && deadline_timer_.valid()) {
+        loop_->cancel_timer(deadline_timer_);
+        deadline_timer_ = {};
+    }
+    req_ = nullptr;
+    // Moved to locals first: destroying a callback may drop the last handle of a writer, whose
+    // destructor calls back into finish() (a no-op by now) while these members are untouched.
+    auto on_cancel = std::move(on_cancel_);
+    auto on_message = std::move(on_message_);
+    auto on_half_close = std::move(on_half_close_);
+    auto on_release = std::move(on_release_);
+    res_.on_abort(nullptr);
+    res_.on_drain(nullptr);
+    if (on_release) on_release();
+    auto self = std::move(self_);
+}
+
+}  // namespace sy::grpc
