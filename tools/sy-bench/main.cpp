@@ -181,6 +181,11 @@ int main(int argc, char** argv) {
         sleep_ms(10);
     }
     const double connect_s = secs_since(t_connect);
+    if (!o.quiet && !sh.fatal.load()) {
+        // Scripts wait for this line (e.g. to sample server RSS with every subscriber connected).
+        std::fprintf(stderr, "[%5.1fs] subscribed %" PRIu64 "/%zu\n", connect_s, sum(sh).subs_ready,
+                     want_subs);
+    }
 
     // Phase 2: publish for --duration (or until --messages).
     double publish_s = 0;
