@@ -12,7 +12,9 @@
 #include "switchyard/base/log.hpp"
 #include "switchyard/core/loop_group.hpp"
 #include "switchyard/net/address.hpp"
+#include "switchyard/net/tls.hpp"
 #include "switchyard/session/http1_session.hpp"
+#include "switchyard/session/tls_dispatch.hpp"
 #include "switchyard/session/shutdown.hpp"
 
 namespace sy::server {
@@ -34,6 +36,44 @@ sigset_t handled_signals() {
     return set;
 }
 
+// HTTPS listeners: TLS, then ALPN picks h2_session or http1_session (session/tls_dispatch).
+// The tls_server is built here, before any fork, so prefork children share the ticket secret.
+void add_tls_listener(runtime& rt, const server_config& cfg, std::unique_ptr<net::tls_server>& out,
+                      std::vector<std::function<void()>>& reload_hooks) {
+    net::tls_settings ts;
+    ts.cert_file = cfg.tls.cert;
+    ts.key_file = cfg.tls.key;
+    for (const auto& spec : cfg.tls.sni) {
+        net::tls_certificate c;
+        if (!net::parse_sni_spec(spec, c))
+            throw config_error("tls.sni: expected NAME:CERT:KEY, got '" + spec + "'");
+        ts.sni.push_back(std::move(c));
+    }
+    ts.ticket_rotation = std::chrono::seconds(cfg.tls.ticket_rotation_s);
+    auto srv = net::tls_server::create(std::move(ts));
+    if (!srv) throw config_error(srv.error());
+    out = std::move(*srv);
+    net::tls_server* tls = out.get();
+    const millis handshake_timeout(cfg.tls.handshake_timeout_ms);
+    rt.add_listener("https", cfg.tls.listen,
+                    [tls, handshake_timeout](loop_state& ls, net::accepted_socket&& s) {
+                        auto peer = s.peer.to_string();
+                        net::tls_stream stream = tls->make_stream(std::move(s.fd));
+                        if (stream.fd() < 0) return;
+                        auto handler = std::make_unique<session::tls_dispatch>(
+                            *ls.http, peer, stream.info(), handshake_timeout);
+                        net::connection::create(*ls.loop, std::move(stream), std::move(handler),
+                                                ls.conn_opts, std::move(s.slot), &ls.conns);
+                    });
+    reload_hooks.push_back([tls] {
+        if (auto r = tls->reload(); r) {
+            log::info("SIGHUP: TLS certificates reloaded");
+        } else {
+            log::error("SIGHUP: TLS reload failed, keeping the current certificates: {}", r.error());
+        }
+    });
+}
+
 unsigned worker_count(const server_config& cfg) {
     if (cfg.model == execution_model::single) return 1;
     if (cfg.workers > 0) return static_cast<unsigned>(cfg.workers);
@@ -50,6 +90,8 @@ struct runtime::impl {
     pthread_t main_thread{};
     std::vector<net::unique_fd> inherited;  // prefork: sockets bound by the parent
     std::vector<net::address> bound;        // prefork: their addresses
+    std::unique_ptr<net::tls_server> tls;   // https listeners (tls.listen)
+    std::vector<std::function<void()>> reload_hooks;  // SIGHUP, main thread
 };
 
 std::string announce_line(const listener_info& l) {
@@ -71,12 +113,26 @@ runtime::runtime(server_config cfg, http::router& router)
     http_opts_.access_log = cfg_.access_log;
     add_listener("http", cfg_.listen,
                  [this](loop_state& ls, net::accepted_socket&& s) { on_accept(ls, std::move(s)); });
+    if (!cfg_.tls.listen.empty()) add_tls_listener(*this, cfg_, impl_->tls, impl_->reload_hooks);
+}
+
+void runtime::on_reload(std::function<void()> fn) {
+    impl_->reload_hooks.push_back(std::move(fn));
 }
 
 runtime::~runtime() {
     if (impl_->group) impl_->group->stop();
     if (impl_->acceptor) impl_->acceptor->stop();
     if (pool_) pool_->stop();
+    // Loop-owned objects (listeners, timers, hub shards) go before the loops themselves.
+    for (auto& l : loops_) {
+        l->conns.close_all(net::close_mode::immediate);
+        l->listeners.clear();
+        l->http.reset();
+    }
+    if (impl_->acceptor_state) impl_->acceptor_state->listeners.clear();
+    hub_.reset();
+    loops_.clear();
 }
 
 loop_state* runtime::current_loop() {
@@ -249,7 +305,9 @@ int runtime::run_threads() {
         int sig = 0;
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig == SIGHUP) log::info("SIGHUP: nothing to reload yet");
+        if (sig == SIGHUP) {
+            for (auto& fn : impl_->reload_hooks) fn();
+        }
     }
     shutdown_loops();
     return 0;
