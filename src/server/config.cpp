@@ -112,6 +112,21 @@ const option_desc k_options[] = {
      SY_REF(tls.handshake_timeout_ms)},
     {"amqp.listen", "--amqp-listen", "HOST:PORT to serve AMQP 0-9-1 on (repeatable)",
      SY_REF(amqp.listen)},
+    {"amqp.users", nullptr, "AMQP users as name:password (repeatable; none = guest, loopback)",
+     SY_REF(amqp.users)},
+    {"amqp.vhosts", nullptr, "AMQP virtual hosts (repeatable)", SY_REF(amqp.vhosts)},
+    {"amqp.heartbeat_s", nullptr, "AMQP heartbeat offered in connection.tune (0: off)",
+     SY_REF(amqp.heartbeat_s)},
+    {"amqp.frame_max", nullptr, "AMQP largest frame offered", SY_REF(amqp.frame_max)},
+    {"amqp.channel_max", nullptr, "AMQP channels per connection", SY_REF(amqp.channel_max)},
+    {"amqp.max_message", nullptr, "AMQP message body bytes; beyond: 406",
+     SY_REF(amqp.max_message)},
+    {"amqp.memory_limit", nullptr, "ready AMQP bytes before connection.blocked (0: off)",
+     SY_REF(amqp.memory_limit)},
+    {"amqp.store_dir", "--amqp-store-dir", "directory of the durable AMQP log (empty: none)",
+     SY_REF(amqp.store_dir)},
+    {"amqp.fsync", nullptr, "AMQP log sync: always | batch | never", SY_REF(amqp.fsync)},
+    {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait", SY_REF(amqp.fsync_interval_ms)},
 };
 #undef SY_REF
 

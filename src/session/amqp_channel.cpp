@@ -106,17 +106,17 @@ void amqp_channel::on_method(const method_variant& mv) {
     std::visit(
         [this](const auto& m) {
             using M = std::decay_t<decltype(m)>;
-            if constexpr (requires(amqp_channel& c) { c.on(m); }) {
+            if constexpr (requires(amqp_channel & c) { c.on(m); }) {
                 on(m);
             } else if constexpr (std::is_same_v<M, channel_open>) {
-                conn_.connection_error(make_fault(504, "second 'channel.open' seen"),
-                                       M::amqp_class, M::amqp_method);
+                conn_.connection_error(make_fault(504, "second 'channel.open' seen"), M::amqp_class,
+                                       M::amqp_method);
             } else if constexpr (std::is_same_v<M, access_request>) {
                 reply(access_request_ok{1});
             } else {
                 conn_.connection_error(
-                    make_fault(540, std::string("method '") + std::string(M::name) +
-                                        "' not implemented"),
+                    make_fault(
+                        540, std::string("method '") + std::string(M::name) + "' not implemented"),
                     M::amqp_class, M::amqp_method);
             }
         },
@@ -142,8 +142,9 @@ std::string amqp_channel::queue_name(std::string_view given) const {
 void amqp_channel::on(const exchange_declare& m) {
     auto t = hub::parse_exchange_type(m.type);
     if (!t && !m.passive) {
-        conn_.connection_error(make_fault(503, "invalid exchange type '" + std::string(m.type) + "'"),
-                               m.amqp_class, m.amqp_method);
+        conn_.connection_error(
+            make_fault(503, "invalid exchange type '" + std::string(m.type) + "'"), m.amqp_class,
+            m.amqp_method);
         return;
     }
     hub::broker_exchange want;
@@ -165,16 +166,16 @@ void amqp_channel::on(const exchange_delete& m) {
 }
 
 void amqp_channel::on(const exchange_bind& m) {
-    hub::broker_binding b = make_binding(std::string(m.destination), true, m.routing_key,
-                                         m.arguments);
+    hub::broker_binding b =
+        make_binding(std::string(m.destination), true, m.routing_key, m.arguments);
     auto st = conn_.server().broker.bind(conn_.vhost(), m.source, std::move(b), conn_.id());
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
     if (!m.nowait) reply(exchange_bind_ok{});
 }
 
 void amqp_channel::on(const exchange_unbind& m) {
-    hub::broker_binding b = make_binding(std::string(m.destination), true, m.routing_key,
-                                         m.arguments);
+    hub::broker_binding b =
+        make_binding(std::string(m.destination), true, m.routing_key, m.arguments);
     auto st = conn_.server().broker.unbind(conn_.vhost(), m.source, b, conn_.id());
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
     if (!m.nowait) reply(exchange_unbind_ok{});
@@ -261,8 +262,9 @@ void amqp_channel::on(const basic_consume& m) {
     std::string tag(m.consumer_tag);
     if (tag.empty()) tag = "amq.ctag-" + conn_.server().broker.generate_queue_name().substr(8);
     if (consumers_.count(tag)) {
-        return conn_.connection_error(make_fault(530, "attempt to reuse consumer tag '" + tag + "'"),
-                                      m.amqp_class, m.amqp_method);
+        return conn_.connection_error(
+            make_fault(530, "attempt to reuse consumer tag '" + tag + "'"), m.amqp_class,
+            m.amqp_method);
     }
     if (q->exclusive_consumer || (m.exclusive && q->consumer_count() > 0)) {
         return fail(make_fault(403, "queue '" + qn + "' in vhost '" + conn_.vhost().name +
@@ -327,8 +329,7 @@ void amqp_channel::on(const basic_get& m) {
     }
 }
 
-void amqp_channel::deliver(amqp_consumer& c, const hub::broker_queue_ptr& q,
-                           hub::queue_entry&& e) {
+void amqp_channel::deliver(amqp_consumer& c, const hub::broker_queue_ptr& q, hub::queue_entry&& e) {
     std::uint64_t tag = next_tag_++;
     const auto& msg = *e.msg;
     byte_buffer& o = conn_.out();
@@ -342,8 +343,8 @@ void amqp_channel::deliver(amqp_consumer& c, const hub::broker_queue_ptr& q,
     c.unacked++;
     unacked_count_++;
     auto sp = consumers_.find(c.tag);
-    unacked_.push_back({tag, q, std::move(e), sp != consumers_.end() ? sp->second : nullptr,
-                        false});
+    unacked_.push_back(
+        {tag, q, std::move(e), sp != consumers_.end() ? sp->second : nullptr, false});
 }
 
 void amqp_channel::settle_one(unacked_rec& r, bool ack, bool requeue) {
@@ -432,6 +433,7 @@ void amqp_channel::on(const confirm_select& m) {
 void amqp_channel::confirm(std::uint64_t seq, confirm_state s) {
     if (seq < confirm_base_) return;
     confirms_[seq - confirm_base_] = s;
+    conn_.out();  // schedules the flush that writes the confirm
 }
 
 void amqp_channel::flush_confirms() {

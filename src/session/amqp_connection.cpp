@@ -88,13 +88,11 @@ void amqp_connection::send_start() {
                          {"cluster_name", std::string_view("switchyard")},
                          {"capabilities", entries_of(caps.readable())}});
     state_ = conn_state::start_ok;
-    encode_method_frame(out(), 0,
-                        connection_start{0, 9, entries_of(props.readable()), "PLAIN AMQPLAIN",
-                                         "en_US"});
+    encode_method_frame(
+        out(), 0, connection_start{0, 9, entries_of(props.readable()), "PLAIN AMQPLAIN", "en_US"});
 }
 
-void amqp_connection::connection_error(const amqp_fault& f, std::uint16_t cls,
-                                       std::uint16_t mth) {
+void amqp_connection::connection_error(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth) {
     if (state_ == conn_state::closing) return;
     state_ = conn_state::closing;
     encode_method_frame(out(), 0, connection_close{f.code, f.text, cls, mth});
@@ -117,9 +115,9 @@ void amqp_connection::on_frame(const frame& f) {
     }
     auto it = channels_.find(f.channel);
     if (it == channels_.end()) {
-        auto m = f.type == frame_type::method ? decode_method(f.payload)
-                                              : result<method_variant, error>(
-                                                    unexpected(error::unexpected_body));
+        auto m = f.type == frame_type::method
+                     ? decode_method(f.payload)
+                     : result<method_variant, error>(unexpected(error::unexpected_body));
         if (m && std::holds_alternative<channel_open>(*m)) {
             if (f.channel > channel_max_) {
                 return connection_error(make_fault(504, "channel number out of range"), 20, 10);
@@ -219,16 +217,14 @@ void amqp_connection::on_start_ok(const connection_start_ok& m) {
     } else if (m.mechanism == "AMQPLAIN") {
         parsed = parse_amqplain(m.response, user, pass);
     } else {
-        return connection_error(
-            make_fault(403, "unsupported authentication mechanism '" + std::string(m.mechanism) +
-                                "'"),
-            10, 11);
+        return connection_error(make_fault(403, "unsupported authentication mechanism '" +
+                                                    std::string(m.mechanism) + "'"),
+                                10, 11);
     }
     if (!parsed || !srv_.authenticate(user, pass, loopback_)) {
         return connection_error(
             make_fault(403, "Login was refused using authentication mechanism " +
-                                std::string(m.mechanism) +
-                                ". For details see the broker logfile."),
+                                std::string(m.mechanism) + ". For details see the broker logfile."),
             10, 11);
     }
     user_ = user;
@@ -244,9 +240,9 @@ void amqp_connection::on_start_ok(const connection_start_ok& m) {
         }
     }
     state_ = conn_state::tune_ok;
-    encode_method_frame(out(), 0,
-                        connection_tune{srv_.opts.channel_max, srv_.opts.frame_max,
-                                        srv_.opts.heartbeat_s});
+    encode_method_frame(
+        out(), 0,
+        connection_tune{srv_.opts.channel_max, srv_.opts.frame_max, srv_.opts.heartbeat_s});
 }
 
 void amqp_connection::on_tune_ok(const connection_tune_ok& m) {
@@ -256,8 +252,8 @@ void amqp_connection::on_tune_ok(const connection_tune_ok& m) {
     }
     frame_max_ = fm;
     dec_.set_frame_max(fm);
-    channel_max_ = m.channel_max == 0 ? srv_.opts.channel_max
-                                      : std::min(m.channel_max, srv_.opts.channel_max);
+    channel_max_ =
+        m.channel_max == 0 ? srv_.opts.channel_max : std::min(m.channel_max, srv_.opts.channel_max);
     heartbeat_s_ = m.heartbeat;
     state_ = conn_state::open;
     if (heartbeat_s_ > 0) heartbeat_tick();

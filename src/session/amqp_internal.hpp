@@ -128,8 +128,8 @@ class amqp_channel {
     std::uint64_t next_tag_ = 1;
     std::deque<unacked_rec> unacked_;  // by tag, unacked_.front().tag lowest; settled popped
     std::uint32_t unacked_count_ = 0;
-    std::uint32_t prefetch_ = 0;        // basic.qos global=false: for new consumers
-    std::uint32_t global_prefetch_ = 0; // basic.qos global=true: the whole channel
+    std::uint32_t prefetch_ = 0;         // basic.qos global=false: for new consumers
+    std::uint32_t global_prefetch_ = 0;  // basic.qos global=true: the whole channel
     std::map<std::string, std::shared_ptr<amqp_consumer>, std::less<>> consumers_;
     // Publisher confirms: states of seqs confirm_base_.. in order; flushed as runs of acks.
     bool confirm_ = false;
@@ -141,8 +141,15 @@ class amqp_channel {
     friend struct amqp_consumer;
 };
 
-enum class conn_state : std::uint8_t { protocol_header, start_ok, secure_ok, tune_ok, open, ready,
-                                       closing };
+enum class conn_state : std::uint8_t {
+    protocol_header,
+    start_ok,
+    secure_ok,
+    tune_ok,
+    open,
+    ready,
+    closing
+};
 
 class amqp_connection : public net::connection_handler, public core::before_sleep_hook {
   public:
@@ -165,8 +172,8 @@ class amqp_connection : public net::connection_handler, public core::before_slee
     void connection_error(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth);
     void set_blocked(bool on);
     bool published = false;
-    bool caps_blocked = false;   // client accepts connection.blocked
-    bool caps_cancel = false;    // client accepts basic.cancel from the server
+    bool caps_blocked = false;  // client accepts connection.blocked
+    bool caps_cancel = false;   // client accepts basic.cancel from the server
     std::map<std::uint16_t, std::unique_ptr<amqp_channel>>& channels() { return channels_; }
 
   private:
@@ -238,9 +245,9 @@ class amqp_server_impl : public hub::subscriber {
     core::timer_id tick_timer_{};
     bool stopped_ = false;
     std::map<std::string, hub::subscription_handle> bridge_subs_;
-    const void* own_payload_ = nullptr;  // payload being published by AMQP right now
+    const void* own_payload_ = nullptr;       // payload being published by AMQP right now
     std::multiset<const void*> pending_own_;  // AMQP payloads in flight through the hub
-    const void* last_bridged_ = nullptr;
+    hub::message_ptr last_bridged_;           // held so its address cannot be reused
 };
 
 }  // namespace sy::session

@@ -49,8 +49,7 @@ amqp_fault fault_of(const hub::broker_status& st) {
 // ---- server ----
 
 amqp_server_impl::amqp_server_impl(core::loop& l, amqp_options o, hub::hub_shard* sh,
-                                   const net::connection_options& base,
-                                   net::connection_list* cl)
+                                   const net::connection_options& base, net::connection_list* cl)
     : loop(l), opts(std::move(o)), broker(opts.vhosts), shard(sh), conn_opts(base), conns(cl) {
     // A whole frame must fit in the input buffer, or reading would stall on a large frame.
     conn_opts.max_input = std::max<std::size_t>(conn_opts.max_input, 2 * opts.frame_max + 4096);
@@ -155,8 +154,8 @@ std::string hub_pattern(std::string_view key) {
     std::size_t start = 0;
     while (start <= key.size()) {
         auto dot = key.find('.', start);
-        auto w = key.substr(start, dot == std::string_view::npos ? std::string_view::npos
-                                                                  : dot - start);
+        auto w =
+            key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
         if (!out.empty()) out.push_back('.');
         if (w == "#") {
             out.push_back('>');
@@ -207,8 +206,8 @@ void amqp_server_impl::on_message(const hub::delivery& d) {
     const hub::message& m = d.msg();
     if (m.is_gap()) return;
     if (pending_own_.count(m.payload.data())) return;
-    if (d.message_ptr_ref().get() == last_bridged_) return;  // several patterns, one message
-    last_bridged_ = d.message_ptr_ref().get();
+    if (d.message_ptr_ref() == last_bridged_) return;  // several patterns, one message
+    last_bridged_ = d.message_ptr_ref();
     hub::broker_vhost* vh = broker.vhost("/");
     if (!vh) return;
     auto msg = std::make_shared<hub::broker_message>();

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "switchyard/server/amqp.hpp"
 #include "switchyard/server/app.hpp"
 #include "switchyard/server/builtin.hpp"
 
@@ -32,5 +33,6 @@ int main(int argc, char** argv) {
     auto& cfg = app.config();
     if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
     sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
+    sy::server::install_amqp(app);
     return app.run();
 }

@@ -60,6 +60,16 @@ struct tls_config {
 
 struct amqp_config {
     std::vector<std::string> listen;
+    std::vector<std::string> users;  // "name:password"; empty: guest/guest from loopback only
+    std::vector<std::string> vhosts{"/"};
+    std::uint64_t heartbeat_s = 60;
+    std::uint64_t frame_max = 131072;
+    std::uint64_t channel_max = 2047;
+    std::uint64_t max_message = 128 << 20;
+    std::uint64_t memory_limit = 0;  // ready-message bytes before connection.blocked; 0: off
+    std::string store_dir;           // empty: durable queues are not persisted
+    std::string fsync = "batch";     // always | batch | never
+    std::uint64_t fsync_interval_ms = 2;
 };
 
 struct server_config {

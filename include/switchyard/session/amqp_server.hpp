@@ -30,10 +30,10 @@ struct amqp_user {
 };
 
 struct amqp_options {
-    std::vector<amqp_user> users;            // empty: guest/guest, loopback only
+    std::vector<amqp_user> users;  // empty: guest/guest, loopback only
     std::vector<std::string> vhosts{"/"};
-    std::uint16_t heartbeat_s = 60;          // offered in connection.tune
-    std::uint32_t frame_max = 131072;        // offered in connection.tune
+    std::uint16_t heartbeat_s = 60;    // offered in connection.tune
+    std::uint32_t frame_max = 131072;  // offered in connection.tune
     std::uint16_t channel_max = 2047;
     std::uint64_t max_message = 128u << 20;  // body bytes; beyond: 406
     std::uint64_t memory_limit = 0;          // ready bytes; beyond: connection.blocked (0: off)

@@ -1,0 +1,301 @@
+// broker: the AMQP 0-9-1 model (vhosts, exchanges, bindings, queues, consumers), no sockets and
+// no wire types. The session layer (session/amqp_*) decodes methods, converts field tables into
+// the plain structs below and maps broker_error to reply codes in its one table.
+//
+// Thread: a broker and everything it owns live on ONE thread (the broker loop, see
+// docs/threading.md). Every call, and every callback it makes (broker_consumer::deliver,
+// broker_observer), happens on that thread.
+//
+// Message flow: publish() routes a message to queues; each queue appends it and dispatches at
+// once to consumers with credit (round robin). A consumer takes a queue_entry; the channel keeps
+// it unacked until ack() / reject(). Expiry (x-message-ttl, per-message expiration, x-expires)
+// runs from tick(now_ms), which the owner calls on a timer.
+//
+// Lifetime: queues are shared_ptr so a channel's unacked record survives a queue.delete
+// (settling against a deleted queue does nothing). Messages are immutable and shared.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "switchyard/base/buffer.hpp"
+
+namespace sy::hub {
+
+/// Outcomes the AMQP session maps to reply codes (session/amqp_errors: one table).
+enum class broker_error : std::uint8_t {
+    none,
+    not_found,            // 404
+    resource_locked,      // 405 (exclusive queue of another connection)
+    precondition_failed,  // 406 (redeclare with other arguments, if-unused, if-empty...)
+    access_refused,       // 403 (reserved names amq.*)
+    not_allowed,          // 530 (unknown vhost)
+    command_invalid,      // 503 (unknown exchange type)
+};
+
+struct broker_status {
+    broker_error code = broker_error::none;
+    std::string text;  // detail after "NOT_FOUND - ", RabbitMQ wording
+    bool ok() const { return code == broker_error::none; }
+    static broker_status fail(broker_error c, std::string t) { return {c, std::move(t)}; }
+};
+
+/// One header of a message or of a headers-exchange binding, value rendered as text (the
+/// session renders AMQP field values; equality of renderings is what x-match compares).
+using header_pair = std::pair<std::string, std::string>;
+
+/// Immutable once published; shared by every queue it was routed to.
+struct broker_message {
+    std::string exchange;
+    std::string routing_key;
+    sy::shared_bytes header;  // encoded content header payload (class, weight, size, properties)
+    sy::shared_bytes body;
+    std::optional<std::uint64_t> ttl_ms;  // per-message expiration property
+    bool persistent = false;              // delivery-mode 2
+    std::vector<header_pair> headers;     // only filled for headers-exchange routing
+    std::uint64_t size() const { return body.size() + header.size(); }
+};
+using broker_message_ptr = std::shared_ptr<const broker_message>;
+
+/// A message in one queue.
+struct queue_entry {
+    broker_message_ptr msg;
+    std::int64_t expires_at_ms = 0;  // 0: never
+    bool redelivered = false;
+    std::uint64_t store_id = 0;  // durable log record id, 0: not stored
+};
+
+enum class overflow_policy : std::uint8_t { drop_head, reject_publish };
+
+/// The queue arguments the broker understands (x-...); others are accepted and ignored, like
+/// RabbitMQ. Equality decides whether a redeclare is "equivalent" (406 otherwise).
+struct queue_args {
+    std::optional<std::uint64_t> message_ttl_ms;  // x-message-ttl
+    std::optional<std::uint64_t> expires_ms;      // x-expires
+    std::optional<std::uint64_t> max_length;      // x-max-length
+    std::optional<std::uint64_t> max_length_bytes;
+    overflow_policy overflow = overflow_policy::drop_head;  // x-overflow
+    std::optional<std::string> dead_letter_exchange;        // x-dead-letter-exchange
+    std::optional<std::string> dead_letter_routing_key;     // x-dead-letter-routing-key
+    friend bool operator==(const queue_args&, const queue_args&) = default;
+};
+
+class broker_queue;
+
+/// Implemented by the session's consumer (one per basic.consume).
+class broker_consumer {
+  public:
+    virtual ~broker_consumer() = default;
+    /// True when the consumer may take one more message now (prefetch not reached).
+    virtual bool has_credit() const = 0;
+    /// Takes a message: an auto-ack consumer settles it at once (the queue already dropped it),
+    /// otherwise the channel keeps it unacked until ack/reject.
+    virtual void deliver(const std::shared_ptr<broker_queue>& q, queue_entry&& e) = 0;
+    /// The queue went away (deleted, expired): basic.cancel to clients that accept it.
+    virtual void cancelled_by_server() = 0;
+    /// Auto-ack consumers do not hold messages.
+    virtual bool no_ack() const = 0;
+};
+
+enum class dead_reason : std::uint8_t { rejected, expired, maxlen };
+
+class broker;
+struct broker_vhost;
+
+class broker_queue : public std::enable_shared_from_this<broker_queue> {
+  public:
+    broker_queue(broker& b, broker_vhost& vh, std::string name)
+        : broker_(&b), vh_(&vh), name_(std::move(name)) {}
+
+    const std::string& name() const { return name_; }
+    bool durable = false;
+    bool auto_delete = false;
+    std::uint64_t exclusive_owner = 0;  // connection id, 0: not exclusive
+    queue_args args;
+
+    std::size_t ready_count() const { return ready_.size(); }
+    std::size_t unacked_count() const { return unacked_; }
+    std::size_t consumer_count() const { return consumers_.size(); }
+    std::uint64_t ready_bytes() const { return ready_bytes_; }
+    bool deleted() const { return deleted_; }
+
+    /// Routing delivered a message here. false: refused (x-overflow reject-publish at the cap).
+    bool enqueue(queue_entry e, std::int64_t now_ms);
+    /// Hands ready messages to consumers with credit, round robin.
+    void dispatch(std::int64_t now_ms);
+    /// basic.get: the head (expired ones dropped first), or nothing.
+    std::optional<queue_entry> get(bool no_ack, std::int64_t now_ms);
+    /// The channel settles a message it held: ack, or reject/nack without requeue.
+    void ack(const queue_entry& e);
+    void reject(queue_entry e, std::int64_t now_ms);  // dead-letters when configured
+    /// Back to the queue (requeue, channel close, recover): at the head, redelivered.
+    void requeue(queue_entry e);
+    std::size_t purge();
+
+    void add_consumer(std::string tag, broker_consumer* c);
+    /// false if no such consumer. Auto-delete fires here (from the broker).
+    bool remove_consumer(broker_consumer* c);
+    bool has_consumer(std::string_view tag) const;
+    bool exclusive_consumer = false;  // basic.consume exclusive=true held
+
+    void expire(std::int64_t now_ms);  // drop expired head messages (dead-lettered)
+    std::int64_t last_used_ms = 0;     // for x-expires
+
+  private:
+    friend class broker;
+    void drop_head_one(std::int64_t now_ms, dead_reason why);
+    std::int64_t expiry_for(const queue_entry& e, std::int64_t now_ms) const;
+
+    struct consumer_rec {
+        std::string tag;
+        broker_consumer* c;
+    };
+    broker* broker_;
+    broker_vhost* vh_;
+    std::string name_;
+    std::deque<queue_entry> ready_;
+    std::uint64_t ready_bytes_ = 0;
+    std::size_t unacked_ = 0;
+    std::vector<consumer_rec> consumers_;
+    std::size_t rr_ = 0;
+    bool deleted_ = false;
+    bool had_consumer_ = false;
+};
+using broker_queue_ptr = std::shared_ptr<broker_queue>;
+
+enum class exchange_type : std::uint8_t { direct, fanout, topic, headers };
+std::string_view to_string(exchange_type t);
+std::optional<exchange_type> parse_exchange_type(std::string_view s);
+
+struct broker_binding {
+    std::string queue;  // destination queue (or exchange when to_exchange)
+    bool to_exchange = false;
+    std::string key;
+    std::vector<header_pair> args;  // headers exchange: match rules; x-match in match_all
+    bool match_all = true;
+    std::string args_key;  // canonical rendering of args, for unbind equality
+};
+
+struct broker_exchange {
+    std::string name;
+    exchange_type type = exchange_type::direct;
+    bool durable = false;
+    bool auto_delete = false;
+    bool internal = false;
+    bool builtin = false;
+    std::vector<broker_binding> bindings;
+};
+
+struct broker_vhost {
+    std::string name;
+    std::map<std::string, broker_exchange, std::less<>> exchanges;
+    std::unordered_map<std::string, broker_queue_ptr> queues;
+};
+
+/// Durability hooks (implemented by store/): called on the broker thread.
+class broker_observer {
+  public:
+    virtual ~broker_observer() = default;
+    virtual void on_queue_declared(const broker_vhost&, const broker_queue&) {}
+    virtual void on_queue_deleted(const broker_vhost&, const broker_queue&) {}
+    /// A persistent message enters a durable queue: return its store id (0 = not stored).
+    virtual std::uint64_t on_persist(const broker_vhost&, const broker_queue&,
+                                     const broker_message&) {
+        return 0;
+    }
+    /// A stored message left its queue (ack, drop, purge, delete).
+    virtual void on_settled(std::uint64_t /*store_id*/) {}
+};
+
+struct queue_declare_request {
+    std::string name;  // empty: server-named (amq.gen-...)
+    bool passive = false, durable = false, exclusive = false, auto_delete = false;
+    queue_args args;
+    std::uint64_t connection = 0;
+};
+struct queue_declare_result {
+    std::string name;
+    std::uint32_t messages = 0, consumers = 0;
+};
+
+struct publish_result {
+    std::size_t routed = 0;  // queues that took it
+    bool rejected = false;   // some queue refused (reject-publish): nack the confirm
+    bool stored = false;     // persisted in at least one durable queue: confirm after sync
+};
+
+struct broker_stats {
+    std::uint64_t published = 0, delivered = 0, acked = 0, dead_lettered = 0, expired = 0,
+                  dropped = 0;
+};
+
+class broker {
+  public:
+    explicit broker(std::vector<std::string> vhosts = {"/"});
+
+    broker_vhost* vhost(std::string_view name);
+    void set_observer(broker_observer* o) { observer_ = o; }
+    broker_observer* observer() const { return observer_; }
+
+    broker_status exchange_declare(broker_vhost& vh, const broker_exchange& want, bool passive);
+    broker_status exchange_delete(broker_vhost& vh, std::string_view name, bool if_unused);
+    broker_status queue_declare(broker_vhost& vh, const queue_declare_request& r,
+                                queue_declare_result& out);
+    broker_status queue_delete(broker_vhost& vh, std::string_view name, std::uint64_t conn,
+                               bool if_unused, bool if_empty, std::uint32_t& count);
+    broker_status queue_purge(broker_vhost& vh, std::string_view name, std::uint64_t conn,
+                              std::uint32_t& count);
+    broker_status bind(broker_vhost& vh, std::string_view exchange, broker_binding b,
+                       std::uint64_t conn);
+    broker_status unbind(broker_vhost& vh, std::string_view exchange, const broker_binding& b,
+                         std::uint64_t conn);
+    /// A queue usable by connection conn: not_found or resource_locked otherwise.
+    broker_status find_queue(broker_vhost& vh, std::string_view name, std::uint64_t conn,
+                             broker_queue_ptr& out);
+    broker_exchange* find_exchange(broker_vhost& vh, std::string_view name);
+
+    /// Routes and enqueues. not_found if the exchange does not exist.
+    broker_status publish(broker_vhost& vh, broker_message_ptr m, publish_result& out,
+                          std::int64_t now_ms);
+    /// Routes into one queue only (hub bridge, dead-letter).
+    void deliver_to(broker_queue& q, broker_message_ptr m, std::int64_t now_ms);
+    void dead_letter(broker_vhost& vh, const broker_queue& from, queue_entry e, dead_reason why,
+                     std::int64_t now_ms);
+
+    /// Connection closed: its exclusive queues go.
+    void connection_closed(std::uint64_t conn);
+    /// A consumer left a queue: auto-delete it if that was the last one.
+    void consumer_removed(broker_queue& q);
+    void delete_queue(broker_vhost& vh, broker_queue& q);
+    /// Expiry of messages and of unused queues. Returns nothing; call every few ms.
+    void tick(std::int64_t now_ms);
+
+    std::uint64_t total_ready_bytes() const;
+    broker_stats& stats() { return stats_; }
+    const std::map<std::string, broker_vhost, std::less<>>& vhosts() const { return vhosts_; }
+    std::string generate_queue_name();
+
+  private:
+    void add_builtin_exchanges(broker_vhost& vh);
+    void route(broker_vhost& vh, const broker_exchange& ex, const broker_message& m,
+               std::vector<broker_queue*>& out, int depth);
+
+    std::map<std::string, broker_vhost, std::less<>> vhosts_;
+    broker_observer* observer_ = nullptr;
+    broker_stats stats_;
+    std::uint64_t name_seq_ = 0;
+};
+
+/// AMQP topic matching: words split by '.', '*' one word, '#' zero or more words.
+bool topic_matches(std::string_view pattern, std::string_view key);
+
+}  // namespace sy::hub

@@ -1,0 +1,90 @@
+// AMQP listener wiring (see server/amqp.hpp).
+#include "switchyard/server/amqp.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <memory>
+
+#include "switchyard/base/log.hpp"
+#include "switchyard/session/amqp_server.hpp"
+
+namespace sy::server {
+
+namespace {
+
+struct amqp_state {
+    std::unique_ptr<session::amqp_server> server;  // broker loop thread only
+    loop_state* owner = nullptr;
+};
+
+session::amqp_options options_of(const amqp_config& c) {
+    session::amqp_options o;
+    for (const auto& u : c.users) {
+        auto colon = u.find(':');
+        session::amqp_user au;
+        au.name = u.substr(0, colon);
+        au.password = colon == std::string::npos ? std::string() : u.substr(colon + 1);
+        au.loopback_only = au.name == "guest";
+        o.users.push_back(std::move(au));
+    }
+    if (!c.vhosts.empty()) o.vhosts = c.vhosts;
+    o.heartbeat_s = static_cast<std::uint16_t>(c.heartbeat_s);
+    o.frame_max = static_cast<std::uint32_t>(c.frame_max);
+    o.channel_max = static_cast<std::uint16_t>(c.channel_max);
+    o.max_message = c.max_message;
+    o.memory_limit = c.memory_limit;
+    o.store_dir = c.store_dir;
+    o.fsync = c.fsync;
+    o.fsync_interval_ms = c.fsync_interval_ms;
+    return o;
+}
+
+bool is_loopback(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+    if (ss.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) return true;
+        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
+    }
+    return ss.ss_family == AF_UNIX;
+}
+
+}  // namespace
+
+void install_amqp(sy::app& app) {
+    app.on_runtime([](runtime& rt) {
+        const amqp_config& ac = rt.config().amqp;
+        if (ac.listen.empty()) return;
+        auto st = std::make_shared<amqp_state>();
+        auto opts = options_of(ac);
+        rt.on_loop_start([st, opts](loop_state& ls) {
+            if (ls.index != 0) return;
+            st->owner = &ls;
+            st->server = std::make_unique<session::amqp_server>(*ls.loop, opts, ls.shard,
+                                                                ls.conn_opts, &ls.conns);
+        });
+        rt.on_loop_stop([st](loop_state& ls) {
+            if (&ls == st->owner && st->server) st->server->stop();
+        });
+        rt.add_listener("amqp", ac.listen, [st, &rt](loop_state&, net::accepted_socket&& s) {
+            loop_state& owner = rt.loop_at(0);
+            bool lb = is_loopback(s.fd.get());
+            auto peer = s.peer.to_string();
+            owner.loop->post([st, sock = std::make_shared<net::accepted_socket>(std::move(s)),
+                              peer = std::move(peer), lb]() mutable {
+                if (!st->server) return;
+                st->server->accept(std::move(sock->fd), std::move(peer), lb, std::move(sock->slot));
+            });
+        });
+    });
+}
+
+}  // namespace sy::server

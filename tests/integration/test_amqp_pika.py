@@ -1,0 +1,309 @@
+"""AMQP 0-9-1 with Debian's python3-pika against the real binary: the same scenarios pass
+against RabbitMQ (codes and texts follow RabbitMQ)."""
+import time
+
+import pika
+import pika.exceptions as px
+import pytest
+
+from conftest import server
+
+
+@pytest.fixture(scope="module")
+def broker():
+    s = server(["--listen", "127.0.0.1:0", "--amqp-listen", "127.0.0.1:0", "--workers", "2"],
+               need=("http", "amqp"))
+    yield s
+    s.close()
+
+
+def connect(broker, **kw):
+    params = pika.ConnectionParameters("127.0.0.1", broker.ports["amqp"], **kw)
+    return pika.BlockingConnection(params)
+
+
+def drain(ch, queue, n, timeout=5, ack=True):
+    got = []
+    for method, props, body in ch.consume(queue, inactivity_timeout=timeout):
+        if method is None:
+            break
+        got.append((method, props, body))
+        if ack:
+            ch.basic_ack(method.delivery_tag)
+        if len(got) == n:
+            break
+    ch.cancel()
+    return got
+
+
+def test_publish_consume_ack_in_order(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.order")
+    ch.confirm_delivery()
+    for i in range(100):
+        ch.basic_publish("", "t.order", b"m%d" % i,
+                         pika.BasicProperties(content_type="text/plain", headers={"i": i}))
+    ch.basic_qos(prefetch_count=10)
+    got = drain(ch, "t.order", 100)
+    assert [b for _, _, b in got] == [b"m%d" % i for i in range(100)]
+    assert got[5][1].content_type == "text/plain" and got[5][1].headers == {"i": 5}
+    assert ch.queue_declare("t.order", passive=True).method.message_count == 0
+    c.close()
+
+
+def test_get_nack_requeue_redelivered_and_reject_drop(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.get")
+    ch.basic_publish("", "t.get", b"a")
+    ch.basic_publish("", "t.get", b"b")
+    m, _, body = ch.basic_get("t.get")
+    assert body == b"a" and not m.redelivered and m.message_count == 1
+    ch.basic_nack(m.delivery_tag, requeue=True)
+    m, _, body = ch.basic_get("t.get")
+    assert body == b"a" and m.redelivered
+    ch.basic_reject(m.delivery_tag, requeue=False)
+    m, _, body = ch.basic_get("t.get", auto_ack=True)
+    assert body == b"b"
+    assert ch.basic_get("t.get") == (None, None, None)
+    c.close()
+
+
+def test_channel_close_requeues_unacked(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.requeue")
+    for i in range(3):
+        ch.basic_publish("", "t.requeue", b"%d" % i)
+    got = drain(ch, "t.requeue", 3, ack=False)
+    assert len(got) == 3
+    ch.close()
+    ch = c.channel()
+    got = drain(ch, "t.requeue", 3)
+    assert [b for _, _, b in got] == [b"0", b"1", b"2"]
+    assert all(m.redelivered for m, _, _ in got)
+    c.close()
+
+
+def test_prefetch_limits_unacked(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.qos")
+    for i in range(10):
+        ch.basic_publish("", "t.qos", b"x")
+    ch.basic_qos(prefetch_count=3)
+    seen = []
+    ch.basic_consume("t.qos", lambda c_, m, p, b: seen.append(m.delivery_tag))
+    c.process_data_events(time_limit=0.5)
+    assert len(seen) == 3
+    ch.basic_ack(seen[-1], multiple=True)
+    c.process_data_events(time_limit=0.5)
+    assert len(seen) == 6
+    c.close()
+
+
+def test_exchanges_direct_fanout_topic_headers(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.exchange_declare("x.direct", "direct")
+    ch.exchange_declare("x.fan", "fanout")
+    ch.exchange_declare("x.topic", "topic")
+    ch.exchange_declare("x.head", "headers")
+    for q in ("d1", "f1", "f2", "t1", "t2", "h1"):
+        ch.queue_declare("x." + q, auto_delete=False)
+        ch.queue_purge("x." + q)
+    ch.queue_bind("x.d1", "x.direct", "red")
+    ch.queue_bind("x.f1", "x.fan")
+    ch.queue_bind("x.f2", "x.fan")
+    ch.queue_bind("x.t1", "x.topic", "a.*")
+    ch.queue_bind("x.t2", "x.topic", "a.#")
+    ch.queue_bind("x.h1", "x.head", arguments={"x-match": "all", "k": "v", "n": 1})
+    ch.basic_publish("x.direct", "red", b"1")
+    ch.basic_publish("x.direct", "blue", b"no")
+    ch.basic_publish("x.fan", "whatever", b"2")
+    ch.basic_publish("x.topic", "a.b", b"3")
+    ch.basic_publish("x.topic", "a.b.c", b"4")
+    ch.basic_publish("x.topic", "a", b"5")
+    ch.basic_publish("x.head", "", b"6", pika.BasicProperties(headers={"k": "v", "n": 1}))
+    ch.basic_publish("x.head", "", b"7", pika.BasicProperties(headers={"k": "v"}))
+    time.sleep(0.1)
+    count = lambda q: ch.queue_declare(q, passive=True).method.message_count
+    assert count("x.d1") == 1
+    assert count("x.f1") == 1 and count("x.f2") == 1
+    assert count("x.t1") == 1  # a.b
+    assert count("x.t2") == 3  # a.b, a.b.c, a
+    assert count("x.h1") == 1
+    ch.queue_unbind("x.t2", "x.topic", "a.#")
+    ch.basic_publish("x.topic", "a.z", b"8")
+    assert count("x.t2") == 3
+    c.close()
+
+
+def test_mandatory_unroutable_returns(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.confirm_delivery()
+    with pytest.raises(px.UnroutableError):
+        ch.basic_publish("", "no-such-queue", b"x", mandatory=True)
+    c.close()
+
+
+def test_passive_declare_missing_is_404(broker):
+    c = connect(broker)
+    ch = c.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("missing-queue", passive=True)
+    assert e.value.reply_code == 404
+    assert "NOT_FOUND - no queue 'missing-queue' in vhost '/'" == e.value.reply_text
+    assert c.is_open
+    c.close()
+
+
+def test_redeclare_other_args_is_406(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.args", arguments={"x-message-ttl": 1000})
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("t.args", arguments={"x-message-ttl": 2000})
+    assert e.value.reply_code == 406
+    ch = c.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("t.args", durable=True, arguments={"x-message-ttl": 1000})
+    assert e.value.reply_code == 406
+    c.close()
+
+
+def test_exclusive_queue_locked_405_and_deleted_on_close(broker):
+    a = connect(broker)
+    cha = a.channel()
+    q = cha.queue_declare("", exclusive=True).method.queue
+    assert q.startswith("amq.gen-")
+    b = connect(broker)
+    chb = b.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        chb.basic_consume(q, lambda *a: None)
+    assert e.value.reply_code == 405
+    a.close()
+    time.sleep(0.1)
+    chb = b.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        chb.queue_declare(q, passive=True)
+    assert e.value.reply_code == 404
+    b.close()
+
+
+def test_auto_delete_after_last_consumer(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.auto", auto_delete=True)
+    tag = ch.basic_consume("t.auto", lambda *a: None)
+    ch.basic_cancel(tag)
+    ch2 = c.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch2.queue_declare("t.auto", passive=True)
+    assert e.value.reply_code == 404
+    c.close()
+
+
+def test_ttl_and_dead_letter(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.dlq")
+    ch.queue_purge("t.dlq")
+    ch.queue_declare("t.ttl", arguments={"x-message-ttl": 100,
+                                         "x-dead-letter-exchange": "",
+                                         "x-dead-letter-routing-key": "t.dlq"})
+    ch.basic_publish("", "t.ttl", b"expire-me")
+    ch.queue_declare("t.perttl")
+    ch.basic_publish("", "t.perttl", b"short", pika.BasicProperties(expiration="50"))
+    time.sleep(0.4)
+    assert ch.queue_declare("t.ttl", passive=True).method.message_count == 0
+    assert ch.queue_declare("t.perttl", passive=True).method.message_count == 0
+    m, _, body = ch.basic_get("t.dlq", auto_ack=True)
+    assert body == b"expire-me"
+    # rejected without requeue -> dead-lettered
+    ch.queue_declare("t.rej", arguments={"x-dead-letter-exchange": "",
+                                         "x-dead-letter-routing-key": "t.dlq"})
+    ch.basic_publish("", "t.rej", b"rejected")
+    m, _, _ = ch.basic_get("t.rej")
+    ch.basic_reject(m.delivery_tag, requeue=False)
+    m, _, body = ch.basic_get("t.dlq", auto_ack=True)
+    assert body == b"rejected"
+    c.close()
+
+
+def test_max_length_drop_head_and_reject_publish(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.max", arguments={"x-max-length": 2})
+    for i in range(5):
+        ch.basic_publish("", "t.max", b"%d" % i)
+    assert [ch.basic_get("t.max", auto_ack=True)[2] for _ in range(2)] == [b"3", b"4"]
+    ch.queue_declare("t.maxrej", arguments={"x-max-length": 1, "x-overflow": "reject-publish"})
+    ch.confirm_delivery()
+    ch.basic_publish("", "t.maxrej", b"first")
+    with pytest.raises(px.NackError):
+        ch.basic_publish("", "t.maxrej", b"second")
+    c.close()
+
+
+def test_unknown_delivery_tag_is_406(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.basic_ack(12345)
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("t.after")
+    assert e.value.reply_code == 406
+    assert "unknown delivery tag 12345" in e.value.reply_text
+    c.close()
+
+
+def test_bad_login_and_vhost(broker):
+    with pytest.raises((px.ProbableAuthenticationError, px.AuthenticationError)):
+        connect(broker, credentials=pika.PlainCredentials("guest", "wrong"))
+    with pytest.raises(px.ProbableAccessDeniedError) as e:
+        connect(broker, virtual_host="nope")
+    assert "530" in str(e.value) and "vhost 'nope' not found" in str(e.value)
+
+
+def test_heartbeat_negotiated_and_kept(broker):
+    c = connect(broker, heartbeat=1)
+    ch = c.channel()
+    ch.queue_declare("t.hb")
+    # Idle for longer than two heartbeat periods: the server must send heartbeats and not
+    # drop us, and pika answers ours.
+    c.sleep(3.0)
+    assert c.is_open
+    ch.basic_publish("", "t.hb", b"still here")
+    c.close()
+
+
+def test_missed_heartbeats_close(broker):
+    import socket
+    import struct
+    s = socket.create_connection(("127.0.0.1", broker.ports["amqp"]))
+    s.sendall(b"AMQP\x00\x00\x09\x01")
+    s.settimeout(5)
+    data = s.recv(4096)
+    assert data[0] == 1  # connection.start
+    # We never answer: the server's handshake timeout (or heartbeats) closes us.
+    s.close()
+
+
+def test_delete_and_purge(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.del")
+    ch.basic_publish("", "t.del", b"1")
+    ch.basic_publish("", "t.del", b"2")
+    time.sleep(0.05)
+    assert ch.queue_purge("t.del").method.message_count == 2
+    ch.basic_publish("", "t.del", b"3")
+    time.sleep(0.05)
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_delete("t.del", if_empty=True)
+    assert e.value.reply_code == 406
+    ch = c.channel()
+    assert ch.queue_delete("t.del").method.message_count == 1
+    c.close()
