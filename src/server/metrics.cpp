@@ -5,6 +5,7 @@
 #include "switchyard/net/kernel_queues.hpp"
 #include "switchyard/proto/http1/errors.hpp"
 #include "switchyard/server/builtin.hpp"
+#include "switchyard/server/gateway.hpp"
 
 namespace sy::server {
 
@@ -146,6 +147,7 @@ std::string render_metrics(runtime& rt) {
     render_http(out, rt);
     render_listeners(out, rt);
     render_loops(out, rt);
+    render_gateway_metrics(out, rt);
     return out;
 }
 

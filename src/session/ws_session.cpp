@@ -144,8 +144,8 @@ void ws_session::on_client_message(net::connection& c, const ws::event& ev) {
         c.close(net::close_mode::graceful);
         return;
     }
-    const std::string_view type = ev.op == ws::opcode::text ? "text/plain; charset=utf-8"
-                                                            : "application/octet-stream";
+    const std::string_view type =
+        ev.op == ws::opcode::text ? "text/plain; charset=utf-8" : "application/octet-stream";
     shard_->publish(sub_->pattern, type, shared_bytes::copy_of(as_string_view(ev.payload)));
 }
 

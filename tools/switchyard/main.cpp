@@ -9,6 +9,7 @@
 #include "switchyard/server/amqp.hpp"
 #include "switchyard/server/app.hpp"
 #include "switchyard/server/builtin.hpp"
+#include "switchyard/server/gateway.hpp"
 
 namespace {
 
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     if (!sy::server::parse_command_line(app.config(), argc, argv, code)) return code;
     auto& cfg = app.config();
     if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
+    sy::server::install_gateway(app);  // before the static files' catch-all route
     sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
     sy::server::install_amqp(app);
     return app.run();

@@ -36,11 +36,11 @@ struct push_counters {
     core::counter sse_sessions;  ///< SSE streams opened
     core::counter ws_closed;     ///< open now = ws_sessions - ws_closed
     core::counter sse_closed;
-    core::counter deliveries;    ///< hub messages queued to WS/SSE subscribers
-    core::counter gaps_sent;     ///< gap events sent (resume past history, drop-oldest)
-    core::counter drops;         ///< messages skipped by drop-oldest
-    core::counter disconnects;   ///< subscribers closed by the disconnect policy
-    core::counter over_cap;      ///< block-publisher over-cap transitions
+    core::counter deliveries;   ///< hub messages queued to WS/SSE subscribers
+    core::counter gaps_sent;    ///< gap events sent (resume past history, drop-oldest)
+    core::counter drops;        ///< messages skipped by drop-oldest
+    core::counter disconnects;  ///< subscribers closed by the disconnect policy
+    core::counter over_cap;     ///< block-publisher over-cap transitions
     core::counter ws_messages_in;
     core::counter ws_protocol_errors;
 };

@@ -23,6 +23,7 @@ inline constexpr unsigned ws_raw = 0;       // the payload as one text/binary fr
 inline constexpr unsigned ws_envelope = 1;  // {"type":"message","id",...} as a text frame
 inline constexpr unsigned sse_raw = 2;      // id + data lines (no event name)
 inline constexpr unsigned sse_envelope = 3;
+inline constexpr unsigned grpc_event = 4;  // switchyard.v1.Event, gRPC length-prefixed, identity
 }  // namespace push_slot
 
 /// True when the payload goes out as text (WebSocket text frame, JSON string): the content type

@@ -37,8 +37,8 @@ namespace sy::session {
 
 struct ws_options {
     std::size_t max_message = 1 << 20;
-    millis ping_interval{30000};  ///< 0: no pings
-    millis idle_timeout{120000};  ///< 0: none
+    millis ping_interval{30000};                ///< 0: no pings
+    millis idle_timeout{120000};                ///< 0: none
     std::optional<ws::deflate_params> deflate;  ///< negotiated permessage-deflate
     push_counters* counters = nullptr;          ///< per loop; outlives the session
 };

@@ -1,0 +1,558 @@
+// The HTTP gateway to the hub (routes documented in server/gateway.hpp and docs/patterns/).
+#include "switchyard/server/gateway.hpp"
+
+#include <array>
+#include <charconv>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "gateway_internal.hpp"
+#include "switchyard/http/util.hpp"
+#include "switchyard/proto/ws/handshake.hpp"
+#include "switchyard/session/h1_tunnel.hpp"
+#include "switchyard/session/push_format.hpp"
+#include "switchyard/session/sse_session.hpp"
+#include "switchyard/session/ws_session.hpp"
+
+namespace sy::server {
+
+namespace {
+
+constexpr std::size_t max_loops = 256;
+// Per-loop counters, indexed by loop index; each loop writes its own, /metrics reads all.
+std::array<session::push_counters, max_loops> g_counters;
+
+session::push_counters* counters_for(const loop_state& ls) {
+    return ls.index < max_loops ? &g_counters[ls.index] : nullptr;
+}
+
+std::string etag_of(std::uint64_t id) {
+    return fmt::format("\"{}\"", id);
+}
+
+// ---- WebSocket handshake --------------------------------------------------------------------
+
+std::string_view hdr(const http::request& req, std::string_view name) {
+    return req.header(name).value_or(std::string_view{});
+}
+
+/// Answers the handshake and takes the connection over; make(c) builds the session. Replies
+/// 400/403/426 (proto/ws table) itself when the handshake is refused.
+template <typename Make>
+void accept_websocket(const server_config& cfg, http::request& req, http::response& res,
+                      Make&& make) {
+    ws::handshake_request hr;
+    hr.method = req.method_name();
+    hr.http_version = req.version() == http::http_version::http1_0 ? "HTTP/1.0" : "HTTP/1.1";
+    hr.host = hdr(req, "host");
+    hr.upgrade = hdr(req, "upgrade");
+    hr.connection = hdr(req, "connection");
+    hr.key = hdr(req, "sec-websocket-key");
+    hr.version = hdr(req, "sec-websocket-version");
+    hr.protocol = hdr(req, "sec-websocket-protocol");
+    hr.extensions = hdr(req, "sec-websocket-extensions");
+    hr.origin = hdr(req, "origin");
+    ws::handshake_config hc;
+    hc.allowed_origins = cfg.ws.origins;
+    hc.deflate.enabled = cfg.ws.deflate;
+    auto r = ws::accept_handshake(hr, hc);
+    if (!r) {
+        if (r.error() == ws::handshake_error::unsupported_version) {
+            res.set_header("Sec-WebSocket-Version", "13");
+        }
+        res.send(ws::status_for(r.error()), std::string(ws::to_string(r.error())) + "\n");
+        return;
+    }
+    if (res.upgrade_kind() != http::upgrade_support::connection_takeover) {
+        res.send(400, "WebSocket needs HTTP/1.1 here\n");
+        return;
+    }
+    const auto& hs = r.value();
+    const std::string ext = hs.deflate ? hs.deflate->to_header() : std::string();
+    res.set_header("Sec-WebSocket-Accept", hs.accept);
+    if (!hs.protocol.empty()) res.set_header("Sec-WebSocket-Protocol", hs.protocol);
+    if (!ext.empty()) res.set_header("Sec-WebSocket-Extensions", ext);
+    auto tunnel = res.upgrade(101, {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
+    auto* t = dynamic_cast<session::h1_tunnel*>(tunnel.get());
+    net::connection* c = t ? t->connection() : nullptr;
+    if (!c) {
+        if (tunnel) tunnel->close();
+        return;
+    }
+    session::ws_options o;
+    o.max_message = cfg.ws.max_message;
+    o.ping_interval = millis(cfg.ws.ping_interval_ms);
+    o.idle_timeout = millis(cfg.ws.idle_timeout_ms);
+    o.deflate = hs.deflate;
+    c->set_handler(make(std::move(o)));
+}
+
+thread_local loop_state* t_loop = nullptr;
+
+bool wants_websocket(const http::request& req) {
+    // Upgrade is a token list (RFC 9110 7.8); proto/ws checks it exactly in the handshake.
+    std::string_view u = hdr(req, "upgrade");
+    for (std::size_t i = 0; i + 9 <= u.size(); ++i) {
+        if (http::iequals(u.substr(i, 9), "websocket")) return true;
+    }
+    return false;
+}
+
+bool wants_sse(const http::request& req) {
+    return hdr(req, "accept").find("text/event-stream") != std::string_view::npos;
+}
+
+// ---- resume positions -----------------------------------------------------------------------
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+    while (!s.empty() &&
+           (s.front() == ' ' || s.front() == '"' || s.front() == 'W' || s.front() == '/'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '"')) s.remove_suffix(1);
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+    return v;
+}
+
+/// Where a subscriber starts: ?since=ID (or since=newest), ?last_event_id=, Last-Event-ID,
+/// If-None-Match. The largest id given wins.
+struct start_point {
+    bool given = false;
+    bool newest = false;
+    std::uint64_t since = 0;
+};
+
+start_point start_of(const http::request& req) {
+    start_point sp;
+    auto take = [&sp](std::optional<std::uint64_t> v) {
+        if (!v) return;
+        sp.since = sp.given ? std::max(sp.since, *v) : *v;
+        sp.given = true;
+    };
+    if (auto q = req.query("since")) {
+        if (*q == "newest") {
+            sp.newest = true;
+        } else {
+            take(parse_u64(*q));
+        }
+    }
+    if (auto q = req.query("last_event_id")) take(parse_u64(*q));
+    if (auto h = req.header("last-event-id")) take(parse_u64(*h));
+    if (auto h = req.header("if-none-match")) take(parse_u64(*h));
+    return sp;
+}
+
+hub::subscribe_options options_of(const start_point& sp) {
+    if (sp.given) return hub::subscribe_options::after(sp.since);
+    if (sp.newest) return hub::subscribe_options::from_newest();
+    return {};
+}
+
+bool query_flag(const http::request& req, std::string_view name) {
+    auto v = req.query(name);
+    return v && (*v == "1" || *v == "true" || *v == "yes" || v->empty());
+}
+
+std::uint64_t query_u64(const http::request& req, std::string_view name, std::uint64_t dflt) {
+    auto v = req.query(name);
+    if (!v) return dflt;
+    return parse_u64(*v).value_or(dflt);
+}
+
+// ---- long poll ----------------------------------------------------------------------------------
+
+/// One waiting long-poll request. Kept alive by its timer (and the hub's waiter callback); the
+/// response's on_abort holds only a weak reference.
+class longpoll final : public hub::subscriber, public std::enable_shared_from_this<longpoll> {
+  public:
+    longpoll(http::response res, core::loop& l, std::uint64_t since)
+        : res_(std::move(res)), loop_(&l), since_(since) {}
+
+    void start(hub::hub_shard& shard, const std::string& pattern, const start_point& sp,
+               millis timeout) {
+        auto self = shared_from_this();
+        timer_ = loop_->add_timer(timeout, [self] { self->timed_out(); });
+        std::weak_ptr<longpoll> weak = self;
+        res_.on_abort([weak] {
+            if (auto s = weak.lock()) s->finish();
+        });
+        result<hub::subscription_handle, hub::topic_error> h = hub::subscription_handle{};
+        if (sp.given && hub::is_literal(pattern)) {
+            h = shard.next_after(pattern, sp.since, 1, waiter_callback(self));
+        } else {
+            h = shard.subscribe(pattern, this, {});
+        }
+        if (!h) {
+            finish();
+            res_.send(400, "invalid topic\n");
+            return;
+        }
+        if (done_) return;  // answered from history inside next_after
+        handle_ = std::move(h.value());
+    }
+
+    void on_message(const hub::delivery& d) override {
+        hub::history_result r;
+        r.messages.push_back(d.message_ptr_ref());
+        r.last_id = d.msg().id;
+        answer(r);
+    }
+
+  private:
+    static hub::history_callback waiter_callback(std::shared_ptr<longpoll> self) {
+        return [self = std::move(self)](result<hub::history_result, hub::topic_error>&& r) {
+            if (r.has_value()) self->answer(*r);
+        };
+    }
+
+    void answer(const hub::history_result& r) {
+        if (done_) return;
+        auto keep = finish();
+        if (res_.closed()) return;
+        res_.set_header("Cache-Control", "no-cache");
+        if (r.lost > 0) {
+            res_.set_header("X-Lost", std::to_string(r.lost));
+            res_.set_header("X-Lost-From", std::to_string(r.lost_from));
+        }
+        if (r.messages.empty()) {
+            const std::uint64_t to = r.lost_from + r.lost - 1;
+            res_.set_header("ETag", etag_of(to));
+            res_.set_header("X-Message-Id", std::to_string(to));
+            res_.send_json(200, session::gap_json("", r.lost_from, to, r.lost));
+            return;
+        }
+        const hub::message& m = *r.messages.front();
+        res_.set_header("ETag", etag_of(m.id));
+        res_.set_header("X-Message-Id", std::to_string(m.id));
+        res_.set_header("X-Topic", m.topic);
+        res_.send(200, m.payload,
+                  m.content_type.empty() ? std::string_view("application/octet-stream")
+                                         : std::string_view(m.content_type));
+    }
+
+    void timed_out() {
+        timer_ = {};
+        if (done_) return;
+        auto keep = finish();
+        if (res_.closed()) return;
+        res_.set_header("ETag", etag_of(since_));
+        res_.set_header("Cache-Control", "no-cache");
+        res_.send(304);
+    }
+
+    /// Stops waiting; returns a reference that keeps this alive until the caller is done.
+    std::shared_ptr<longpoll> finish() {
+        auto keep = shared_from_this();
+        done_ = true;
+        handle_.reset();
+        if (loop_->timer_pending(timer_)) loop_->cancel_timer(timer_);
+        loop_->defer([keep] {});  // freed after this turn, never inside a hub callback
+        return keep;
+    }
+
+    http::response res_;
+    core::loop* loop_;
+    std::uint64_t since_;
+    hub::subscription_handle handle_;
+    core::timer_id timer_{};
+    bool done_ = false;
+};
+
+// ---- handlers ----------------------------------------------------------------------------------
+
+void sub_handler(sy::app& a, http::request& req, http::response& res) {
+    loop_state* ls = a.runtime()->current_loop();
+    if (!ls || !ls->shard) {
+        res.send(503, "no hub on this thread\n");
+        return;
+    }
+    const auto& cfg = a.runtime()->config();
+    std::string pattern(req.param("topic"));
+    if (auto v = hub::validate_pattern(pattern); !v) {
+        res.send(400, fmt::format("invalid topic pattern: {}\n", hub::to_string(v.error())));
+        return;
+    }
+    const start_point sp = start_of(req);
+    if (wants_websocket(req)) {
+        session::ws_subscription sub;
+        sub.pattern = pattern;
+        sub.start = options_of(sp);
+        sub.allow_publish = cfg.ws.allow_client_publish;
+        sub.envelope = query_flag(req, "envelope");
+        sub.presence = req.query("presence").value_or("");
+        if (!sub.presence.empty() && !hub::is_literal(pattern)) {
+            res.send(400, "presence needs a topic, not a pattern\n");
+            return;
+        }
+        hub::hub_shard& shard = *ls->shard;
+        auto* counters = counters_for(*ls);
+        accept_websocket(cfg, req, res, [&](session::ws_options o) {
+            o.counters = counters;
+            return std::make_unique<session::ws_session>(std::move(o), shard, std::move(sub));
+        });
+        return;
+    }
+    if (wants_sse(req)) {
+        session::sse_subscription sub;
+        sub.pattern = pattern;
+        sub.start = options_of(sp);
+        sub.envelope = query_flag(req, "envelope");
+        sub.event = req.query("event").value_or("");
+        if (sub.event.find_first_of("\r\n") != std::string::npos) {
+            res.send(400, "invalid event name\n");
+            return;
+        }
+        sub.heartbeat = millis(cfg.hub.sse_heartbeat_ms);
+        sub.retry_ms = static_cast<std::uint32_t>(query_u64(req, "retry", 0));
+        sub.counters = counters_for(*ls);
+        start_sse(res, *ls->shard, std::move(sub));
+        return;
+    }
+    const millis timeout(req.query("timeout") ? query_u64(req, "timeout", 0) * 1000
+                                              : cfg.hub.longpoll_timeout_ms);
+    auto lp = std::make_shared<longpoll>(res, *ls->loop, sp.since);
+    lp->start(*ls->shard, pattern, sp, timeout);
+}
+
+void pub_handler(sy::app& a, http::request& req, http::response& res) {
+    loop_state* ls = a.runtime()->current_loop();
+    if (!ls || !ls->shard) {
+        res.send(503, "no hub on this thread\n");
+        return;
+    }
+    std::string_view topic = req.param("topic");
+    const std::string_view type = req.header("content-type").value_or("");
+    ls->shard->publish(topic, type, shared_bytes::copy_of(req.body()),
+                       [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
+                           if (res.closed()) return;
+                           if (!r) {
+                               if (r.error() == hub::publish_error::rejected_over_cap) {
+                                   res.set_header("Retry-After", "1");
+                                   res.send_json(503, "{\"error\":\"subscriber over cap\"}");
+                               } else {
+                                   res.send_json(400, "{\"error\":\"invalid topic\"}");
+                               }
+                               return;
+                           }
+                           res.send_json(201, fmt::format("{{\"id\":{},\"subscribers\":{}}}",
+                                                          r.value().id, r.value().reached));
+                       });
+}
+
+void messages_handler(sy::app& a, http::request& req, http::response& res) {
+    loop_state* ls = a.runtime()->current_loop();
+    if (!ls || !ls->shard) {
+        res.send(503, "no hub on this thread\n");
+        return;
+    }
+    const std::uint64_t since = query_u64(req, "since", 0);
+    const std::size_t limit = std::min<std::uint64_t>(query_u64(req, "limit", 100), 1000);
+    ls->shard->history(
+        req.param("topic"), since, limit,
+        [res](result<hub::history_result, hub::topic_error>&& r) mutable {
+            if (res.closed()) return;
+            if (!r) {
+                res.send_json(400, "{\"error\":\"invalid topic\"}");
+                return;
+            }
+            const auto& h = r.value();
+            std::string out = "{\"messages\":[";
+            bool first = true;
+            for (const auto& m : h.messages) {
+                if (!first) out += ',';
+                first = false;
+                fmt::format_to(std::back_inserter(out),
+                               "{{\"id\":{},\"time\":{},\"content_type\":\"", m->id, m->time_ms);
+                http::json_escape(m->content_type, out);
+                out += "\",\"data\":";
+                bool b64 = false;
+                session::append_json_data(out, *m, b64);
+                if (b64) out += ",\"encoding\":\"base64\"";
+                out += '}';
+            }
+            fmt::format_to(std::back_inserter(out), "],\"last_id\":{}", h.last_id);
+            if (h.lost) {
+                fmt::format_to(std::back_inserter(out), ",\"lost\":{},\"lost_from\":{}", h.lost,
+                               h.lost_from);
+            }
+            fmt::format_to(std::back_inserter(out), ",\"more\":{}}}", h.more ? "true" : "false");
+            res.set_header("Cache-Control", "no-cache");
+            res.send_json(200, out);
+        });
+}
+
+void stats_handler(sy::app& a, http::request& req, http::response& res) {
+    loop_state* ls = a.runtime()->current_loop();
+    if (!ls || !ls->shard) {
+        res.send(503, "no hub on this thread\n");
+        return;
+    }
+    std::string topic(req.param("topic"));
+    ls->shard->stats(topic, [res, topic](result<hub::topic_stats, hub::topic_error>&& r) mutable {
+        if (res.closed()) return;
+        if (!r) {
+            res.send_json(400, "{\"error\":\"invalid topic\"}");
+            return;
+        }
+        const auto& s = r.value();
+        std::string out = "{\"topic\":\"";
+        http::json_escape(topic, out);
+        fmt::format_to(std::back_inserter(out),
+                       "\",\"last_id\":{},\"history\":{},\"subscribers\":{},\"publishes\":{},"
+                       "\"deliveries\":{},\"over_cap\":{}}}",
+                       s.last_id, s.history_count, s.subscribers, s.publishes, s.deliveries,
+                       s.over_cap);
+        res.send_json(200, out);
+    });
+}
+
+}  // namespace
+
+void start_sse(http::response& res, hub::hub_shard& shard, session::sse_subscription sub) {
+    if (res.upgrade_kind() != http::upgrade_support::connection_takeover) {
+        res.send(505, "event streams need HTTP/1.1 here\n");
+        return;
+    }
+    // The head goes out through the upgrade path so the session owns the connection; the body
+    // is delimited by the connection's close (RFC 9112 6.3 rule 8).
+    auto tunnel = res.upgrade(200, {{"Content-Type", "text/event-stream"},
+                                    {"Cache-Control", "no-cache"},
+                                    {"X-Accel-Buffering", "no"},
+                                    {"Connection", "close"}});
+    auto* t = dynamic_cast<session::h1_tunnel*>(tunnel.get());
+    net::connection* c = t ? t->connection() : nullptr;
+    if (!c) {
+        if (tunnel) tunnel->close();
+        return;
+    }
+    c->set_handler(std::make_unique<session::sse_session>(shard, std::move(sub)));
+}
+
+loop_state* current_loop_state() {
+    return t_loop;
+}
+
+session::push_counters* push_counters_of(const loop_state& ls) {
+    return counters_for(ls);
+}
+
+void install_gateway(sy::app& a) {
+    a.on_runtime([](runtime& rt) {
+        rt.on_loop_start([](loop_state& ls) { t_loop = &ls; });
+        rt.on_loop_stop([](loop_state&) { t_loop = nullptr; });
+    });
+    auto& r = a.router();
+    r.get("/echo", [&a](http::request& req, http::response& res) {
+        if (!wants_websocket(req)) {
+            res.set_header("Allow", "GET, POST");
+            res.send(426, "GET /echo is a WebSocket endpoint (POST /echo echoes the body)\n");
+            return;
+        }
+        loop_state* ls = a.runtime()->current_loop();
+        auto* counters = ls ? counters_for(*ls) : nullptr;
+        accept_websocket(a.runtime()->config(), req, res, [&](session::ws_options o) {
+            o.counters = counters;
+            return std::make_unique<session::ws_session>(std::move(o));
+        });
+    });
+    r.post("/pub/:topic",
+           [&a](http::request& req, http::response& res) { pub_handler(a, req, res); });
+    r.get("/sub/:topic",
+          [&a](http::request& req, http::response& res) { sub_handler(a, req, res); });
+    r.get("/topics/:topic/messages",
+          [&a](http::request& req, http::response& res) { messages_handler(a, req, res); });
+    r.get("/topics/:topic",
+          [&a](http::request& req, http::response& res) { stats_handler(a, req, res); });
+    install_jobs(a);
+}
+
+void render_gateway_metrics(std::string& out, runtime& rt) {
+    auto sum = [&rt](auto get) {
+        std::uint64_t s = 0;
+        for (std::size_t i = 0; i < rt.loop_count() && i < max_loops; ++i) s += get(g_counters[i]);
+        return s;
+    };
+    auto line = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       std::uint64_t v) {
+        fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help,
+                       name, type, name, v);
+    };
+    using pc = session::push_counters;
+    const std::uint64_t ws = sum([](const pc& c) { return c.ws_sessions.get(); });
+    const std::uint64_t sse = sum([](const pc& c) { return c.sse_sessions.get(); });
+    line("sy_ws_sessions_total", "counter", "WebSocket sessions opened.", ws);
+    line("sy_ws_open", "gauge", "WebSocket sessions open now.",
+         ws - sum([](const pc& c) { return c.ws_closed.get(); }));
+    line("sy_sse_sessions_total", "counter", "SSE streams opened.", sse);
+    line("sy_sse_open", "gauge", "SSE streams open now.",
+         sse - sum([](const pc& c) { return c.sse_closed.get(); }));
+    line("sy_push_deliveries_total", "counter", "Hub messages queued to WS/SSE subscribers.",
+         sum([](const pc& c) { return c.deliveries.get(); }));
+    line("sy_push_gaps_total", "counter", "Gap events sent to WS/SSE subscribers.",
+         sum([](const pc& c) { return c.gaps_sent.get(); }));
+    line("sy_ws_messages_in_total", "counter", "WebSocket messages received.",
+         sum([](const pc& c) { return c.ws_messages_in.get(); }));
+    line("sy_ws_protocol_errors_total", "counter", "WebSockets failed by a protocol error.",
+         sum([](const pc& c) { return c.ws_protocol_errors.get(); }));
+    line("sy_slow_over_cap_total", "counter",
+         "block-publisher subscribers that went over their output cap.",
+         sum([](const pc& c) { return c.over_cap.get(); }));
+    const hub::policy_counters h = rt.hub().counters();
+    line("sy_slow_drops_total", "counter", "Messages skipped by drop-oldest subscribers.", h.drops);
+    line("sy_slow_disconnects_total", "counter", "Subscribers closed by the disconnect policy.",
+         h.disconnects);
+    line("sy_slow_publisher_rejections_total", "counter",
+         "Publishes rejected (503) by block-publisher.", h.publisher_rejections);
+    render_jobs_metrics(out);
+}
+
+// ---- embedded API -------------------------------------------------------------------------------
+
+namespace gateway {
+
+struct subscription::target final : hub::subscriber {
+    message_fn fn;
+    hub::subscription_handle handle;
+    void on_message(const hub::delivery& d) override { fn(d.msg()); }
+};
+
+subscription::subscription() = default;
+subscription::subscription(subscription&&) noexcept = default;
+subscription& subscription::operator=(subscription&&) noexcept = default;
+subscription::~subscription() {
+    reset();
+}
+
+void subscription::reset() {
+    if (target_) {
+        target_->handle.reset();
+        target_.reset();
+    }
+}
+
+bool publish(std::string_view topic, sy::shared_bytes payload, std::string_view content_type,
+             hub::publish_callback done) {
+    loop_state* ls = current_loop_state();
+    if (!ls || !ls->shard) return false;
+    ls->shard->publish(topic, content_type, std::move(payload), std::move(done));
+    return true;
+}
+
+result<subscription, hub::topic_error> subscribe(std::string_view pattern, message_fn fn,
+                                                 hub::subscribe_options opts) {
+    loop_state* ls = current_loop_state();
+    if (!ls || !ls->shard) return unexpected(hub::topic_error::empty);
+    subscription s;
+    s.target_ = std::make_unique<subscription::target>();
+    s.target_->fn = std::move(fn);
+    auto h = ls->shard->subscribe(pattern, s.target_.get(), opts);
+    if (!h) return unexpected(h.error());
+    s.target_->handle = std::move(h.value());
+    return s;
+}
+
+}  // namespace gateway
+
+}  // namespace sy::server

@@ -1,0 +1,19 @@
+// Shared between gateway.cpp and jobs.cpp (not public).
+#pragma once
+
+#include "switchyard/http/response.hpp"
+#include "switchyard/hub/hub.hpp"
+#include "switchyard/server/runtime.hpp"
+#include "switchyard/session/outflow.hpp"
+#include "switchyard/session/sse_session.hpp"
+
+namespace sy::server {
+
+/// Sends the event-stream head through the upgrade path and installs an sse_session.
+void start_sse(http::response& res, hub::hub_shard& shard, session::sse_subscription sub);
+/// The calling loop's push counters (nullptr for loops past the table).
+session::push_counters* push_counters_of(const loop_state& ls);
+/// The loop_state of the calling loop thread, set by the gateway's loop-start hook.
+loop_state* current_loop_state();
+
+}  // namespace sy::server
