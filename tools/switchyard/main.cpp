@@ -10,6 +10,7 @@
 #include "switchyard/server/app.hpp"
 #include "switchyard/server/builtin.hpp"
 #include "switchyard/server/gateway.hpp"
+#include "switchyard/server/grpc_hub.hpp"
 
 namespace {
 
@@ -36,5 +37,6 @@ int main(int argc, char** argv) {
     sy::server::install_gateway(app);  // before the static files' catch-all route
     sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
     sy::server::install_amqp(app);
+    sy::server::install_grpc_hub(app);
     return app.run();
 }
