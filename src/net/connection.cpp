@@ -157,12 +157,15 @@ void connection::on_io(std::uint32_t events) {
         finish(false);
         return;
     }
+    // A read that waited for writability (TLS handshake flight) runs again on EPOLLOUT.
+    const bool retry_read = read_wants_write_ && (events & core::ev::writable);
     if (events & core::ev::writable) {
         want_write_ = false;
+        read_wants_write_ = false;
         write_out();
         if (state_ == state::closed) return;
     }
-    if (events & core::ev::readable) {
+    if ((events & core::ev::readable) || retry_read) {
         on_readable();
     } else if ((events & core::ev::hangup) && !(events & core::ev::writable)) {
         // Both directions are down and nothing to read: nothing more can happen.
@@ -177,6 +180,11 @@ void connection::before_sleep() {
     if (redeliver_) {
         redeliver_ = false;
         if (state_ == state::open && !(read_block_ & block_user)) deliver_input();
+        if (state_ == state::closed) return;
+    }
+    if (reread_) {
+        reread_ = false;
+        if (state_ == state::open) on_readable();
         if (state_ == state::closed) return;
     }
     flush_output();
@@ -204,11 +212,20 @@ void connection::on_readable() {
             k->bytes_in.add(*r);
         }
         deliver_input();
+        if (state_ == state::open && read_block_ == 0 && stream_buffered() > 0) {
+            reread_ = true;
+            loop_->schedule_before_sleep(*this);
+        }
         return;
     }
     in_.shrink_if_empty();
     switch (r.error()) {
         case io_error::would_block:
+            if (stream_read_wants_write()) {
+                read_wants_write_ = true;
+                want_write_ = true;
+                update_interest();
+            }
             return;
         case io_error::eof:
             on_peer_eof();
@@ -275,6 +292,10 @@ void connection::set_block(std::uint8_t bit, bool on) {
     std::uint8_t before = read_block_;
     read_block_ = on ? (read_block_ | bit) : (read_block_ & ~bit);
     if ((before == 0) != (read_block_ == 0)) update_interest();
+    if (before != 0 && read_block_ == 0 && state_ == state::open && stream_buffered() > 0) {
+        reread_ = true;  // no poller event will announce what the stream already holds
+        loop_->schedule_before_sleep(*this);
+    }
 }
 
 void connection::update_interest() {

@@ -6,6 +6,7 @@
 #include "switchyard/base/log.hpp"
 #include "switchyard/http/response.hpp"
 #include "switchyard/session/h1_tunnel.hpp"
+#include "switchyard/session/h2_session.hpp"
 
 namespace sy::session {
 
@@ -196,6 +197,19 @@ void http1_session::on_open(net::connection& c) {
 }
 
 void http1_session::on_data(net::connection& c, byte_buffer& in) {
+    if (first_bytes_) {
+        // RFC 9113 3.3: prior knowledge. Checked here rather than by the parser because pooled
+        // parsers do not know they start a new connection.
+        const auto v = as_string_view(in.readable());
+        const auto pre = http1::k_h2_preface;
+        if (v.size() < pre.size() && pre.substr(0, v.size()) == v) return;  // wait for the rest
+        first_bytes_ = false;
+        if (v.substr(0, pre.size()) == pre) {
+            in.consume(pre.size());
+            switch_to_h2(c);
+            return;
+        }
+    }
     in_on_data_ = true;
     // An event may be pending with no input left (end of a bodiless message), so the loop runs
     // until the parser needs more bytes, not until the buffer is empty.
@@ -242,10 +256,9 @@ bool http1_session::step(net::connection& c, byte_buffer& in) {
             dispatch(c);
             return phase_ == phase::idle;
         case http1::event::h2_preface:
-            // HTTP/2 with prior knowledge arrives with the HTTP/2 session (issue 4); until then
-            // answer as HTTP/1.1 servers do to an unsupported version.
-            in.consume(in.size());
-            reply_and_close(c, 505, "HTTP/2 is not enabled on this listener\n");
+            // HTTP/2 with prior knowledge (RFC 9113 3.3): the rest of the input is HTTP/2.
+            in.consume(r.consumed);
+            switch_to_h2(c);
             return false;
         case http1::event::none:
             break;
@@ -268,6 +281,8 @@ bool http1_session::on_head(net::connection& c) {
     req.set_version(h.version_minor == 0 ? http::http_version::http1_0
                                          : http::http_version::http1_1);
     keep_alive_ = h.keep_alive && !draining_;
+    h2c_upgrade_ = h2c_allowed_ && h.upgrade_h2c && h.connection_upgrade &&
+                   !h.http2_settings.empty() && h.version_minor == 1;
     if (h.body == http1::body_kind::none) {
         c.clear_read_deadline();
     } else {
@@ -283,6 +298,7 @@ bool http1_session::on_head(net::connection& c) {
 }
 
 void http1_session::dispatch(net::connection& c) {
+    if (h2c_upgrade_ && switch_to_h2c(c)) return;
     phase_ = phase::handler;
     auto& req = x_->request;
     const bool is_head = req.method() == http::method::head;
@@ -393,6 +409,31 @@ void http1_session::begin_shutdown(net::connection& c) {
 
 void http1_session::release_exchange() {
     if (x_) ctx_.release_exchange(std::move(x_));
+}
+
+void http1_session::switch_to_h2(net::connection& c) {
+    phase_ = phase::upgraded;
+    ctx_.counters().h2c_switches.add();
+    release_exchange();
+    c.set_handler(std::make_unique<h2_session>(
+        ctx_, std::string_view(remote_.data(), remote_len_), h2_start::preface_consumed));
+}
+
+// RFC 7540 3.2: "Upgrade: h2c" on a complete request; the request becomes h2 stream 1 and is
+// answered over HTTP/2 after the 101. A bad HTTP2-Settings value: served as HTTP/1.1.
+bool http1_session::switch_to_h2c(net::connection& c) {
+    auto settings = x_->request.header("http2-settings");
+    if (!settings || draining_) return false;
+    auto h2 = std::make_unique<h2_session>(ctx_, std::string_view(remote_.data(), remote_len_),
+                                           h2_start::upgraded);
+    if (!h2->adopt_upgrade(std::move(x_->request), *settings)) return false;
+    c.write(std::string_view(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"));
+    ctx_.counters().by_status[101].add();
+    phase_ = phase::upgraded;
+    release_exchange();
+    c.set_handler(std::move(h2));  // h2_session::on_open answers stream 1
+    return true;
 }
 
 void shutdown_connection(net::connection& c) {

@@ -205,6 +205,11 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     virtual result<std::size_t, io_error> stream_sendfile(int fd, off_t off, std::size_t len) = 0;
     virtual void stream_shutdown_write() = 0;
     virtual void stream_close(bool abort) = 0;
+    // Optional stream members (TLS): bytes already decrypted inside the stream, which no poller
+    // event will announce; and "the last read would_block waiting for writability" (a TLS read
+    // that must send handshake or ticket bytes first).
+    virtual std::size_t stream_buffered() const { return 0; }
+    virtual bool stream_read_wants_write() const { return false; }
 
   private:
     enum class state : std::uint8_t { open, closing, lingering, closed };
@@ -264,6 +269,8 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     bool over_high_ = false;
     bool peer_eof_ = false;
     bool redeliver_ = false;
+    bool reread_ = false;            // the stream holds buffered input: read before sleeping
+    bool read_wants_write_ = false;  // a read waits for EPOLLOUT (TLS)
 };
 
 /// The connection for one stream type. Only create() constructs it.
@@ -288,6 +295,20 @@ class basic_connection final : public connection {
     }
     void stream_shutdown_write() override { stream_.shutdown_write(); }
     void stream_close(bool abort) override { stream_.close(abort); }
+    std::size_t stream_buffered() const override {
+        if constexpr (requires(const Stream& s) { s.buffered(); }) {
+            return stream_.buffered();
+        } else {
+            return 0;
+        }
+    }
+    bool stream_read_wants_write() const override {
+        if constexpr (requires(const Stream& s) { s.read_wants_write(); }) {
+            return stream_.read_wants_write();
+        } else {
+            return false;
+        }
+    }
 
     Stream stream_;
 };

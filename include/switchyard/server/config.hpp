@@ -56,6 +56,8 @@ struct tls_config {
     std::string cert;
     std::string key;
     std::uint64_t handshake_timeout_ms = 10000;
+    std::vector<std::string> sni;  // "name:cert:key", extra certificates chosen by SNI
+    std::uint64_t ticket_rotation_s = 3600;
 };
 
 struct amqp_config {

@@ -70,6 +70,9 @@ class runtime {
     void on_loop_start(std::function<void(loop_state&)> fn);
     /// Before run(): fn runs on each loop's thread at shutdown, before connections are drained.
     void on_loop_stop(std::function<void(loop_state&)> fn);
+    /// Before run(): fn runs on the main thread (each process under prefork) on SIGHUP (TLS
+    /// certificate reload). fn must only publish new state safely to the loops (atomics, post).
+    void on_reload(std::function<void()> fn);
 
     /// Runs until SIGTERM/SIGINT (or request_stop()); returns the process exit code.
     int run();

@@ -42,6 +42,8 @@ class http1_session final : public net::connection_handler, public graceful_shut
     net::timeout_action on_timeout(net::connection& c, net::timeout_kind k) override;
     void on_close(net::connection& c, net::close_reason r) override;
     void begin_shutdown(net::connection& c) override;
+    /// TLS connections: "Upgrade: h2c" is ignored (h2 over TLS is chosen by ALPN).
+    void disable_h2c_upgrade() { h2c_allowed_ = false; }
 
   private:
     friend class h1_sink;
@@ -55,6 +57,8 @@ class http1_session final : public net::connection_handler, public graceful_shut
     void response_done(int status);
     void response_upgraded();
     void release_exchange();
+    bool switch_to_h2c(net::connection& c);
+    void switch_to_h2(net::connection& c);
 
     http_context& ctx_;
     net::connection* conn_ = nullptr;
@@ -64,6 +68,9 @@ class http1_session final : public net::connection_handler, public graceful_shut
     bool keep_alive_ = true;
     bool in_on_data_ = false;
     bool draining_ = false;
+    bool h2c_allowed_ = true;
+    bool first_bytes_ = true;   // nothing parsed yet on this connection (h2 preface check)
+    bool h2c_upgrade_ = false;  // this request asked for "Upgrade: h2c" with HTTP2-Settings
     std::uint8_t remote_len_ = 0;
     std::array<char, 47> remote_{};
 };

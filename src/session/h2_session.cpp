@@ -1,0 +1,658 @@
+#include "switchyard/session/h2_session.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <string>
+
+#include "switchyard/base/log.hpp"
+#include "switchyard/http/response.hpp"
+#include "switchyard/proto/http1/request_parser.hpp"
+
+namespace sy::session {
+
+namespace {
+
+constexpr std::size_t k_file_chunk = 64 * 1024;
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+    if (s.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+    }
+    return true;
+}
+
+// RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2.
+bool connection_specific(std::string_view lower_name) {
+    return lower_name == "connection" || lower_name == "keep-alive" ||
+           lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
+           lower_name == "upgrade" || lower_name == "content-length";
+}
+
+/// Lower-cased copies of a header_map's names (h2 field names are lower case, RFC 9113 8.2.1)
+/// plus views for submit_*; the views point into `store_`, sized before the first view is taken.
+class h2_fields {
+  public:
+    void build(const http::header_map& m) {
+        std::size_t n = 0;
+        for (auto f : m) n += f.name.size();
+        store_.clear();
+        store_.reserve(n);
+        for (auto f : m) {
+            std::size_t at = store_.size();
+            for (char c : f.name)
+                store_.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            std::string_view name(store_.data() + at, f.name.size());
+            if (connection_specific(name)) continue;
+            fields_.push_back({name, f.value});
+        }
+    }
+    void add(std::string_view name, std::string_view value) { fields_.push_back({name, value}); }
+    std::span<const h2::header_field> span() const { return fields_; }
+
+  private:
+    std::string store_;
+    std::vector<h2::header_field> fields_;
+};
+
+}  // namespace
+
+// ---- per-stream state -------------------------------------------------------------------------
+
+struct h2_session::stream {
+    h2::stream_id id = 0;
+    std::unique_ptr<http::request> req;
+    std::shared_ptr<h2_sink> sink;
+    std::shared_ptr<h2_tunnel> tunnel;
+    std::uint64_t body_bytes = 0;
+    bool streaming = false;  // the handler ran at the head; body goes through on_body()
+    bool dispatched = false;
+    bool refused = false;
+    bool extended_connect = false;
+    bool head_request = false;
+};
+
+// ---- the response sink: one per stream ----------------------------------------------------------
+
+class h2_sink final : public http::response_sink {
+  public:
+    h2_sink(h2_session* s, h2::stream_id id, bool head_request, bool extended_connect)
+        : session_(s), id_(id), head_request_(head_request), connect_(extended_connect) {}
+
+    void detach() {
+        session_ = nullptr;
+        file_.fd.reset();
+        notify_abort();
+    }
+    /// The stream's queue fell to the low watermark (or a file wants more).
+    void drained() {
+        if (file_.fd) pump_file();
+        if (over_ && !file_.fd) {
+            over_ = false;
+            notify_drain();
+        }
+    }
+    /// Waiting for the stream to drain: above the watermark, or a file still being read.
+    bool waiting() const { return over_ || static_cast<bool>(file_.fd); }
+    bool file_pending() const { return static_cast<bool>(file_.fd); }
+
+  private:
+    bool live() const { return session_ != nullptr && session_->conn_ != nullptr; }
+    http::write_status status_now() {
+        if (!live()) return http::write_status::closed;
+        if (session_->h2_.queued_bytes(id_) > session_->conn_->options().high_watermark) {
+            over_ = true;
+            return http::write_status::above_high_watermark;
+        }
+        return http::write_status::ok;
+    }
+    void submit(shared_bytes b) {
+        if (no_body_ || b.empty()) return;
+        (void)session_->h2_.submit_data(id_, std::move(b), false);
+        session_->want_flush();
+    }
+    void pump_file();
+    void finish_file_now();
+    void end_now(const http::header_map* trailers);
+
+    void do_begin(http::response_head& head) override;
+    http::write_status do_write(byte_view bytes) override {
+        if (!live()) return http::write_status::closed;
+        finish_file_now();
+        if (!no_body_ && !bytes.empty()) {
+            (void)session_->h2_.submit_data(id_, bytes, false);
+            session_->want_flush();
+        }
+        return status_now();
+    }
+    http::write_status do_write(shared_bytes bytes) override {
+        if (!live()) return http::write_status::closed;
+        finish_file_now();
+        submit(std::move(bytes));
+        return status_now();
+    }
+    http::write_status do_send_file(http::file_body file) override {
+        if (!live()) return http::write_status::closed;
+        finish_file_now();
+        if (no_body_ || file.length == 0) return status_now();
+        file_ = std::move(file);
+        pump_file();
+        if (file_.fd) {
+            over_ = true;  // on_drain fires once the whole file is queued
+            return http::write_status::above_high_watermark;
+        }
+        return status_now();
+    }
+    void do_end(const http::header_map* trailers) override;
+    void do_reset() override {
+        if (!live()) return;
+        file_.fd.reset();
+        (void)session_->h2_.submit_rst(id_, h2::error_code::internal_error);
+        session_->want_flush();
+    }
+    bool do_above_high_watermark() const override {
+        return live() &&
+               (static_cast<bool>(file_.fd) ||
+                session_->h2_.queued_bytes(id_) > session_->conn_->options().high_watermark);
+    }
+    http::upgrade_support do_upgrade_support() const override {
+        return live() && connect_ ? http::upgrade_support::extended_connect
+                                  : http::upgrade_support::none;
+    }
+    std::shared_ptr<http::byte_tunnel> do_upgrade(http::response_head& head) override;
+
+    h2_session* session_;
+    h2::stream_id id_;
+    http::file_body file_;
+    std::unique_ptr<http::header_map> end_trailers_;
+    int status_ = 0;
+    bool head_request_;
+    bool connect_;
+    bool no_body_ = false;
+    bool ended_ = false;        // headers already carried END_STREAM
+    bool end_pending_ = false;  // end() came while a file was still being read
+    bool over_ = false;
+};
+
+// ---- the tunnel after an extended CONNECT (RFC 8441) --------------------------------------------
+
+class h2_tunnel final : public http::byte_tunnel {
+  public:
+    h2_tunnel(h2_session* s, h2::stream_id id) : session_(s), id_(id) {}
+
+    void detach() {
+        if (!session_) return;
+        session_ = nullptr;
+        if (auto fn = std::move(on_close_)) fn();
+    }
+    void deliver(byte_view b) {
+        if (on_data_) on_data_(b);
+    }
+    void drained() {
+        if (over_ && on_drain_) {
+            over_ = false;
+            on_drain_();
+        }
+    }
+
+    http::write_status write(byte_view bytes) override {
+        if (!is_open()) return http::write_status::closed;
+        (void)session_->h2_.submit_data(id_, bytes, false);
+        return after_write();
+    }
+    http::write_status write(shared_bytes bytes) override {
+        if (!is_open()) return http::write_status::closed;
+        (void)session_->h2_.submit_data(id_, std::move(bytes), false);
+        return after_write();
+    }
+    void close() override {
+        if (!is_open()) return;
+        closed_ = true;
+        (void)session_->h2_.submit_data(id_, byte_view{}, true);
+        session_->want_flush();
+    }
+    bool is_open() const override { return session_ != nullptr && !closed_; }
+    void set_on_data(std::function<void(byte_view)> fn) override { on_data_ = std::move(fn); }
+    void set_on_close(std::function<void()> fn) override { on_close_ = std::move(fn); }
+    void set_on_drain(std::function<void()> fn) override { on_drain_ = std::move(fn); }
+
+  private:
+    http::write_status after_write() {
+        session_->want_flush();
+        if (session_->h2_.queued_bytes(id_) > session_->conn_->options().high_watermark) {
+            over_ = true;
+            return http::write_status::above_high_watermark;
+        }
+        return http::write_status::ok;
+    }
+
+    h2_session* session_;
+    h2::stream_id id_;
+    std::function<void(byte_view)> on_data_;
+    std::function<void()> on_close_;
+    std::function<void()> on_drain_;
+    bool closed_ = false;
+    bool over_ = false;
+};
+
+// ---- h2_sink ----------------------------------------------------------------------------------
+
+void h2_sink::do_begin(http::response_head& head) {
+    if (!live()) return;
+    status_ = head.status;
+    const bool bodyless_status = head.status == 204 || head.status == 304 || head.status < 200;
+    no_body_ = head_request_ || bodyless_status;
+    h2_fields f;
+    f.build(head.headers);
+    char len_buf[24];
+    if (head.content_length && !bodyless_status) {
+        auto [p, ec] = std::to_chars(len_buf, len_buf + sizeof len_buf, *head.content_length);
+        f.add("content-length", std::string_view(len_buf, static_cast<std::size_t>(p - len_buf)));
+    }
+    f.add("date", session_->ctx_.date().value());
+    // Nothing can follow: END_STREAM on the HEADERS frame itself.
+    ended_ = no_body_ || (head.content_length && *head.content_length == 0);
+    auto r = session_->h2_.submit_response(id_, head.status, f.span(), ended_);
+    if (!r) {
+        log::debug("h2 stream {}: response refused: {}", id_, h2::to_string(r.error()));
+        (void)session_->h2_.submit_rst(id_, h2::error_code::internal_error);
+    }
+    session_->want_flush();
+}
+
+void h2_sink::pump_file() {
+    if (!live()) {
+        file_.fd.reset();
+        return;
+    }
+    // Keep about two chunks queued: enough to fill the peer's window, little memory per stream.
+    while (file_.fd && file_.length > 0 && session_->h2_.queued_bytes(id_) < 2 * k_file_chunk) {
+        std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(file_.length, k_file_chunk));
+        shared_bytes chunk = shared_bytes::allocate(n);
+        ssize_t r =
+            ::pread(file_.fd.get(), chunk.mutable_data(), n, static_cast<off_t>(file_.offset));
+        if (r <= 0) {  // file shrank under us: the declared length cannot be honoured
+            file_.fd.reset();
+            (void)session_->h2_.submit_rst(id_, h2::error_code::internal_error);
+            session_->want_flush();
+            return;
+        }
+        if (static_cast<std::size_t>(r) < n)
+            chunk = shared_bytes::copy_of(chunk.view().substr(0, r));
+        file_.offset += static_cast<std::uint64_t>(r);
+        file_.length -= static_cast<std::uint64_t>(r);
+        submit(std::move(chunk));
+    }
+    if (file_.length == 0) {
+        file_.fd.reset();
+        if (end_pending_) {
+            end_pending_ = false;
+            end_now(end_trailers_.get());
+        }
+    }
+}
+
+void h2_sink::finish_file_now() {
+    // A write after a file: the file's bytes must go first (rare; static files end right away).
+    while (file_.fd && file_.length > 0 && live()) {
+        std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(file_.length, k_file_chunk));
+        shared_bytes chunk = shared_bytes::allocate(n);
+        ssize_t r =
+            ::pread(file_.fd.get(), chunk.mutable_data(), n, static_cast<off_t>(file_.offset));
+        if (r <= 0) break;
+        if (static_cast<std::size_t>(r) < n)
+            chunk = shared_bytes::copy_of(chunk.view().substr(0, r));
+        file_.offset += static_cast<std::uint64_t>(r);
+        file_.length -= static_cast<std::uint64_t>(r);
+        submit(std::move(chunk));
+    }
+    file_.fd.reset();
+}
+
+void h2_sink::end_now(const http::header_map* trailers) {
+    if (!live()) return;
+    if (!ended_) {
+        if (trailers && !trailers->empty()) {
+            h2_fields f;
+            f.build(*trailers);
+            (void)session_->h2_.submit_trailers(id_, f.span());
+        } else {
+            (void)session_->h2_.submit_data(id_, byte_view{}, true);
+        }
+        ended_ = true;
+    }
+    session_->want_flush();
+}
+
+void h2_sink::do_end(const http::header_map* trailers) {
+    if (live()) {
+        if (file_.fd) {
+            end_pending_ = true;
+            if (trailers) end_trailers_ = std::make_unique<http::header_map>(*trailers);
+        } else {
+            end_now(trailers);
+        }
+    }
+    if (session_) {
+        if (auto* s = session_->find(id_)) session_->response_done(*s, status_);
+    }
+}
+
+std::shared_ptr<http::byte_tunnel> h2_sink::do_upgrade(http::response_head& head) {
+    if (!live()) return nullptr;
+    auto* s = session_->find(id_);
+    if (!s) return nullptr;
+    h2_fields f;
+    f.build(head.headers);
+    status_ = head.status == 0 || head.status == 101 ? 200 : head.status;
+    if (!session_->h2_.submit_response(id_, status_, f.span(), false)) return nullptr;
+    s->tunnel = std::make_shared<h2_tunnel>(session_, id_);
+    session_->ctx_.counters().upgrades.add();
+    session_->response_done(*s, status_);
+    session_->want_flush();
+    return s->tunnel;
+}
+
+// ---- the session
+// ----------------------------------------------------------------------------------
+
+namespace {
+h2::server_settings settings_for(const http_context& ctx) {
+    h2::server_settings s;
+    const auto& lim = ctx.options().limits;
+    s.max_header_list_size = std::max<std::uint32_t>(4096, lim.max_head_bytes);
+    return s;
+}
+}  // namespace
+
+h2_session::h2_session(http_context& ctx, std::string_view remote, h2_start start)
+    : ctx_(ctx), h2_(*this, settings_for(ctx)), remote_(remote), start_(start) {}
+
+h2_session::~h2_session() {
+    abort_all();
+}
+
+bool h2_session::adopt_upgrade(http::request&& req, std::string_view http2_settings) {
+    const bool head = req.method() == http::method::head;
+    if (!h2_.upgrade_h2c(http2_settings, head)) return false;
+    auto s = std::make_unique<stream>();
+    s->id = 1;
+    s->req = std::make_unique<http::request>(std::move(req));
+    s->req->set_version(http::http_version::http2);
+    s->head_request = head;
+    streams_[1] = std::move(s);
+    return true;
+}
+
+void h2_session::on_open(net::connection& c) {
+    conn_ = &c;
+    c.clear_read_deadline();
+    c.set_idle_timeout(ctx_.options().idle_timeout);
+    if (start_ == h2_start::preface_consumed) {
+        auto r = h2_.feed(as_bytes(http1::k_h2_preface));
+        (void)r;
+    }
+    if (auto* s = find(1); s && start_ == h2_start::upgraded) {
+        ctx_.counters().h2c_switches.add();
+        run_handler(*s);
+    }
+    want_flush();
+}
+
+void h2_session::on_data(net::connection& c, byte_buffer& in) {
+    in_feed_ = true;
+    auto r = h2_.feed(in.readable());
+    in_feed_ = false;
+    in.consume(in.size());
+    if (r.outcome == h2::feed_outcome::fatal) {
+        log::debug("h2 from {}: {}", remote_, h2::to_string(r.err));
+        c.close(net::close_mode::immediate);
+        return;
+    }
+    if (r.outcome == h2::feed_outcome::goaway_queued) {
+        log::debug("h2 from {}: {} (GOAWAY)", remote_, h2::to_string(r.err));
+    }
+    flush();  // answers produced synchronously leave with this turn's write
+}
+
+void h2_session::on_drain(net::connection&) {
+    want_flush();
+}
+
+void h2_session::on_peer_closed(net::connection& c) {
+    abort_all();
+    c.close(net::close_mode::graceful, net::close_reason::peer_closed);
+}
+
+net::timeout_action h2_session::on_timeout(net::connection& c, net::timeout_kind k) {
+    if (k == net::timeout_kind::idle) {
+        if (!streams_.empty()) return net::timeout_action::keep;
+        h2_.goaway();
+        flush();
+        c.close(net::close_mode::graceful, net::close_reason::idle_timeout);
+        return net::timeout_action::keep;
+    }
+    return net::timeout_action::close;
+}
+
+void h2_session::on_close(net::connection&, net::close_reason) {
+    abort_all();
+    conn_ = nullptr;
+}
+
+void h2_session::begin_shutdown(net::connection& c) {
+    draining_ = true;
+    h2_.goaway();
+    flush();
+    if (streams_.empty()) c.close(net::close_mode::graceful);
+}
+
+void h2_session::abort_all() {
+    auto streams = std::move(streams_);
+    streams_.clear();
+    for (auto& [id, s] : streams) {
+        if (s->sink) s->sink->detach();
+        if (s->tunnel) s->tunnel->detach();
+    }
+}
+
+h2_session::stream* h2_session::find(h2::stream_id id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+std::unique_ptr<http::request> h2_session::take_request() {
+    if (free_requests_.empty()) return std::make_unique<http::request>();
+    auto r = std::move(free_requests_.back());
+    free_requests_.pop_back();
+    return r;
+}
+
+// ---- output -------------------------------------------------------------------------------------
+
+void h2_session::want_flush() {
+    if (!conn_ || in_feed_ || before_sleep_scheduled()) return;  // on_data flushes after feed
+    conn_->owner_loop().schedule_before_sleep(*this);
+}
+
+void h2_session::before_sleep() {
+    flush();
+}
+
+void h2_session::flush() {
+    if (!conn_ || !conn_->is_open()) return;
+    // A slow reader: leave the frames queued per stream until the connection drains.
+    if (conn_->above_high_watermark()) return;
+    byte_buffer out;
+    h2_.pull_output(out);
+    if (!out.empty()) conn_->write(std::move(out));
+    if (!drained_.empty()) {
+        auto ids = std::move(drained_);
+        drained_.clear();
+        for (auto id : ids) {
+            stream* s = find(id);
+            if (!s) continue;
+            if (s->sink) s->sink->drained();
+            if (s->tunnel) s->tunnel->drained();
+        }
+        if (h2_.wants_write() && conn_ && !conn_->above_high_watermark()) want_flush();
+    }
+    if (conn_ && conn_->is_open() && (h2_.should_close() || (draining_ && streams_.empty()))) {
+        conn_->close(net::close_mode::graceful);
+    }
+}
+
+void h2_session::on_data_drained(h2::stream_id id, std::size_t queued) {
+    stream* s = find(id);
+    if (!s) return;
+    const bool file = s->sink && s->sink->file_pending();
+    const bool waiting = (s->sink && s->sink->waiting()) || s->tunnel;
+    if (!waiting) return;
+    if (queued <= conn_->options().low_watermark || (file && queued < 2 * k_file_chunk)) {
+        if (drained_.empty() || drained_.back() != id) drained_.push_back(id);
+    }
+}
+
+// ---- requests
+// -------------------------------------------------------------------------------------
+
+void h2_session::refuse(h2::stream_id id, int status, std::string_view body) {
+    ctx_.counters().by_status[status].add();
+    h2::header_field hdrs[] = {{"content-type", "text/plain; charset=utf-8"}};
+    if (h2_.submit_response(id, status, hdrs, body.empty())) {
+        if (!body.empty()) (void)h2_.submit_data(id, as_bytes(body), true);
+    }
+    want_flush();
+}
+
+void h2_session::on_request(const h2::request_head& head) {
+    auto s = std::make_unique<stream>();
+    s->id = head.id;
+    s->req = take_request();
+    http::request& req = *s->req;
+    req.reset();
+    // RFC 8441 4: extended CONNECT reaches the router as GET + "upgrade: <protocol>".
+    s->extended_connect = head.method == "CONNECT" && !head.protocol.empty();
+    req.set_method(s->extended_connect ? std::string_view("GET") : head.method);
+    s->head_request = req.method() == http::method::head;
+    stream& st = *s;
+    streams_[head.id] = std::move(s);
+    ctx_.counters().requests.add();
+    if (head.path.empty()) {
+        st.refused = true;
+        refuse(head.id, 400, "missing :path\n");
+        return;
+    }
+    if (auto t = req.set_target(head.path); !t) {
+        st.refused = true;
+        refuse(head.id, http::status_for(t.error()), http::describe(t.error()));
+        return;
+    }
+    bool has_host = false;
+    std::string cookies;  // RFC 9113 8.2.3: split cookie fields are joined for HTTP/1.1 handlers
+    for (const auto& f : head.headers) {
+        if (f.name == "cookie") {
+            if (!cookies.empty()) cookies += "; ";
+            cookies += f.value;
+            continue;
+        }
+        if (f.name == "host") has_host = true;
+        if (f.name == "content-type" && starts_with_nocase(f.value, "application/grpc"))
+            st.streaming = true;
+        req.add_header(f.name, f.value);
+    }
+    if (!cookies.empty()) req.add_header("cookie", cookies);
+    if (!has_host && !head.authority.empty()) req.add_header("host", head.authority);
+    if (st.extended_connect) {
+        req.add_header("upgrade", head.protocol);
+        req.add_header("connection", "upgrade");
+        st.streaming = true;
+    }
+    req.set_remote_address(remote_);
+    req.set_version(http::http_version::http2);
+    if (st.streaming) {
+        req.set_streaming_body();
+        if (head.end_stream) req.deliver_body_end();
+        run_handler(st);
+    } else if (head.end_stream) {
+        run_handler(st);
+    }
+}
+
+void h2_session::run_handler(stream& s) {
+    s.dispatched = true;
+    s.sink = std::make_shared<h2_sink>(this, s.id, s.head_request, s.extended_connect);
+    http::response res(s.sink);
+    ctx_.router().dispatch(*s.req, res);
+}
+
+void h2_session::on_data(h2::stream_id id, byte_view bytes, bool end_stream) {
+    stream* s = find(id);
+    if (!s || s->refused) return;
+    if (s->tunnel) {
+        if (!bytes.empty()) s->tunnel->deliver(bytes);
+        return;
+    }
+    if (s->streaming) {
+        if (!bytes.empty()) s->req->deliver_body_chunk(bytes);
+        if (end_stream) s->req->deliver_body_end();
+        return;
+    }
+    if (!bytes.empty()) {
+        s->body_bytes += bytes.size();
+        if (s->body_bytes > ctx_.options().limits.max_body_bytes) {
+            s->refused = true;
+            refuse(id, 413, "request body too large\n");
+            (void)h2_.submit_rst(id, h2::error_code::no_error);
+            return;
+        }
+        s->req->append_body(bytes);
+    }
+    if (end_stream) body_done(*s);
+}
+
+void h2_session::on_trailers(h2::stream_id id, std::span<const h2::header_field>) {
+    stream* s = find(id);
+    if (s && !s->refused) body_done(*s);
+}
+
+void h2_session::body_done(stream& s) {
+    if (s.streaming) {
+        s.req->deliver_body_end();
+    } else if (!s.dispatched) {
+        run_handler(s);
+    }
+}
+
+void h2_session::on_stream_reset(h2::stream_id id, h2::error_code) {
+    stream* s = find(id);
+    if (!s) return;
+    if (s->sink) s->sink->detach();
+    if (s->tunnel) s->tunnel->detach();
+}
+
+void h2_session::on_stream_close(h2::stream_id id, h2::error_code) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    auto s = std::move(it->second);
+    streams_.erase(it);
+    if (s->sink) s->sink->detach();  // no-op for a finished response (on_abort only if unfinished)
+    if (s->tunnel) s->tunnel->detach();
+    if (s->req && free_requests_.size() < 16) free_requests_.push_back(std::move(s->req));
+    if (draining_ && streams_.empty()) want_flush();
+}
+
+void h2_session::response_done(stream& s, int status) {
+    if (status > 0 && status < 600) ctx_.counters().by_status[status].add();
+    if (ctx_.options().access_log && s.req) {
+        log::info("{} {} {} {} h2", remote_, s.req->method_name(), s.req->target(), status);
+    }
+}
+
+}  // namespace sy::session
