@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <charconv>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -93,6 +94,31 @@ void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allo
             auto ms = std::min<std::uint64_t>(query_u64(req, "ms", 2000), 60000);
             a.runtime()->stall_accept(ms);
             res.send(200, fmt::format("accepting paused for {} ms\n", ms));
+        });
+        // Streams ?n= events ?ms= apart through the response sink (the same on h1 and h2): lets
+        // tests check streaming, client aborts and backpressure without the hub.
+        r.get("/debug/stream", [&a](http::request& req, http::response& res) {
+            auto n = std::min<std::uint64_t>(query_u64(req, "n", 5), 100000);
+            auto ms = std::min<std::uint64_t>(query_u64(req, "ms", 100), 60000);
+            res.begin(200, {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}});
+            auto* ls = a.runtime()->current_loop();
+            auto tick = std::make_shared<std::function<void(std::uint64_t)>>();
+            *tick = [res, ls, n, ms, tick](std::uint64_t i) mutable {
+                if (res.closed()) {
+                    *tick = nullptr;  // break the cycle
+                    return;
+                }
+                if (i == n) {
+                    res.end();
+                    *tick = nullptr;
+                    return;
+                }
+                res.write(fmt::format("id: {}\ndata: tick {}\n\n", i, i));
+                ls->loop->add_timer(millis(ms), [tick, i] {
+                    if (*tick) (*tick)(i + 1);
+                });
+            };
+            (*tick)(0);
         });
     }
     if (!static_dir.empty()) {
