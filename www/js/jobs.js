@@ -198,8 +198,11 @@ async function work(job) {
   for (let p = 5; p <= 100; p += 5) {
     await sleep(300);
     const done = p === 100;
+    // The lease (from /jobs/next) proves this worker still holds the job: after a visibility
+    // timeout the job goes to another worker and our stale reports get 409.
     await report(job.id, {
-      progress: p, status: done ? 'done' : 'running', result: done ? `processed: ${job.payload ?? ''}` : null,
+      lease: job.lease, progress: p, status: done ? 'done' : 'running',
+      result: done ? `processed: ${typeof job.payload === 'string' ? job.payload : JSON.stringify(job.payload)}` : null,
     });
   }
   workerLog(`finished job ${job.id}`);
