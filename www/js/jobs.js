@@ -50,6 +50,8 @@ class Watcher {
       this.seen.add(p);
       const t = sentAt.get(`${this.jobId}:${p}`);
       if (t !== undefined) this.delays.push(performance.now() - t);
+      // Worked elsewhere: fall back to the job's own wall-clock `updated` (ms since the epoch).
+      else if (Number(job.updated) > 0) this.delays.push(Math.max(0, Date.now() - Number(job.updated)));
     }
     this.progress = p;
     this.bar.value = p;
