@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""AMQP 0-9-1: switchyard vs Debian's rabbitmq-server, same machine, same run, same client
+(build/bin/amqp-bench, on rabbitmq-c). Scenarios (issue 5, item 7), one publisher -> one consumer:
+  (a) no confirms, auto-ack, transient queue
+  (b) publisher confirms + per-message ack, prefetch 100
+  (c) as (b) on a durable queue with persistent messages
+at 64 B and 1 KiB; and fan-out of one publisher to N consumers on a fanout exchange. Runs
+alternate between the two brokers; the table shows medians of the consumer-side rate and the
+ratio switchyard/RabbitMQ.
+
+    bench/load/amqp_vs_rabbitmq.py [--runs 3] [--secs 5] [--fanout 100] [--only a,b,c,fanout]
+
+RabbitMQ is started by this script on free ports in a temp dir (its own node name, mnesia, logs,
+config; epmd starts on its default port if it is not running) and stopped by PID at the end.
+switchyard runs with --amqp-store-dir in a temp dir (fsync policy: its default).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as b  # noqa: E402
+
+NODE = "sybench@localhost"
+
+
+def start_rabbitmq(port):
+    d = tempfile.mkdtemp(prefix="sy-rabbit-")
+    conf = os.path.join(d, "rabbitmq.conf")
+    with open(conf, "w") as f:
+        f.write(f"listeners.tcp.default = {port}\nloopback_users = none\n")
+    plugins = os.path.join(d, "enabled_plugins")
+    with open(plugins, "w") as f:
+        f.write("[].\n")
+    env = dict(os.environ, HOME=d, RABBITMQ_NODENAME=NODE, RABBITMQ_NODE_PORT=str(port),
+               RABBITMQ_DIST_PORT=str(b.free_port()), RABBITMQ_MNESIA_BASE=os.path.join(d, "mnesia"),
+               RABBITMQ_LOG_BASE=os.path.join(d, "log"), RABBITMQ_CONFIG_FILE=conf,
+               RABBITMQ_ENABLED_PLUGINS_FILE=plugins)
+    if os.geteuid() == 0:  # Debian's wrapper drops to the rabbitmq user when run as root
+        try:
+            for path in (d, conf, plugins):
+                shutil.chown(path, "rabbitmq", "rabbitmq")
+        except (LookupError, OSError):
+            pass
+    p = subprocess.Popen(["rabbitmq-server"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    b.wait_port(port, timeout=90)
+    p.tmpdir, p.env = d, env
+    return p
+
+
+def stop_rabbitmq(p):
+    if p.poll() is None:
+        subprocess.run(["rabbitmqctl", "-n", NODE, "stop"], env=p.env, capture_output=True,
+                       timeout=60)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    shutil.rmtree(p.tmpdir, ignore_errors=True)
+
+
+def start_switchyard(port):
+    d = tempfile.mkdtemp(prefix="sy-amqp-store-")
+    s = b.proc([os.path.join(b.BIN, "switchyard"), "--listen", f"127.0.0.1:{b.free_port()}",
+                "--amqp-listen", f"127.0.0.1:{port}", "--amqp-store-dir", d], port)
+    s.tmpdir = d
+    return s
+
+
+def run_client(port, secs, **kw):
+    argv = [os.path.join(b.BIN, "amqp-bench"), "--port", str(port), "--seconds", str(secs)]
+    for k, v in kw.items():
+        argv += [f"--{k}", str(v)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 120)
+    try:
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        print(f"amqp-bench failed on port {port}: {r.stderr.strip()}", file=sys.stderr)
+        return None
+    if not out["ok"]:
+        print(f"warning: port {port} {kw}: {out}", file=sys.stderr)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--secs", type=float, default=5)
+    ap.add_argument("--fanout", type=int, default=100)
+    ap.add_argument("--only", default="a,b,c,fanout")
+    a = ap.parse_args()
+    b.need("rabbitmq-server", "rabbitmqctl")
+    if not os.path.exists(os.path.join(b.BIN, "amqp-bench")):
+        raise SystemExit("build amqp-bench first (needs librabbitmq-dev)")
+    only = set(a.only.split(","))
+    scen = [(f"({m}) {size} B", dict(mode=m, size=size)) for m in "abc" if m in only
+            for size in (64, 1024)]
+    if "fanout" in only:
+        scen.append((f"fan-out 1 -> {a.fanout}, 64 B", dict(size=64, consumers=a.fanout)))
+    sy_port, rb_port = b.free_port(), b.free_port()
+    sy = start_switchyard(sy_port)
+    rb = start_rabbitmq(rb_port)
+    rows = []
+    try:
+        for name, kw in scen:
+            res = {"sy": [], "rb": []}
+            for _ in range(a.runs):
+                for key, port in (("sy", sy_port), ("rb", rb_port)):
+                    r = run_client(port, a.secs, **kw)
+                    res[key].append(r["recv_rate"] if r else None)
+            s, n = b.median(res["sy"]), b.median(res["rb"])
+            rows.append((name, f"{s:,.0f}", f"{n:,.0f}", f"{s / n:.2f}x" if n else "-"))
+            print(f"{name}: switchyard {res['sy']} rabbitmq {res['rb']}", file=sys.stderr)
+    finally:
+        sy.stop()
+        shutil.rmtree(sy.tmpdir, ignore_errors=True)
+        stop_rabbitmq(rb)
+    b.table(f"AMQP, messages/s delivered to consumers, median of {a.runs} runs of {a.secs:g}s "
+            "(amqp-bench, rabbitmq-c)", ["scenario", "switchyard", "RabbitMQ", "ratio"], rows)
+
+
+if __name__ == "__main__":
+    main()
