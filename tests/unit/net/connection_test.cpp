@@ -327,6 +327,12 @@ TEST(Connection, GracefulCloseFlushesThenLingersUntilPeerFin) {
     fixture f;
     auto* c = f.open_fault();
     std::string big(300 * 1024, 'g');
+    // Unread input at close time is what makes a lingering close necessary (closing with it
+    // would send an RST that destroys the reply in flight).
+    f.loop.post([&] { c->pause_reading(); });
+    test::run_until(
+        f.loop, [&] { return false; }, 10);
+    ASSERT_TRUE(test::write_all(f.sp.b.get(), "unread"));
     f.loop.post([&] {
         c->write(std::string_view(big));
         c->close();
@@ -341,6 +347,26 @@ TEST(Connection, GracefulCloseFlushesThenLingersUntilPeerFin) {
     ::shutdown(f.sp.b.get(), SHUT_WR);
     ASSERT_TRUE(test::run_until(f.loop, [&] { return f.p.closes == 1; }));
     EXPECT_EQ(f.p.reason, close_reason::local);
+    EXPECT_EQ(f.plan->aborts, 0);
+}
+
+TEST(Connection, GracefulCloseWithNothingUnreadClosesAfterTheFlush) {
+    fixture f;
+    auto* c = f.open_fault();
+    std::string big(300 * 1024, 'h');
+    f.loop.post([&] {
+        c->write(std::string_view(big));
+        c->close();
+    });
+    std::string got;
+    bool eof = false;
+    ASSERT_TRUE(test::run_until(f.loop, [&] {
+        got += test::read_available(f.sp.b.get());
+        return got.size() == big.size() && f.p.closes == 1;
+    }));
+    test::read_to_eof(f.sp.b.get(), &eof);
+    EXPECT_TRUE(eof);
+    EXPECT_EQ(f.plan->shutdowns, 1);
     EXPECT_EQ(f.plan->aborts, 0);
 }
 
