@@ -86,7 +86,9 @@ bool headers_match(const broker_binding& b, const broker_message& m) {
 }  // namespace
 
 bool topic_matches(std::string_view pattern, std::string_view key) {
-    return match_words(pattern, true, key, true);
+    // As RabbitMQ: an empty key (or binding) has zero words, so "*" does not match "" but "#"
+    // and "" do.
+    return match_words(pattern, !pattern.empty(), key, !key.empty());
 }
 
 broker::broker(std::vector<std::string> vhosts) {

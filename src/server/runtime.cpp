@@ -1,5 +1,6 @@
 #include "switchyard/server/runtime.hpp"
 
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,6 +146,7 @@ void runtime::setup_loop(loop_state& ls) {
     ls.conn_opts.low_watermark = cfg_.limits.output_low_water;
     ls.conn_opts.write_timeout = millis(cfg_.limits.write_timeout_ms);
     ls.conn_opts.counters = &ls.io;
+    ls.conn_opts.tcp_nodelay = false;  // the listener already set TCP_NODELAY on accept
     ls.http = std::make_unique<session::http_context>(*ls.loop, http_opts_, router_);
 }
 
@@ -248,6 +250,11 @@ void runtime::announce() {
 
 int runtime::run() {
     impl_->main_thread = pthread_self();
+    // Output buffers are allocated and freed every loop turn; glibc would hand the freed top of
+    // each thread's heap back to the kernel every turn (madvise) and page-fault it in again on
+    // the next. Measured +20-60% pipelined req/s with trimming off (docs/benchmarks.md).
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
     std::signal(SIGPIPE, SIG_IGN);  // sendfile cannot use MSG_NOSIGNAL
     sigset_t set = handled_signals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created from here

@@ -47,8 +47,10 @@ TEST(topic_matches, star_is_exactly_one_word) {
     EXPECT_TRUE(topic_matches("*.b.*", "x.b.y"));
     EXPECT_FALSE(topic_matches("*.b.*", "b.y"));
     EXPECT_TRUE(topic_matches("a.*", "a."));  // an empty word is a word
-    // RabbitMQ splits "" into zero words, so "*" does not match "": the broker says it does
-    // (reported; not asserted here).
+    // RabbitMQ splits "" into zero words, so "*" does not match "", and "" matches only "".
+    EXPECT_FALSE(topic_matches("*", ""));
+    EXPECT_TRUE(topic_matches("", ""));
+    EXPECT_FALSE(topic_matches("", "a"));
 }
 
 TEST(topic_matches, hash_is_zero_or_more_words) {
