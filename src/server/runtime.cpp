@@ -15,8 +15,8 @@
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/tls.hpp"
 #include "switchyard/session/http1_session.hpp"
-#include "switchyard/session/tls_dispatch.hpp"
 #include "switchyard/session/shutdown.hpp"
+#include "switchyard/session/tls_dispatch.hpp"
 
 namespace sy::server {
 
@@ -70,7 +70,8 @@ void add_tls_listener(runtime& rt, const server_config& cfg, std::unique_ptr<net
         if (auto r = tls->reload(); r) {
             log::info("SIGHUP: TLS certificates reloaded");
         } else {
-            log::error("SIGHUP: TLS reload failed, keeping the current certificates: {}", r.error());
+            log::error("SIGHUP: TLS reload failed, keeping the current certificates: {}",
+                       r.error());
         }
     });
 }
@@ -89,9 +90,9 @@ struct runtime::impl {
     std::unique_ptr<loop_state> acceptor_state;
     std::atomic<unsigned> next_worker{0};
     pthread_t main_thread{};
-    std::vector<net::unique_fd> inherited;  // prefork: sockets bound by the parent
-    std::vector<net::address> bound;        // prefork: their addresses
-    std::unique_ptr<net::tls_server> tls;   // https listeners (tls.listen)
+    std::vector<net::unique_fd> inherited;            // prefork: sockets bound by the parent
+    std::vector<net::address> bound;                  // prefork: their addresses
+    std::unique_ptr<net::tls_server> tls;             // https listeners (tls.listen)
     std::vector<std::function<void()>> reload_hooks;  // SIGHUP, main thread
 };
 

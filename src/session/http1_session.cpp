@@ -415,8 +415,8 @@ void http1_session::switch_to_h2(net::connection& c) {
     phase_ = phase::upgraded;
     ctx_.counters().h2c_switches.add();
     release_exchange();
-    c.set_handler(std::make_unique<h2_session>(
-        ctx_, std::string_view(remote_.data(), remote_len_), h2_start::preface_consumed));
+    c.set_handler(std::make_unique<h2_session>(ctx_, std::string_view(remote_.data(), remote_len_),
+                                               h2_start::preface_consumed));
 }
 
 // RFC 7540 3.2: "Upgrade: h2c" on a complete request; the request becomes h2 stream 1 and is
