@@ -140,11 +140,12 @@ void connection::close(close_mode mode, close_reason reason) {
 
 void connection::begin_linger() {
     // An RST (which would destroy the reply in flight) only happens when we close with unread
-    // input in the kernel's receive queue. Nothing unread: close now, like nginx's lingering
-    // heuristic, and save the client a round trip and us a poller change per connection.
+    // input in the kernel's receive queue. With linger_only_if_unread_ and nothing unread:
+    // close now (nginx's heuristic; see set_linger_only_if_unread).
     stream_shutdown_write();
     int unread = 0;
-    if (peer_eof_ || (in_.empty() && ::ioctl(fd_, FIONREAD, &unread) == 0 && unread == 0)) {
+    if (peer_eof_ || (linger_only_if_unread_ && in_.empty() &&
+                      ::ioctl(fd_, FIONREAD, &unread) == 0 && unread == 0)) {
         finish(false);
         return;
     }

@@ -193,6 +193,7 @@ http1_session::~http1_session() {
 
 void http1_session::on_open(net::connection& c) {
     conn_ = &c;
+    c.set_linger_only_if_unread(true);
     c.set_idle_timeout(ctx_.options().idle_timeout);
 }
 

@@ -188,6 +188,14 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     void set_read_deadline(millis from_now);
     void clear_read_deadline() { read_deadline_ms_ = 0; }
 
+    // ---- closing policy ----
+    /// Graceful close normally lingers (reads and discards until the peer's FIN) so late input
+    /// cannot turn the close into an RST. A protocol whose peer sends nothing after our final
+    /// reply (HTTP/1.1 with Connection: close) may skip it when nothing is unread at close time,
+    /// as nginx does: one poller change and one round trip fewer per connection. Protocols with
+    /// a close handshake the peer may overlap with other frames (AMQP) keep the default.
+    void set_linger_only_if_unread(bool on) { linger_only_if_unread_ = on; }
+
     // ---- closing ----
     void close(close_mode mode = close_mode::graceful, close_reason reason = close_reason::local);
     bool is_open() const { return state_ == state::open; }
@@ -269,6 +277,7 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     bool over_high_ = false;
     bool peer_eof_ = false;
     bool redeliver_ = false;
+    bool linger_only_if_unread_ = false;
     bool reread_ = false;            // the stream holds buffered input: read before sleeping
     bool read_wants_write_ = false;  // a read waits for EPOLLOUT (TLS)
 };

@@ -350,11 +350,24 @@ TEST(Connection, GracefulCloseFlushesThenLingersUntilPeerFin) {
     EXPECT_EQ(f.plan->aborts, 0);
 }
 
+TEST(Connection, GracefulCloseLingersByDefaultEvenWithNothingUnread) {
+    fixture f;
+    auto* c = f.open_fault();
+    f.loop.post([&] { c->close(); });
+    ASSERT_TRUE(test::run_until(f.loop, [&] { return f.plan->shutdowns == 1; }));
+    test::run_until(
+        f.loop, [&] { return false; }, 20);
+    EXPECT_EQ(f.p.closes, 0);  // waiting for the peer's FIN
+    ::shutdown(f.sp.b.get(), SHUT_WR);
+    ASSERT_TRUE(test::run_until(f.loop, [&] { return f.p.closes == 1; }));
+}
+
 TEST(Connection, GracefulCloseWithNothingUnreadClosesAfterTheFlush) {
     fixture f;
     auto* c = f.open_fault();
     std::string big(300 * 1024, 'h');
     f.loop.post([&] {
+        c->set_linger_only_if_unread(true);
         c->write(std::string_view(big));
         c->close();
     });
