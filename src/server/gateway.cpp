@@ -307,7 +307,11 @@ void sub_handler(sy::app& a, http::request& req, http::response& res) {
         sub.heartbeat = millis(cfg.hub.sse_heartbeat_ms);
         sub.retry_ms = static_cast<std::uint32_t>(query_u64(req, "retry", 0));
         sub.counters = counters_for(*ls);
-        start_sse(res, *ls->shard, std::move(sub));
+        if (res.upgrade_kind() == http::upgrade_support::connection_takeover) {
+            start_sse(res, *ls->shard, std::move(sub));  // HTTP/1.1: the session owns the socket
+        } else {
+            start_sse_stream(res, *ls->shard, *ls->loop, std::move(sub));  // HTTP/2
+        }
         return;
     }
     const millis timeout(req.query("timeout") ? query_u64(req, "timeout", 0) * 1000

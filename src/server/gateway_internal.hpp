@@ -11,6 +11,9 @@ namespace sy::server {
 
 /// Sends the event-stream head through the upgrade path and installs an sse_session.
 void start_sse(http::response& res, hub::hub_shard& shard, session::sse_subscription sub);
+/// SSE through the response itself (HTTP/2): see sse_stream.cpp.
+void start_sse_stream(http::response& res, hub::hub_shard& shard, core::loop& l,
+                      session::sse_subscription sub);
 /// The calling loop's push counters (nullptr for loops past the table).
 session::push_counters* push_counters_of(const loop_state& ls);
 /// The loop_state of the calling loop thread, set by the gateway's loop-start hook.

@@ -203,3 +203,22 @@ def test_graceful_shutdown_sends_goaway(certs):
         assert s.proc.wait(timeout=15) == 0
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("mode", ["h2c-prior-knowledge", "h2-tls", "h1"])
+def test_sse_subscribers_over_every_version_get_published_messages(srv, mode):
+    flags, attr, _ = MODES[mode]
+    base = getattr(srv, attr)
+    topic = "h2sse." + mode.replace("-", "")
+    procs = [subprocess.Popen(["curl", "-sN", "--max-time", "6", *flags, "-H",
+                               "Accept: text/event-stream", f"{base}/sub/{t}"],
+                              stdout=subprocess.PIPE)
+             for t in (topic, "h2sse.%3E")]
+    time.sleep(0.8)
+    for body in (b"first", b"second"):
+        rc, out, err = curl("-d", body.decode(), f"{srv.url}/pub/{topic}")
+        assert rc == 0 and b'"subscribers":2' in out, out
+    outs = [p.communicate(timeout=15)[0] for p in procs]
+    for out in outs:
+        assert b"data: first" in out and b"data: second" in out, out
+        assert out.index(b"data: first") < out.index(b"data: second")
