@@ -8,16 +8,6 @@
 
 namespace sy::http {
 
-unique_fd& unique_fd::operator=(unique_fd&& o) noexcept {
-    if (this != &o) reset(o.release());
-    return *this;
-}
-
-void unique_fd::reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
-
 namespace {
 
 // Framing and connection-management fields belong to the session (RFC 9110 7.6.1, RFC 9113

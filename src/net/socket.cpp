@@ -12,11 +12,6 @@
 
 namespace sy::net {
 
-void unique_fd::reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
-
 result<void, os_error> set_nodelay(int fd, bool on) {
     int v = on ? 1 : 0;
     if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) < 0)

@@ -44,6 +44,7 @@
 
 #include "switchyard/base/buffer.hpp"
 #include "switchyard/base/bytes.hpp"
+#include "switchyard/base/fd.hpp"
 #include "switchyard/http/headers.hpp"
 
 namespace sy::http {
@@ -60,24 +61,8 @@ enum class upgrade_support : std::uint8_t {
     extended_connect,     ///< HTTP/2 (RFC 8441) / HTTP/3 (RFC 9220): the stream is the tunnel
 };
 
-/// Owned file descriptor (closed on destruction).
-class unique_fd {
-  public:
-    unique_fd() = default;
-    explicit unique_fd(int fd) : fd_(fd) {}
-    unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    unique_fd& operator=(unique_fd&& o) noexcept;
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    ~unique_fd() { reset(); }
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-    void reset(int fd = -1);
-    explicit operator bool() const { return fd_ >= 0; }
-
-  private:
-    int fd_ = -1;
-};
+/// Owned file descriptor (closed on destruction): the one in base/fd.hpp.
+using sy::unique_fd;
 
 /// A byte range of an open file, sent with sendfile(2) where the transport allows it (h1 over
 /// plain TCP); TLS and h2 sessions read it in chunks instead.

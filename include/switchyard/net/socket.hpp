@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "switchyard/base/fd.hpp"
 #include "switchyard/base/result.hpp"
 #include "switchyard/core/error.hpp"
 
@@ -13,28 +14,8 @@ namespace sy::net {
 
 using core::os_error;
 
-/// Owns a file descriptor; closes it on destruction. Move-only.
-class unique_fd {
-  public:
-    unique_fd() = default;
-    explicit unique_fd(int fd) : fd_(fd) {}
-    unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    unique_fd& operator=(unique_fd&& o) noexcept {
-        if (this != &o) reset(std::exchange(o.fd_, -1));
-        return *this;
-    }
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    ~unique_fd() { reset(); }
-
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    int release() { return std::exchange(fd_, -1); }
-    void reset(int fd = -1);
-
-  private:
-    int fd_ = -1;
-};
+/// Owned file descriptor: the one in base/fd.hpp.
+using sy::unique_fd;
 
 class connection_limit;
 

@@ -19,6 +19,23 @@ inline limits clamp_limits(limits l) {
     return l;
 }
 
+/// The part of a chunked-body step both parsers handle alike: need_more and a body piece fill r
+/// and return true; done and error (which end or fail the message) return false.
+inline bool chunk_body_result(const chunk_step& st, parse_result& r) {
+    if (st.k == chunk_step::kind::need_more) {
+        r.consumed = st.consumed;
+        return true;
+    }
+    if (st.k == chunk_step::kind::body) {
+        r.out = outcome::complete;
+        r.ev = event::body;
+        r.body = st.body;
+        r.consumed = st.consumed;
+        return true;
+    }
+    return false;
+}
+
 /// The parsers' legal state changes; set_state() asserts them.
 inline bool legal_transition(parser_state from, parser_state to) {
     using s = parser_state;

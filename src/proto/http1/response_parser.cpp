@@ -218,28 +218,15 @@ parse_result response_parser::on_body(byte_view in) {
 parse_result response_parser::on_chunked(byte_view in) {
     const detail::chunk_step st = chunk_.decode(in, lim_, raw_);
     parse_result r;
-    switch (st.k) {
-        case detail::chunk_step::kind::need_more:
-            r.consumed = st.consumed;
-            break;
-        case detail::chunk_step::kind::body:
-            r.out = outcome::complete;
-            r.ev = event::body;
-            r.body = st.body;
-            r.consumed = st.consumed;
-            break;
-        case detail::chunk_step::kind::done:
-            state_ = parser_state::trailers;
-            r = on_message_end();
-            detail::materialise(in.data() + st.trailer_off, raw_, st.n_trailers, fields_);
-            n_trailers_ = st.n_trailers;
-            r.consumed = st.consumed;
-            return r;
-        case detail::chunk_step::kind::error:
-            state_ = chunk_.state();
-            return fail(st.err, st.err_off, in);
+    if (detail::chunk_body_result(st, r) || st.k == detail::chunk_step::kind::error) {
+        state_ = chunk_.state();
+        return st.k == detail::chunk_step::kind::error ? fail(st.err, st.err_off, in) : r;
     }
-    state_ = chunk_.state();
+    state_ = parser_state::trailers;  // done: the last chunk and its trailers are in
+    r = on_message_end();
+    detail::materialise(in.data() + st.trailer_off, raw_, st.n_trailers, fields_);
+    n_trailers_ = st.n_trailers;
+    r.consumed = st.consumed;
     return r;
 }
 
