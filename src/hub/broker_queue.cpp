@@ -28,6 +28,8 @@ bool broker_queue::enqueue(queue_entry e, std::int64_t now_ms) {
                 drop_head_one(now_ms, dead_reason::maxlen);
             }
             if (args.max_length && *args.max_length == 0) {
+                notify(queue_event::enqueued, e);
+                notify(queue_event::dropped, e);
                 broker_->dead_letter(*vh_, *this, std::move(e), dead_reason::maxlen, now_ms);
                 return true;
             }
@@ -36,6 +38,7 @@ bool broker_queue::enqueue(queue_entry e, std::int64_t now_ms) {
     if (e.expires_at_ms == 0) e.expires_at_ms = expiry_for(e, now_ms);
     ready_bytes_ += e.msg->body.size();
     ready_.push_back(std::move(e));
+    notify(queue_event::enqueued, ready_.back());
     dispatch(now_ms);
     // TTL 0: not taken by a consumer in this dispatch -> expired now.
     if (!ready_.empty() && ready_.back().expires_at_ms != 0 &&
@@ -51,6 +54,7 @@ void broker_queue::drop_head_one(std::int64_t now_ms, dead_reason why) {
     ready_bytes_ -= e.msg->body.size();
     if (why == dead_reason::expired) broker_->stats().expired++;
     if (why == dead_reason::maxlen) broker_->stats().dropped++;
+    notify(queue_event::dropped, e);
     if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
     e.store_id = 0;
     broker_->dead_letter(*vh_, *this, std::move(e), why, now_ms);
@@ -85,7 +89,9 @@ void broker_queue::dispatch(std::int64_t now_ms) {
         ready_.pop_front();
         ready_bytes_ -= e.msg->body.size();
         broker_->stats().delivered++;
+        notify(queue_event::delivered, e);
         if (c->no_ack()) {
+            notify(queue_event::acked, e);
             if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
         } else {
             unacked_++;
@@ -103,7 +109,9 @@ std::optional<queue_entry> broker_queue::get(bool no_ack, std::int64_t now_ms) {
     ready_.pop_front();
     ready_bytes_ -= e.msg->body.size();
     broker_->stats().delivered++;
+    notify(queue_event::delivered, e);
     if (no_ack) {
+        notify(queue_event::acked, e);
         if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
         e.store_id = 0;
     } else {
@@ -115,11 +123,13 @@ std::optional<queue_entry> broker_queue::get(bool no_ack, std::int64_t now_ms) {
 void broker_queue::ack(const queue_entry& e) {
     if (unacked_ > 0) unacked_--;
     broker_->stats().acked++;
+    notify(queue_event::acked, e);
     if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
 }
 
 void broker_queue::reject(queue_entry e, std::int64_t now_ms) {
     if (unacked_ > 0) unacked_--;
+    notify(queue_event::rejected, e);
     if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
     e.store_id = 0;
     if (deleted_) return;
@@ -129,17 +139,20 @@ void broker_queue::reject(queue_entry e, std::int64_t now_ms) {
 void broker_queue::requeue(queue_entry e) {
     if (unacked_ > 0) unacked_--;
     if (deleted_) {
+        notify(queue_event::dropped, e);
         if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
         return;
     }
     e.redelivered = true;
     ready_bytes_ += e.msg->body.size();
     ready_.push_front(std::move(e));
+    notify(queue_event::requeued, ready_.front());
 }
 
 std::size_t broker_queue::purge() {
     std::size_t n = ready_.size();
     for (auto& e : ready_) {
+        notify(queue_event::dropped, e);
         if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
     }
     ready_.clear();

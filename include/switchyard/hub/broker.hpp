@@ -108,6 +108,26 @@ class broker_consumer {
 
 enum class dead_reason : std::uint8_t { rejected, expired, maxlen };
 
+/// What happened to one message of a watched queue (see queue_watcher).
+enum class queue_event : std::uint8_t {
+    enqueued,   // entered the ready list (published, dead-lettered or recovered into it)
+    delivered,  // handed to a consumer or taken by basic.get (an auto-ack delivery: then acked)
+    acked,      // settled by ack (or by an auto-ack delivery)
+    rejected,   // reject/nack without requeue (dead-lettered when configured)
+    requeued,   // back at the head, redelivered (nack/reject requeue, recover, consumer gone)
+    dropped,    // left unread: expired, pushed out by x-max-length, purged, queue deleted
+};
+
+/// Observes the life of every message in one queue (the jobs API tracks job status with it, so
+/// the status is right whichever protocol's consumer holds the job). Called synchronously on the
+/// broker thread from inside the queue operation; must not call back into the queue. The entry's
+/// msg pointer identifies the message across events.
+class queue_watcher {
+  public:
+    virtual ~queue_watcher() = default;
+    virtual void on_queue_event(queue_event ev, const queue_entry& e) = 0;
+};
+
 class broker;
 struct broker_vhost;
 
@@ -146,12 +166,17 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     bool remove_consumer(broker_consumer* c);
     bool has_consumer(std::string_view tag) const;
     bool exclusive_consumer = false;  // basic.consume exclusive=true held
+    /// Optional observer of every message's life in this queue (nullptr: none). Not owned.
+    queue_watcher* watcher = nullptr;
 
     void expire(std::int64_t now_ms);  // drop expired head messages (dead-lettered)
     std::int64_t last_used_ms = 0;     // for x-expires
 
   private:
     friend class broker;
+    void notify(queue_event ev, const queue_entry& e) const {
+        if (watcher) watcher->on_queue_event(ev, e);
+    }
     void drop_head_one(std::int64_t now_ms, dead_reason why);
     std::int64_t expiry_for(const queue_entry& e, std::int64_t now_ms) const;
 

@@ -211,5 +211,54 @@ TEST_F(queue, x_expires_deletes_an_unused_queue) {
     EXPECT_EQ(vh.queues.count("q"), 0u);
 }
 
+struct event_log : queue_watcher {
+    std::vector<std::string> seen;  // "event:body"
+    void on_queue_event(queue_event ev, const queue_entry& e) override {
+        static constexpr const char* names[] = {"enqueued", "delivered", "acked",
+                                                "rejected", "requeued",  "dropped"};
+        seen.push_back(std::string(names[static_cast<int>(ev)]) + ":" +
+                       std::string(e.msg->body.view()));
+    }
+};
+
+TEST_F(queue, watcher_sees_every_step_of_a_message_life) {
+    auto q = declare("q", queue_args{.max_length = 2});
+    event_log w;
+    q->watcher = &w;
+    publish(msg("", "q", "a"));
+    fake_consumer c(1);
+    q->add_consumer("c", &c);
+    q->dispatch(now);  // a -> c
+    ASSERT_EQ(c.held.size(), 1u);
+    q->requeue(std::move(c.held[0].e));  // consumer gone: back, redelivered
+    c.held.clear();
+    q->dispatch(now);
+    ASSERT_EQ(c.held.size(), 1u);
+    q->ack(c.held[0].e);
+    c.held.clear();
+    ASSERT_TRUE(q->remove_consumer(&c));
+    publish(msg("", "q", "b"));
+    auto got = q->get(false, now);
+    ASSERT_TRUE(got);
+    q->reject(std::move(*got), now);
+    publish(msg("", "q", "c"));
+    publish(msg("", "q", "d"));
+    publish(msg("", "q", "e"));  // max-length 2 drops c
+    EXPECT_EQ(q->purge(), 2u);
+    EXPECT_EQ(w.seen, (strings{"enqueued:a", "delivered:a", "requeued:a", "delivered:a", "acked:a",
+                               "enqueued:b", "delivered:b", "rejected:b", "enqueued:c",
+                               "enqueued:d", "dropped:c", "enqueued:e", "dropped:d", "dropped:e"}));
+}
+
+TEST_F(queue, watcher_sees_auto_ack_deliveries_settled_at_once) {
+    auto q = declare("q");
+    event_log w;
+    q->watcher = &w;
+    fake_consumer c(5, true);
+    q->add_consumer("c", &c);
+    publish(msg("", "q", "x"));
+    EXPECT_EQ(w.seen, (strings{"enqueued:x", "delivered:x", "acked:x"}));
+}
+
 }  // namespace
 }  // namespace sy::hub::test
