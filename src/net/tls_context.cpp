@@ -264,15 +264,15 @@ result<std::shared_ptr<const tls_context_set>, std::string> tls_server::build() 
 result<void, std::string> tls_server::reload() {
     auto set = build();
     if (!set) {
-        counters_.reload_failures.fetch_add(1, std::memory_order_relaxed);
+        reloads_.failed.fetch_add(1, std::memory_order_relaxed);
         return unexpected(set.error());
     }
     current_.store(std::move(*set));
-    counters_.reloads.fetch_add(1, std::memory_order_relaxed);
+    reloads_.ok.fetch_add(1, std::memory_order_relaxed);
     return {};
 }
 
-tls_stream tls_server::make_stream(unique_fd fd) {
+tls_stream tls_server::make_stream(unique_fd fd, tls_loop_counters* counters) {
     tls_stream s;
     auto set = current_.load();
     SSL* ssl = SSL_new(set->default_ctx());
@@ -285,7 +285,7 @@ tls_stream tls_server::make_stream(unique_fd fd) {
     s.st_.reset(new tls_info);
     s.st_->ssl_ = ssl;
     s.st_->contexts_ = std::move(set);
-    s.st_->counters_ = &counters_;
+    s.st_->counters_ = counters;
     s.fd_ = std::move(fd);
     return s;
 }

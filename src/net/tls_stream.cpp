@@ -21,7 +21,60 @@ unsigned char* scratch() {
     thread_local unsigned char buf[k_record];
     return buf;
 }
+
+// The one table from OpenSSL's reason codes (ERR_LIB_SSL) to failure classes. Received alerts
+// are reported as SSL_AD_REASON_OFFSET + the alert number (RFC 8446 6), so they are a range.
+struct reason_class {
+    int reason;
+    tls_failure cls;
+};
+constexpr reason_class k_reasons[] = {
+    {SSL_R_UNSUPPORTED_PROTOCOL, tls_failure::no_shared},  // e.g. a TLS 1.1-only client
+    {SSL_R_VERSION_TOO_LOW, tls_failure::no_shared},
+    {SSL_R_WRONG_SSL_VERSION, tls_failure::no_shared},
+    {SSL_R_NO_PROTOCOLS_AVAILABLE, tls_failure::no_shared},
+    {SSL_R_INAPPROPRIATE_FALLBACK, tls_failure::no_shared},
+    {SSL_R_NO_SHARED_CIPHER, tls_failure::no_shared},
+    {SSL_R_NO_CIPHERS_AVAILABLE, tls_failure::no_shared},
+    {SSL_R_NO_SHARED_GROUPS, tls_failure::no_shared},
+    {SSL_R_NO_SUITABLE_KEY_SHARE, tls_failure::no_shared},
+    {SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS, tls_failure::no_shared},
+    {SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM, tls_failure::no_shared},
+    {SSL_R_UNEXPECTED_EOF_WHILE_READING, tls_failure::other},  // peer vanished mid-handshake
+};
+
+/// ssl_error: SSL_get_error's answer; packed: ERR_peek_error() (0 when the queue is empty).
+tls_failure classify_failure(int ssl_error, unsigned long packed) {
+    if (ssl_error != SSL_ERROR_SSL || packed == 0 || ERR_GET_LIB(packed) != ERR_LIB_SSL)
+        return tls_failure::other;  // SSL_ERROR_SYSCALL (reset, EOF), other libraries
+    const int reason = ERR_GET_REASON(packed);
+    if (reason >= SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256)
+        return tls_failure::client_alert;
+    for (const auto& r : k_reasons) {
+        if (r.reason == reason) return r.cls;
+    }
+    // Everything else the SSL library rejects during a handshake is malformed or unexpected
+    // input: "wrong version number" / "http request" (not TLS), bad records, decode errors.
+    return tls_failure::protocol;
+}
 }  // namespace
+
+const char* to_string(tls_failure f) {
+    switch (f) {
+        case tls_failure::timeout:
+            return "timeout";
+        case tls_failure::protocol:
+            return "protocol";
+        case tls_failure::no_shared:
+            return "no_shared";
+        case tls_failure::client_alert:
+            return "client_alert";
+        case tls_failure::other:
+        case tls_failure::count_:
+            break;
+    }
+    return "other";
+}
 
 // ---------------------------------------------------------------- tls_info
 
@@ -44,6 +97,12 @@ bool tls_info::resumed() const {
 
 std::string_view tls_info::version() const {
     return ssl_ ? std::string_view(SSL_get_version(ssl_)) : std::string_view();
+}
+
+void tls_info::count_handshake_timeout() const {
+    if (failed_ || done_) return;
+    failed_ = true;
+    if (counters_) counters_->failures[static_cast<std::size_t>(tls_failure::timeout)].add();
 }
 
 void tls_stream::ssl_deleter::operator()(tls_info* p) const {
@@ -83,23 +142,27 @@ result<void, io_error> tls_stream::handshake() {
     int rc = SSL_do_handshake(ssl);
     if (rc == 1) {
         st_->done_ = true;
-        auto& k = *st_->counters_;
-        k.handshakes.fetch_add(1, std::memory_order_relaxed);
-        if (SSL_session_reused(ssl)) k.resumed.fetch_add(1, std::memory_order_relaxed);
-        auto proto = st_->alpn();
-        if (proto == "h2") {
-            k.alpn_h2.fetch_add(1, std::memory_order_relaxed);
-        } else {
-            k.alpn_http11.fetch_add(1, std::memory_order_relaxed);
+        if (auto* k = st_->counters_) {
+            const int v = SSL_version(ssl) == TLS1_3_VERSION ? 1 : 0;
+            const auto proto = st_->alpn();
+            const int a = proto == "h2" ? 0 : proto == "http/1.1" ? 1 : 2;
+            k->handshakes[v][a].add();
+            if (SSL_session_reused(ssl)) k->resumed.add();
+            k->established.add();
         }
         return {};
     }
     const int err = SSL_get_error(ssl, rc);
     if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-        st_->counters_->failures.fetch_add(1, std::memory_order_relaxed);
+        const unsigned long packed = ERR_peek_error();
+        if (!st_->failed_) {  // once per connection (a failed read is not retried, but be sure)
+            st_->failed_ = true;
+            if (auto* k = st_->counters_)
+                k->failures[static_cast<std::size_t>(classify_failure(err, packed))].add();
+        }
         if (err == SSL_ERROR_SSL) {
             char buf[160];
-            ERR_error_string_n(ERR_peek_error(), buf, sizeof buf);
+            ERR_error_string_n(packed, buf, sizeof buf);
             log::debug("tls handshake failed on fd {}: {}", fd_.get(), buf);
         }
     }
@@ -220,6 +283,10 @@ void tls_stream::shutdown_write() {
 }
 
 void tls_stream::close(bool abort) {
+    if (st_ && st_->done_ && !st_->ended_) {
+        st_->ended_ = true;  // the connection closes its stream once, on its loop
+        if (st_->counters_) st_->counters_->ended.add();
+    }
     if (abort && fd_) (void)set_linger_zero(fd_.get());
     // The SSL object stays until destruction (tls_info readers); the fd goes now.
     fd_.reset();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "switchyard/net/kernel_queues.hpp"
+#include "switchyard/net/tls.hpp"
 #include "switchyard/proto/http1/errors.hpp"
 #include "switchyard/server/builtin.hpp"
 #include "switchyard/server/gateway.hpp"
@@ -138,6 +139,47 @@ void render_loops(std::string& out, runtime& rt) {
     fmt::format_to(std::back_inserter(out), "sy_pool_rejected_total {}\n", rt.pool().rejected());
 }
 
+// TLS (https listeners): per-loop tls_loop_counters summed here; reloads are process-wide.
+void render_tls(std::string& out, runtime& rt) {
+    const net::tls_server* tls = rt.tls();
+    if (!tls) return;
+    auto o = std::back_inserter(out);
+    metric(out, "sy_tls_handshakes_total", "counter",
+           "TLS handshakes completed, by protocol version and negotiated ALPN.");
+    static constexpr const char* versions[] = {"TLSv1.2", "TLSv1.3"};
+    static constexpr const char* alpns[] = {"h2", "http/1.1", "none"};
+    for (int v = 0; v < 2; ++v) {
+        for (int a = 0; a < 3; ++a) {
+            fmt::format_to(o, "sy_tls_handshakes_total{{version=\"{}\",alpn=\"{}\"}} {}\n",
+                           versions[v], alpns[a],
+                           sum_loops(rt, [v, a](loop_state& l) {
+                               return l.tls.handshakes[v][a].get();
+                           }));
+        }
+    }
+    metric(out, "sy_tls_handshake_failures_total", "counter", "TLS handshakes failed, by reason.");
+    for (std::size_t f = 0; f < static_cast<std::size_t>(net::tls_failure::count_); ++f) {
+        fmt::format_to(o, "sy_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
+                       net::to_string(static_cast<net::tls_failure>(f)),
+                       sum_loops(rt, [f](loop_state& l) { return l.tls.failures[f].get(); }));
+    }
+    metric(out, "sy_tls_resumptions_total", "counter",
+           "TLS handshakes that resumed a session from a ticket.");
+    fmt::format_to(o, "sy_tls_resumptions_total {}\n",
+                   sum_loops(rt, [](loop_state& l) { return l.tls.resumed.get(); }));
+    // Ended first: established >= ended at every instant, so the difference never goes negative.
+    const std::uint64_t ended = sum_loops(rt, [](loop_state& l) { return l.tls.ended.get(); });
+    const std::uint64_t est = sum_loops(rt, [](loop_state& l) { return l.tls.established.get(); });
+    metric(out, "sy_tls_connections_open", "gauge", "TLS connections open now (handshake done).");
+    fmt::format_to(o, "sy_tls_connections_open {}\n", est >= ended ? est - ended : 0);
+    metric(out, "sy_tls_reloads_total", "counter",
+           "Certificate reloads on SIGHUP, by result (failed: the current set was kept).");
+    fmt::format_to(o, "sy_tls_reloads_total{{result=\"ok\"}} {}\n",
+                   tls->reloads().ok.load(std::memory_order_relaxed));
+    fmt::format_to(o, "sy_tls_reloads_total{{result=\"failed\"}} {}\n",
+                   tls->reloads().failed.load(std::memory_order_relaxed));
+}
+
 }  // namespace
 
 std::string render_metrics(runtime& rt) {
@@ -147,6 +189,7 @@ std::string render_metrics(runtime& rt) {
     render_http(out, rt);
     render_listeners(out, rt);
     render_loops(out, rt);
+    render_tls(out, rt);
     render_gateway_metrics(out, rt);
     return out;
 }

@@ -59,7 +59,7 @@ void add_tls_listener(runtime& rt, const server_config& cfg, std::unique_ptr<net
     rt.add_listener("https", cfg.tls.listen,
                     [tls, handshake_timeout](loop_state& ls, net::accepted_socket&& s) {
                         auto peer = s.peer.to_string();
-                        net::tls_stream stream = tls->make_stream(std::move(s.fd));
+                        net::tls_stream stream = tls->make_stream(std::move(s.fd), &ls.tls);
                         if (stream.fd() < 0) return;
                         auto handler = std::make_unique<session::tls_dispatch>(
                             *ls.http, peer, stream.info(), handshake_timeout);
@@ -116,6 +116,10 @@ runtime::runtime(server_config cfg, http::router& router)
     add_listener("http", cfg_.listen,
                  [this](loop_state& ls, net::accepted_socket&& s) { on_accept(ls, std::move(s)); });
     if (!cfg_.tls.listen.empty()) add_tls_listener(*this, cfg_, impl_->tls, impl_->reload_hooks);
+}
+
+const net::tls_server* runtime::tls() const {
+    return impl_->tls.get();
 }
 
 void runtime::on_reload(std::function<void()> fn) {

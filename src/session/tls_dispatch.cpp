@@ -19,6 +19,7 @@ net::timeout_action tls_dispatch::on_timeout(net::connection& c, net::timeout_ki
         hand_over(c);
         return net::timeout_action::keep;
     }
+    if (k == net::timeout_kind::read) info_.count_handshake_timeout();
     return net::timeout_action::close;
 }
 

@@ -28,7 +28,11 @@
 // keep the SSL_CTX they started with (each stream holds a reference to its context set). A reload
 // that fails (bad file) logs and keeps the old set. Ticket keys survive reloads.
 //
-// Threads: tls_server::make_stream(), current() and counters are safe from any thread (the
+// Counters: handshakes (by version and ALPN), resumptions, failures (by tls_failure) and open
+// connections are per loop (tls_loop_counters, single writer), handed to make_stream(); reloads
+// are process-wide (tls_reload_counters, main thread).
+//
+// Threads: tls_server::make_stream(), current() and reloads() are safe from any thread (the
 // context set is reached through an atomic shared_ptr); reload() from one thread at a time
 // (the main thread). A tls_stream is used by its connection's loop thread only.
 #pragma once
@@ -46,6 +50,7 @@
 
 #include "switchyard/base/bytes.hpp"
 #include "switchyard/base/result.hpp"
+#include "switchyard/core/counter.hpp"
 #include "switchyard/net/socket.hpp"
 #include "switchyard/net/stream.hpp"
 
@@ -74,15 +79,35 @@ struct tls_settings {
 /// Parses "name:cert:key" (the tls.sni config strings). false on a malformed value.
 bool parse_sni_spec(std::string_view spec, tls_certificate& out);
 
-/// Process-wide TLS counters (relaxed atomics: one increment per handshake, not per byte).
-struct tls_counters {
-    std::atomic<std::uint64_t> handshakes{0};  ///< completed
-    std::atomic<std::uint64_t> failures{0};    ///< handshake errors (bad version, no cipher...)
-    std::atomic<std::uint64_t> resumed{0};     ///< completed with a ticket
-    std::atomic<std::uint64_t> alpn_h2{0};
-    std::atomic<std::uint64_t> alpn_http11{0};
-    std::atomic<std::uint64_t> reloads{0};
-    std::atomic<std::uint64_t> reload_failures{0};
+/// Why a handshake failed: the `reason` label of sy_tls_handshake_failures_total. The mapping
+/// from OpenSSL's error reasons is one table in tls_stream.cpp (classify_failure).
+enum class tls_failure : std::uint8_t {
+    timeout,       ///< not finished within the handshake deadline (counted by the handler)
+    protocol,      ///< not TLS / bad record / malformed or unexpected handshake message
+    no_shared,     ///< no shared protocol version, cipher suite, group or signature algorithm
+    client_alert,  ///< the client sent a fatal alert (e.g. it does not trust our certificate)
+    other,         ///< socket error, EOF mid-handshake, anything else
+    count_,
+};
+const char* to_string(tls_failure f);
+
+/// Per-loop TLS counters: one object per event loop (server::loop_state::tls), written only by
+/// that loop's thread through its connections' tls_streams (core::counter: no locked
+/// instruction per handshake), read by /metrics from any thread and summed over the loops.
+struct tls_loop_counters {
+    /// Completed handshakes by [version][alpn]: version 0 = TLSv1.2, 1 = TLSv1.3;
+    /// alpn 0 = "h2", 1 = "http/1.1", 2 = none (another id cannot be selected).
+    core::counter handshakes[2][3];
+    core::counter resumed;  ///< completed with a ticket (stateless resumption)
+    core::counter failures[static_cast<std::size_t>(tls_failure::count_)];
+    /// Established TLS connections: open now = established - ended (read ended first).
+    core::counter established, ended;
+};
+
+/// Certificate reloads (SIGHUP): process-wide, written by the main thread only.
+struct tls_reload_counters {
+    std::atomic<std::uint64_t> ok{0};
+    std::atomic<std::uint64_t> failed{0};
 };
 
 class tls_context_set;
@@ -101,14 +126,19 @@ class tls_info {
     bool resumed() const;
     /// "TLSv1.3", "TLSv1.2".
     std::string_view version() const;
+    /// The handler gave up waiting for the handshake (its read deadline): counts one
+    /// tls_failure::timeout unless the handshake already finished or failed. Loop thread.
+    void count_handshake_timeout() const;
 
   private:
     friend class tls_stream;
     friend class tls_server;
     ssl_st* ssl_ = nullptr;
     std::shared_ptr<const tls_context_set> contexts_;  // keeps the SSL_CTXs alive
-    tls_counters* counters_ = nullptr;
+    tls_loop_counters* counters_ = nullptr;            // the owning loop's; nullptr: not counted
     bool done_ = false;
+    mutable bool failed_ = false;    // a failure was counted (once per connection)
+    bool ended_ = false;             // close() counted the end of an established connection
     bool read_wants_write_ = false;  // the last read() stopped because the socket was full
 };
 
@@ -160,14 +190,14 @@ class tls_server {
     tls_server(const tls_server&) = delete;
     tls_server& operator=(const tls_server&) = delete;
 
-    /// Wraps an accepted socket (any loop thread). The handshake starts on the first read().
-    tls_stream make_stream(unique_fd fd);
+    /// Wraps an accepted socket on the loop thread that will own the connection. The handshake
+    /// starts on the first read(). counters: that loop's (must outlive the stream; nullptr: none).
+    tls_stream make_stream(unique_fd fd, tls_loop_counters* counters = nullptr);
     /// Re-reads every certificate and key file; on success new handshakes use them. Main thread.
     result<void, std::string> reload();
 
     const tls_settings& settings() const { return settings_; }
-    tls_counters& counters() { return counters_; }
-    const tls_counters& counters() const { return counters_; }
+    const tls_reload_counters& reloads() const { return reloads_; }
 
   private:
     tls_server(tls_settings s, std::shared_ptr<ticket_keys> keys);
@@ -176,7 +206,7 @@ class tls_server {
     tls_settings settings_;
     std::shared_ptr<ticket_keys> keys_;
     std::atomic<std::shared_ptr<const tls_context_set>> current_;
-    tls_counters counters_;
+    tls_reload_counters reloads_;
 };
 
 }  // namespace sy::net

@@ -26,6 +26,7 @@
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/net/connection.hpp"
 #include "switchyard/net/listener.hpp"
+#include "switchyard/net/tls.hpp"
 #include "switchyard/server/config.hpp"
 #include "switchyard/session/http_context.hpp"
 
@@ -37,6 +38,7 @@ struct loop_state {
     unsigned index = 0;
     core::loop* loop = nullptr;
     net::io_counters io;
+    net::tls_loop_counters tls;  ///< this loop's TLS handshakes and connections (https listeners)
     net::connection_options conn_opts;
     net::connection_list conns;
     std::unique_ptr<session::http_context> http;
@@ -86,6 +88,8 @@ class runtime {
     /// The hub (one shard per loop; under prefork, per process). Valid while running.
     hub::hub& hub() { return *hub_; }
     core::thread_pool& pool() { return *pool_; }
+    /// The https listeners' TLS server (reload counters), nullptr without tls.listen.
+    const net::tls_server* tls() const;
     net::connection_limit& connection_limit() { return limit_; }
     /// The loop_state of the calling loop thread (nullptr elsewhere).
     loop_state* current_loop();

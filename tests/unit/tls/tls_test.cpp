@@ -62,6 +62,13 @@ std::unique_ptr<tls_server> make_server() {
     return r ? std::move(*r) : nullptr;
 }
 
+/// This test's "loop" counters (every test runs on one thread, like one loop).
+tls_loop_counters g_counters;
+
+std::uint64_t failures(tls_failure f) {
+    return g_counters.failures[static_cast<std::size_t>(f)].get();
+}
+
 /// A client SSL on one end of a socketpair, the server tls_stream on the other.
 struct pair {
     SSL_CTX* cctx = nullptr;
@@ -78,7 +85,7 @@ struct pair {
         ::setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
         ::setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
         cfd = fds[0];
-        s = srv.make_stream(unique_fd(fds[1]));
+        s = srv.make_stream(unique_fd(fds[1]), &g_counters);
         cctx = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_min_proto_version(cctx, TLS1_VERSION);
         if (max_version) SSL_CTX_set_max_proto_version(cctx, max_version);
@@ -163,6 +170,7 @@ TEST(tls_server, create_reports_bad_files) {
 
 TEST(tls_stream, handshake_alpn_h2_then_data_both_ways) {
     auto srv = make_server();
+    const std::uint64_t h2_before = g_counters.handshakes[1][0].get();
     static const char alpn[] = "\x08http/1.1\x02h2";
     pair p(*srv, alpn, sizeof alpn - 1);
     ASSERT_TRUE(p.handshake());
@@ -180,7 +188,7 @@ TEST(tls_stream, handshake_alpn_h2_then_data_both_ways) {
     ASSERT_TRUE(w);
     EXPECT_EQ(*w, 15u);
     EXPECT_EQ(p.client_read(), "hello tls world");
-    EXPECT_EQ(srv->counters().alpn_h2.load(), 1u);
+    EXPECT_EQ(g_counters.handshakes[1][0].get(), h2_before + 1);  // TLSv1.3, h2
 }
 
 TEST(tls_stream, http11_only_client_and_no_alpn) {
@@ -189,19 +197,24 @@ TEST(tls_stream, http11_only_client_and_no_alpn) {
     pair p(*srv, alpn, sizeof alpn - 1);
     ASSERT_TRUE(p.handshake());
     EXPECT_EQ(p.s.info().alpn(), "http/1.1");
+    const std::uint64_t none_before = g_counters.handshakes[1][2].get();
     pair q(*srv, nullptr, 0);
     ASSERT_TRUE(q.handshake());
     EXPECT_EQ(q.s.info().alpn(), "");
+    EXPECT_EQ(g_counters.handshakes[1][2].get(), none_before + 1);  // TLSv1.3, no ALPN
 }
 
 TEST(tls_stream, tls11_refused_tls12_accepted) {
     auto srv = make_server();
+    const std::uint64_t before = failures(tls_failure::no_shared);
     pair old(*srv, nullptr, 0, nullptr, TLS1_1_VERSION);
     EXPECT_FALSE(old.handshake());
-    EXPECT_GE(srv->counters().failures.load(), 1u);
+    EXPECT_EQ(failures(tls_failure::no_shared), before + 1);
+    const std::uint64_t v12 = g_counters.handshakes[0][2].get();
     pair p12(*srv, nullptr, 0, nullptr, TLS1_2_VERSION);
     ASSERT_TRUE(p12.handshake());
     EXPECT_EQ(p12.s.info().version(), "TLSv1.2");
+    EXPECT_EQ(g_counters.handshakes[0][2].get(), v12 + 1);
 }
 
 TEST(tls_stream, sni_wildcard_picks_the_other_certificate) {
@@ -295,11 +308,13 @@ TEST(tls_stream, tls12_ticket_resumes_across_reload) {
         SSL_shutdown(p.c);  // an unclean end would mark the session not resumable
     }
     ASSERT_TRUE(srv->reload());  // ticket keys survive a certificate reload
+    EXPECT_EQ(srv->reloads().ok.load(), 1u);
+    const std::uint64_t resumed_before = g_counters.resumed.get();
     pair q(*srv, nullptr, 0, nullptr, TLS1_2_VERSION, sess);
     ASSERT_TRUE(q.handshake());
     EXPECT_EQ(SSL_session_reused(q.c), 1);
     EXPECT_TRUE(q.s.info().resumed());
-    EXPECT_EQ(srv->counters().resumed.load(), 1u);
+    EXPECT_EQ(g_counters.resumed.get(), resumed_before + 1);
     SSL_SESSION_free(sess);
     // A ticket from another server (other master secret) is not accepted: full handshake.
     auto other = make_server();
@@ -329,7 +344,73 @@ TEST(tls_server, failed_reload_keeps_the_current_certificates) {
     fs::copy_file(other_cert().key, dirp / "k.pem", fs::copy_options::overwrite_existing);
     auto r = (*srv)->reload();
     ASSERT_FALSE(r);
-    EXPECT_EQ((*srv)->counters().reload_failures.load(), 1u);
+    EXPECT_EQ((*srv)->reloads().failed.load(), 1u);
+    EXPECT_EQ((*srv)->reloads().ok.load(), 0u);
     pair p(**srv, nullptr, 0);
     EXPECT_TRUE(p.handshake());
+}
+
+TEST(tls_stream, handshake_failures_are_classified_once) {
+    auto srv = make_server();
+    char buf[64];
+    auto read_fails = [&](pair& p) {
+        for (int i = 0; i < 10; ++i) {
+            auto r = p.s.read(mutable_byte_view(reinterpret_cast<std::uint8_t*>(buf), sizeof buf));
+            if (!r && r.error() != io_error::would_block) return true;
+        }
+        return false;
+    };
+    {  // Plain HTTP to the TLS port: not a TLS record at all.
+        const std::uint64_t before = failures(tls_failure::protocol);
+        const std::uint64_t timeouts = failures(tls_failure::timeout);
+        pair p(*srv, nullptr, 0);
+        const std::string_view req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        ASSERT_EQ(::write(p.cfd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+        EXPECT_TRUE(read_fails(p));
+        (void)p.s.read(mutable_byte_view(reinterpret_cast<std::uint8_t*>(buf), sizeof buf));
+        p.s.info().count_handshake_timeout();  // already failed: not counted again
+        EXPECT_EQ(failures(tls_failure::protocol), before + 1);
+        EXPECT_EQ(failures(tls_failure::timeout), timeouts);
+    }
+    {  // The client does not trust our certificate: it sends a fatal alert.
+        const std::uint64_t before = failures(tls_failure::client_alert);
+        pair p(*srv, nullptr, 0);
+        SSL_set_verify(p.c, SSL_VERIFY_PEER, nullptr);
+        EXPECT_FALSE(p.handshake());
+        EXPECT_TRUE(read_fails(p));
+        EXPECT_EQ(failures(tls_failure::client_alert), before + 1);
+    }
+    {  // The client goes away mid-handshake.
+        const std::uint64_t before = failures(tls_failure::other);
+        pair p(*srv, nullptr, 0);
+        ::shutdown(p.cfd, SHUT_WR);
+        EXPECT_TRUE(read_fails(p));
+        EXPECT_EQ(failures(tls_failure::other), before + 1);
+    }
+    {  // The handler's deadline: counted once, and never after a finished handshake.
+        const std::uint64_t before = failures(tls_failure::timeout);
+        pair p(*srv, nullptr, 0);
+        (void)p.s.read(mutable_byte_view(reinterpret_cast<std::uint8_t*>(buf), sizeof buf));
+        p.s.info().count_handshake_timeout();
+        p.s.info().count_handshake_timeout();
+        EXPECT_EQ(failures(tls_failure::timeout), before + 1);
+        pair q(*srv, nullptr, 0);
+        ASSERT_TRUE(q.handshake());
+        q.s.info().count_handshake_timeout();
+        EXPECT_EQ(failures(tls_failure::timeout), before + 1);
+    }
+}
+
+TEST(tls_stream, open_connections_gauge_counts_established_until_close) {
+    auto srv = make_server();
+    const std::uint64_t est = g_counters.established.get();
+    const std::uint64_t ended = g_counters.ended.get();
+    pair p(*srv, nullptr, 0);
+    pair never(*srv, nullptr, 0);  // no handshake: not established, its close does not count
+    ASSERT_TRUE(p.handshake());
+    EXPECT_EQ(g_counters.established.get(), est + 1);
+    p.s.close(false);
+    p.s.close(false);
+    never.s.close(false);
+    EXPECT_EQ(g_counters.ended.get(), ended + 1);
 }
