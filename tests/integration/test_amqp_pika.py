@@ -1,18 +1,19 @@
 """AMQP 0-9-1 with Debian's python3-pika against the real binary: the same scenarios pass
 against RabbitMQ (codes and texts follow RabbitMQ)."""
+import struct
 import time
 
 import pika
 import pika.exceptions as px
 import pytest
 
-from conftest import server
+from amqp_raw import HEARTBEAT, method, raw_connection, shortstr
+from amqp_target import amqp_server
 
 
 @pytest.fixture(scope="module")
 def broker():
-    s = server(["--listen", "127.0.0.1:0", "--amqp-listen", "127.0.0.1:0", "--workers", "2"],
-               need=("http", "amqp"))
+    s = amqp_server(["--workers", "2"])
     yield s
     s.close()
 
@@ -280,15 +281,31 @@ def test_heartbeat_negotiated_and_kept(broker):
 
 
 def test_missed_heartbeats_close(broker):
-    import socket
-    import struct
-    s = socket.create_connection(("127.0.0.1", broker.ports["amqp"]))
-    s.sendall(b"AMQP\x00\x00\x09\x01")
-    s.settimeout(5)
-    data = s.recv(4096)
-    assert data[0] == 1  # connection.start
-    # We never answer: the server's handshake timeout (or heartbeats) closes us.
-    s.close()
+    # Raw socket, so the client can really stay silent: heartbeat=1 in tune-ok, then nothing.
+    # RabbitMQ closes the socket after two missed periods (no connection.close).
+    c = raw_connection(broker.ports["amqp"])
+    c.open(heartbeat=1)
+    closed_after, beats = c.wait_closed(6.0)
+    c.close()
+    assert closed_after is not None, "server kept a silent connection open"
+    assert 1.5 <= closed_after <= 4.0, closed_after
+    assert beats >= 1  # the server sent its own heartbeats meanwhile
+
+
+def test_heartbeating_client_stays_open(broker):
+    c = raw_connection(broker.ports["amqp"])
+    c.open(heartbeat=1)
+    beats = 0
+    start = time.monotonic()
+    while time.monotonic() - start < 4.0:  # twice the missed-heartbeat limit
+        c.send(HEARTBEAT)
+        closed_after, n = c.wait_closed(0.5)
+        assert closed_after is None, "closed although the client sent heartbeats"
+        beats += n
+    assert beats >= 3
+    c.send(method(0, 10, 50, struct.pack(">H", 200) + shortstr("bye") + struct.pack(">HH", 0, 0)))
+    assert c.read_method()[1:3] == (10, 51)  # close-ok
+    c.close()
 
 
 def test_delete_and_purge(broker):
