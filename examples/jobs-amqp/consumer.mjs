@@ -27,7 +27,17 @@ let done = 0;
 await ch.consume('jobs', (msg) => {
   if (msg === null) return; // the broker cancelled the consumer (queue deleted)
   const { number } = JSON.parse(msg.content.toString());
-  console.log(`worker ${worker}: job ${number} -> ${work(number)}`);
+  const result = work(number);
+  console.log(`worker ${worker}: job ${number} -> ${result}`);
+  // RPC pattern: a job that names a reply-to queue (switchyard's HTTP jobs API does) gets its
+  // result there, tagged with its correlation id, before the ack. RabbitMQ works the same way.
+  const { replyTo, correlationId } = msg.properties;
+  if (replyTo) {
+    ch.sendToQueue(replyTo, Buffer.from(JSON.stringify({ result })), {
+      correlationId,
+      contentType: 'application/json',
+    });
+  }
   ch.ack(msg);
   if (++done >= max) {
     // Close after the ack has been written: close() flushes the channel first.

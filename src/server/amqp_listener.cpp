@@ -70,6 +70,10 @@ void install_amqp(sy::app& app) {
             st->owner = &ls;
             st->server = std::make_unique<session::amqp_server>(*ls.loop, opts, ls.shard,
                                                                 ls.conn_opts, &ls.conns);
+            ls.broker = &st->server->broker();
+            ls.when_durable = [srv = st->server.get()](std::function<void()> fn) {
+                srv->when_durable(std::move(fn));
+            };
         });
         rt.on_loop_stop([st](loop_state& ls) {
             if (&ls == st->owner && st->server) st->server->stop();

@@ -1,15 +1,24 @@
-// The jobs API: a work queue (hub::work_queue) owned by loop 0, workers that take jobs with a
-// long poll and report with PUT, clients that watch a job by short poll, long poll (version), SSE
-// or WebSocket (every change is published on topic jobs.{id}).
+// The jobs API, backed by a broker queue (hub.jobs_queue, "jobs" in vhost "/"): POST /jobs
+// publishes a persistent message into it, and every consumer of that queue is a worker, whatever
+// its protocol. HTTP workers take jobs with a long poll (GET /jobs/next: together they are one
+// consumer of the queue) and report with PUT; AMQP consumers of the queue get the job as a
+// message (message-id and correlation-id = the job id, reply-to = "<queue>.reports") and settle
+// it with basic.ack (done), basic.reject/nack (failed, or requeued). Progress and results from
+// AMQP workers are messages to the reply-to queue (the RPC pattern). Clients watch a job by short
+// poll, long poll (version), SSE or WebSocket (every change is published on topic jobs.{id}).
 //
-// Threads: every job structure lives on the owner loop (loop 0 of the process). Handlers on
-// other loops post a closure to the owner; the owner answers by posting back to the handler's
-// loop (reply_to), where the http::response is touched. A response is never copied or
-// destroyed on the owner's thread (its handle count is loop-local).
+// Status: a queue_watcher on the jobs queue drives each job's status from its message's life in
+// the queue (queued, running, done, failed, requeued), so it is right whoever holds the job.
 //
-// Visibility: the queue's own lease timeout is not used (it cannot be extended); the owner keeps
-// a deadline per running job, extended by every PUT, and requeues (nack + requeue) a job whose
-// worker stays silent past hub.job_visibility_timeout_ms. A worker whose lease was lost gets 409.
+// Threads: the broker, the queue and every job structure live on loop 0 (the broker loop, see
+// docs/threading.md). Handlers on other loops post a closure to the owner; the owner answers by
+// posting back to the handler's loop (reply_to), where the http::response is touched. A response
+// is never copied or destroyed on the owner's thread (its handle count is loop-local).
+//
+// Visibility: an HTTP worker's lease expires after hub.job_visibility_timeout_ms without a PUT
+// (every PUT extends it); its message then goes back to the queue (requeued, redelivered) and the
+// worker gets 409 on its next PUT. AMQP workers hold a job until they settle it or their channel
+// closes, as AMQP defines.
 #include <atomic>
 #include <charconv>
 #include <deque>
@@ -21,7 +30,8 @@
 
 #include "gateway_internal.hpp"
 #include "switchyard/http/util.hpp"
-#include "switchyard/hub/work_queue.hpp"
+#include "switchyard/hub/broker.hpp"
+#include "switchyard/proto/amqp/content.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/session/push_format.hpp"
 
@@ -76,13 +86,12 @@ struct job {
     std::string status = "queued";  // queued | running | done | failed
     std::uint64_t progress = 0;
     std::string result = "null";  // raw JSON value from the worker
-    std::uint64_t version = 1;
-    std::uint32_t attempts = 0;
+    std::string reason;           // why it failed
+    std::uint64_t version = 0;    // 1 once queued; +1 per change
+    std::uint32_t attempts = 0;   // deliveries, to any worker
     std::int64_t created = 0, updated = 0;
-    std::uint64_t tag = 0;  // current lease (work_queue delivery tag); 0: none
+    std::uint64_t tag = 0;  // current HTTP lease; 0: none (queued, or held over AMQP)
     std::int64_t deadline = 0;
-    std::string content_type;
-    shared_bytes payload;
 };
 
 struct waiter {
@@ -184,36 +193,88 @@ std::optional<std::uint64_t> id_of(std::string_view s) {
 
 // ---- the owner ----------------------------------------------------------------------------------
 
-class jobs_owner {
+/// A job held by an HTTP worker: the broker delivery it settles with PUT.
+struct http_lease {
+    std::uint64_t tag = 0;
+    hub::broker_queue_ptr queue;
+    hub::queue_entry entry;
+};
+
+class jobs_owner final : public hub::queue_watcher {
   public:
-    jobs_owner(loop_state& ls, std::int64_t visibility_ms)
-        : ls_(ls), visibility_ms_(std::max<std::int64_t>(visibility_ms, 1)) {
+    jobs_owner(loop_state& ls, std::int64_t visibility_ms, std::string queue)
+        : ls_(ls),
+          visibility_ms_(std::max<std::int64_t>(visibility_ms, 1)),
+          queue_name_(std::move(queue)),
+          reports_name_(queue_name_ + ".reports"),
+          http_(*this),
+          reports_(*this) {
         arm_tick();
+        // After every loop-start hook ran (install_amqp sets ls.broker in its own hook).
+        ls_.loop->post([this] { serve(); });
     }
-    ~jobs_owner() {
+    ~jobs_owner() override {
         if (ls_.loop->timer_pending(tick_)) ls_.loop->cancel_timer(tick_);
+        for (auto& [id, l] : leases_) {
+            if (!l.queue->deleted()) l.queue->requeue(std::move(l.entry));
+        }
+        if (jobs_q_ && !jobs_q_->deleted()) {
+            if (http_registered_) jobs_q_->remove_consumer(&http_);
+            jobs_q_->watcher = nullptr;
+        }
+        if (reports_q_ && !reports_q_->deleted()) reports_q_->remove_consumer(&reports_);
     }
 
     core::loop& loop() { return *ls_.loop; }
 
     void submit(std::string type, shared_bytes payload, reply_to to) {
-        const std::int64_t now = ls_.loop->now_ms();
-        auto id = q_.enqueue(type, payload, now);
-        if (!id) {
-            to.send({503, "{\"error\":\"queue full\"}"});
-            return;
+        hub::broker_queue_ptr q = jobs_queue();
+        hub::broker_vhost* vh = broker().vhost("/");
+        if (!q || !vh) return to.send({503, "{\"error\":\"the jobs queue is not available\"}"});
+        reports_queue();
+        const std::uint64_t id = ++next_id_;
+        const std::string id_text = std::to_string(id);
+        amqp::basic_properties props;
+        props.set_content_type(type)
+            .set_delivery_mode(2)
+            .set_message_id(id_text)
+            .set_correlation_id(id_text)
+            .set_reply_to(reports_name_)
+            .set_timestamp(static_cast<std::uint64_t>(wall_ms() / 1000));
+        byte_buffer hb;
+        amqp::encode_content_header(hb, amqp::content_header{60, 0, payload.size(), props});
+        auto msg = std::make_shared<hub::broker_message>();
+        msg->routing_key = queue_name_;
+        msg->persistent = true;
+        msg->header = shared_bytes::copy_of(hb.view());
+        msg->body = std::move(payload);
+        job& j = jobs_[id];
+        j.id = id;
+        j.created = wall_ms();
+        by_msg_[msg.get()] = id;
+        hub::publish_result res;
+        (void)broker().publish(*vh, std::move(msg), res, ls_.loop->now_ms());
+        if (res.routed == 0) {  // x-overflow reject-publish at x-max-length (or no queue)
+            forget(id);
+            return to.send(
+                {503, "{\"error\":\"queue full\"}", "application/json", {{"Retry-After", "1"}}});
         }
-        job& j = jobs_[id.value()];
-        j.id = id.value();
-        j.created = j.updated = wall_ms();
-        j.content_type = std::move(type);
-        j.payload = std::move(payload);
         g_jobs.submitted.fetch_add(1, std::memory_order_relaxed);
-        publish(j);
-        to.send({201,
-                 fmt::format("{{\"id\":{},\"version\":{}}}", j.id, j.version),
-                 "application/json",
-                 {{"Location", fmt::format("/jobs/{}", j.id)}}});
+        // std::function (when_durable) needs a copyable target: share the one-shot reply.
+        auto created = [this, id, to = std::make_shared<reply_to>(std::move(to))] {
+            auto it = jobs_.find(id);
+            const std::uint64_t version = it == jobs_.end() ? 1 : it->second.version;
+            to->send({201,
+                      fmt::format("{{\"id\":{},\"version\":{}}}", id, version),
+                      "application/json",
+                      {{"Location", fmt::format("/jobs/{}", id)}}});
+        };
+        // A persistent job in a durable queue with a store: 201 once it is on disk.
+        if (res.stored && ls_.when_durable) {
+            ls_.when_durable(std::move(created));
+        } else {
+            created();
+        }
         serve();
     }
 
@@ -226,8 +287,9 @@ class jobs_owner {
                 it->timer = {};
                 it->to.send({204, {}});
                 workers_.erase(it);
-                return;
+                break;
             }
+            if (workers_.empty()) unregister_http();
         });
         serve();
     }
@@ -243,26 +305,32 @@ class jobs_owner {
         if (auto lease = json_field(body, "lease"); lease && to_u64(*lease) != j.tag) {
             return to.send({409, "{\"error\":\"lease lost\"}"});
         }
-        if (auto p = json_field(body, "progress")) {
-            if (auto n = to_u64(*p)) j.progress = std::min<std::uint64_t>(*n, 100);
-        }
-        if (auto r = json_field(body, "result")) j.result = std::string(*r);
-        const std::int64_t now = ls_.loop->now_ms();
         std::string_view st = unquote(json_field(body, "status").value_or("\"running\""));
-        if (st == "done" || st == "completed" || st == "succeeded") {
-            (void)q_.ack(j.tag, now);
-            finish(j, "done");
-            j.progress = 100;
-            g_jobs.completed.fetch_add(1, std::memory_order_relaxed);
-        } else if (st == "failed" || st == "error") {
-            (void)q_.nack(j.tag, false, now);
-            finish(j, "failed");
-            g_jobs.failed.fetch_add(1, std::memory_order_relaxed);
+        const bool done = st == "done" || st == "completed" || st == "succeeded";
+        const bool failed = st == "failed" || st == "error";
+        auto lease = leases_.find(id);
+        if ((done || failed) && lease == leases_.end()) {
+            return to.send({409,
+                            "{\"error\":\"the job is held by an AMQP consumer: it settles it with "
+                            "basic.ack or basic.reject\"}"});
+        }
+        apply_report(j, body);
+        const std::int64_t now = ls_.loop->now_ms();
+        if (done || failed) {
+            http_lease l = std::move(lease->second);
+            leases_.erase(lease);
+            if (done) {
+                l.queue->ack(l.entry);  // the watcher finishes the job
+            } else {
+                j.reason = "worker reported failure";
+                l.queue->reject(std::move(l.entry), now);  // dead-lettered when configured
+            }
         } else {
             set_deadline(j, now + visibility_ms_);  // a report is a heartbeat
+            changed(j);
         }
-        changed(j);
         to.send({200, to_json(j)});
+        serve();
     }
 
     /// Short poll (version_seen unset) or long poll until version > version_seen.
@@ -275,68 +343,245 @@ class jobs_owner {
             return to.send({200, to_json(j), "application/json", {{"ETag", etag(j)}}});
         }
         auto w = version_waiters_.emplace(id, waiter{*version_seen, std::move(to)});
-        const std::uint64_t seq = ++worker_seq_;
-        w->second.key = *version_seen;
-        w->second.timer = ls_.loop->add_timer(millis(wait_ms), [this, id, seq] {
-            (void)seq;
-            expire_watch(id);
-        });
+        w->second.timer = ls_.loop->add_timer(millis(wait_ms), [this, id] { expire_watch(id); });
     }
 
     /// The worker's HTTP client left before the job reached it: give the job back now.
     void give_back(std::uint64_t id, std::uint64_t tag) {
         auto it = jobs_.find(id);
-        if (it == jobs_.end() || it->second.tag != tag || it->second.status != "running") return;
-        requeue(it->second, ls_.loop->now_ms());
+        if (it == jobs_.end() || it->second.tag != tag) return;
+        requeue_lease(id);
         serve();
     }
 
+    // queue_watcher: the job's status follows its message, whoever holds it.
+    void on_queue_event(hub::queue_event ev, const hub::queue_entry& e) override {
+        job* j = job_of(e, ev == hub::queue_event::enqueued || ev == hub::queue_event::delivered);
+        if (!j) return;
+        switch (ev) {
+            case hub::queue_event::enqueued:
+                j->status = "queued";
+                break;
+            case hub::queue_event::delivered:
+                j->status = "running";
+                j->attempts++;
+                g_jobs.taken.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case hub::queue_event::requeued:
+                j->status = "queued";
+                drop_lease(*j);
+                g_jobs.reassigned.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case hub::queue_event::acked:
+                j->progress = 100;
+                finish(*j, "done", e);
+                g_jobs.completed.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case hub::queue_event::rejected:
+                if (j->reason.empty()) j->reason = "rejected";
+                finish(*j, "failed", e);
+                g_jobs.failed.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case hub::queue_event::dropped:
+                j->reason = "dropped from the queue (expired, overflow, purge or delete)";
+                finish(*j, "failed", e);
+                g_jobs.failed.fetch_add(1, std::memory_order_relaxed);
+                break;
+        }
+        changed(*j);
+    }
+
     static std::string to_json(const job& j) {
-        return fmt::format(
+        std::string out = fmt::format(
             "{{\"id\":{},\"status\":\"{}\",\"progress\":{},\"result\":{},\"version\":{},"
-            "\"attempts\":{},\"created\":{},\"updated\":{}}}",
+            "\"attempts\":{},\"created\":{},\"updated\":{}",
             j.id, j.status, j.progress, j.result, j.version, j.attempts, j.created, j.updated);
+        if (!j.reason.empty()) {
+            out += ",\"reason\":\"";
+            http::json_escape(j.reason, out);
+            out += '"';
+        }
+        out += '}';
+        return out;
     }
 
   private:
+    /// HTTP long-pollers of /jobs/next, as one consumer of the jobs queue: credit while one
+    /// waits. Registered only while someone waits, so consumer counts stay honest.
+    struct http_workers final : hub::broker_consumer {
+        explicit http_workers(jobs_owner& o) : owner(o) {}
+        bool has_credit() const override { return !owner.workers_.empty(); }
+        void deliver(const hub::broker_queue_ptr& q, hub::queue_entry&& e) override {
+            owner.hand_to_http(q, std::move(e));
+        }
+        void cancelled_by_server() override { owner.http_registered_ = false; }
+        bool no_ack() const override { return false; }
+        jobs_owner& owner;
+    };
+    /// Reports from workers of any protocol: messages to the reply-to queue whose
+    /// correlation-id (or message-id) is a job id (AMQP's RPC pattern).
+    struct report_reader final : hub::broker_consumer {
+        explicit report_reader(jobs_owner& o) : owner(o) {}
+        bool has_credit() const override { return true; }
+        void deliver(const hub::broker_queue_ptr&, hub::queue_entry&& e) override {
+            owner.on_report(e);
+        }
+        void cancelled_by_server() override {}
+        bool no_ack() const override { return true; }
+        jobs_owner& owner;
+    };
+
     static std::string etag(const job& j) { return fmt::format("\"{}\"", j.version); }
 
-    void serve() {
-        const std::int64_t now = ls_.loop->now_ms();
-        while (!workers_.empty()) {
-            auto d = q_.get(now);
-            if (!d) return;
-            auto it = jobs_.find(d->msg->id);
-            if (it == jobs_.end()) {
-                (void)q_.ack(d->tag, now);
-                continue;
-            }
-            job& j = it->second;
-            j.status = "running";
-            j.tag = d->tag;
-            j.attempts = d->msg->delivery_count;
-            set_deadline(j, now + visibility_ms_);
-            waiter w = std::move(workers_.front());
-            workers_.pop_front();
-            if (ls_.loop->timer_pending(w.timer)) ls_.loop->cancel_timer(w.timer);
-            hub::message m;
-            m.content_type = j.content_type;
-            m.payload = j.payload;
-            std::string body =
-                fmt::format("{{\"id\":{},\"lease\":{},\"attempt\":{},\"content_type\":\"", j.id,
-                            j.tag, j.attempts);
-            http::json_escape(j.content_type, body);
-            body += "\",\"payload\":";
-            bool b64 = false;
-            session::append_json_data(body, m, b64);
-            if (b64) body += ",\"encoding\":\"base64\"";
-            body += '}';
-            g_jobs.taken.fetch_add(1, std::memory_order_relaxed);
-            changed(j);
-            const std::uint64_t id = j.id, tag = j.tag;
-            w.to.send({200, std::move(body)},
-                      [this, id, tag] { ls_.loop->post([this, id, tag] { give_back(id, tag); }); });
+    hub::broker& broker() {
+        if (ls_.broker) return *ls_.broker;
+        if (!own_broker_) own_broker_ = std::make_unique<hub::broker>();
+        return *own_broker_;
+    }
+
+    /// The queue by name in vhost "/", declared (durable, no arguments, like the course demo's
+    /// assertQueue) when missing. A queue an AMQP client declared first is used as it is.
+    hub::broker_queue_ptr ensure(const std::string& name, bool durable) {
+        hub::broker_vhost* vh = broker().vhost("/");
+        if (!vh) return nullptr;
+        hub::broker_queue_ptr q;
+        auto st = broker().find_queue(*vh, name, 0, q);
+        if (st.code == hub::broker_error::not_found) {
+            hub::queue_declare_request r;
+            r.name = name;
+            r.durable = durable;
+            hub::queue_declare_result out;
+            if (!broker().queue_declare(*vh, r, out).ok()) return nullptr;
+            st = broker().find_queue(*vh, name, 0, q);
         }
+        return st.ok() ? q : nullptr;
+    }
+
+    hub::broker_queue_ptr jobs_queue() {
+        if (jobs_q_ && !jobs_q_->deleted()) return jobs_q_;
+        jobs_q_ = ensure(queue_name_, true);
+        http_registered_ = false;
+        if (jobs_q_) jobs_q_->watcher = this;
+        return jobs_q_;
+    }
+
+    void reports_queue() {
+        if (reports_q_ && !reports_q_->deleted()) return;
+        reports_q_ = ensure(reports_name_, false);
+        if (reports_q_) reports_q_->add_consumer("switchyard.job-reports", &reports_);
+    }
+
+    void serve() {
+        reports_queue();
+        hub::broker_queue_ptr q = jobs_queue();
+        if (!q || workers_.empty()) return unregister_http();
+        if (!http_registered_) {
+            if (q->exclusive_consumer) return;  // an AMQP consumer holds it exclusively
+            q->add_consumer("switchyard.http-workers", &http_);
+            http_registered_ = true;
+        }
+        q->dispatch(ls_.loop->now_ms());
+        if (workers_.empty()) unregister_http();
+    }
+
+    void unregister_http() {
+        if (!http_registered_) return;
+        http_registered_ = false;
+        if (!jobs_q_ || jobs_q_->deleted()) return;
+        jobs_q_->remove_consumer(&http_);
+        broker().consumer_removed(*jobs_q_);  // auto-delete, if a client declared it so
+    }
+
+    job* job_of(const hub::queue_entry& e, bool create) {
+        if (auto it = by_msg_.find(e.msg.get()); it != by_msg_.end()) {
+            auto j = jobs_.find(it->second);
+            if (j != jobs_.end()) return &j->second;
+        }
+        if (!create) return nullptr;
+        // A message an AMQP publisher put in the queue (or recovered from the store).
+        const std::uint64_t id = ++next_id_;
+        job& j = jobs_[id];
+        j.id = id;
+        j.created = wall_ms();
+        by_msg_[e.msg.get()] = id;
+        g_jobs.submitted.fetch_add(1, std::memory_order_relaxed);
+        return &j;
+    }
+
+    void forget(std::uint64_t id) {
+        std::erase_if(by_msg_, [id](const auto& kv) { return kv.second == id; });
+        jobs_.erase(id);
+    }
+
+    void hand_to_http(const hub::broker_queue_ptr& q, hub::queue_entry&& e) {
+        waiter w = std::move(workers_.front());
+        workers_.pop_front();
+        if (ls_.loop->timer_pending(w.timer)) ls_.loop->cancel_timer(w.timer);
+        job* j = job_of(e, true);
+        const std::int64_t now = ls_.loop->now_ms();
+        j->tag = ++lease_seq_;
+        set_deadline(*j, now + visibility_ms_);
+        hub::message m;
+        if (auto h = amqp::decode_content_header(e.msg->header.bytes())) {
+            m.content_type = std::string(h.value().properties.content_type);
+        }
+        m.payload = e.msg->body;
+        std::string body =
+            fmt::format("{{\"id\":{},\"lease\":{},\"attempt\":{},\"content_type\":\"", j->id,
+                        j->tag, j->attempts);
+        http::json_escape(m.content_type, body);
+        body += "\",\"payload\":";
+        bool b64 = false;
+        session::append_json_data(body, m, b64);
+        if (b64) body += ",\"encoding\":\"base64\"";
+        body += '}';
+        const std::uint64_t id = j->id, tag = j->tag;
+        leases_[id] = http_lease{tag, q, std::move(e)};
+        w.to.send({200, std::move(body)},
+                  [this, id, tag] { ls_.loop->post([this, id, tag] { give_back(id, tag); }); });
+    }
+
+    /// The HTTP worker holding job id went silent or away: its message goes back to the queue.
+    void requeue_lease(std::uint64_t id) {
+        auto it = leases_.find(id);
+        if (it == leases_.end()) return;
+        http_lease l = std::move(it->second);
+        leases_.erase(it);
+        l.queue->requeue(std::move(l.entry));  // the watcher marks the job queued
+        if (!l.queue->deleted()) l.queue->dispatch(ls_.loop->now_ms());
+    }
+
+    void drop_lease(job& j) {
+        set_deadline(j, 0);
+        j.tag = 0;
+    }
+
+    void on_report(const hub::queue_entry& e) {
+        auto h = amqp::decode_content_header(e.msg->header.bytes());
+        if (!h) return;
+        const auto& p = h.value().properties;
+        std::optional<std::uint64_t> id =
+            id_of(p.has_correlation_id() ? p.correlation_id : p.message_id);
+        auto it = id ? jobs_.find(*id) : jobs_.end();
+        if (it == jobs_.end() || it->second.status != "running") return;
+        std::string_view body = e.msg->body.view();
+        if (json_field(body, "progress") || json_field(body, "result")) {
+            apply_report(it->second, body);
+        } else if (p.content_type.find("json") != std::string_view::npos) {
+            it->second.result = std::string(body);
+        } else {
+            it->second.result = "\"";
+            http::json_escape(body, it->second.result);
+            it->second.result += '"';
+        }
+        changed(it->second);
+    }
+
+    static void apply_report(job& j, std::string_view body) {
+        if (auto p = json_field(body, "progress")) {
+            if (auto n = to_u64(*p)) j.progress = std::min<std::uint64_t>(*n, 100);
+        }
+        if (auto r = json_field(body, "result")) j.result = std::string(*r);
     }
 
     void set_deadline(job& j, std::int64_t at) {
@@ -345,24 +590,16 @@ class jobs_owner {
         if (at) deadlines_.insert({at, j.id});
     }
 
-    void finish(job& j, std::string_view status) {
-        set_deadline(j, 0);
+    void finish(job& j, std::string_view status, const hub::queue_entry& e) {
+        drop_lease(j);
+        leases_.erase(j.id);
+        by_msg_.erase(e.msg.get());
         j.status = std::string(status);
-        j.tag = 0;
         finished_.push_back(j.id);
         while (finished_.size() > max_finished) {
             jobs_.erase(finished_.front());  // bounded memory: the oldest finished jobs go
             finished_.pop_front();
         }
-    }
-
-    void requeue(job& j, std::int64_t now) {
-        (void)q_.nack(j.tag, true, now);
-        set_deadline(j, 0);
-        j.status = "queued";
-        j.tag = 0;
-        g_jobs.reassigned.fetch_add(1, std::memory_order_relaxed);
-        changed(j);
     }
 
     void changed(job& j) {
@@ -378,7 +615,6 @@ class jobs_owner {
     }
 
     void expire_watch(std::uint64_t id) {
-        const std::int64_t now_ns = ls_.loop->now_ns();
         auto [b, e] = version_waiters_.equal_range(id);
         for (auto it = b; it != e;) {
             if (!ls_.loop->timer_pending(it->second.timer)) {
@@ -391,7 +627,6 @@ class jobs_owner {
                 ++it;
             }
         }
-        (void)now_ns;
     }
 
     void publish(const job& j) {
@@ -410,9 +645,9 @@ class jobs_owner {
                 auto it = jobs_.find(id);
                 if (it == jobs_.end()) continue;
                 it->second.deadline = 0;
-                requeue(it->second, now);
+                requeue_lease(id);
             }
-            q_.tick(now);
+            if (own_broker_) own_broker_->tick(now);  // the AMQP server ticks its own
             serve();
             arm_tick();
         });
@@ -421,13 +656,20 @@ class jobs_owner {
     static constexpr std::size_t max_finished = 10000;
     loop_state& ls_;
     std::int64_t visibility_ms_;
-    hub::work_queue q_;
+    std::string queue_name_, reports_name_;
+    std::unique_ptr<hub::broker> own_broker_;  // without an AMQP listener
+    hub::broker_queue_ptr jobs_q_, reports_q_;
+    http_workers http_;
+    report_reader reports_;
+    bool http_registered_ = false;
     std::unordered_map<std::uint64_t, job> jobs_;
+    std::unordered_map<const hub::broker_message*, std::uint64_t> by_msg_;  // queued or held
+    std::unordered_map<std::uint64_t, http_lease> leases_;                  // job id -> lease
     std::deque<std::uint64_t> finished_;
     std::set<std::pair<std::int64_t, std::uint64_t>> deadlines_;
     std::deque<waiter> workers_;
     std::multimap<std::uint64_t, waiter> version_waiters_;
-    std::uint64_t worker_seq_ = 0;
+    std::uint64_t worker_seq_ = 0, lease_seq_ = 0, next_id_ = 0;
     core::timer_id tick_{};
 };
 
@@ -455,7 +697,8 @@ void install_jobs(sy::app& a) {
         rt.on_loop_start([&a](loop_state& ls) {
             if (ls.index != 0) return;
             const auto vis = static_cast<std::int64_t>(a.config().hub.job_visibility_timeout_ms);
-            g_owner.store(new jobs_owner(ls, vis), std::memory_order_release);
+            g_owner.store(new jobs_owner(ls, vis, a.config().hub.jobs_queue),
+                          std::memory_order_release);
         });
         rt.on_loop_stop([](loop_state& ls) {
             if (ls.index != 0) return;

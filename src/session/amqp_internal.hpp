@@ -170,7 +170,12 @@ class amqp_connection : public net::connection_handler, public core::before_slee
     std::uint32_t frame_max() const { return frame_max_; }
     bool writable() const { return conn_ && conn_->is_open() && !conn_->above_high_watermark(); }
     void connection_error(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth);
+    /// The memory alarm was raised (on) or cleared (off). Raising it blocks nothing by itself: see
+    /// publish_received. Clearing it unblocks (connection.unblocked) a connection that was blocked.
     void set_blocked(bool on);
+    /// A channel received a whole publish: while the alarm is on, the connection is blocked now
+    /// (connection.blocked if the client accepts it; reading paused, buffered frames left unread).
+    void publish_received();
     bool published = false;
     bool caps_blocked = false;  // client accepts connection.blocked
     bool caps_cancel = false;   // client accepts basic.cancel from the server
@@ -230,6 +235,7 @@ class amqp_server_impl : public hub::subscriber {
     /// Store sync token (records written so far) for confirms; 0 when nothing is pending.
     std::uint64_t store_token() const;
     void on_store_synced(std::uint64_t token);
+    void when_durable(std::function<void()> fn);
     void tick();
     void stop();
 
@@ -244,6 +250,7 @@ class amqp_server_impl : public hub::subscriber {
     void recover();
     core::timer_id tick_timer_{};
     bool stopped_ = false;
+    std::deque<std::pair<std::uint64_t, std::function<void()>>> durable_waiters_;  // (token, fn)
     std::map<std::string, hub::subscription_handle> bridge_subs_;
     const void* own_payload_ = nullptr;       // payload being published by AMQP right now
     std::multiset<const void*> pending_own_;  // AMQP payloads in flight through the hub

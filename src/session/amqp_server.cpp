@@ -113,7 +113,18 @@ std::uint64_t amqp_server_impl::store_token() const {
     return store ? store->last_token() : 0;
 }
 
+void amqp_server_impl::when_durable(std::function<void()> fn) {
+    const std::uint64_t token = store_token();
+    if (token == 0) return fn();
+    durable_waiters_.emplace_back(token, std::move(fn));
+}
+
 void amqp_server_impl::on_store_synced(std::uint64_t token) {
+    while (!durable_waiters_.empty() && durable_waiters_.front().first <= token) {
+        auto fn = std::move(durable_waiters_.front().second);
+        durable_waiters_.pop_front();
+        fn();
+    }
     for (auto* c : connections) {
         for (auto& [id, ch] : c->channels()) ch->on_synced(token);
         if (!c->channels().empty()) c->out();  // schedule the confirm flush
@@ -245,6 +256,10 @@ void amqp_server::stop() {
 
 hub::broker& amqp_server::broker() {
     return impl_->broker;
+}
+
+void amqp_server::when_durable(std::function<void()> fn) {
+    impl_->when_durable(std::move(fn));
 }
 
 }  // namespace sy::session

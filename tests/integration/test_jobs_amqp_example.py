@@ -2,6 +2,8 @@
 done exactly once and acknowledged, with one worker and with two workers sharing the queue.
 The scripts run unchanged from a temp dir whose node_modules is tests/browser/node_modules
 (ESM resolves bare imports from the script's directory, not from NODE_PATH)."""
+import http.client
+import json
 import os
 import re
 import shutil
@@ -89,3 +91,28 @@ def test_two_workers_share_the_queue(workdir, broker):
     per_worker = {w: sum(1 for x, _, _ in done if x == w) for w in ("w0", "w1")}
     assert per_worker == {"w0": 20, "w1": 20}
     assert queue_depth(broker.ports["amqp"]) == 0
+
+
+def test_the_course_worker_does_http_jobs(workdir, broker):
+    """The same consumer.mjs works jobs submitted with POST /jobs (the jobs API is backed by the
+    queue "jobs") and returns results through reply-to; the HTTP side sees them done."""
+    ids = []
+    for n in (6, 28):
+        c = http.client.HTTPConnection("127.0.0.1", broker.port, timeout=10)
+        c.request("POST", "/jobs", body=json.dumps({"number": n}),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        assert r.status == 201
+        ids.append((n, json.loads(r.read())["id"]))
+        c.close()
+    env = dict(os.environ, AMQP_URL=f"amqp://guest:guest@127.0.0.1:{broker.ports['amqp']}",
+               WORKER="w")
+    out = subprocess.run(["node", "consumer.mjs", "--max", "2"], cwd=workdir, env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for n, jid in ids:
+        c = http.client.HTTPConnection("127.0.0.1", broker.port, timeout=10)
+        c.request("GET", f"/jobs/{jid}")
+        j = json.loads(c.getresponse().read())
+        c.close()
+        assert j["status"] == "done" and j["result"] == divisor_sum(n)

@@ -1,4 +1,4 @@
-// Hub micro-benchmarks: local publish -> deliver fan-out, sublist matching, work queue cycle.
+// Hub micro-benchmarks: local publish -> deliver fan-out, sublist matching, broker queue cycle.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/hub/broker.hpp"
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/hub/sublist.hpp"
-#include "switchyard/hub/work_queue.hpp"
 
 namespace {
 
@@ -88,37 +88,62 @@ void BM_SublistMatch(benchmark::State& state) {
 }
 BENCHMARK(BM_SublistMatch);
 
-struct acking_consumer : work_consumer {
-    work_queue* q = nullptr;
-    void on_deliver(const work_delivery& d) override { (void)q->ack(d.tag, 0); }
+// Broker queues (AMQP and the jobs API): a consumer that settles each delivery at once.
+struct acking_consumer : broker_consumer {
+    bool has_credit() const override { return true; }
+    void deliver(const broker_queue_ptr& q, queue_entry&& e) override { q->ack(e); }
+    void cancelled_by_server() override {}
+    bool no_ack() const override { return false; }
 };
 
-// enqueue -> deliver to a consumer (prefetch 10) -> ack, all synchronous.
-void BM_WorkQueueCycle(benchmark::State& state) {
-    work_queue q;
-    acking_consumer c;
-    c.q = &q;
-    q.add_consumer(&c, 10, 0);
-    const sy::shared_bytes payload = sy::shared_bytes::copy_of("job");
-    for (auto _ : state) benchmark::DoNotOptimize(q.enqueue("text/plain", payload, 0));
-    state.SetItemsProcessed(state.iterations());
+broker_queue_ptr declare(broker& b, broker_vhost& vh) {
+    queue_declare_request r;
+    r.name = "jobs";
+    queue_declare_result out;
+    (void)b.queue_declare(vh, r, out);
+    broker_queue_ptr q;
+    (void)b.find_queue(vh, "jobs", 0, q);
+    return q;
 }
-BENCHMARK(BM_WorkQueueCycle);
 
-// Pull mode (jobs API): enqueue, get, ack.
-void BM_WorkQueuePull(benchmark::State& state) {
-    work_queue_settings s;
-    s.visibility_timeout_ms = 30000;
-    work_queue q(s);
-    const sy::shared_bytes payload = sy::shared_bytes::copy_of("job");
+broker_message_ptr job_message() {
+    auto m = std::make_shared<broker_message>();
+    m->routing_key = "jobs";
+    m->body = sy::shared_bytes::copy_of("job");
+    return m;
+}
+
+// publish (default exchange) -> queue -> deliver to a consumer -> ack, all synchronous.
+void BM_BrokerQueueCycle(benchmark::State& state) {
+    broker b;
+    broker_vhost& vh = *b.vhost("/");
+    auto q = declare(b, vh);
+    acking_consumer c;
+    q->add_consumer("c", &c);
+    const broker_message_ptr m = job_message();
     for (auto _ : state) {
-        (void)q.enqueue("text/plain", payload, 0);
-        auto d = q.get(0);
-        (void)q.ack(d->tag, 0);
+        publish_result r;
+        benchmark::DoNotOptimize(b.publish(vh, m, r, 0));
     }
     state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_WorkQueuePull);
+BENCHMARK(BM_BrokerQueueCycle);
+
+// Pull mode (basic.get): publish, get, ack.
+void BM_BrokerQueuePull(benchmark::State& state) {
+    broker b;
+    broker_vhost& vh = *b.vhost("/");
+    auto q = declare(b, vh);
+    const broker_message_ptr m = job_message();
+    for (auto _ : state) {
+        publish_result r;
+        (void)b.publish(vh, m, r, 0);
+        auto e = q->get(false, 0);
+        q->ack(*e);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BrokerQueuePull);
 
 }  // namespace
 

@@ -30,6 +30,10 @@
 #include "switchyard/server/config.hpp"
 #include "switchyard/session/http_context.hpp"
 
+namespace sy::hub {
+class broker;
+}
+
 namespace sy::server {
 
 /// Everything one loop owns. Touched only on that loop's thread, except the counters (any
@@ -44,6 +48,11 @@ struct loop_state {
     std::unique_ptr<session::http_context> http;
     hub::hub_shard* shard = nullptr;  ///< this loop's part of the hub (nullptr: acceptor loop)
     std::vector<std::unique_ptr<net::listener>> listeners;
+    /// The AMQP broker when this loop owns one (loop 0 with amqp.listen; set by install_amqp):
+    /// the jobs API queues into it, so AMQP consumers are job workers. nullptr otherwise.
+    hub::broker* broker = nullptr;
+    /// With broker: runs fn once what the broker's store accepted so far is on disk.
+    std::function<void(std::function<void()>)> when_durable;
 };
 
 /// What a listener does with an accepted socket, on the loop that will own the connection.

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,9 @@ class amqp_server {
     /// runtime's connection list).
     void stop();
     hub::broker& broker();
+    /// Broker loop thread: runs fn once every record the store has accepted so far is on disk
+    /// (at once without a store). A publish that reported publish_result::stored is durable then.
+    void when_durable(std::function<void()> fn);
 
   private:
     std::unique_ptr<amqp_server_impl> impl_;
