@@ -496,7 +496,7 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
     encode_content_header(hb, h);
     msg->header = shared_bytes::copy_of(hb.view());
     msg->body = body;
-    conn_.published = true;
+    conn_.publish_received();
     bool to_hub = p.exchange == "amq.topic" && conn_.vhost().name == "/";
     if (to_hub) srv.publish_to_hub(p.routing_key, props.content_type, body);
     hub::publish_result res;

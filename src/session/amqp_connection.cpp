@@ -46,7 +46,7 @@ void amqp_connection::on_open(net::connection& c) {
 
 void amqp_connection::on_data(net::connection& c, byte_buffer& in) {
     last_recv_ms_ = srv_.now_ms();
-    while (c.is_open() && !in.empty()) {
+    while (c.is_open() && !in.empty() && !blocked_) {
         feed_result r = dec_.feed(in.readable());
         if (r.status == outcome::need_more) break;
         if (r.status == outcome::protocol_mismatch) {
@@ -263,6 +263,9 @@ void amqp_connection::heartbeat_tick() {
     if (!conn_ || !conn_->is_open()) return;
     auto now = srv_.now_ms();
     std::int64_t period = heartbeat_s_ * 1000;
+    // Blocked: we stopped reading, so the peer's heartbeats wait unread in the socket; the
+    // monitor pauses (as RabbitMQ's does) instead of counting them missed.
+    if (blocked_) last_recv_ms_ = now;
     // Two missed heartbeats: the peer is gone (RabbitMQ closes the socket, no close method).
     if (now - last_recv_ms_ > 2 * period) {
         conn_->close(net::close_mode::abort);
@@ -286,27 +289,27 @@ void amqp_connection::on_open_method(const connection_open& m) {
     }
     state_ = conn_state::ready;
     encode_method_frame(out(), 0, connection_open_ok{});
-    if (srv_.blocked) set_blocked(true);
 }
 
 void amqp_connection::set_blocked(bool on) {
-    if (blocked_ == on || state_ != conn_state::ready) return;
-    blocked_ = on;
-    if (caps_blocked) {
-        if (on) {
-            encode_method_frame(out(), 0, connection_blocked{"low on memory"});
-        } else {
-            encode_method_frame(out(), 0, connection_unblocked{});
-        }
+    // Alarm raised: nothing yet. Like RabbitMQ (rabbit_reader "blocking"), a connection is blocked
+    // only when it publishes while the alarm is on (publish_received), so consumers that never
+    // publish are neither notified nor stopped and can drain the queues.
+    if (on || !blocked_) return;
+    blocked_ = false;
+    if (caps_blocked && state_ == conn_state::ready) {
+        encode_method_frame(out(), 0, connection_unblocked{});
     }
-    // Like RabbitMQ: publishing connections stop being read; pure consumers keep acking.
-    if (conn_ && published) {
-        if (on) {
-            conn_->pause_reading();
-        } else {
-            conn_->resume_reading();
-        }
-    }
+    last_recv_ms_ = srv_.now_ms();       // the heartbeat monitor resumes from now
+    if (conn_) conn_->resume_reading();  // also re-delivers input left unread while blocked
+}
+
+void amqp_connection::publish_received() {
+    published = true;
+    if (!srv_.blocked || blocked_ || state_ != conn_state::ready) return;
+    blocked_ = true;
+    if (caps_blocked) encode_method_frame(out(), 0, connection_blocked{"low on memory"});
+    if (conn_) conn_->pause_reading();  // on_data stops at the end of this frame
 }
 
 void amqp_connection::on_drain(net::connection&) {

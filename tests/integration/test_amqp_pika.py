@@ -8,7 +8,7 @@ import pika.exceptions as px
 import pytest
 
 from amqp_raw import HEARTBEAT, method, raw_connection, shortstr
-from amqp_target import amqp_server
+from amqp_target import amqp_server, switchyard_only
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +324,58 @@ def test_delete_and_purge(broker):
     ch = c.channel()
     assert ch.queue_delete("t.del").method.message_count == 1
     c.close()
+
+
+@switchyard_only  # the memory limit is switchyard's --amqp-memory-limit
+def test_connection_blocked_at_memory_limit_and_unblocked_after_drain():
+    # As RabbitMQ: the alarm blocks a connection when it publishes while the alarm is on
+    # (connection.blocked, then it is not read); consumers are not blocked; connection.unblocked
+    # once the ready bytes fall below the limit again.
+    s = amqp_server(["--amqp-memory-limit", "65536"])
+    try:
+        events, consumer_events = [], []
+        pub = pika.BlockingConnection(pika.ConnectionParameters(
+            "127.0.0.1", s.ports["amqp"], blocked_connection_timeout=20, heartbeat=1))
+        assert pub._impl.server_properties["capabilities"]["connection.blocked"] is True
+        pub.add_on_connection_blocked_callback(lambda c, m: events.append(m.method.NAME))
+        pub.add_on_connection_unblocked_callback(lambda c, m: events.append(m.method.NAME))
+        con = connect(s)
+        con.add_on_connection_blocked_callback(lambda c, m: consumer_events.append(1))
+        cch = con.channel()
+        ch = pub.channel()
+        ch.queue_declare("t.blocked")
+        for _ in range(100):  # 100 KiB ready, no consumer
+            ch.basic_publish("", "t.blocked", b"x" * 1024)
+        pub.sleep(0.3)  # the alarm is raised
+        ch.basic_publish("", "t.blocked", b"x" * 1024)  # publishing now blocks the connection
+        deadline = time.time() + 5
+        while not events and time.time() < deadline:
+            pub.process_data_events(time_limit=0.1)
+        assert events == ["Connection.Blocked"]
+        # Blocked for longer than two heartbeat periods: the server does not read our heartbeats
+        # now, so it must not count them missed (RabbitMQ pauses its monitor too).
+        pub.sleep(2.5)
+        assert pub.is_open
+        # A consumer on another connection drains the queue: the alarm clears.
+        got = 0
+        while "Connection.Unblocked" not in events and time.time() < deadline + 10:
+            for m, _, _ in cch.consume("t.blocked", auto_ack=True, inactivity_timeout=0.2):
+                if m is None:
+                    break
+                got += 1
+            pub.process_data_events(time_limit=0.1)
+        assert events == ["Connection.Blocked", "Connection.Unblocked"], events
+        assert consumer_events == []
+        assert got >= 40
+        # The publisher works again and nothing it sent was lost.
+        ch.basic_publish("", "t.blocked", b"after")
+        for m, _, body in cch.consume("t.blocked", auto_ack=True, inactivity_timeout=2):
+            assert m is not None
+            got += 1
+            if body == b"after":
+                break
+        assert got == 102
+        pub.close()
+        con.close()
+    finally:
+        s.close()
