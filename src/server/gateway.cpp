@@ -37,14 +37,17 @@ std::string_view hdr(const http::request& req, std::string_view name) {
     return req.header(name).value_or(std::string_view{});
 }
 
-/// Answers the handshake and takes the connection over; make(c) builds the session. Replies
-/// 400/403/426 (proto/ws table) itself when the handshake is refused.
+/// Answers the handshake and takes the connection over (HTTP/1.1) or runs the session over the
+/// stream's tunnel (HTTP/2 extended CONNECT, RFC 8441, on loop l); make(o) builds the session.
+/// Replies 400/403/426 (proto/ws table) itself when the handshake is refused.
 template <typename Make>
 void accept_websocket(const server_config& cfg, http::request& req, http::response& res,
-                      Make&& make) {
+                      core::loop* l, Make&& make) {
+    const bool h2 = res.upgrade_kind() == http::upgrade_support::extended_connect;
     ws::handshake_request hr;
     hr.method = req.method_name();
-    hr.http_version = req.version() == http::http_version::http1_0 ? "HTTP/1.0" : "HTTP/1.1";
+    hr.http_version =
+        !h2 && req.version() == http::http_version::http1_0 ? "HTTP/1.0" : "HTTP/1.1";
     hr.host = hdr(req, "host");
     hr.upgrade = hdr(req, "upgrade");
     hr.connection = hdr(req, "connection");
@@ -53,6 +56,13 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
     hr.protocol = hdr(req, "sec-websocket-protocol");
     hr.extensions = hdr(req, "sec-websocket-extensions");
     hr.origin = hdr(req, "origin");
+    if (h2) {
+        // RFC 8441 5: no Sec-WebSocket-Key / -Accept over HTTP/2 (the CONNECT stream is the
+        // proof of intent; h2_session turned :protocol into "upgrade: websocket"). A fixed valid
+        // key lets the RFC 6455 checks that do apply (version, origin, subprotocol, extensions)
+        // run unchanged; its accept value is never sent.
+        hr.key = "dGhlIHNhbXBsZSBub25jZQ==";
+    }
     ws::handshake_config hc;
     hc.allowed_origins = cfg.ws.origins;
     hc.deflate.enabled = cfg.ws.deflate;
@@ -64,15 +74,25 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
         res.send(ws::status_for(r.error()), std::string(ws::to_string(r.error())) + "\n");
         return;
     }
-    if (res.upgrade_kind() != http::upgrade_support::connection_takeover) {
-        res.send(400, "WebSocket needs HTTP/1.1 here\n");
+    if (res.upgrade_kind() == http::upgrade_support::none || (h2 && !l)) {
+        res.send(400, "WebSocket needs HTTP/1.1 or HTTP/2 extended CONNECT here\n");
         return;
     }
     const auto& hs = r.value();
     const std::string ext = hs.deflate ? hs.deflate->to_header() : std::string();
-    res.set_header("Sec-WebSocket-Accept", hs.accept);
     if (!hs.protocol.empty()) res.set_header("Sec-WebSocket-Protocol", hs.protocol);
     if (!ext.empty()) res.set_header("Sec-WebSocket-Extensions", ext);
+    session::ws_options o;
+    o.max_message = cfg.ws.max_message;
+    o.ping_interval = millis(cfg.ws.ping_interval_ms);
+    o.idle_timeout = millis(cfg.ws.idle_timeout_ms);
+    o.deflate = hs.deflate;
+    if (h2) {
+        auto stream = res.upgrade(200);  // 2xx: the stream is now the WebSocket (RFC 8441 5)
+        if (stream) session::ws_session::run_over(make(std::move(o)), std::move(stream), *l);
+        return;
+    }
+    res.set_header("Sec-WebSocket-Accept", hs.accept);
     auto tunnel = res.upgrade(101, {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
     auto* t = dynamic_cast<session::h1_tunnel*>(tunnel.get());
     net::connection* c = t ? t->connection() : nullptr;
@@ -80,11 +100,6 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
         if (tunnel) tunnel->close();
         return;
     }
-    session::ws_options o;
-    o.max_message = cfg.ws.max_message;
-    o.ping_interval = millis(cfg.ws.ping_interval_ms);
-    o.idle_timeout = millis(cfg.ws.idle_timeout_ms);
-    o.deflate = hs.deflate;
     c->set_handler(make(std::move(o)));
 }
 
@@ -288,7 +303,7 @@ void sub_handler(sy::app& a, http::request& req, http::response& res) {
         }
         hub::hub_shard& shard = *ls->shard;
         auto* counters = counters_for(*ls);
-        accept_websocket(cfg, req, res, [&](session::ws_options o) {
+        accept_websocket(cfg, req, res, ls->loop, [&](session::ws_options o) {
             o.counters = counters;
             return std::make_unique<session::ws_session>(std::move(o), shard, std::move(sub));
         });
@@ -456,10 +471,11 @@ void install_gateway(sy::app& a) {
         }
         loop_state* ls = a.runtime()->current_loop();
         auto* counters = ls ? counters_for(*ls) : nullptr;
-        accept_websocket(a.runtime()->config(), req, res, [&](session::ws_options o) {
-            o.counters = counters;
-            return std::make_unique<session::ws_session>(std::move(o));
-        });
+        accept_websocket(a.runtime()->config(), req, res, ls ? ls->loop : nullptr,
+                         [&](session::ws_options o) {
+                             o.counters = counters;
+                             return std::make_unique<session::ws_session>(std::move(o));
+                         });
     });
     r.post("/pub/:topic",
            [&a](http::request& req, http::response& res) { pub_handler(a, req, res); });

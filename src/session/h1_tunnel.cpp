@@ -24,6 +24,10 @@ void h1_tunnel::close() {
     if (is_open()) conn_->close(net::close_mode::graceful);
 }
 
+void h1_tunnel::reset() {
+    if (is_open()) conn_->close(net::close_mode::abort);
+}
+
 void h1_tunnel_handler::on_data(net::connection&, byte_buffer& in) {
     // The tunnel's reader consumes everything it is given (the WebSocket decoder keeps its own
     // partial-frame state), so the whole buffer is handed over and consumed.

@@ -179,23 +179,58 @@ class h2_sink final : public http::response_sink {
 };
 
 // ---- the tunnel after an extended CONNECT (RFC 8441) --------------------------------------------
+//
+// DATA frames both ways; END_STREAM is the close (RFC 8441 4: like a TCP FIN). Receive flow
+// control: the stream's window is manual (server_session::set_manual_window): bytes handed to
+// the reader give their window back; while the tunnel's own output is above the high watermark
+// new input waits in `held_` without giving window back, so the peer stops at the stream window
+// (the same rule as a connection that stops reading). A peer END_STREAM is answered with ours.
 
-class h2_tunnel final : public http::byte_tunnel {
+class h2_tunnel final : public http::byte_tunnel, public std::enable_shared_from_this<h2_tunnel> {
   public:
     h2_tunnel(h2_session* s, h2::stream_id id) : session_(s), id_(id) {}
 
     void detach() {
         if (!session_) return;
         session_ = nullptr;
+        held_.clear();
+        on_data_ = nullptr;
+        on_drain_ = nullptr;
+        on_shutdown_ = nullptr;
         if (auto fn = std::move(on_close_)) fn();
     }
-    void deliver(byte_view b) {
-        if (on_data_) on_data_(b);
+    void deliver(byte_view b, bool end_stream) {
+        if (!b.empty()) {
+            if (over_ || !held_.empty()) {
+                held_.append(b);
+            } else {
+                hand_over(b);
+            }
+        }
+        if (end_stream) {
+            peer_ended_ = true;
+            if (held_.empty()) close();
+        }
     }
     void drained() {
-        if (over_ && on_drain_) {
-            over_ = false;
-            on_drain_();
+        if (!over_) return;
+        over_ = false;
+        if (on_drain_) {
+            auto fn = on_drain_;
+            fn();
+        }
+        if (!held_.empty() && !over_ && session_) {
+            byte_buffer in = std::move(held_);
+            held_ = byte_buffer();
+            hand_over(in.readable());
+            session_->want_flush();  // the WINDOW_UPDATE for what was just consumed
+        }
+        if (peer_ended_ && held_.empty()) close();
+    }
+    void shutdown() {
+        if (on_shutdown_) {
+            auto fn = on_shutdown_;
+            fn();
         }
     }
 
@@ -214,13 +249,38 @@ class h2_tunnel final : public http::byte_tunnel {
         closed_ = true;
         (void)session_->h2_.submit_data(id_, byte_view{}, true);
         session_->want_flush();
+        // The stream ends when the peer's END_STREAM comes too; a peer that never sends it is
+        // reset after close_timeout (the connection's graceful-close deadline).
+        if (!peer_ended_ && session_->conn_) {
+            std::weak_ptr<h2_tunnel> w = weak_from_this();
+            session_->conn_->owner_loop().add_timer(session_->conn_->options().close_timeout, [w] {
+                if (auto t = w.lock()) t->reset();
+            });
+        }
+    }
+    void reset() override {
+        if (!session_) return;
+        closed_ = true;
+        (void)session_->h2_.submit_rst(id_, h2::error_code::cancel);
+        session_->want_flush();
     }
     bool is_open() const override { return session_ != nullptr && !closed_; }
+    std::size_t queued_bytes() const override {
+        return session_ ? session_->h2_.queued_bytes(id_) : 0;
+    }
     void set_on_data(std::function<void(byte_view)> fn) override { on_data_ = std::move(fn); }
     void set_on_close(std::function<void()> fn) override { on_close_ = std::move(fn); }
     void set_on_drain(std::function<void()> fn) override { on_drain_ = std::move(fn); }
+    void set_on_shutdown(std::function<void()> fn) override { on_shutdown_ = std::move(fn); }
 
   private:
+    void hand_over(byte_view b) {
+        if (on_data_) {
+            auto fn = on_data_;  // the reader may replace or clear its callback
+            fn(b);
+        }
+        if (session_) session_->h2_.consume(id_, b.size());
+    }
     http::write_status after_write() {
         session_->want_flush();
         if (session_->h2_.queued_bytes(id_) > session_->conn_->options().high_watermark) {
@@ -235,8 +295,11 @@ class h2_tunnel final : public http::byte_tunnel {
     std::function<void(byte_view)> on_data_;
     std::function<void()> on_close_;
     std::function<void()> on_drain_;
+    std::function<void()> on_shutdown_;
+    byte_buffer held_;  // input received while over the high watermark (window not returned)
     bool closed_ = false;
     bool over_ = false;
+    bool peer_ended_ = false;
 };
 
 // ---- h2_sink ----------------------------------------------------------------------------------
@@ -353,6 +416,7 @@ std::shared_ptr<http::byte_tunnel> h2_sink::do_upgrade(http::response_head& head
     status_ = head.status == 0 || head.status == 101 ? 200 : head.status;
     if (!session_->h2_.submit_response(id_, status_, f.span(), false)) return nullptr;
     s->tunnel = std::make_shared<h2_tunnel>(session_, id_);
+    session_->h2_.set_manual_window(id_);  // from on_request: before any DATA of the tunnel
     session_->ctx_.counters().upgrades.add();
     session_->response_done(*s, status_);
     session_->want_flush();
@@ -449,6 +513,13 @@ void h2_session::on_close(net::connection&, net::close_reason) {
 void h2_session::begin_shutdown(net::connection& c) {
     draining_ = true;
     h2_.goaway();
+    // Tunnels (WebSocket over h2) finish their own way (close 1001, END_STREAM); the connection
+    // closes when the last stream is gone.
+    std::vector<std::shared_ptr<h2_tunnel>> tunnels;
+    for (auto& [id, s] : streams_) {
+        if (s->tunnel) tunnels.push_back(s->tunnel);
+    }
+    for (auto& t : tunnels) t->shutdown();
     flush();
     if (streams_.empty()) c.close(net::close_mode::graceful);
 }
@@ -596,7 +667,7 @@ void h2_session::on_data(h2::stream_id id, byte_view bytes, bool end_stream) {
     stream* s = find(id);
     if (!s || s->refused) return;
     if (s->tunnel) {
-        if (!bytes.empty()) s->tunnel->deliver(bytes);
+        s->tunnel->deliver(bytes, end_stream);
         return;
     }
     if (s->streaming) {

@@ -81,6 +81,9 @@ struct response_head {
 
 /// A bidirectional byte stream that replaces the HTTP exchange after an upgrade (WebSocket,
 /// CONNECT tunnels). Implemented by the session; callbacks run on the loop thread.
+/// Receive flow control is the tunnel's: while its own output is above the high watermark it
+/// holds new input (h1: the connection stops reading; h2: the stream's window is not given
+/// back, so the peer stops at it) and delivers it once drained, like a connection does.
 class byte_tunnel {
   public:
     virtual ~byte_tunnel() = default;
@@ -88,10 +91,18 @@ class byte_tunnel {
     virtual write_status write(shared_bytes bytes) = 0;
     /// Graceful close (h1: FIN after flushing; h2: END_STREAM).
     virtual void close() = 0;
+    /// Abortive close (h1: the connection is reset; h2: RST_STREAM CANCEL). on_close follows.
+    virtual void reset() { close(); }
     virtual bool is_open() const = 0;
+    /// Output written to the tunnel and still queued in the server (h1: the connection's
+    /// queue; h2: the stream's queue): what a slow-consumer cap is measured against.
+    virtual std::size_t queued_bytes() const { return 0; }
     virtual void set_on_data(std::function<void(byte_view)> fn) = 0;
     virtual void set_on_close(std::function<void()> fn) = 0;
     virtual void set_on_drain(std::function<void()> fn) = 0;
+    /// The server began a graceful shutdown of the connection carrying the tunnel (h2: GOAWAY
+    /// sent; the connection closes once its streams end): finish and close. Default: never.
+    virtual void set_on_shutdown(std::function<void()>) {}
 };
 
 using header_list = std::initializer_list<std::pair<std::string_view, std::string_view>>;

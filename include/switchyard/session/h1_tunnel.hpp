@@ -21,7 +21,9 @@ class h1_tunnel final : public http::byte_tunnel {
     http::write_status write(byte_view bytes) override;
     http::write_status write(shared_bytes bytes) override;
     void close() override;
+    void reset() override;
     bool is_open() const override { return conn_ != nullptr && conn_->is_open(); }
+    std::size_t queued_bytes() const override { return conn_ ? conn_->queued_bytes() : 0; }
     void set_on_data(std::function<void(byte_view)> fn) override { on_data_ = std::move(fn); }
     void set_on_close(std::function<void()> fn) override { on_close_ = std::move(fn); }
     void set_on_drain(std::function<void()> fn) override { on_drain_ = std::move(fn); }

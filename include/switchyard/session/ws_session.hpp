@@ -9,6 +9,11 @@
 // connection over (http::response::upgrade) and installs a ws_session as the connection's
 // handler, so the session sees its connection's queue (slow-subscriber caps), its close, and the
 // server's graceful shutdown (close 1001).
+// Over HTTP/2 (RFC 8441 extended CONNECT) the same session runs over the stream's
+// http::byte_tunnel instead (run_over): frames travel in DATA frames, the slow-subscriber cap is
+// measured against the stream's queue (byte_tunnel::queued_bytes), receive flow control is the
+// tunnel's (the stream window), closing is END_STREAM (a stream the peer does not end is reset
+// after the close timeout), and the h2 session's graceful shutdown reaches it as close 1001.
 //
 // Liveness: a ping every ping_interval; no frame from the client for idle_timeout -> close 1001.
 // Errors: decoder errors close with their code (1002, 1007, 1009 ...; proto/ws/error.hpp table).
@@ -26,6 +31,7 @@
 
 #include "switchyard/base/clock.hpp"
 #include "switchyard/core/loop.hpp"
+#include "switchyard/http/response.hpp"
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/net/connection.hpp"
 #include "switchyard/proto/ws/decoder.hpp"
@@ -61,6 +67,12 @@ class ws_session final : public net::connection_handler,
     ws_session(ws_options o, hub::hub_shard& shard, ws_subscription sub);
     ~ws_session() override;
 
+    /// Runs s over an HTTP/2 extended-CONNECT tunnel on loop l (the stream's connection's loop)
+    /// instead of as a connection handler. The tunnel's on_close callback owns the session: it is
+    /// destroyed when the stream ends (END_STREAM both ways, reset, or the connection closing).
+    static void run_over(std::unique_ptr<ws_session> s, std::shared_ptr<http::byte_tunnel> t,
+                         core::loop& l);
+
     void on_open(net::connection& c) override;
     void on_data(net::connection& c, byte_buffer& in) override;
     void on_drain(net::connection& c) override;
@@ -70,10 +82,22 @@ class ws_session final : public net::connection_handler,
     void on_message(const hub::delivery& d) override;
 
   private:
-    bool handle(net::connection& c, const ws::event& ev);
-    void on_client_message(net::connection& c, const ws::event& ev);
-    void send_message(net::connection& c, ws::opcode op, byte_view payload);
-    void send_close(net::connection& c, std::uint16_t code, std::string_view reason);
+    // One body for both transports: conn_ (HTTP/1.1 takeover) or tunnel_ (HTTP/2 stream).
+    void start(core::loop& l);
+    void receive(byte_buffer& in);
+    void on_tunnel_data(byte_view b);
+    void drained();
+    void closed();
+    bool open() const;
+    void out(byte_buffer&& b);
+    void out(shared_bytes b);
+    std::size_t queued() const;
+    void finish();  ///< graceful: flush + FIN (h1) or END_STREAM (h2)
+
+    bool handle(const ws::event& ev);
+    void on_client_message(const ws::event& ev);
+    void send_message(ws::opcode op, byte_view payload);
+    void send_close(std::uint16_t code, std::string_view reason);
     void send_gap(const pending_gap& g);
     void publish_presence(std::string_view kind);
     void on_tick();
@@ -87,6 +111,9 @@ class ws_session final : public net::connection_handler,
     hub::subscription_handle handle_;
     std::optional<outflow_guard> guard_;
     net::connection* conn_ = nullptr;
+    std::shared_ptr<http::byte_tunnel> tunnel_;
+    core::loop* loop_ = nullptr;
+    byte_buffer rx_;  // tunnel mode: received bytes not decoded yet (a partial frame)
     core::timer_id tick_{};
     core::timer_id watch_{};
     std::int64_t last_rx_ms_ = 0;

@@ -53,6 +53,7 @@ struct stream_state {
     bool end_submitted = false;  // end_stream or trailers requested
     bool deferred = false;       // data source returned NGHTTP2_ERR_DEFERRED
     bool has_trailers = false;
+    bool manual_window = false;  // stream window returned by consume() only (tunnels)
     owned_headers trailers;
     std::deque<segment> queue;
     std::size_t queued = 0;
@@ -294,6 +295,13 @@ struct server_session::impl {
                              void* ud) {
         auto& s = self(ud);
         stream_state* st = s.find(id);
+        // Flow control is ours (no_auto_window_update): the connection window always comes back
+        // at once; the stream window too unless the owner holds it (set_manual_window).
+        if (st && st->manual_window) {
+            nghttp2_session_consume_connection(s.ng_, len);
+        } else {
+            nghttp2_session_consume(s.ng_, id, len);
+        }
         if (st && st->announced && len > 0) s.obs_.on_data(id, byte_view(data, len), false);
         return 0;
     }
@@ -350,6 +358,9 @@ bool server_session::impl::init() {
     nghttp2_option_set_max_outbound_ack(opt, cfg_.max_outbound_ack);
     nghttp2_option_set_max_continuations(opt, cfg_.max_continuations);
     nghttp2_option_set_no_closed_streams(opt, 1);
+    // Window updates follow consumption (on_data_chunk, consume()): a tunnel stream can hold its
+    // window while its reader is busy. nghttp2 still consumes padding and ignored DATA itself.
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     // nghttp2's own token bucket stays as a backstop, looser than ours so ours (which answers
     // ENHANCE_YOUR_CALM and reports rapid_reset) trips first.
     if (cfg_.rst_limit.count > 0) {
@@ -536,6 +547,15 @@ sy::result<void, submit_error> server_session::submit_rst(stream_id id, error_co
 std::size_t server_session::queued_bytes(stream_id id) const {
     stream_state* st = impl_->find(id);
     return st ? st->queued : 0;
+}
+
+void server_session::set_manual_window(stream_id id) {
+    if (stream_state* st = impl_->find(id)) st->manual_window = true;
+}
+
+void server_session::consume(stream_id id, std::size_t n) {
+    stream_state* st = impl_->find(id);
+    if (st && st->manual_window && n > 0) nghttp2_session_consume_stream(impl_->ng_, id, n);
 }
 
 std::size_t server_session::total_queued_bytes() const {

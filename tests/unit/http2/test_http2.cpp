@@ -32,8 +32,10 @@ struct server_obs : server_observer {
     std::function<void(stream_id)> on_complete;  // request fully received
     std::size_t drained_events = 0;
     std::function<void(stream_id, std::size_t)> on_drain;
+    std::function<void(stream_id)> on_head;  // at on_request, before any DATA of the stream
 
     void on_request(const request_head& r) override {
+        if (on_head) on_head(r.id);
         auto& q = reqs[r.id];
         q.method = r.method;
         q.scheme = r.scheme;
@@ -637,6 +639,42 @@ TEST_F(pair_fixture, extended_connect_protocol) {
     EXPECT_EQ(sobs.reqs[*id].method, "CONNECT");
     EXPECT_EQ(sobs.reqs[*id].protocol, "websocket");
     EXPECT_EQ(sobs.reqs[*id].path, "/chat");
+}
+
+TEST_F(pair_fixture, manual_window_holds_a_tunnel_until_consumed) {
+    make();
+    pump();
+    stream_id tunnel = 0;
+    sobs.on_head = [&](stream_id id) {
+        if (tunnel == 0) {
+            tunnel = id;
+            server->set_manual_window(id);
+        }
+    };
+    sobs.on_complete = [](stream_id) {};
+    header_field h[] = {{":protocol", "websocket"}, {"sec-websocket-version", "13"}};
+    auto id = client->submit_request("CONNECT", "https", "h", "/chat", h, {}, false);
+    ASSERT_TRUE(id);
+    const std::string chunk(50000, 'x');
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->submit_data(*id, as_bytes(chunk), false));
+    pump();
+    // Nothing consumed: the peer stops at the initial stream window.
+    EXPECT_EQ(sobs.reqs[*id].body.size(), 65535u);
+    // Another stream still flows: the connection window was given back at once.
+    auto other = client->submit_request("POST", "http", "h", "/up", {}, as_bytes(chunk));
+    ASSERT_TRUE(other);
+    pump();
+    EXPECT_EQ(sobs.reqs[*other].body.size(), chunk.size());
+    // Consuming what arrived lets one more window in; consume() on a plain stream is a no-op.
+    server->consume(*other, 1000);
+    std::size_t consumed = 0;
+    for (std::size_t want : {2 * 65535u, 3 * 65535u, 4 * 50000u}) {
+        const std::size_t got = sobs.reqs[*id].body.size();
+        server->consume(*id, got - consumed);
+        consumed = got;
+        pump();
+        EXPECT_EQ(sobs.reqs[*id].body.size(), want);
+    }
 }
 
 TEST_F(pair_fixture, submit_errors) {

@@ -29,8 +29,11 @@
 //   resume on on_data_drained()). shared_bytes segments are not copied until written into the
 //   output buffer, so fan-out payloads are shared until then.
 // - Request body flow control: the session consumes received DATA automatically (window
-//   updates are sent as bytes are delivered). A caller that needs receive backpressure should
-//   stop calling feed() (the socket then fills up and TCP pushes back).
+//   updates are sent as bytes are delivered), except on streams given to set_manual_window():
+//   there the stream's window comes back only through consume(id, n), so a tunnel whose reader
+//   is busy stops its peer at the stream window (64 KiB by default) while the connection window
+//   is still returned at once (other streams keep flowing). Otherwise, a caller that needs
+//   receive backpressure should stop calling feed() (TCP then pushes back).
 // - Errors: feed() reports goaway_queued for the errors the session detects itself (floods)
 //   and for those nghttp2 reports through its error callback; a few connection errors nghttp2
 //   handles silently (it just queues GOAWAY), and those show up once pull_output() sends the
@@ -161,6 +164,13 @@ class server_session {
     sy::result<void, submit_error> submit_trailers(stream_id id,
                                                    std::span<const header_field> hdrs);
     sy::result<void, submit_error> submit_rst(stream_id id, error_code code);
+
+    /// From now on DATA received on `id` gives its stream window back only through consume()
+    /// (extended-CONNECT tunnels). Call before the stream's DATA arrives (from on_request).
+    void set_manual_window(stream_id id);
+    /// The owner of a manual-window stream processed `n` more bytes: WINDOW_UPDATE follows
+    /// (nghttp2 batches small updates). No-op for other streams.
+    void consume(stream_id id, std::size_t n);
 
     /// Bytes queued for `id` and not yet written to an output buffer (0 for unknown streams).
     std::size_t queued_bytes(stream_id id) const;
