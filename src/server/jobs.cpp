@@ -215,13 +215,15 @@ class jobs_owner final : public hub::queue_watcher {
     }
     ~jobs_owner() override {
         if (ls_.loop->timer_pending(tick_)) ls_.loop->cancel_timer(tick_);
+        // Detach first (no job updates while stopping). A deleted jobs queue may live on in an AMQP
+        // channel's unacked records.
+        for (auto& w : watched_) {
+            if (auto q = w.lock()) q->watcher = nullptr;
+        }
         for (auto& [id, l] : leases_) {
             if (!l.queue->deleted()) l.queue->requeue(std::move(l.entry));
         }
-        if (jobs_q_ && !jobs_q_->deleted()) {
-            if (http_registered_) jobs_q_->remove_consumer(&http_);
-            jobs_q_->watcher = nullptr;
-        }
+        if (jobs_q_ && !jobs_q_->deleted() && http_registered_) jobs_q_->remove_consumer(&http_);
         if (reports_q_ && !reports_q_->deleted()) reports_q_->remove_consumer(&reports_);
     }
 
@@ -461,7 +463,13 @@ class jobs_owner final : public hub::queue_watcher {
         if (jobs_q_ && !jobs_q_->deleted()) return jobs_q_;
         jobs_q_ = ensure(queue_name_, true);
         http_registered_ = false;
-        if (jobs_q_) jobs_q_->watcher = this;
+        if (jobs_q_) {
+            // A deleted predecessor stays watched: messages AMQP channels still hold from it
+            // settle their jobs (acks after a queue.delete).
+            std::erase_if(watched_, [](const auto& w) { return w.expired(); });
+            jobs_q_->watcher = this;
+            watched_.push_back(jobs_q_);
+        }
         return jobs_q_;
     }
 
@@ -659,6 +667,7 @@ class jobs_owner final : public hub::queue_watcher {
     std::string queue_name_, reports_name_;
     std::unique_ptr<hub::broker> own_broker_;  // without an AMQP listener
     hub::broker_queue_ptr jobs_q_, reports_q_;
+    std::vector<std::weak_ptr<hub::broker_queue>> watched_;  // queues whose watcher is this
     http_workers http_;
     report_reader reports_;
     bool http_registered_ = false;
