@@ -36,6 +36,7 @@ bool broker_queue::enqueue(queue_entry e, std::int64_t now_ms) {
         }
     }
     if (e.expires_at_ms == 0) e.expires_at_ms = expiry_for(e, now_ms);
+    e.seq = next_seq_++;
     ready_bytes_ += e.msg->body.size();
     ready_.push_back(std::move(e));
     notify(queue_event::enqueued, ready_.back());
@@ -145,8 +146,11 @@ void broker_queue::requeue(queue_entry e) {
     }
     e.redelivered = true;
     ready_bytes_ += e.msg->body.size();
-    ready_.push_front(std::move(e));
-    notify(queue_event::requeued, ready_.front());
+    // Back at its original place, as RabbitMQ (publish order survives requeues): usually the head.
+    auto at = std::upper_bound(ready_.begin(), ready_.end(), e.seq,
+                               [](std::uint64_t s, const queue_entry& x) { return s < x.seq; });
+    auto it = ready_.insert(at, std::move(e));
+    notify(queue_event::requeued, *it);
 }
 
 std::size_t broker_queue::purge() {

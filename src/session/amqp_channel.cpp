@@ -69,21 +69,26 @@ void amqp_channel::teardown() {
             conn_.server().broker.consumer_removed(*c->queue);
         }
     }
+    // An open transaction dies with its channel: its publishes are dropped, and what it acked is
+    // still unacked, so it is requeued below.
+    tx_publishes_.clear();
+    tx_settles_.clear();
+    commit_waits_.clear();
     requeue_all();
 }
 
-void amqp_channel::requeue_all() {
-    // Newest first, each pushed at the head: the queue gets them back in their original order.
+void amqp_channel::requeue_all(bool keep_in_tx) {
+    // The queue puts each back at its original place (publish order), whatever the order here.
     std::vector<hub::broker_queue_ptr> touched;
     for (auto it = unacked_.rbegin(); it != unacked_.rend(); ++it) {
-        if (it->settled) continue;
+        if (it->settled || (keep_in_tx && it->in_tx)) continue;
         it->settled = true;
+        unacked_count_--;
         if (it->consumer) it->consumer->unacked--;
         it->queue->requeue(std::move(it->entry));
         touched.push_back(it->queue);
     }
-    unacked_.clear();
-    unacked_count_ = 0;
+    std::erase_if(unacked_, [](const unacked_rec& r) { return r.settled; });
     for (auto& q : touched) q->dispatch(conn_.server().now_ms());
 }
 
@@ -362,29 +367,44 @@ void amqp_channel::settle_one(unacked_rec& r, bool ack, bool requeue) {
 
 void amqp_channel::settle(std::uint64_t tag, bool multiple, bool ack, bool requeue,
                           std::uint16_t mth) {
-    std::vector<hub::broker_queue*> touched;
-    if (multiple) {
-        std::uint64_t upto = tag == 0 ? next_tag_ : tag;
-        bool any = false;
+    // RabbitMQ's collect_acks: the tag itself must be outstanding (multiple also takes every lower
+    // one); multiple with tag 0 takes all. Acked in an open transaction counts as gone.
+    auto open = [](const unacked_rec& r) { return !r.settled && !r.in_tx; };
+    std::vector<unacked_rec*> recs;
+    if (multiple && tag == 0) {
         for (auto& r : unacked_) {
-            if (r.tag > upto) break;
-            if (r.settled) continue;
-            settle_one(r, ack, requeue);
-            touched.push_back(r.queue.get());
-            any = true;
-        }
-        if (!any && tag != 0) {
-            return fail(make_fault(406, "unknown delivery tag " + std::to_string(tag)), 60, mth);
+            if (open(r)) recs.push_back(&r);
         }
     } else {
         // Tags are increasing in unacked_: binary search.
         auto it = std::lower_bound(unacked_.begin(), unacked_.end(), tag,
                                    [](const unacked_rec& r, std::uint64_t t) { return r.tag < t; });
-        if (it == unacked_.end() || it->tag != tag || it->settled) {
+        if (it == unacked_.end() || it->tag != tag || !open(*it)) {
             return fail(make_fault(406, "unknown delivery tag " + std::to_string(tag)), 60, mth);
         }
-        settle_one(*it, ack, requeue);
-        touched.push_back(it->queue.get());
+        for (auto j = multiple ? unacked_.begin() : it; j != it; ++j) {
+            if (open(*j)) recs.push_back(&*j);
+        }
+        recs.push_back(&*it);
+    }
+    if (tx_) {
+        tx_settle t{{}, ack, requeue};
+        for (auto* r : recs) {
+            r->in_tx = true;
+            t.tags.push_back(r->tag);
+        }
+        tx_settles_.push_back(std::move(t));
+        return;
+    }
+    settle_all(recs, ack, requeue);
+}
+
+void amqp_channel::settle_all(const std::vector<unacked_rec*>& recs, bool ack, bool requeue) {
+    std::vector<hub::broker_queue*> touched;
+    // Requeues go back to their original places in the queue (publish order).
+    for (unacked_rec* r : recs) {
+        touched.push_back(r->queue.get());
+        settle_one(*r, ack, requeue);
     }
     while (!unacked_.empty() && unacked_.front().settled) unacked_.pop_front();
     auto now = conn_.server().now_ms();
@@ -415,19 +435,86 @@ void amqp_channel::on(const basic_nack& m) {
 }
 void amqp_channel::on(const basic_recover& m) {
     (void)m;  // RabbitMQ treats requeue=false like true
-    requeue_all();
+    requeue_all(true);
     reply(basic_recover_ok{});
     redispatch();
 }
 void amqp_channel::on(const basic_recover_async& m) {
     (void)m;
-    requeue_all();
+    requeue_all(true);
     redispatch();
 }
 
 void amqp_channel::on(const confirm_select& m) {
+    if (tx_) {
+        return fail(make_fault(406, "cannot switch from tx to confirm mode"), m.amqp_class,
+                    m.amqp_method);
+    }
     confirm_ = true;
     if (!m.nowait) reply(confirm_select_ok{});
+}
+
+// ---- transactions (RabbitMQ rabbit_channel: tx.select / tx.commit / tx.rollback) ----
+
+void amqp_channel::on(const tx_select& m) {
+    if (confirm_) {
+        return fail(make_fault(406, "cannot switch from confirm to tx mode"), m.amqp_class,
+                    m.amqp_method);
+    }
+    tx_ = true;  // selecting again keeps the open transaction
+    reply(tx_select_ok{});
+}
+
+void amqp_channel::on(const tx_commit& m) {
+    if (!tx_) {
+        return fail(make_fault(406, "channel is not transactional"), m.amqp_class, m.amqp_method);
+    }
+    // Publishes first, then the settles in the order they were sent (as RabbitMQ).
+    auto pubs = std::move(tx_publishes_);
+    auto settles = std::move(tx_settles_);
+    tx_publishes_.clear();
+    tx_settles_.clear();
+    tx_failed_ = false;
+    bool stored = false;
+    for (const auto& pp : pubs) stored |= route_publish(pp);
+    for (const auto& t : settles) {
+        std::vector<unacked_rec*> recs;
+        for (auto tag : t.tags) {
+            auto it =
+                std::lower_bound(unacked_.begin(), unacked_.end(), tag,
+                                 [](const unacked_rec& r, std::uint64_t x) { return r.tag < x; });
+            if (it != unacked_.end() && it->tag == tag && !it->settled) recs.push_back(&*it);
+        }
+        settle_all(recs, t.ack, t.requeue);
+    }
+    if (tx_failed_) {
+        tx_failed_ = false;
+        return fail(make_fault(406, "partial tx completion"), m.amqp_class, m.amqp_method);
+    }
+    // commit-ok promises the committed messages are safe: wait for the store like a confirm.
+    auto& srv = conn_.server();
+    if ((stored && srv.store_token() != 0) || !commit_waits_.empty()) {
+        commit_waits_.push_back(stored ? srv.store_token() : 0);
+        return;
+    }
+    reply(tx_commit_ok{});
+}
+
+void amqp_channel::on(const tx_rollback& m) {
+    if (!tx_) {
+        return fail(make_fault(406, "channel is not transactional"), m.amqp_class, m.amqp_method);
+    }
+    tx_publishes_.clear();
+    for (const auto& t : tx_settles_) {
+        for (auto tag : t.tags) {  // back to unacked: the client may ack them again
+            auto it =
+                std::lower_bound(unacked_.begin(), unacked_.end(), tag,
+                                 [](const unacked_rec& r, std::uint64_t x) { return r.tag < x; });
+            if (it != unacked_.end() && it->tag == tag) it->in_tx = false;
+        }
+    }
+    tx_settles_.clear();
+    reply(tx_rollback_ok{});
 }
 
 void amqp_channel::confirm(std::uint64_t seq, confirm_state s) {
@@ -459,6 +546,10 @@ void amqp_channel::on_synced(std::uint64_t token) {
     while (!awaiting_sync_.empty() && awaiting_sync_.front().first <= token) {
         confirm(awaiting_sync_.front().second, confirm_state::ack);
         awaiting_sync_.pop_front();
+    }
+    while (!commit_waits_.empty() && commit_waits_.front() <= token) {
+        reply(tx_commit_ok{});
+        commit_waits_.pop_front();
     }
 }
 
@@ -497,28 +588,43 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
     msg->header = shared_bytes::copy_of(hb.view());
     msg->body = body;
     conn_.publish_received();
-    bool to_hub = p.exchange == "amq.topic" && conn_.vhost().name == "/";
-    if (to_hub) srv.publish_to_hub(p.routing_key, props.content_type, body);
+    pending_publish pp{std::move(msg), p.mandatory,
+                       p.exchange == "amq.topic" && conn_.vhost().name == "/",
+                       std::string(props.content_type)};
+    if (tx_) {
+        tx_publishes_.push_back(std::move(pp));  // routed at tx.commit
+        return;
+    }
+    route_publish(pp);
+}
+
+bool amqp_channel::route_publish(const pending_publish& pp) {
+    auto& srv = conn_.server();
+    const hub::broker_message& m = *pp.msg;
+    if (pp.to_hub) srv.publish_to_hub(m.routing_key, pp.content_type, m.body);
     hub::publish_result res;
     std::uint64_t seq = confirm_ ? next_seq_++ : 0;
     if (confirm_) confirms_.push_back(confirm_state::pending);
-    srv.broker.publish(conn_.vhost(), msg, res, srv.now_ms());
-    if (res.routed == 0 && p.mandatory && !res.rejected && !to_hub) {
+    srv.broker.publish(conn_.vhost(), pp.msg, res, srv.now_ms());
+    if (res.routed == 0 && pp.mandatory && !res.rejected && !pp.to_hub) {
         byte_buffer& o = conn_.out();
-        encode_method_frame(o, id_, basic_return{312, "NO_ROUTE", p.exchange, p.routing_key});
+        encode_method_frame(o, id_, basic_return{312, "NO_ROUTE", m.exchange, m.routing_key});
         std::size_t at = begin_frame(o, frame_type::header, id_);
-        o.append(msg->header.bytes());
+        o.append(m.header.bytes());
         end_frame(o, at);
-        encode_body_frames(o, id_, body.bytes(), conn_.frame_max());
+        encode_body_frames(o, id_, m.body.bytes(), conn_.frame_max());
     }
-    if (!confirm_) return;
+    if (res.rejected) tx_failed_ = true;
+    bool stored = res.stored && srv.store_token() != 0;
+    if (!confirm_) return stored;
     if (res.rejected) {
         confirm(seq, confirm_state::nack);
-    } else if (res.stored && srv.store_token() != 0) {
+    } else if (stored) {
         awaiting_sync_.emplace_back(srv.store_token(), seq);
     } else {
         confirm(seq, confirm_state::ack);
     }
+    return stored;
 }
 
 }  // namespace sy::session

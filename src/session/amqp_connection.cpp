@@ -285,7 +285,7 @@ void amqp_connection::on_open_method(const connection_open& m) {
     vhost_ = srv_.broker.vhost(m.virtual_host);
     if (!vhost_) {
         return connection_error(
-            make_fault(530, "vhost '" + std::string(m.virtual_host) + "' not found"), 10, 40);
+            make_fault(530, "vhost " + std::string(m.virtual_host) + " not found"), 10, 40);
     }
     state_ = conn_state::ready;
     encode_method_frame(out(), 0, connection_open_ok{});

@@ -57,6 +57,22 @@ struct unacked_rec {
     hub::queue_entry entry;
     std::shared_ptr<amqp_consumer> consumer;  // null for basic.get
     bool settled = false;
+    bool in_tx = false;  // acked/rejected in the open transaction: settled at tx.commit
+};
+
+/// A publish whose routing is done at once, or at tx.commit on a transactional channel.
+struct pending_publish {
+    hub::broker_message_ptr msg;
+    bool mandatory = false;
+    bool to_hub = false;  // amq.topic in vhost "/": also published to the hub
+    std::string content_type;
+};
+
+/// An ack/nack/reject on a transactional channel, applied at tx.commit (RabbitMQ order).
+struct tx_settle {
+    std::vector<std::uint64_t> tags;  // ascending
+    bool ack = false;
+    bool requeue = false;
 };
 
 enum class confirm_state : std::uint8_t { pending, ack, nack };
@@ -112,9 +128,16 @@ class amqp_channel {
     void on(const amqp::basic_recover& m);
     void on(const amqp::basic_recover_async& m);
     void on(const amqp::confirm_select& m);
+    void on(const amqp::tx_select& m);
+    void on(const amqp::tx_commit& m);
+    void on(const amqp::tx_rollback& m);
+    bool route_publish(const pending_publish& pp);  // true: stored, durable after a sync
     void settle(std::uint64_t tag, bool multiple, bool ack, bool requeue, std::uint16_t mth);
     void settle_one(unacked_rec& r, bool ack, bool requeue);
-    void requeue_all();
+    void settle_all(const std::vector<unacked_rec*>& recs, bool ack, bool requeue);
+    /// Channel close: everything unacked back to its queue. recover: the same except what an
+    /// open transaction acked (RabbitMQ took those out of the unacked list already).
+    void requeue_all(bool keep_in_tx = false);
     void cancel_consumer(const std::string& tag);
     std::string queue_name(std::string_view given) const;
     void confirm(std::uint64_t seq, confirm_state s);
@@ -137,6 +160,13 @@ class amqp_channel {
     std::uint64_t confirm_base_ = 1;
     std::deque<confirm_state> confirms_;
     std::deque<std::pair<std::uint64_t, std::uint64_t>> awaiting_sync_;  // (token, seq)
+    // Transactions (tx.select): publishes and settles wait for tx.commit; rollback drops them.
+    // tx.commit-ok waits for the store when a committed message was persisted (tokens).
+    bool tx_ = false;
+    bool tx_failed_ = false;  // a committed publish was refused (reject-publish)
+    std::vector<pending_publish> tx_publishes_;
+    std::vector<tx_settle> tx_settles_;
+    std::deque<std::uint64_t> commit_waits_;  // store tokens of tx.commit-ok not yet sent
     friend class amqp_connection;
     friend struct amqp_consumer;
 };

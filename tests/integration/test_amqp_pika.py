@@ -229,6 +229,7 @@ def test_ttl_and_dead_letter(broker):
     ch.basic_publish("", "t.rej", b"rejected")
     m, _, _ = ch.basic_get("t.rej")
     ch.basic_reject(m.delivery_tag, requeue=False)
+    time.sleep(0.1)  # RabbitMQ dead-letters asynchronously
     m, _, body = ch.basic_get("t.dlq", auto_ack=True)
     assert body == b"rejected"
     c.close()
@@ -265,7 +266,7 @@ def test_bad_login_and_vhost(broker):
         connect(broker, credentials=pika.PlainCredentials("guest", "wrong"))
     with pytest.raises(px.ProbableAccessDeniedError) as e:
         connect(broker, virtual_host="nope")
-    assert "530" in str(e.value) and "vhost 'nope' not found" in str(e.value)
+    assert "(530) 'NOT_ALLOWED - vhost nope not found'" in str(e.value)
 
 
 def test_heartbeat_negotiated_and_kept(broker):
@@ -379,3 +380,128 @@ def test_connection_blocked_at_memory_limit_and_unblocked_after_drain():
         con.close()
     finally:
         s.close()
+
+
+def message_count(c, queue):
+    ch = c.channel()
+    n = ch.queue_declare(queue, passive=True).method.message_count
+    ch.close()
+    return n
+
+
+def test_tx_publish_commit_and_rollback(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.tx")
+    ch.queue_purge("t.tx")
+    ch.tx_select()
+    for i in range(3):
+        ch.basic_publish("", "t.tx", b"dropped%d" % i)
+    assert message_count(c, "t.tx") == 0  # buffered until commit
+    ch.tx_rollback()
+    ch.basic_publish("", "t.tx", b"a")
+    ch.basic_publish("", "t.tx", b"b")
+    assert message_count(c, "t.tx") == 0
+    ch.tx_commit()
+    assert message_count(c, "t.tx") == 2
+    ch.tx_commit()  # an empty transaction commits too
+    # mandatory + unroutable in a transaction: returned at commit
+    returned = []
+    ch.add_on_return_callback(lambda *a: returned.append(a[3]))
+    ch.basic_publish("", "t.tx-nowhere", b"r", mandatory=True)
+    c.process_data_events(time_limit=0.2)
+    assert returned == []
+    ch.tx_commit()
+    c.process_data_events(time_limit=0.2)
+    assert returned == [b"r"]
+    got = [ch.basic_get("t.tx", auto_ack=True)[2] for _ in range(2)]
+    assert got == [b"a", b"b"]
+    c.close()
+
+
+def test_tx_acks_wait_for_commit_and_rollback_keeps_them_unacked(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.txack")
+    ch.queue_purge("t.txack")
+    for b in (b"1", b"2", b"3"):
+        ch.basic_publish("", "t.txack", b)
+    ch.tx_select()
+    ch.tx_commit()
+    m1, _, _ = ch.basic_get("t.txack")
+    m2, _, _ = ch.basic_get("t.txack")
+    m3, _, _ = ch.basic_get("t.txack")
+    ch.basic_ack(m1.delivery_tag)
+    ch.basic_nack(m2.delivery_tag, requeue=True)
+    assert message_count(c, "t.txack") == 0  # the nack waits for the commit
+    ch.tx_rollback()
+    assert message_count(c, "t.txack") == 0
+    ch.basic_ack(m1.delivery_tag)  # unacked again after the rollback: acking it is legal
+    ch.basic_nack(m2.delivery_tag, requeue=True)
+    ch.tx_commit()
+    assert message_count(c, "t.txack") == 1  # m2 requeued
+    ch.close()  # m3 unacked: requeued at its original place, after m2
+    ch = c.channel()
+    got = [ch.basic_get("t.txack", auto_ack=True) for _ in range(2)]
+    assert [(b, m.redelivered) for m, _, b in got] == [(b"2", True), (b"3", True)]
+    assert message_count(c, "t.txack") == 0
+    # acking a tag twice in one transaction: unknown delivery tag at once
+    ch.tx_select()
+    ch.basic_publish("", "t.txack", b"4")
+    ch.tx_commit()
+    m, _, _ = ch.basic_get("t.txack")
+    ch.basic_ack(m.delivery_tag)
+    ch.basic_ack(m.delivery_tag)
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.tx_commit()
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - unknown delivery tag %d" % m.delivery_tag)
+    c.close()
+
+
+@pytest.mark.parametrize("op", ["tx_commit", "tx_rollback"])
+def test_tx_commit_or_rollback_without_select_is_406(broker, op):
+    c = connect(broker)
+    ch = c.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        getattr(ch, op)()
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - channel is not transactional")
+    assert c.is_open
+    c.close()
+
+
+def test_tx_and_confirm_modes_exclude_each_other(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.confirm_delivery()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.tx_select()
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - cannot switch from confirm to tx mode")
+    ch = c.channel()
+    ch.tx_select()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.confirm_delivery()
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - cannot switch from tx to confirm mode")
+    c.close()
+
+
+def test_multiple_ack_needs_the_tag_itself_outstanding(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.multi")
+    ch.queue_purge("t.multi")
+    for b in (b"1", b"2"):
+        ch.basic_publish("", "t.multi", b)
+    m1, _, _ = ch.basic_get("t.multi")
+    m2, _, _ = ch.basic_get("t.multi")
+    ch.basic_ack(m2.delivery_tag)
+    ch.basic_ack(m2.delivery_tag, multiple=True)  # m2 is gone: unknown, even though m1 is not
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("t.multi", passive=True)
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - unknown delivery tag %d" % m2.delivery_tag)
+    assert message_count(c, "t.multi") == 1  # m1 requeued with the channel
+    c.close()

@@ -72,6 +72,7 @@ struct queue_entry {
     std::int64_t expires_at_ms = 0;  // 0: never
     bool redelivered = false;
     std::uint64_t store_id = 0;  // durable log record id, 0: not stored
+    std::uint64_t seq = 0;       // order in its queue (set by enqueue): requeue puts it back there
 };
 
 enum class overflow_policy : std::uint8_t { drop_head, reject_publish };
@@ -157,7 +158,8 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     /// The channel settles a message it held: ack, or reject/nack without requeue.
     void ack(const queue_entry& e);
     void reject(queue_entry e, std::int64_t now_ms);  // dead-letters when configured
-    /// Back to the queue (requeue, channel close, recover): at the head, redelivered.
+    /// Back to the queue (requeue, channel close, recover): redelivered, at its original place
+    /// (publish order, as RabbitMQ), which is the head unless newer ones were requeued first.
     void requeue(queue_entry e);
     std::size_t purge();
 
@@ -192,6 +194,7 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     std::size_t unacked_ = 0;
     std::vector<consumer_rec> consumers_;
     std::size_t rr_ = 0;
+    std::uint64_t next_seq_ = 1;  // ready_ is ordered by queue_entry::seq
     bool deleted_ = false;
     bool had_consumer_ = false;
 };

@@ -204,6 +204,44 @@ static void scenario_confirms(void) {
     puts("ok confirms_100");
 }
 
+// tx.select / tx.commit / tx.rollback: publishes wait for the commit, rollback drops them, and a
+// commit on a channel that never selected tx is 406.
+static void scenario_tx(void) {
+    amqp_connection_state_t c = connect_broker();
+    declare(c, "c-tx", 0);
+    amqp_queue_purge(c, 1, amqp_cstring_bytes("c-tx"));
+    check_ok(amqp_get_rpc_reply(c), "queue.purge");
+    amqp_tx_select(c, 1);
+    check_ok(amqp_get_rpc_reply(c), "tx.select");
+    publish(c, "", "c-tx", "dropped", 0);
+    amqp_tx_rollback(c, 1);
+    check_ok(amqp_get_rpc_reply(c), "tx.rollback");
+    publish(c, "", "c-tx", "kept", 0);
+    char buf[64];
+    get(c, "c-tx", buf, sizeof buf, 1, NULL);
+    if (buf[0]) fail("tx publish visible before commit: '%s'", buf);
+    amqp_tx_commit(c, 1);
+    check_ok(amqp_get_rpc_reply(c), "tx.commit");
+    get(c, "c-tx", buf, sizeof buf, 1, NULL);
+    if (strcmp(buf, "kept") != 0) fail("after commit got '%s'", buf);
+    amqp_channel_open(c, 2);
+    check_ok(amqp_get_rpc_reply(c), "channel.open 2");
+    amqp_tx_commit(c, 2);
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
+    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION || r.reply.id != AMQP_CHANNEL_CLOSE_METHOD)
+        fail("tx.commit without tx.select: reply type %d", (int)r.reply_type);
+    amqp_channel_close_t* m = r.reply.decoded;
+    const char* want = "PRECONDITION_FAILED - channel is not transactional";
+    if (m->reply_code != 406 || m->reply_text.len != strlen(want) ||
+        memcmp(m->reply_text.bytes, want, strlen(want)) != 0)
+        fail("tx.commit without tx.select: %d '%.*s'", m->reply_code, (int)m->reply_text.len,
+             (char*)m->reply_text.bytes);
+    amqp_channel_close_ok_t ok = {0};
+    amqp_send_method(c, 2, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    done(c);
+    puts("ok tx");
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) return 2;
     port = atoi(argv[1]);
@@ -213,6 +251,7 @@ int main(int argc, char** argv) {
     scenario_reject_requeue();
     scenario_topic();
     scenario_confirms();
+    scenario_tx();
     puts("all scenarios passed");
     return 0;
 }

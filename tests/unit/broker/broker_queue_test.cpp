@@ -180,6 +180,19 @@ TEST_F(queue, requeue_puts_the_message_back_at_the_head_redelivered) {
     EXPECT_TRUE(e->redelivered);
 }
 
+TEST_F(queue, requeues_in_any_order_restore_the_publish_order) {
+    auto q = declare("q");
+    for (const char* b : {"1", "2", "3", "4"}) publish(msg("", "q", b));
+    auto e1 = q->get(false, now);
+    auto e2 = q->get(false, now);
+    auto e3 = q->get(false, now);
+    ASSERT_TRUE(e1 && e2 && e3);
+    q->requeue(std::move(*e2));  // "2" before "4"
+    q->requeue(std::move(*e3));  // "3" between "2" and "4", not at the head
+    q->requeue(std::move(*e1));  // "1" at the head
+    EXPECT_EQ(drain(*q), (strings{"1", "2", "3", "4"}));
+}
+
 TEST_F(queue, auto_delete_goes_with_its_last_consumer_and_cancels_on_delete) {
     queue_declare_request r;
     r.name = "tmp";
