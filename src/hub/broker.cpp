@@ -438,7 +438,6 @@ void broker::deliver_to(broker_queue& q, broker_message_ptr m, std::int64_t now_
 
 void broker::dead_letter(broker_vhost& vh, const broker_queue& from, queue_entry e, dead_reason why,
                          std::int64_t now_ms) {
-    (void)why;
     if (!from.args.dead_letter_exchange) return;
     broker_exchange* ex = find_exchange(vh, *from.args.dead_letter_exchange);
     if (!ex) return;
@@ -450,6 +449,10 @@ void broker::dead_letter(broker_vhost& vh, const broker_queue& from, queue_entry
     stats_.dead_lettered++;
     std::vector<broker_queue*> targets;
     route(vh, *ex, *copy, targets, 0);
+    if (!targets.empty() && rewriter_) {  // x-death headers (before the copy is persisted)
+        sy::shared_bytes h = rewriter_->rewrite(*e.msg, from, why);
+        if (!h.empty()) copy->header = std::move(h);
+    }
     for (broker_queue* q : targets) {
         if (q == &from && why != dead_reason::rejected) continue;  // cycle guard
         queue_entry ne{copy};

@@ -35,6 +35,8 @@ struct amqp_fault {
 /// The one table: broker_error -> reply code and name.
 amqp_fault fault_of(const hub::broker_status& st);
 amqp_fault make_fault(std::uint16_t code, std::string_view detail);
+/// The x-death writer the broker calls for dead-lettered copies (amqp_dead_letter.cpp).
+hub::dead_letter_rewriter& amqp_dead_letter_rewriter();
 
 struct amqp_consumer : hub::broker_consumer {
     amqp_channel* ch = nullptr;

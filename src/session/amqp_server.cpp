@@ -54,6 +54,7 @@ amqp_server_impl::amqp_server_impl(core::loop& l, amqp_options o, hub::hub_shard
     // A whole frame must fit in the input buffer, or reading would stall on a large frame.
     conn_opts.max_input = std::max<std::size_t>(conn_opts.max_input, 2 * opts.frame_max + 4096);
     conn_opts.idle_timeout = millis(0);
+    broker.set_dead_letter_rewriter(&amqp_dead_letter_rewriter());  // x-death headers
     if (!opts.store_dir.empty()) {
         store::log_options so;
         so.dir = opts.store_dir;

@@ -505,3 +505,89 @@ def test_multiple_ack_needs_the_tag_itself_outstanding(broker):
         406, "PRECONDITION_FAILED - unknown delivery tag %d" % m2.delivery_tag)
     assert message_count(c, "t.multi") == 1  # m1 requeued with the channel
     c.close()
+
+
+def get_one(ch, queue, timeout=3.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m, props, body = ch.basic_get(queue)
+        if m is not None:
+            return m, props, body
+        time.sleep(0.05)
+    raise AssertionError(f"nothing in {queue}")
+
+
+def death(d):
+    return {k: d[k] for k in ("count", "reason", "queue", "exchange", "routing-keys")}
+
+
+def test_x_death_on_reject_and_expiry(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.xd.dead")
+    ch.queue_purge("t.xd.dead")
+    dl = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "t.xd.dead"}
+    ch.queue_declare("t.xd.work", arguments=dl)
+    ch.basic_publish("", "t.xd.work", b"r", pika.BasicProperties(headers={"app": "kept"}))
+    m, _, _ = get_one(ch, "t.xd.work")
+    ch.basic_reject(m.delivery_tag, requeue=False)
+    m, props, body = get_one(ch, "t.xd.dead")
+    ch.basic_ack(m.delivery_tag)
+    assert body == b"r" and m.routing_key == "t.xd.dead"
+    h = props.headers
+    assert h["app"] == "kept"
+    assert [death(d) for d in h["x-death"]] == [
+        {"count": 1, "reason": "rejected", "queue": "t.xd.work", "exchange": "",
+         "routing-keys": ["t.xd.work"]}]
+    assert abs(h["x-death"][0]["time"].timestamp() - time.time()) < 60
+    assert (h["x-first-death-reason"], h["x-first-death-queue"], h["x-first-death-exchange"]) == (
+        "rejected", "t.xd.work", "")
+    # expiry by x-message-ttl, and by per-message expiration (dropped from the properties)
+    ch.queue_declare("t.xd.ttl", arguments=dict(dl, **{"x-message-ttl": 50}))
+    ch.basic_publish("", "t.xd.ttl", b"e")
+    m, props, _ = get_one(ch, "t.xd.dead")
+    ch.basic_ack(m.delivery_tag)
+    assert [death(d) for d in props.headers["x-death"]] == [
+        {"count": 1, "reason": "expired", "queue": "t.xd.ttl", "exchange": "",
+         "routing-keys": ["t.xd.ttl"]}]
+    assert props.headers["x-first-death-reason"] == "expired"
+    ch.queue_declare("t.xd.perttl", arguments=dl)
+    ch.basic_publish("", "t.xd.perttl", b"p", pika.BasicProperties(expiration="30"))
+    m, props, _ = get_one(ch, "t.xd.dead")
+    ch.basic_ack(m.delivery_tag)
+    assert props.expiration is None
+    assert props.headers["x-death"][0]["original-expiration"] == "30"
+    assert props.headers["x-death"][0]["reason"] == "expired"
+    # x-max-length drop-head
+    ch.queue_declare("t.xd.max", arguments=dict(dl, **{"x-max-length": 1}))
+    ch.basic_publish("", "t.xd.max", b"old")
+    ch.basic_publish("", "t.xd.max", b"new")
+    m, props, body = get_one(ch, "t.xd.dead")
+    ch.basic_ack(m.delivery_tag)
+    assert body == b"old" and props.headers["x-death"][0]["reason"] == "maxlen"
+    c.close()
+
+
+def test_x_death_counts_repeated_deaths_in_a_retry_loop(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.xr.work", arguments={"x-dead-letter-exchange": "",
+                                             "x-dead-letter-routing-key": "t.xr.wait"})
+    ch.queue_declare("t.xr.wait", arguments={"x-message-ttl": 30, "x-dead-letter-exchange": "",
+                                             "x-dead-letter-routing-key": "t.xr.work"})
+    ch.basic_publish("", "t.xr.work", b"job")
+    m, _, _ = get_one(ch, "t.xr.work")
+    ch.basic_reject(m.delivery_tag, requeue=False)  # -> wait -> expires -> work
+    m, props, _ = get_one(ch, "t.xr.work")
+    assert [(d["queue"], d["reason"], d["count"]) for d in props.headers["x-death"]] == [
+        ("t.xr.wait", "expired", 1), ("t.xr.work", "rejected", 1)]
+    assert props.headers["x-death"][0]["exchange"] == ""
+    assert props.headers["x-death"][0]["routing-keys"] == ["t.xr.wait"]
+    ch.basic_reject(m.delivery_tag, requeue=False)
+    m, props, _ = get_one(ch, "t.xr.work")
+    ch.basic_ack(m.delivery_tag)
+    assert [(d["queue"], d["reason"], d["count"]) for d in props.headers["x-death"]] == [
+        ("t.xr.wait", "expired", 2), ("t.xr.work", "rejected", 2)]
+    assert (props.headers["x-first-death-queue"], props.headers["x-first-death-reason"]) == (
+        "t.xr.work", "rejected")
+    c.close()

@@ -132,6 +132,19 @@ class queue_watcher {
 class broker;
 struct broker_vhost;
 
+/// Rewrites the encoded content header of a dead-lettered copy (RabbitMQ adds x-death and
+/// x-first-death-* headers and drops the expiration property). The hub has no wire types, so the
+/// AMQP session implements it (session/amqp_dead_letter.cpp). Called on the broker thread, only
+/// when the copy is routed somewhere; must not call back into the broker.
+class dead_letter_rewriter {
+  public:
+    virtual ~dead_letter_rewriter() = default;
+    /// `original` is the message as it died in `from` (its exchange and routing key then).
+    /// Returns the copy's new header, or empty bytes to keep the original one.
+    virtual sy::shared_bytes rewrite(const broker_message& original, const broker_queue& from,
+                                     dead_reason why) = 0;
+};
+
 class broker_queue : public std::enable_shared_from_this<broker_queue> {
   public:
     broker_queue(broker& b, broker_vhost& vh, std::string name)
@@ -273,6 +286,8 @@ class broker {
     broker_vhost* vhost(std::string_view name);
     void set_observer(broker_observer* o) { observer_ = o; }
     broker_observer* observer() const { return observer_; }
+    /// Not owned; nullptr: dead-lettered copies keep their header as it was.
+    void set_dead_letter_rewriter(dead_letter_rewriter* r) { rewriter_ = r; }
 
     broker_status exchange_declare(broker_vhost& vh, const broker_exchange& want, bool passive);
     broker_status exchange_delete(broker_vhost& vh, std::string_view name, bool if_unused);
@@ -319,6 +334,7 @@ class broker {
 
     std::map<std::string, broker_vhost, std::less<>> vhosts_;
     broker_observer* observer_ = nullptr;
+    dead_letter_rewriter* rewriter_ = nullptr;
     broker_stats stats_;
     std::uint64_t name_seq_ = 0;
 };

@@ -129,6 +129,39 @@ TEST_F(dlx, expired_and_dropped_messages_are_dead_lettered) {
     EXPECT_EQ(b.stats().dead_lettered, 2u);
 }
 
+struct fake_rewriter : dead_letter_rewriter {
+    std::vector<std::string> calls;  // "queue/reason/exchange/key"
+    sy::shared_bytes rewrite(const broker_message& m, const broker_queue& from,
+                             dead_reason why) override {
+        calls.push_back(from.name() + "/" + std::to_string(static_cast<int>(why)) + "/" +
+                        m.exchange + "/" + m.routing_key);
+        return sy::shared_bytes::copy_of(std::string_view("rewritten"));
+    }
+};
+
+TEST_F(dlx, rewriter_gives_the_copy_its_header_only_when_routed) {
+    fake_rewriter rw;
+    b.set_dead_letter_rewriter(&rw);
+    work = declare("work", args());
+    publish(msg("", "work", "x"));
+    auto e = work->get(false, now);
+    ASSERT_TRUE(e);
+    work->reject(std::move(*e), now);
+    auto d = dead->get(true, now);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->msg->header.view(), "rewritten");
+    EXPECT_EQ(rw.calls, strings{"work/0//work"});  // as it died: exchange "", key "work"
+    queue_args a;
+    a.dead_letter_exchange = "dlx";
+    a.dead_letter_routing_key = "unbound";
+    auto lost = declare("lost", a);
+    publish(msg("", "lost", "y"));
+    e = lost->get(false, now);
+    ASSERT_TRUE(e);
+    lost->reject(std::move(*e), now);
+    EXPECT_EQ(rw.calls.size(), 1u);  // routed nowhere: not rewritten
+}
+
 TEST_F(dlx, missing_dead_letter_exchange_drops_silently) {
     queue_args a;
     a.dead_letter_exchange = "nowhere";
