@@ -152,12 +152,21 @@ broker_status broker::exchange_declare(broker_vhost& vh, const broker_exchange& 
     if (ex) {
         if (ex->type != want.type || ex->durable != want.durable ||
             ex->auto_delete != want.auto_delete || ex->internal != want.internal) {
-            std::string field = ex->type != want.type                 ? "type"
-                                : ex->durable != want.durable         ? "durable"
-                                : ex->auto_delete != want.auto_delete ? "auto_delete"
-                                                                      : "internal";
+            auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+            std::string field, got, cur;
+            if (ex->type != want.type) {
+                field = "type", got = std::string(to_string(want.type));
+                cur = std::string(to_string(ex->type));
+            } else if (ex->durable != want.durable) {
+                field = "durable", got = b(want.durable), cur = b(ex->durable);
+            } else if (ex->auto_delete != want.auto_delete) {
+                field = "auto_delete", got = b(want.auto_delete), cur = b(ex->auto_delete);
+            } else {
+                field = "internal", got = b(want.internal), cur = b(ex->internal);
+            }
             return broker_status::fail(broker_error::precondition_failed,
-                                       "inequivalent arg '" + field + "' for " + where);
+                                       "inequivalent arg '" + field + "' for " + where +
+                                           ": received '" + got + "' but current is '" + cur + "'");
         }
         return {};
     }
@@ -174,8 +183,11 @@ broker_status broker::exchange_delete(broker_vhost& vh, std::string_view name, b
                                                                 "' in vhost '" + vh.name + "'");
     }
     if (ex->builtin) {
-        return broker_status::fail(broker_error::access_refused,
-                                   "operation not permitted on the default exchange");
+        return broker_status::fail(
+            broker_error::access_refused,
+            ex->name.empty() ? std::string("operation not permitted on the default exchange")
+                             : "deletion of system exchange '" + ex->name + "' in vhost '" +
+                                   vh.name + "' not allowed");
     }
     if (if_unused && !ex->bindings.empty()) {
         return broker_status::fail(broker_error::precondition_failed,
@@ -208,6 +220,59 @@ broker_status broker::find_queue(broker_vhost& vh, std::string_view name, std::u
     return {};
 }
 
+namespace {
+
+// RabbitMQ's text for the first x-argument that differs ("inequivalent arg 'x-message-ttl' for
+// queue 'q' in vhost '/': received '2000' but current is '1000'"). RabbitMQ names the client's
+// field type when one side is missing; the broker keeps values, not wire types, so integers are
+// named 'signedint' (what clients send for small numbers) or 'long', strings 'longstr'.
+struct arg_text {
+    std::string name;
+    std::optional<std::string> value;
+    const char* type;
+};
+
+std::string describe(const std::optional<std::string>& v, const char* type) {
+    if (!v) return "none";
+    return std::string("the value '") + *v + "' of type '" + type + "'";
+}
+
+std::vector<arg_text> arg_texts(const queue_args& a) {
+    auto num = [](const char* n, const std::optional<std::uint64_t>& v) {
+        return arg_text{n, v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt,
+                        v && *v > 0x7fffffffu ? "long" : "signedint"};
+    };
+    auto str = [](const char* n, const std::optional<std::string>& v) {
+        return arg_text{n, v, "longstr"};
+    };
+    return {num("x-message-ttl", a.message_ttl_ms),
+            num("x-expires", a.expires_ms),
+            num("x-max-length", a.max_length),
+            num("x-max-length-bytes", a.max_length_bytes),
+            str("x-overflow", a.overflow == overflow_policy::reject_publish
+                                  ? std::optional<std::string>("reject-publish")
+                                  : std::nullopt),
+            str("x-dead-letter-exchange", a.dead_letter_exchange),
+            str("x-dead-letter-routing-key", a.dead_letter_routing_key)};
+}
+
+std::string inequivalent_args(const queue_args& cur, const queue_args& got,
+                              const std::string& where) {
+    auto c = arg_texts(cur), g = arg_texts(got);
+    for (std::size_t i = 0; i < c.size(); i++) {
+        if (c[i].value == g[i].value) continue;
+        std::string head = "inequivalent arg '" + c[i].name + "' " + where + ": received ";
+        if (c[i].value && g[i].value) {
+            return head + "'" + *g[i].value + "' but current is '" + *c[i].value + "'";
+        }
+        return head + describe(g[i].value, g[i].type) + " but current is " +
+               describe(c[i].value, c[i].type);
+    }
+    return "inequivalent arg in x-arguments " + where;
+}
+
+}  // namespace
+
 broker_status broker::queue_declare(broker_vhost& vh, const queue_declare_request& r,
                                     queue_declare_result& out) {
     std::string name = r.name;
@@ -237,11 +302,14 @@ broker_status broker::queue_declare(broker_vhost& vh, const queue_declare_reques
         }
         if (q->auto_delete != r.auto_delete) {
             return broker_status::fail(broker_error::precondition_failed,
-                                       "inequivalent arg 'auto_delete' " + where);
+                                       "inequivalent arg 'auto_delete' " + where + ": received '" +
+                                           (r.auto_delete ? "true" : "false") +
+                                           "' but current is '" +
+                                           (q->auto_delete ? "true" : "false") + "'");
         }
         if (!(q->args == r.args)) {
             return broker_status::fail(broker_error::precondition_failed,
-                                       "inequivalent arg in x-arguments " + where);
+                                       inequivalent_args(q->args, r.args, where));
         }
     } else {
         q = std::make_shared<broker_queue>(*this, vh, name);
@@ -295,7 +363,7 @@ broker_status broker::queue_delete(broker_vhost& vh, std::string_view name, std:
     if (if_empty && q->ready_count() > 0) {
         return broker_status::fail(
             broker_error::precondition_failed,
-            "queue '" + q->name() + "' in vhost '" + vh.name + "' is not empty");
+            "queue '" + q->name() + "' in vhost '" + vh.name + "' not empty");
     }
     count = static_cast<std::uint32_t>(q->ready_count());
     delete_queue(vh, *q);

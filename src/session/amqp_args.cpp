@@ -57,6 +57,15 @@ std::optional<std::int64_t> as_int(const field_value& v) {
         v);
 }
 
+// The type names RabbitMQ uses in its messages (rabbit_binary_parser field types).
+std::string_view rabbit_type_name(const field_value& v) {
+    static constexpr std::string_view names[] = {
+        "void",      "bool",        "byte",      "unsignedbyte", "short",  "unsignedshort",
+        "signedint", "unsignedint", "long",      "float",        "double", "decimal",
+        "longstr",   "binary",      "timestamp", "table",        "array"};
+    return names[v.index()];
+}
+
 std::optional<std::string> as_str(const field_value& v) {
     if (auto* s = std::get_if<std::string_view>(&v)) return std::string(*s);
     if (auto* b = std::get_if<byte_array>(&v)) return std::string(b->bytes);
@@ -65,18 +74,31 @@ std::optional<std::string> as_str(const field_value& v) {
 
 }  // namespace
 
-bool parse_queue_args(const table_view& t, hub::queue_args& out, std::string& bad) {
+bool parse_queue_args(const table_view& t, hub::queue_args& out, std::string& bad,
+                      std::string& why) {
     for (const field_entry& e : t.entries()) {
         bad = std::string(e.key);
+        // RabbitMQ's reasons (rabbit_amqqueue check_*_arg), printed as Erlang terms.
         auto num = [&](std::optional<std::uint64_t>& dst, std::int64_t min) {
             auto i = as_int(e.value);
-            if (!i || *i < min) return false;
+            if (!i) {
+                why = "\"expected integer, got " + std::string(rabbit_type_name(e.value)) + "\"";
+                return false;
+            }
+            if (*i < min) {
+                why = std::string(*i < 0 ? "{value_negative," : "{value_zero,") +
+                      std::to_string(*i) + "}";
+                return false;
+            }
             dst = static_cast<std::uint64_t>(*i);
             return true;
         };
         auto str = [&](std::optional<std::string>& dst) {
             auto s = as_str(e.value);
-            if (!s) return false;
+            if (!s) {
+                why = "\"expected string, got " + std::string(rabbit_type_name(e.value)) + "\"";
+                return false;
+            }
             dst = *s;
             return true;
         };
@@ -100,6 +122,7 @@ bool parse_queue_args(const table_view& t, hub::queue_args& out, std::string& ba
             } else if (s == "reject-publish" || s == "reject-publish-dlx") {
                 out.overflow = hub::overflow_policy::reject_publish;
             } else {
+                why = "invalid_overflow";
                 ok = false;
             }
         }

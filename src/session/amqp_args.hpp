@@ -14,8 +14,10 @@ namespace sy::session {
 std::string render_value(const amqp::field_value& v);
 std::vector<hub::header_pair> render_table(const amqp::table_view& t);
 
-/// false: argument `bad` has an unacceptable type or value (406, like RabbitMQ).
-bool parse_queue_args(const amqp::table_view& t, hub::queue_args& out, std::string& bad);
+/// false: argument `bad` has an unacceptable type or value (406, like RabbitMQ); `why` is
+/// RabbitMQ's reason text for it.
+bool parse_queue_args(const amqp::table_view& t, hub::queue_args& out, std::string& bad,
+                      std::string& why);
 
 hub::broker_binding make_binding(std::string dest, bool to_exchange, std::string_view key,
                                  const amqp::table_view& args);

@@ -148,7 +148,7 @@ void amqp_channel::on(const exchange_declare& m) {
     auto t = hub::parse_exchange_type(m.type);
     if (!t && !m.passive) {
         conn_.connection_error(
-            make_fault(503, "invalid exchange type '" + std::string(m.type) + "'"), m.amqp_class,
+            make_fault(503, "unknown exchange type '" + std::string(m.type) + "'"), m.amqp_class,
             m.amqp_method);
         return;
     }
@@ -195,10 +195,10 @@ void amqp_channel::on(const queue_declare& m) {
     r.auto_delete = m.auto_delete;
     r.connection = conn_.id();
     if (!m.passive) {
-        std::string bad;
-        if (!parse_queue_args(m.arguments, r.args, bad)) {
+        std::string bad, why;
+        if (!parse_queue_args(m.arguments, r.args, bad, why)) {
             return fail(make_fault(406, "invalid arg '" + bad + "' for queue '" + r.name +
-                                            "' in vhost '" + conn_.vhost().name + "'"),
+                                            "' in vhost '" + conn_.vhost().name + "': " + why),
                         m.amqp_class, m.amqp_method);
         }
     }
@@ -250,6 +250,11 @@ void amqp_channel::on(const queue_delete& m) {
 }
 
 void amqp_channel::on(const basic_qos& m) {
+    if (m.prefetch_size != 0) {  // byte limits are not implemented (nor in RabbitMQ)
+        return conn_.connection_error(
+            make_fault(540, "prefetch_size!=0 (" + std::to_string(m.prefetch_size) + ")"),
+            m.amqp_class, m.amqp_method);
+    }
     if (m.global) {
         global_prefetch_ = m.prefetch_count;
     } else {
@@ -563,8 +568,9 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
                     60, 40);
     }
     if (ex->internal) {
-        return fail(make_fault(403, "cannot publish to internal exchange '" + ex->name + "'"), 60,
-                    40);
+        return fail(make_fault(403, "cannot publish to internal exchange '" + ex->name +
+                                        "' in vhost '" + conn_.vhost().name + "'"),
+                    60, 40);
     }
     auto msg = std::make_shared<hub::broker_message>();
     msg->exchange = std::string(p.exchange);
@@ -575,7 +581,8 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
         auto e = props.expiration;
         auto [ptr, ec] = std::from_chars(e.data(), e.data() + e.size(), ttl);
         if (ec != std::errc() || ptr != e.data() + e.size()) {
-            return fail(make_fault(406, "invalid expiration '" + std::string(e) + "'"), 60, 40);
+            return fail(make_fault(406, "invalid expiration '" + std::string(e) + "': no_integer"),
+                        60, 40);
         }
         msg->ttl_ms = ttl;
     }

@@ -1,15 +1,16 @@
-"""Node amqplib (tests/browser/node_modules) scenarios against the real binary."""
+"""Node amqplib (tests/browser/node_modules) scenarios against the real binary (or RabbitMQ with
+SY_AMQP_AGAINST=rabbitmq, see amqp_target.py)."""
 import os
 import subprocess
 
-from conftest import ROOT, server
+from amqp_target import amqp_server
+from conftest import ROOT
 
 SCRIPT = os.path.join(ROOT, "tests", "integration", "amqp_node", "scenarios.mjs")
 
 
 def test_amqplib_scenarios():
-    s = server(["--listen", "127.0.0.1:0", "--amqp-listen", "127.0.0.1:0", "--workers", "2"],
-               need=("http", "amqp"))
+    s = amqp_server(["--workers", "2"])
     try:
         p = subprocess.run(["node", SCRIPT, f"amqp://guest:guest@127.0.0.1:{s.ports['amqp']}"],
                            capture_output=True, text=True, timeout=60)

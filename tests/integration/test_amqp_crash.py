@@ -12,6 +12,9 @@ import pika
 import pika.exceptions as px
 
 from conftest import server
+from amqp_target import switchyard_only
+
+pytestmark = switchyard_only  # kill -9 and restart of switchyard with its store
 
 CYCLES = int(os.environ.get("SY_AMQP_CRASH_CYCLES", "10"))
 

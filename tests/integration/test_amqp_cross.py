@@ -10,6 +10,9 @@ import pika
 import pytest
 
 from conftest import MODELS, SHARED_MEMORY_MODELS, recv_until, server
+from amqp_target import switchyard_only
+
+pytestmark = switchyard_only  # the AMQP <-> HTTP/SSE hub bridge is a switchyard feature
 
 
 @pytest.fixture(params=SHARED_MEMORY_MODELS)

@@ -9,7 +9,8 @@ import tempfile
 
 import pytest
 
-from conftest import BIN_DIR, ROOT, server
+from amqp_target import amqp_server
+from conftest import BIN_DIR, ROOT
 
 SRC = os.path.join(ROOT, "tests", "integration", "amqp_c", "scenarios.c")
 
@@ -22,8 +23,7 @@ def have_librabbitmq():
 @pytest.fixture(scope="module")
 def broker():
     d = tempfile.mkdtemp(prefix="sy-amqp-c-")
-    s = server(["--listen", "127.0.0.1:0", "--amqp-listen", "127.0.0.1:0",
-                "--amqp-store-dir", d], need=("http", "amqp"))
+    s = amqp_server(["--amqp-store-dir", d])
     yield s
     s.close()
     shutil.rmtree(d, ignore_errors=True)
