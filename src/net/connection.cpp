@@ -107,7 +107,8 @@ void connection::finish(bool abort) {
     if (state_ == state::closed) return;
     state_ = state::closed;
     loop_->cancel_timer(timer_);
-    (void)loop_->io().remove(fd_);
+    // No EPOLL_CTL_DEL: closing the fd (its only reference: the stream owns it, nothing dups
+    // it) removes it from the epoll set. Events of this turn's batch are skipped by state_.
     stream_close(abort);
     out_.clear();
     in_.clear();
@@ -142,13 +143,14 @@ void connection::begin_linger() {
     // An RST (which would destroy the reply in flight) only happens when we close with unread
     // input in the kernel's receive queue. With linger_only_if_unread_ and nothing unread:
     // close now (nginx's heuristic; see set_linger_only_if_unread).
-    stream_shutdown_write();
     int unread = 0;
     if (peer_eof_ || (linger_only_if_unread_ && in_.empty() &&
                       ::ioctl(fd_, FIONREAD, &unread) == 0 && unread == 0)) {
+        if (!stream_close_sends_fin()) stream_shutdown_write();  // TLS: close_notify first
         finish(false);
         return;
     }
+    stream_shutdown_write();
     // Keep reading (and discarding) until the peer's FIN so unread input cannot turn our close
     // into an RST that destroys the reply in flight.
     state_ = state::lingering;
@@ -202,7 +204,10 @@ void connection::on_readable() {
         linger_read();
         return;
     }
-    if (state_ != state::open || read_block_ != 0) return;
+    if (state_ != state::open || read_block_ != 0) {
+        update_interest(false);  // input arrived while paused: now stop asking (lazy drop)
+        return;
+    }
     if (in_.size() >= opts_->max_input) {
         set_block(block_input_full, true);
         return;
@@ -305,12 +310,18 @@ void connection::set_block(std::uint8_t bit, bool on) {
     }
 }
 
-void connection::update_interest() {
-    if (state_ == state::closed) return;
+std::uint32_t connection::wanted_interest() const {
     std::uint32_t want = 0;
     if (read_block_ == 0 || (state_ == state::lingering && !peer_eof_)) want |= core::ev::readable;
     if (want_write_) want |= core::ev::writable;
+    return want;
+}
+
+void connection::update_interest(bool lazy) {
+    if (state_ == state::closed) return;
+    const std::uint32_t want = wanted_interest();
     if (want == registered_) return;
+    if (lazy && (registered_ & ~want) == core::ev::readable && (want & ~registered_) == 0) return;
     registered_ = want;
     (void)loop_->io().modify(fd_, want, this);
 }

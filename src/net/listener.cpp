@@ -64,6 +64,9 @@ result<std::unique_ptr<listener>, os_error> listener::adopt(core::loop& l, uniqu
                                                             accept_fn on_accept,
                                                             accept_fn on_refused) {
     if (auto r = set_nonblocking(fd.get()); !r) return unexpected(r.error());
+    // Linux copies TCP_NODELAY from the listening socket to every accepted one: one
+    // setsockopt here instead of one per connection (kept per accept if this fails).
+    const bool nodelay_inherited = o.tcp_nodelay && set_nodelay(fd.get()).has_value();
     address local;
     *local.len_ptr() = address::capacity();
     if (::getsockname(fd.get(), local.sa(), local.len_ptr()) < 0)
@@ -71,6 +74,7 @@ result<std::unique_ptr<listener>, os_error> listener::adopt(core::loop& l, uniqu
     std::unique_ptr<listener> lst(
         new listener(l, std::move(fd), o, std::move(on_accept), std::move(on_refused)));
     lst->local_ = local;
+    lst->nodelay_inherited_ = nodelay_inherited;
     if (auto r = l.io().add(lst->fd(), core::ev::readable, lst.get()); !r)
         return unexpected(r.error());
     return lst;
@@ -119,7 +123,7 @@ void listener::on_io(std::uint32_t) {
             return;
         }
         s.fd.reset(fd);
-        if (opts_.tcp_nodelay) (void)set_nodelay(fd);
+        if (opts_.tcp_nodelay && !nodelay_inherited_) (void)set_nodelay(fd);
         if (opts_.limit) {
             s.slot = opts_.limit->try_acquire();
             if (!s.slot.held()) {

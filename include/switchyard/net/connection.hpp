@@ -213,6 +213,9 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     virtual result<std::size_t, io_error> stream_sendfile(int fd, off_t off, std::size_t len) = 0;
     virtual void stream_shutdown_write() = 0;
     virtual void stream_close(bool abort) = 0;
+    /// True when closing the stream says all there is to say (plain TCP: close() sends the FIN);
+    /// false when shutdown_write() has a message of its own to send first (TLS close_notify).
+    virtual bool stream_close_sends_fin() const { return false; }
     // Optional stream members (TLS): bytes already decrypted inside the stream, which no poller
     // event will announce; and "the last read would_block waiting for writability" (a TLS read
     // that must send handshake or ticket bytes first).
@@ -242,7 +245,11 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     void after_progress();
     void queued(std::size_t n);
     void set_block(std::uint8_t bit, bool on);
-    void update_interest();
+    /// Puts the wanted interest in the poller. Dropping only read interest is lazy: most pauses
+    /// end (or the connection closes) before more input arrives; if input does arrive while
+    /// paused, the readable event drops it then (level-triggered, see on_readable).
+    void update_interest(bool lazy = true);
+    std::uint32_t wanted_interest() const;
     void begin_linger();
     void finish(bool abort);
     std::int64_t next_deadline() const;
@@ -304,6 +311,13 @@ class basic_connection final : public connection {
     }
     void stream_shutdown_write() override { stream_.shutdown_write(); }
     void stream_close(bool abort) override { stream_.close(abort); }
+    bool stream_close_sends_fin() const override {
+        if constexpr (requires { Stream::close_sends_fin; }) {
+            return Stream::close_sends_fin;
+        } else {
+            return false;
+        }
+    }
     std::size_t stream_buffered() const override {
         if constexpr (requires(const Stream& s) { s.buffered(); }) {
             return stream_.buffered();

@@ -102,6 +102,7 @@ class listener final : private core::io_handler {
     unique_fd fd_;
     unique_fd spare_;
     address local_;
+    bool nodelay_inherited_ = false;  // TCP_NODELAY set on the listening socket (Linux copies it)
     listener_options opts_;
     accept_fn on_accept_;
     accept_fn on_refused_;

@@ -59,6 +59,8 @@ class tcp_stream {
     result<std::size_t, io_error> sendfile(int file_fd, off_t off, std::size_t len);
     void shutdown_write();
     void close(bool abort);
+    /// close() alone ends the stream properly (the kernel sends the FIN).
+    static constexpr bool close_sends_fin = true;
 
   private:
     unique_fd fd_;
