@@ -104,6 +104,23 @@ def test_echo_tcp_backpressure():
         srv.close()
 
 
+def wait_stopped(pid, timeout=5):
+    """SIGSTOP is asynchronous: wait until every thread of pid is in state T."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        states = []
+        for t in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{t}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:
+                pass
+        if states and all(st in "tT" for st in states):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 def test_echo_udp_batches():
     srv = server(["--listen", "127.0.0.1:0", "--workers", "2"], binary="echo-udp", need=("udp",))
     try:
@@ -115,6 +132,7 @@ def test_echo_udp_batches():
         # Stop the server while the datagrams queue up in its sockets, so the first recvmmsg
         # after SIGCONT must fetch many at once.
         os.kill(srv.proc.pid, signal.SIGSTOP)
+        wait_stopped(srv.proc.pid)
         for u in socks:
             for i in range(32):
                 u.sendto(f"{u.getsockname()[1]}:{i}".encode(), ("127.0.0.1", port))
