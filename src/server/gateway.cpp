@@ -46,8 +46,7 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
     const bool h2 = res.upgrade_kind() == http::upgrade_support::extended_connect;
     ws::handshake_request hr;
     hr.method = req.method_name();
-    hr.http_version =
-        !h2 && req.version() == http::http_version::http1_0 ? "HTTP/1.0" : "HTTP/1.1";
+    hr.http_version = !h2 && req.version() == http::http_version::http1_0 ? "HTTP/1.0" : "HTTP/1.1";
     hr.host = hdr(req, "host");
     hr.upgrade = hdr(req, "upgrade");
     hr.connection = hdr(req, "connection");

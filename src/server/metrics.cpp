@@ -151,8 +151,7 @@ void render_tls(std::string& out, runtime& rt) {
     for (int v = 0; v < 2; ++v) {
         for (int a = 0; a < 3; ++a) {
             fmt::format_to(o, "sy_tls_handshakes_total{{version=\"{}\",alpn=\"{}\"}} {}\n",
-                           versions[v], alpns[a],
-                           sum_loops(rt, [v, a](loop_state& l) {
+                           versions[v], alpns[a], sum_loops(rt, [v, a](loop_state& l) {
                                return l.tls.handshakes[v][a].get();
                            }));
         }
