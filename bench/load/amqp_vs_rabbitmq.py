@@ -18,54 +18,13 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as b  # noqa: E402
-
-NODE = "sybench@localhost"
-
-
-def start_rabbitmq(port):
-    d = tempfile.mkdtemp(prefix="sy-rabbit-")
-    conf = os.path.join(d, "rabbitmq.conf")
-    with open(conf, "w") as f:
-        f.write(f"listeners.tcp.default = {port}\nloopback_users = none\n")
-    plugins = os.path.join(d, "enabled_plugins")
-    with open(plugins, "w") as f:
-        f.write("[].\n")
-    env = dict(os.environ, HOME=d, RABBITMQ_NODENAME=NODE, RABBITMQ_NODE_PORT=str(port),
-               RABBITMQ_DIST_PORT=str(b.free_port()), RABBITMQ_MNESIA_BASE=os.path.join(d, "mnesia"),
-               RABBITMQ_LOG_BASE=os.path.join(d, "log"), RABBITMQ_CONFIG_FILE=conf,
-               RABBITMQ_ENABLED_PLUGINS_FILE=plugins)
-    if os.geteuid() == 0:  # Debian's wrapper drops to the rabbitmq user when run as root
-        try:
-            for path in (d, conf, plugins):
-                shutil.chown(path, "rabbitmq", "rabbitmq")
-        except (LookupError, OSError):
-            pass
-    p = subprocess.Popen(["rabbitmq-server"], env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    b.wait_port(port, timeout=90)
-    p.tmpdir, p.env = d, env
-    return p
-
-
-def stop_rabbitmq(p):
-    if p.poll() is None:
-        subprocess.run(["rabbitmqctl", "-n", NODE, "stop"], env=p.env, capture_output=True,
-                       timeout=60)
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-    shutil.rmtree(p.tmpdir, ignore_errors=True)
-
+from rabbitnode import rabbitmq_node  # noqa: E402
 
 def start_switchyard(port):
     d = tempfile.mkdtemp(prefix="sy-amqp-store-")
@@ -97,7 +56,7 @@ def main():
     ap.add_argument("--fanout", type=int, default=100)
     ap.add_argument("--only", default="a,b,c,fanout")
     a = ap.parse_args()
-    b.need("rabbitmq-server", "rabbitmqctl")
+    b.need("epmd")
     if not os.path.exists(os.path.join(b.BIN, "amqp-bench")):
         raise SystemExit("build amqp-bench first (needs librabbitmq-dev)")
     only = set(a.only.split(","))
@@ -107,7 +66,7 @@ def main():
         scen.append((f"fan-out 1 -> {a.fanout}, 64 B", dict(size=64, consumers=a.fanout)))
     sy_port, rb_port = b.free_port(), b.free_port()
     sy = start_switchyard(sy_port)
-    rb = start_rabbitmq(rb_port)
+    rb = rabbitmq_node("sybench", rb_port)
     rows = []
     try:
         for name, kw in scen:
@@ -122,7 +81,7 @@ def main():
     finally:
         sy.stop()
         shutil.rmtree(sy.tmpdir, ignore_errors=True)
-        stop_rabbitmq(rb)
+        rb.stop()
     b.table(f"AMQP, messages/s delivered to consumers, median of {a.runs} runs of {a.secs:g}s "
             "(amqp-bench, rabbitmq-c)", ["scenario", "switchyard", "RabbitMQ", "ratio"], rows)
 
