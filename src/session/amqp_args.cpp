@@ -42,9 +42,7 @@ std::vector<hub::header_pair> render_table(const table_view& t) {
     return out;
 }
 
-namespace {
-
-std::optional<std::int64_t> as_int(const field_value& v) {
+std::optional<std::int64_t> as_integer(const field_value& v) {
     return std::visit(
         [](const auto& x) -> std::optional<std::int64_t> {
             using T = std::decay_t<decltype(x)>;
@@ -56,6 +54,8 @@ std::optional<std::int64_t> as_int(const field_value& v) {
         },
         v);
 }
+
+namespace {
 
 // The type names RabbitMQ uses in its messages (rabbit_binary_parser field types).
 std::string_view rabbit_type_name(const field_value& v) {
@@ -80,7 +80,7 @@ bool parse_queue_args(const table_view& t, hub::queue_args& out, std::string& ba
         bad = std::string(e.key);
         // RabbitMQ's reasons (rabbit_amqqueue check_*_arg), printed as Erlang terms.
         auto num = [&](std::optional<std::uint64_t>& dst, std::int64_t min) {
-            auto i = as_int(e.value);
+            auto i = as_integer(e.value);
             if (!i) {
                 why = "\"expected integer, got " + std::string(rabbit_type_name(e.value)) + "\"";
                 return false;

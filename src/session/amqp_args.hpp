@@ -2,6 +2,8 @@
 // message headers rendered as text for headers-exchange matching.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +11,9 @@
 #include "switchyard/proto/amqp/field_table.hpp"
 
 namespace sy::session {
+
+/// An integer field value of any width (not bool) as int64; nullopt for other types.
+std::optional<std::int64_t> as_integer(const amqp::field_value& v);
 
 /// The value as text: strings as is, numbers in decimal, bools true/false, void empty.
 std::string render_value(const amqp::field_value& v);

@@ -13,6 +13,7 @@
 #include <deque>
 #include <vector>
 
+#include "amqp_args.hpp"
 #include "amqp_internal.hpp"
 
 namespace sy::session {
@@ -31,19 +32,6 @@ std::string_view reason_name(hub::dead_reason why) {
             return "maxlen";
     }
     return "rejected";
-}
-
-std::optional<std::int64_t> as_integer(const field_value& v) {
-    return std::visit(
-        [](const auto& x) -> std::optional<std::int64_t> {
-            using T = std::decay_t<decltype(x)>;
-            if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-                return static_cast<std::int64_t>(x);
-            } else {
-                return std::nullopt;
-            }
-        },
-        v);
 }
 
 bool has_text(const table_view& t, std::string_view key, std::string_view want) {

@@ -1,6 +1,8 @@
 """Integration tests: the real binary on 127.0.0.1:0, real clients (curl, raw sockets, Python
 websockets, ...). The server prints `switchyard listening on http://HOST:PORT` as its first line;
 further listeners (https, amqp) follow on their own lines."""
+import http.client
+import json
 import os
 import re
 import signal
@@ -83,6 +85,27 @@ class server:
             for f in (self.out, self.err):
                 f.close()
                 os.unlink(f.name)
+
+
+def make_cert(d, cn, tag=""):
+    """A self-signed P-256 certificate for cn (and 127.0.0.1) in directory d: (cert, key) paths;
+    tag makes distinct files (and subjects) for the same name (reload tests)."""
+    cert, key = os.path.join(d, cn + tag + ".crt"), os.path.join(d, cn + tag + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=" + cn + tag, "-addext", f"subjectAltName=DNS:{cn},IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def http_json(port, method, path, body=None, timeout=15, ctype="application/json"):
+    """One HTTP/1.1 request: (status, decoded JSON body or None)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c.request(method, path, body=body, headers={"Content-Type": ctype})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, (json.loads(data) if data else None)
 
 
 def curl(*args, timeout=20):

@@ -2,24 +2,14 @@
 the queue after the visibility timeout and another worker finishes it; clients watch by short
 poll, long poll (version), SSE and WebSocket (topic jobs.{id})."""
 import asyncio
-import http.client
 import json
 import threading
 import time
 
 import websockets
 
-from conftest import server
+from conftest import http_json as call, server
 from pushlib import sse
-
-
-def call(port, method, path, body=None, timeout=15, ctype="application/json"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    c.request(method, path, body=body, headers={"Content-Type": ctype})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, (json.loads(data) if data else None)
 
 
 def test_job_lifecycle_with_a_vanishing_worker():

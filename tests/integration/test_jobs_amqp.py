@@ -3,7 +3,6 @@ test_jobs_amqp_example.py) are job workers beside HTTP workers, and jobs publish
 taken by HTTP workers. The job's status follows its message: delivered -> running, basic.ack ->
 done, basic.reject -> failed, requeue / channel closed -> queued. AMQP workers report progress and
 results to the reply-to queue with the job id as correlation-id (the RPC pattern)."""
-import http.client
 import json
 import threading
 import time
@@ -11,17 +10,8 @@ import time
 import pika
 import pytest
 
-from conftest import SHARED_MEMORY_MODELS, server
+from conftest import SHARED_MEMORY_MODELS, http_json as call, server
 from pushlib import sse
-
-
-def call(port, method, path, body=None, timeout=15, ctype="application/json"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    c.request(method, path, body=body, headers={"Content-Type": ctype})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, (json.loads(data) if data else None)
 
 
 def start(model="reuseport", extra=()):

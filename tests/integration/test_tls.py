@@ -12,16 +12,7 @@ import time
 
 import pytest
 
-from conftest import curl, server
-
-
-def make_cert(d, cn, tag=""):
-    cert, key = os.path.join(d, cn + tag + ".crt"), os.path.join(d, cn + tag + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
-                    "-subj", "/CN=" + cn + tag, "-addext", f"subjectAltName=DNS:{cn},IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
+from conftest import curl, make_cert, server
 
 
 @pytest.fixture(scope="module")

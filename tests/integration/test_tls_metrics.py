@@ -14,18 +14,9 @@ import time
 
 import pytest
 
-from conftest import curl, server
+from conftest import curl, make_cert, server
 
 SAMPLE = re.compile(r"^(sy_tls_[a-z_]+)(\{[^}]*\})? (\d+)$")
-
-
-def make_cert(d, cn):
-    cert, key = os.path.join(d, cn + ".crt"), os.path.join(d, cn + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
-                    "-subj", "/CN=" + cn, "-addext", f"subjectAltName=DNS:{cn},IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
 
 
 @pytest.fixture(scope="module")
