@@ -253,7 +253,9 @@ std::vector<arg_text> arg_texts(const queue_args& a) {
                                   ? std::optional<std::string>("reject-publish")
                                   : std::nullopt),
             str("x-dead-letter-exchange", a.dead_letter_exchange),
-            str("x-dead-letter-routing-key", a.dead_letter_routing_key)};
+            str("x-dead-letter-routing-key", a.dead_letter_routing_key),
+            num("x-max-priority",
+                a.max_priority ? std::optional<std::uint64_t>(*a.max_priority) : std::nullopt)};
 }
 
 std::string inequivalent_args(const queue_args& cur, const queue_args& got,
@@ -317,6 +319,10 @@ broker_status broker::queue_declare(broker_vhost& vh, const queue_declare_reques
         q->auto_delete = r.auto_delete;
         q->exclusive_owner = r.exclusive ? r.connection : 0;
         q->args = r.args;
+        if (r.args.max_priority) {  // only priority queues carry the per-level lists
+            q->prio_ = std::make_unique<broker_queue::prio_levels>();
+            q->prio_->levels.resize(std::size_t{*r.args.max_priority} + 1);
+        }
         vh.queues.emplace(name, q);
         // Every queue is bound to the default exchange under its own name (implicit binding).
         if (observer_ && q->durable) observer_->on_queue_declared(vh, *q);
@@ -551,7 +557,7 @@ void broker::tick(std::int64_t now_ms) {
     for (auto& [n, vh] : vhosts_) {
         std::vector<broker_queue_ptr> unused;
         for (auto& [qn, q] : vh.queues) {
-            if (!q->ready_.empty() && q->ready_.front().expires_at_ms != 0) q->expire(now_ms);
+            if (q->head_may_expire()) q->expire(now_ms);
             if (q->args.expires_ms && q->consumers_.empty() &&
                 now_ms - q->last_used_ms >= static_cast<std::int64_t>(*q->args.expires_ms)) {
                 unused.push_back(q);

@@ -111,6 +111,15 @@ bool parse_queue_args(const table_view& t, hub::queue_args& out, std::string& ba
             ok = num(out.max_length, 0);
         } else if (e.key == "x-max-length-bytes") {
             ok = num(out.max_length_bytes, 0);
+        } else if (e.key == "x-max-priority") {
+            // rabbit_amqqueue check_max_priority_arg: non-negative, at most 255.
+            std::optional<std::uint64_t> v;
+            ok = num(v, 0);
+            if (ok && *v > 255) {
+                why = "{max_value_exceeded," + std::to_string(*v) + "}";
+                ok = false;
+            }
+            if (ok) out.max_priority = static_cast<std::uint8_t>(*v);
         } else if (e.key == "x-dead-letter-exchange") {
             ok = str(out.dead_letter_exchange);
         } else if (e.key == "x-dead-letter-routing-key") {

@@ -587,6 +587,7 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
         msg->ttl_ms = ttl;
     }
     msg->persistent = props.has_delivery_mode() && props.delivery_mode == 2;
+    msg->priority = props.has_priority() ? props.priority : 0;
     if (ex->type == hub::exchange_type::headers && props.has_headers()) {
         msg->headers = render_table(props.headers);
     }

@@ -48,6 +48,25 @@ void put_optstr(std::string& s, const std::optional<std::string>& v) {
     put_str(s, v.value_or(""));
 }
 
+// A message record. Fields added later go at the end and are read only when present, so logs
+// written before them stay readable: priority (one byte).
+std::string message_record(std::uint64_t id, std::string_view vh, std::string_view queue,
+                           const hub::broker_message& m) {
+    std::string p;
+    p.reserve(64 + m.header.size() + m.body.size() + queue.size());
+    p.push_back(static_cast<char>(rec_msg));
+    put_u64(p, id);
+    put_str(p, vh);
+    put_str(p, queue);
+    put_str(p, m.exchange);
+    put_str(p, m.routing_key);
+    put_str(p, m.header.view());
+    put_str(p, m.body.view());
+    put_opt(p, m.ttl_ms);
+    p.push_back(static_cast<char>(m.priority));
+    return p;
+}
+
 std::string frame_record(const std::string& payload) {
     std::string r;
     put_u32(r, static_cast<std::uint32_t>(payload.size()));
@@ -60,6 +79,7 @@ struct reader {
     const char* p;
     const char* end;
     bool ok = true;
+    bool more() const { return ok && p < end; }  // an optional trailing field follows
     bool need(std::size_t n) {
         if (static_cast<std::size_t>(end - p) < n) ok = false;
         return ok;
@@ -146,6 +166,8 @@ std::string message_log::queue_record(const std::string& vh, const std::string& 
     p.push_back(static_cast<char>(a.overflow));
     put_optstr(p, a.dead_letter_exchange);
     put_optstr(p, a.dead_letter_routing_key);
+    // Later fields (read only when present: older logs lack them): x-max-priority.
+    put_opt(p, a.max_priority ? std::optional<std::uint64_t>(*a.max_priority) : std::nullopt);
     return p;
 }
 
@@ -189,6 +211,10 @@ void message_log::recover(const std::function<void(const recovered_queue&)>& fn)
                 q.args.overflow = static_cast<hub::overflow_policy>(pr.u8());
                 q.args.dead_letter_exchange = pr.optstr();
                 q.args.dead_letter_routing_key = pr.optstr();
+                if (pr.more()) {
+                    auto mp = pr.opt();
+                    if (mp) q.args.max_priority = static_cast<std::uint8_t>(*mp);
+                }
                 if (!pr.ok) break;
                 auto key = q.vhost + '\0' + q.name;
                 auto it = queues.find(key);
@@ -210,6 +236,7 @@ void message_log::recover(const std::function<void(const recovered_queue&)>& fn)
                 m->body = shared_bytes::copy_of(pr.str());
                 m->persistent = true;
                 m->ttl_ms = pr.opt();
+                if (pr.more()) m->priority = pr.u8();
                 if (!pr.ok) break;
                 max_id = std::max(max_id, id);
                 msgs[id] = {vh + '\0' + qn, std::move(m)};
@@ -232,16 +259,7 @@ void message_log::recover(const std::function<void(const recovered_queue&)>& fn)
         queues_[key] = rec;
         append(rec);
         for (auto& m : q.messages) {
-            std::string p;
-            p.push_back(static_cast<char>(rec_msg));
-            put_u64(p, m.id);
-            put_str(p, q.vhost);
-            put_str(p, q.name);
-            put_str(p, m.msg->exchange);
-            put_str(p, m.msg->routing_key);
-            put_str(p, m.msg->header.view());
-            put_str(p, m.msg->body.view());
-            put_opt(p, m.msg->ttl_ms);
+            std::string p = message_record(m.id, q.vhost, q.name, *m.msg);
             seg_of_[m.id] = segment_;
             live_[segment_]++;
             append(std::move(p));
@@ -311,17 +329,7 @@ std::uint64_t message_log::on_persist(const hub::broker_vhost& vh, const hub::br
     if (!thread_.joinable()) thread_ = std::thread([this] { writer(); });
     if (segment_size_ > opts_.segment_bytes) rotate();
     std::uint64_t id = next_id_++;
-    std::string p;
-    p.reserve(64 + m.header.size() + m.body.size() + q.name().size());
-    p.push_back(static_cast<char>(rec_msg));
-    put_u64(p, id);
-    put_str(p, vh.name);
-    put_str(p, q.name());
-    put_str(p, m.exchange);
-    put_str(p, m.routing_key);
-    put_str(p, m.header.view());
-    put_str(p, m.body.view());
-    put_opt(p, m.ttl_ms);
+    std::string p = message_record(id, vh.name, q.name(), m);
     seg_of_[id] = segment_;
     live_[segment_]++;
     append(std::move(p));

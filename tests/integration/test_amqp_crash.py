@@ -10,6 +10,7 @@ import time
 
 import pika
 import pika.exceptions as px
+import pytest
 
 from conftest import server
 from amqp_target import switchyard_only
@@ -80,3 +81,38 @@ def test_kill9_loses_no_confirmed_message():
     s.close()
     print(f"{CYCLES} kill -9 cycles, {confirmed_total} confirmed, {lost_total} lost")
     assert confirmed_total > 0
+
+
+def test_priority_queue_and_priorities_survive_a_restart():
+    store = tempfile.mkdtemp(prefix="sy-amqp-store-")
+    s = start(store)
+    try:
+        c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", s.ports["amqp"]))
+        ch = c.channel()
+        ch.queue_declare("durable.prio", durable=True, arguments={"x-max-priority": 5})
+        ch.confirm_delivery()
+        for body, p in [(b"lo", 1), (b"hi", 5), (b"none", None), (b"mid", 3)]:
+            ch.basic_publish("", "durable.prio", body,
+                             pika.BasicProperties(delivery_mode=2, priority=p))
+        c.close()
+    finally:
+        s.kill()  # kill -9: recovery must rebuild the queue args and the priorities
+        s.close()
+    s = start(store)
+    try:
+        c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", s.ports["amqp"]))
+        ch = c.channel()
+        ch.queue_declare("durable.prio", durable=True, arguments={"x-max-priority": 5})
+        got = []
+        while True:
+            m, _, body = ch.basic_get("durable.prio", auto_ack=True)
+            if m is None:
+                break
+            got.append(body)
+        assert got == [b"hi", b"mid", b"lo", b"none"]
+        with pytest.raises(px.ChannelClosedByBroker) as e:
+            ch.queue_declare("durable.prio", durable=True, arguments={"x-max-priority": 6})
+        assert e.value.reply_code == 406
+        c.close()
+    finally:
+        s.close()

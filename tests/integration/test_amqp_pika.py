@@ -591,3 +591,75 @@ def test_x_death_counts_repeated_deaths_in_a_retry_loop(broker):
     assert (props.headers["x-first-death-queue"], props.headers["x-first-death-reason"]) == (
         "t.xr.work", "rejected")
     c.close()
+
+
+# ---- priority queues (x-max-priority) ----
+
+def test_priority_higher_first_fifo_within_level_and_capped(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.prio", arguments={"x-max-priority": 5})
+    ch.confirm_delivery()
+    sent = [("n1", None), ("l1", 1), ("h1", 5), ("x1", 9), ("l2", 1), ("n2", 0), ("h2", 5)]
+    for body, p in sent:
+        ch.basic_publish("", "t.prio", body.encode(), pika.BasicProperties(priority=p))
+    # 9 is capped at 5: same level as h1/h2, in publish order; absent = 0.
+    got = [get_one(ch, "t.prio")[2].decode() for _ in sent]
+    assert got == ["h1", "x1", "h2", "l1", "l2", "n1", "n2"]
+    # A plain queue ignores priorities.
+    ch.queue_declare("t.noprio")
+    for body, p in sent:
+        ch.basic_publish("", "t.noprio", body.encode(), pika.BasicProperties(priority=p))
+    assert [get_one(ch, "t.noprio")[2].decode() for _ in sent] == [b for b, _ in sent]
+    c.close()
+
+
+def test_priority_consumer_and_requeue_keeps_priority(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.prio.rq", arguments={"x-max-priority": 10})
+    ch.confirm_delivery()
+    for body, p in [("lo", 1), ("hi", 8), ("mid", 4)]:
+        ch.basic_publish("", "t.prio.rq", body.encode(), pika.BasicProperties(priority=p))
+    m, props, body = get_one(ch, "t.prio.rq")
+    assert body == b"hi" and props.priority == 8
+    ch.basic_nack(m.delivery_tag, requeue=True)  # back to the head of level 8
+    ch.basic_qos(prefetch_count=1)
+    got = drain(ch, "t.prio.rq", 3)
+    assert [b for _, _, b in got] == [b"hi", b"mid", b"lo"]
+    assert got[0][0].redelivered and not got[1][0].redelivered
+    c.close()
+
+
+@pytest.mark.parametrize("value,why", [
+    (256, "{max_value_exceeded,256}"),
+    (-1, "{value_negative,-1}"),
+    ("ten", "\"expected integer, got longstr\""),
+])
+def test_priority_invalid_max_is_406(broker, value, why):
+    c = connect(broker)
+    ch = c.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("t.prio.bad", arguments={"x-max-priority": value})
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - invalid arg 'x-max-priority' for queue 't.prio.bad' in "
+        "vhost '/': " + why)
+    c.close()
+
+
+def test_priority_redeclare_other_max_is_406(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.prio.eq", arguments={"x-max-priority": 3})
+    ch.queue_declare("t.prio.eq", arguments={"x-max-priority": 3})
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("t.prio.eq", arguments={"x-max-priority": 4})
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - inequivalent arg 'x-max-priority' for queue 't.prio.eq' in "
+        "vhost '/': received '4' but current is '3'")
+    ch = c.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.queue_declare("t.prio.eq")
+    assert e.value.reply_code == 406
+    c.close()
+

@@ -61,6 +61,7 @@ struct broker_message {
     sy::shared_bytes body;
     std::optional<std::uint64_t> ttl_ms;  // per-message expiration property
     bool persistent = false;              // delivery-mode 2
+    std::uint8_t priority = 0;            // priority property (absent: 0), set by the session
     std::vector<header_pair> headers;     // only filled for headers-exchange routing
     std::uint64_t size() const { return body.size() + header.size(); }
 };
@@ -87,6 +88,7 @@ struct queue_args {
     overflow_policy overflow = overflow_policy::drop_head;  // x-overflow
     std::optional<std::string> dead_letter_exchange;        // x-dead-letter-exchange
     std::optional<std::string> dead_letter_routing_key;     // x-dead-letter-routing-key
+    std::optional<std::uint8_t> max_priority;               // x-max-priority (0..255)
     friend bool operator==(const queue_args&, const queue_args&) = default;
 };
 
@@ -156,7 +158,7 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     std::uint64_t exclusive_owner = 0;  // connection id, 0: not exclusive
     queue_args args;
 
-    std::size_t ready_count() const { return ready_.size(); }
+    std::size_t ready_count() const { return prio_ ? prio_->count : ready_.size(); }
     std::size_t unacked_count() const { return unacked_; }
     std::size_t consumer_count() const { return consumers_.size(); }
     std::uint64_t ready_bytes() const { return ready_bytes_; }
@@ -173,6 +175,7 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     void reject(queue_entry e, std::int64_t now_ms);  // dead-letters when configured
     /// Back to the queue (requeue, channel close, recover): redelivered, at its original place
     /// (publish order, as RabbitMQ), which is the head unless newer ones were requeued first.
+    /// In a priority queue: the same within its own priority level.
     void requeue(queue_entry e);
     std::size_t purge();
 
@@ -193,7 +196,13 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
         if (watcher) watcher->on_queue_event(ev, e);
     }
     void drop_head_one(std::int64_t now_ms, dead_reason why);
+    void drop_one(std::deque<queue_entry>& from, std::int64_t now_ms, dead_reason why);
     std::int64_t expiry_for(const queue_entry& e, std::int64_t now_ms) const;
+    /// The list a new or requeued entry goes to: ready_, or its level in a priority queue.
+    std::deque<queue_entry>& list_for(const queue_entry& e);
+    /// The list holding the next message to deliver (empty when the queue is empty).
+    std::deque<queue_entry>& head_list();
+    bool head_may_expire();
 
     struct consumer_rec {
         std::string tag;
@@ -202,6 +211,15 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     broker* broker_;
     broker_vhost* vh_;
     std::string name_;
+    // Priority queues (x-max-priority set at declare): one FIFO per level, highest first. Only
+    // allocated for them, so a plain queue pays one null test per operation and ready_ stays its
+    // only list. ready_ is unused (empty) while prio_ is set.
+    struct prio_levels {
+        std::vector<std::deque<queue_entry>> levels;  // index = priority, 0..max
+        std::size_t count = 0;                        // entries over all levels
+        std::size_t top = 0;  // no level above top holds anything (lowered lazily)
+    };
+    std::unique_ptr<prio_levels> prio_;
     std::deque<queue_entry> ready_;
     std::uint64_t ready_bytes_ = 0;
     std::size_t unacked_ = 0;
