@@ -59,6 +59,7 @@ void amqp_channel::fail(const amqp_fault& f, std::uint16_t cls, std::uint16_t mt
 }
 
 void amqp_channel::teardown() {
+    drop_reply_consumer();
     auto cs = std::move(consumers_);
     consumers_.clear();
     for (auto& [tag, c] : cs) {
@@ -264,14 +265,64 @@ void amqp_channel::on(const basic_qos& m) {
     redispatch();
 }
 
+namespace {
+constexpr std::string_view k_reply_to = "amq.rabbitmq.reply-to";
+constexpr std::string_view k_reply_prefix = "amq.rabbitmq.reply-to.";
+}  // namespace
+
+// RabbitMQ rabbit_channel: basic.consume on the pseudo-queue; checks and texts in its order.
+void amqp_channel::consume_reply_to(const basic_consume& m) {
+    auto& srv = conn_.server();
+    std::string tag(m.consumer_tag);
+    if (consumers_.count(tag) || (!tag.empty() && tag == reply_tag_)) {
+        return conn_.connection_error(
+            make_fault(530, "attempt to reuse consumer tag '" + tag + "'"), m.amqp_class,
+            m.amqp_method);
+    }
+    if (!m.no_ack) {
+        return fail(make_fault(406, "reply consumer cannot acknowledge"), m.amqp_class,
+                    m.amqp_method);
+    }
+    if (!reply_tag_.empty()) {
+        return fail(make_fault(406, "reply consumer already set"), m.amqp_class, m.amqp_method);
+    }
+    if (tag.empty()) tag = "amq.ctag-" + srv.broker.generate_queue_name().substr(8);
+    // Opaque and unguessable, like RabbitMQ's (which encodes the channel pid and a secret key).
+    reply_name_ = std::string(k_reply_prefix) + srv.broker.generate_queue_name().substr(8) + "." +
+                  srv.broker.generate_queue_name().substr(8);
+    reply_tag_ = tag;
+    srv.reply_consumers[reply_name_] = this;
+    if (!m.nowait) reply(basic_consume_ok{tag});
+}
+
+void amqp_channel::drop_reply_consumer() {
+    if (reply_tag_.empty()) return;
+    conn_.server().reply_consumers.erase(reply_name_);
+    reply_tag_.clear();
+    reply_name_.clear();
+}
+
+bool amqp_channel::deliver_reply(const hub::broker_message& msg) {
+    if (closing_) return false;
+    byte_buffer& o = conn_.out();
+    encode_method_frame(
+        o, id_, basic_deliver{reply_tag_, next_tag_++, false, msg.exchange, msg.routing_key});
+    std::size_t at = begin_frame(o, frame_type::header, id_);
+    o.append(msg.header.bytes());
+    end_frame(o, at);
+    encode_body_frames(o, id_, msg.body.bytes(), conn_.frame_max());
+    return true;
+}
+
 void amqp_channel::on(const basic_consume& m) {
+    if (m.queue == k_reply_to) return consume_reply_to(m);
     hub::broker_queue_ptr q;
     auto qn = queue_name(m.queue);
     auto st = conn_.server().broker.find_queue(conn_.vhost(), qn, conn_.id(), q);
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
     std::string tag(m.consumer_tag);
     if (tag.empty()) tag = "amq.ctag-" + conn_.server().broker.generate_queue_name().substr(8);
-    if (consumers_.count(tag)) {
+    if (consumers_.count(tag) || tag == reply_tag_) {
         return conn_.connection_error(
             make_fault(530, "attempt to reuse consumer tag '" + tag + "'"), m.amqp_class,
             m.amqp_method);
@@ -310,7 +361,11 @@ void amqp_channel::cancel_consumer(const std::string& tag) {
 
 void amqp_channel::on(const basic_cancel& m) {
     std::string tag(m.consumer_tag);
-    cancel_consumer(tag);
+    if (!reply_tag_.empty() && tag == reply_tag_) {
+        drop_reply_consumer();
+    } else {
+        cancel_consumer(tag);
+    }
     if (!m.nowait) reply(basic_cancel_ok{tag});
 }
 
@@ -592,7 +647,17 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
         msg->headers = render_table(props.headers);
     }
     byte_buffer hb;
-    encode_content_header(hb, h);
+    if (props.has_reply_to() && props.reply_to == k_reply_to) {
+        // Direct reply-to: the pseudo-queue's name becomes this channel's reply name.
+        if (reply_tag_.empty()) {
+            return fail(make_fault(406, "fast reply consumer does not exist"), 60, 40);
+        }
+        content_header rewritten = h;
+        rewritten.properties.reply_to = reply_name_;
+        encode_content_header(hb, rewritten);
+    } else {
+        encode_content_header(hb, h);
+    }
     msg->header = shared_bytes::copy_of(hb.view());
     msg->body = body;
     conn_.publish_received();
@@ -613,7 +678,13 @@ bool amqp_channel::route_publish(const pending_publish& pp) {
     hub::publish_result res;
     std::uint64_t seq = confirm_ ? next_seq_++ : 0;
     if (confirm_) confirms_.push_back(confirm_state::pending);
-    srv.broker.publish(conn_.vhost(), pp.msg, res, srv.now_ms());
+    if (m.exchange.empty() && m.routing_key.starts_with(k_reply_prefix)) {
+        // Direct reply-to: straight to the consumer, no queue; gone -> dropped (unroutable).
+        auto it = srv.reply_consumers.find(m.routing_key);
+        if (it != srv.reply_consumers.end() && it->second->deliver_reply(m)) res.routed = 1;
+    } else {
+        srv.broker.publish(conn_.vhost(), pp.msg, res, srv.now_ms());
+    }
     if (res.routed == 0 && pp.mandatory && !res.rejected && !pp.to_hub) {
         byte_buffer& o = conn_.out();
         encode_method_frame(o, id_, basic_return{312, "NO_ROUTE", m.exchange, m.routing_key});

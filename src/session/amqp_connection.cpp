@@ -80,7 +80,8 @@ void amqp_connection::send_start() {
                         {"consumer_cancel_notify", true},
                         {"connection.blocked", true},
                         {"authentication_failure_close", true},
-                        {"per_consumer_qos", true}});
+                        {"per_consumer_qos", true},
+                        {"direct_reply_to", true}});
     byte_buffer props;
     encode_table(props, {{"product", std::string_view("switchyard")},
                          {"version", std::string_view(sy::k_version)},

@@ -100,6 +100,10 @@ class amqp_channel {
     void flush_confirms();
     void redispatch();
     std::uint32_t unacked() const { return unacked_count_; }
+    /// Direct reply-to: a message published to the default exchange with this channel's
+    /// reply-to name goes straight to its reply consumer (no queue, no ack). false: this channel
+    /// cannot take it (closing), the publish is dropped like an unroutable one.
+    bool deliver_reply(const hub::broker_message& m);
 
   private:
     void on_method(const amqp::method_variant& m);
@@ -141,6 +145,8 @@ class amqp_channel {
     /// open transaction acked (RabbitMQ took those out of the unacked list already).
     void requeue_all(bool keep_in_tx = false);
     void cancel_consumer(const std::string& tag);
+    void consume_reply_to(const amqp::basic_consume& m);
+    void drop_reply_consumer();
     std::string queue_name(std::string_view given) const;
     void confirm(std::uint64_t seq, confirm_state s);
 
@@ -156,6 +162,10 @@ class amqp_channel {
     std::uint32_t prefetch_ = 0;         // basic.qos global=false: for new consumers
     std::uint32_t global_prefetch_ = 0;  // basic.qos global=true: the whole channel
     std::map<std::string, std::shared_ptr<amqp_consumer>, std::less<>> consumers_;
+    // Direct reply-to (basic.consume on amq.rabbitmq.reply-to, no-ack): at most one per channel,
+    // registered in amqp_server_impl::reply_consumers under reply_name_ while set.
+    std::string reply_tag_;   // empty: no reply consumer
+    std::string reply_name_;  // amq.rabbitmq.reply-to.<opaque>
     // Publisher confirms: states of seqs confirm_base_.. in order; flushed as runs of acks.
     bool confirm_ = false;
     std::uint64_t next_seq_ = 1;
@@ -259,6 +269,8 @@ class amqp_server_impl : public hub::subscriber {
     net::connection_list* conns;
     std::unique_ptr<store::message_log> store;
     std::set<amqp_connection*> connections;
+    /// Direct reply-to names (amq.rabbitmq.reply-to.<opaque>) -> the channel consuming them.
+    std::unordered_map<std::string, amqp_channel*> reply_consumers;
     std::uint64_t next_conn_id = 1;
     bool blocked = false;
 

@@ -663,3 +663,95 @@ def test_priority_redeclare_other_max_is_406(broker):
     assert e.value.reply_code == 406
     c.close()
 
+
+# ---- direct reply-to (amq.rabbitmq.reply-to) ----
+
+def rpc_server(broker, queue):
+    """A connection whose consumer on `queue` answers each request to props.reply_to."""
+    s = connect(broker)
+    sch = s.channel()
+    sch.queue_declare(queue)
+
+    def on_request(ch, m, props, body):
+        ch.basic_publish("", props.reply_to, b"re:" + body,
+                         pika.BasicProperties(correlation_id=props.correlation_id))
+        ch.basic_ack(m.delivery_tag)
+
+    sch.basic_consume(queue, on_request)
+    return s
+
+
+def test_direct_reply_to_rpc_round_trip(broker):
+    s = rpc_server(broker, "t.rpc")
+    c = connect(broker)
+    ch = c.channel()
+    replies = []
+    tag = ch.basic_consume("amq.rabbitmq.reply-to",
+                           lambda ch, m, p, body: replies.append((m, p, body)), auto_ack=True)
+    for i in range(3):
+        ch.basic_publish("", "t.rpc", b"q%d" % i,
+                         pika.BasicProperties(reply_to="amq.rabbitmq.reply-to",
+                                              correlation_id=str(i)))
+    deadline = time.time() + 5
+    while len(replies) < 3 and time.time() < deadline:
+        s.process_data_events(0.02)
+        c.process_data_events(0.02)
+    assert [(p.correlation_id, body) for _, p, body in replies] == [
+        ("0", b"re:q0"), ("1", b"re:q1"), ("2", b"re:q2")]
+    m = replies[0][0]
+    assert m.consumer_tag == tag and m.exchange == "" and not m.redelivered
+    assert m.routing_key.startswith("amq.rabbitmq.reply-to.")
+    assert m.routing_key != "amq.rabbitmq.reply-to."
+    assert c._impl.server_properties["capabilities"]["direct_reply_to"] is True
+    c.close()
+    s.close()
+
+
+def test_direct_reply_to_name_is_rewritten_and_gone_consumer_drops(broker):
+    c = connect(broker)
+    ch = c.channel()
+    ch.queue_declare("t.rpc.name")
+    tag = ch.basic_consume("amq.rabbitmq.reply-to", lambda *a: None, auto_ack=True)
+    ch.basic_publish("", "t.rpc.name", b"req",
+                     pika.BasicProperties(reply_to="amq.rabbitmq.reply-to"))
+    _, props, _ = get_one(ch, "t.rpc.name")
+    name = props.reply_to
+    assert name.startswith("amq.rabbitmq.reply-to.") and len(name) > len("amq.rabbitmq.reply-to.")
+    ch.basic_cancel(tag)  # the reply consumer is gone: replies to it are dropped
+    o = connect(broker)
+    och = o.channel()
+    returned = []
+    och.add_on_return_callback(lambda ch, m, p, body: returned.append((m.reply_code,
+                                                                       m.reply_text, body)))
+    och.basic_publish("", name, b"late", mandatory=True)
+    och.basic_publish("", "amq.rabbitmq.reply-to.nonsense", b"bad", mandatory=True)
+    och.basic_publish("", name, b"dropped")  # not mandatory: silently dropped
+    deadline = time.time() + 5
+    while len(returned) < 2 and time.time() < deadline:
+        o.process_data_events(0.05)
+    assert returned == [(312, "NO_ROUTE", b"late"), (312, "NO_ROUTE", b"bad")]
+    assert och.is_open
+    o.close()
+    c.close()
+
+
+def test_direct_reply_to_needs_no_ack_and_one_consumer_and_a_consumer_to_publish(broker):
+    c = connect(broker)
+    ch = c.channel()
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.basic_consume("amq.rabbitmq.reply-to", lambda *a: None, auto_ack=False)
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - reply consumer cannot acknowledge")
+    ch = c.channel()
+    ch.basic_consume("amq.rabbitmq.reply-to", lambda *a: None, auto_ack=True)
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.basic_consume("amq.rabbitmq.reply-to", lambda *a: None, auto_ack=True)
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - reply consumer already set")
+    ch = c.channel()
+    ch.confirm_delivery()  # the publish waits for its confirm: the close arrives first
+    with pytest.raises(px.ChannelClosedByBroker) as e:
+        ch.basic_publish("", "x", b"z", pika.BasicProperties(reply_to="amq.rabbitmq.reply-to"))
+    assert (e.value.reply_code, e.value.reply_text) == (
+        406, "PRECONDITION_FAILED - fast reply consumer does not exist")
+    c.close()
