@@ -280,8 +280,8 @@ class jobs_owner final : public hub::queue_watcher {
         serve();
     }
 
-    void take(std::int64_t timeout_ms, reply_to to) {
-        const std::uint64_t key = ++worker_seq_;
+    /// key: unique per waiting request (drop_worker names it when its client leaves).
+    void take(std::uint64_t key, std::int64_t timeout_ms, reply_to to) {
         workers_.push_back({key, std::move(to)});
         workers_.back().timer = ls_.loop->add_timer(millis(timeout_ms), [this, key] {
             for (auto it = workers_.begin(); it != workers_.end(); ++it) {
@@ -294,6 +294,17 @@ class jobs_owner final : public hub::queue_watcher {
             if (workers_.empty()) unregister_http();
         });
         serve();
+    }
+
+    /// A waiting worker's client went away: it must not be handed a job.
+    void drop_worker(std::uint64_t key) {
+        for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+            if (it->key != key) continue;
+            if (ls_.loop->timer_pending(it->timer)) ls_.loop->cancel_timer(it->timer);
+            workers_.erase(it);
+            break;
+        }
+        if (workers_.empty()) unregister_http();
     }
 
     void update(std::uint64_t id, std::string body, reply_to to) {
@@ -678,7 +689,7 @@ class jobs_owner final : public hub::queue_watcher {
     std::set<std::pair<std::int64_t, std::uint64_t>> deadlines_;
     std::deque<waiter> workers_;
     std::multimap<std::uint64_t, waiter> version_waiters_;
-    std::uint64_t worker_seq_ = 0, lease_seq_ = 0, next_id_ = 0;
+    std::uint64_t lease_seq_ = 0, next_id_ = 0;
     core::timer_id tick_{};
 };
 
@@ -727,7 +738,15 @@ void install_jobs(sy::app& a) {
         if (auto t = req.query("timeout")) {
             if (auto n = id_of(*t)) timeout = static_cast<std::int64_t>(*n) * 1000;
         }
-        on_owner(res, [timeout](jobs_owner& o, reply_to to) { o.take(timeout, std::move(to)); });
+        static std::atomic<std::uint64_t> next_key{0};
+        const std::uint64_t key = next_key.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (jobs_owner* o = g_owner.load(std::memory_order_acquire)) {
+            // The client leaves while waiting: take it off the owner's list at once.
+            res.on_abort([o, key] { o->loop().post([o, key] { o->drop_worker(key); }); });
+        }
+        on_owner(res, [timeout, key](jobs_owner& o, reply_to to) {
+            o.take(key, timeout, std::move(to));
+        });
     });
     r.put("/jobs/:id", [](http::request& req, http::response& res) {
         auto id = id_of(req.param("id"));

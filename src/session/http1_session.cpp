@@ -42,6 +42,8 @@ class h1_sink final : public http::response_sink {
     }
     void drained() { notify_drain(); }
     bool keep_alive() const { return keep_alive_; }
+    /// The answer's head has been written (its status is known).
+    bool begun() const { return status_ != 0; }
 
   private:
     bool live() const { return conn_ != nullptr && conn_->is_open(); }
@@ -376,9 +378,14 @@ void http1_session::on_drain(net::connection&) {
 }
 
 void http1_session::on_peer_closed(net::connection& c) {
-    // A half-closed client may still wait for the answer to what it sent; once nothing is in
-    // flight there is nothing more to do.
-    if (phase_ != phase::handler) c.close(net::close_mode::graceful);
+    // With nothing in flight there is nothing more to do.
+    if (phase_ != phase::handler) return c.close(net::close_mode::graceful);
+    // The client left before its answer began (a long poll, GET /jobs/next): like nginx's 499
+    // "client closed request", the exchange is abandoned now, so the asynchronous producer sees
+    // the response closed and keeps what it would have sent (a job goes back to its queue at
+    // once). An answer already under way is still written: a half-closed client may read it.
+    if (sink_ && !sink_->begun())
+        c.close(net::close_mode::immediate, net::close_reason::peer_closed);
 }
 
 net::timeout_action http1_session::on_timeout(net::connection& c, net::timeout_kind k) {

@@ -8,7 +8,8 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '..', '..');
 
-export function startServer(args = []) {
+// need: the schemes to wait for ("http", "amqp", ...); ports holds each one's port.
+export function startServer(args = [], need = ['http']) {
   const bin = path.join(process.env.SY_BIN_DIR || path.join(root, 'build', 'bin'), 'switchyard');
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--workers', '2', ...args], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
@@ -17,18 +18,20 @@ export function startServer(args = []) {
   child.stderr.on('data', (d) => { err += d; });
   return new Promise((resolve, reject) => {
     let out = '';
+    const ports = {};
     const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 15000);
     child.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/listening on http:\/\/([\d.]+):(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        const url = `http://127.0.0.1:${m[2]}`;
-        resolve({
-          url, port: Number(m[2]), child,
-          stop: () => new Promise((res) => { child.once('exit', res); child.kill('SIGTERM'); }),
-        });
+      for (const m of out.matchAll(/listening on (\w+):\/\/([\d.]+):(\d+)/g)) {
+        ports[m[1]] ??= Number(m[3]);
       }
+      if (!need.every((s) => s in ports)) return;
+      clearTimeout(timer);
+      const url = `http://127.0.0.1:${ports.http}`;
+      resolve({
+        url, port: ports.http, ports, child,
+        stop: () => new Promise((res) => { child.once('exit', res); child.kill('SIGTERM'); }),
+      });
     });
     child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
   });

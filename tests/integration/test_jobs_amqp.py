@@ -218,3 +218,23 @@ def test_without_an_amqp_listener_jobs_use_a_private_broker():
         assert st == 200 and j["status"] == "failed" and j["reason"] == "worker reported failure"
     finally:
         s.close()
+
+
+def test_a_worker_that_hung_up_is_never_handed_a_job():
+    s = start()
+    try:
+        gone = s.connect()
+        gone.sendall(b"GET /jobs/next?timeout=30 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        gone.close()  # the client leaves while waiting (FIN): the exchange is abandoned
+        time.sleep(0.3)
+        _, body = call(s.port, "POST", "/jobs", b'{"n": 1}')
+        c = amqp(s)
+        ch = c.channel()
+        m, p, _ = get_one(ch, timeout=2)  # at once, not after the visibility timeout
+        assert int(p.message_id) == body["id"] and not m.redelivered
+        ch.basic_ack(m.delivery_tag)
+        assert wait_status(s.port, body["id"], "done")["attempts"] == 1
+        c.close()
+    finally:
+        s.close()

@@ -211,19 +211,23 @@ async function work(job) {
 }
 
 let workerRunning = false;
+let waiting = null; // AbortController of the outstanding GET /jobs/next
 async function workerLoop() {
   if (workerRunning) return;
   workerRunning = true;
   while ($('worker-on').checked) {
     try {
-      const res = await fetch('/jobs/next?timeout=10', { cache: 'no-store' });
+      waiting = new AbortController();
+      const res = await fetch('/jobs/next?timeout=10', { cache: 'no-store', signal: waiting.signal });
       if (res.status === 200) await work(await res.json());
       else if (res.status !== 204) await sleep(1000);
     } catch (err) {
+      if (err.name === 'AbortError') break;
       workerLog(`error: ${err.message}`);
       await sleep(1000);
     }
   }
+  waiting = null;
   workerRunning = false;
   workerLog('worker stopped');
 }
@@ -232,5 +236,10 @@ async function workerLoop() {
 const qsJob = new URLSearchParams(location.search).get('job');
 if (qsJob && /^[A-Za-z0-9_-]+$/.test(qsJob)) watch(qsJob);
 
-$('worker-on').addEventListener('change', () => { if ($('worker-on').checked) workerLoop(); });
+// Unticked: stop waiting at once (a job handed to a request that is gone goes back to the queue
+// for the other workers, e.g. AMQP consumers of "jobs").
+$('worker-on').addEventListener('change', () => {
+  if ($('worker-on').checked) workerLoop();
+  else waiting?.abort();
+});
 workerLoop();
