@@ -714,6 +714,14 @@ void on_owner(http::response& res, Fn fn) {
 
 void install_jobs(sy::app& a) {
     a.on_runtime([&a](runtime& rt) {
+        // A queue name an AMQP client could declare: not empty (that would be server-named),
+        // not amq.* (reserved, 403), a shortstr with ".reports" appended.
+        const std::string& q = a.config().hub.jobs_queue;
+        if (q.empty() || q.starts_with("amq.") || q.size() > 247) {
+            throw config_error("hub.jobs_queue: '" + q +
+                               "' is not a usable queue name (non-empty, not amq.*, at most 247 "
+                               "bytes)");
+        }
         rt.on_loop_start([&a](loop_state& ls) {
             if (ls.index != 0) return;
             const auto vis = static_cast<std::int64_t>(a.config().hub.job_visibility_timeout_ms);

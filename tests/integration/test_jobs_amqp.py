@@ -4,13 +4,15 @@ taken by HTTP workers. The job's status follows its message: delivered -> runnin
 done, basic.reject -> failed, requeue / channel closed -> queued. AMQP workers report progress and
 results to the reply-to queue with the job id as correlation-id (the RPC pattern)."""
 import json
+import os
+import subprocess
 import threading
 import time
 
 import pika
 import pytest
 
-from conftest import SHARED_MEMORY_MODELS, http_json as call, server
+from conftest import BIN_DIR, SHARED_MEMORY_MODELS, http_json as call, server
 from pushlib import sse
 
 
@@ -235,6 +237,25 @@ def test_a_worker_that_hung_up_is_never_handed_a_job():
         assert int(p.message_id) == body["id"] and not m.redelivered
         ch.basic_ack(m.delivery_tag)
         assert wait_status(s.port, body["id"], "done")["attempts"] == 1
+        c.close()
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("name", ["", "amq.jobs", "j" * 248])
+def test_an_unusable_jobs_queue_name_is_a_config_error(name):
+    p = subprocess.run([os.path.join(BIN_DIR, "switchyard"), "--listen", "127.0.0.1:0",
+                        "--hub-jobs-queue", name], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and "hub.jobs_queue" in p.stderr
+
+
+def test_another_jobs_queue_name():
+    s = start("single", ["--hub-jobs-queue", "work"])
+    try:
+        _, body = call(s.port, "POST", "/jobs", b"x", ctype="text/plain")
+        c = amqp(s)
+        m, p, _ = get_one(c.channel(), queue="work")
+        assert int(p.message_id) == body["id"] and p.reply_to == "work.reports"
         c.close()
     finally:
         s.close()
