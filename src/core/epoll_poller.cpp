@@ -28,6 +28,7 @@ std::uint32_t to_epoll(std::uint32_t interest) {
     if (interest & ev::readable) e |= EPOLLIN;
     if (interest & ev::writable) e |= EPOLLOUT;
     if (interest & ev::peer_closed) e |= EPOLLRDHUP;
+    if (interest & ev::exclusive) e |= EPOLLEXCLUSIVE;
     return e;
 }
 

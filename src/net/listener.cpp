@@ -75,8 +75,7 @@ result<std::unique_ptr<listener>, os_error> listener::adopt(core::loop& l, uniqu
         new listener(l, std::move(fd), o, std::move(on_accept), std::move(on_refused)));
     lst->local_ = local;
     lst->nodelay_inherited_ = nodelay_inherited;
-    if (auto r = l.io().add(lst->fd(), core::ev::readable, lst.get()); !r)
-        return unexpected(r.error());
+    if (auto r = lst->watch(true); !r) return unexpected(r.error());
     return lst;
 }
 
@@ -90,19 +89,32 @@ listener::listener(core::loop& l, unique_fd fd, const listener_options& o, accep
 
 listener::~listener() {
     loop_.cancel_timer(resume_timer_);
-    (void)loop_.io().remove(fd_.get());
+    if (registered_) (void)loop_.io().remove(fd_.get());
+}
+
+result<void, os_error> listener::watch(bool on) {
+    if (!opts_.exclusive_wakeup) {
+        if (registered_) return loop_.io().modify(fd_.get(), on ? core::ev::readable : 0, this);
+        registered_ = true;
+        return loop_.io().add(fd_.get(), on ? core::ev::readable : 0, this);
+    }
+    // EPOLLEXCLUSIVE registrations cannot be modified: out and in again.
+    if (on == registered_) return {};
+    registered_ = on;
+    if (!on) return loop_.io().remove(fd_.get());
+    return loop_.io().add(fd_.get(), core::ev::readable | core::ev::exclusive, this);
 }
 
 void listener::pause() {
     if (paused_) return;
     paused_ = true;
-    if (!emfile_paused_) (void)loop_.io().modify(fd_.get(), core::ev::none, this);
+    if (!emfile_paused_) (void)watch(false);
 }
 
 void listener::resume() {
     if (!paused_) return;
     paused_ = false;
-    if (!emfile_paused_) (void)loop_.io().modify(fd_.get(), core::ev::readable, this);
+    if (!emfile_paused_) (void)watch(true);
 }
 
 void listener::on_io(std::uint32_t) {
@@ -113,7 +125,10 @@ void listener::on_io(std::uint32_t) {
         int fd = ::accept4(fd_.get(), s.peer.sa(), s.peer.len_ptr(), SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int e = errno;
-            if (e == EAGAIN || e == EWOULDBLOCK) return;
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                if (i == 0) stats_.empty_wakeups.add();
+                return;
+            }
             if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;  // that one is gone
             if (e == EMFILE || e == ENFILE) {
                 handle_emfile();
@@ -148,10 +163,10 @@ void listener::handle_emfile() {
         spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     }
     emfile_paused_ = true;
-    (void)loop_.io().modify(fd_.get(), core::ev::none, this);
+    (void)watch(false);
     resume_timer_ = loop_.add_timer(opts_.emfile_pause, [this] {
         emfile_paused_ = false;
-        if (!paused_) (void)loop_.io().modify(fd_.get(), core::ev::readable, this);
+        if (!paused_) (void)watch(true);
     });
 }
 

@@ -197,6 +197,7 @@ void runtime::open_listeners() {
 
 void runtime::open_kind(const listener_kind& k, std::size_t first_inherited) {
     net::listener_options lo = listener_opts(cfg_, &limit_);
+    lo.exclusive_wakeup = cfg_.model == execution_model::prefork;  // one socket, N processes
     auto refuse = [this](net::accepted_socket&& s) {
         refused_.fetch_add(1, std::memory_order_relaxed);
         // Best effort, never blocks: the socket is new, its send buffer is empty. (An HTTP

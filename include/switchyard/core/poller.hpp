@@ -26,6 +26,9 @@ inline constexpr std::uint32_t writable = 1u << 1;     ///< send buffer has room
 inline constexpr std::uint32_t peer_closed = 1u << 2;  ///< peer sent FIN (EPOLLRDHUP)
 inline constexpr std::uint32_t hangup = 1u << 3;       ///< both directions closed (event only)
 inline constexpr std::uint32_t error = 1u << 4;        ///< socket error pending (event only)
+/// add() only: among the pollers (processes) that share this fd, wake one per event
+/// (EPOLLEXCLUSIVE). Such a registration cannot be modify()'d: remove() and add() again.
+inline constexpr std::uint32_t exclusive = 1u << 5;
 }  // namespace ev
 
 /// Something registered with the poller. on_io runs on the loop thread with the ev:: bits seen.

@@ -45,15 +45,19 @@ struct listener_options {
     bool tcp_nodelay = true;
     bool ipv6_only = true;       ///< for [::] addresses
     unsigned accept_batch = 64;  ///< accepts per readable event
+    /// One socket shared by several processes (prefork): each event wakes one of them
+    /// (EPOLLEXCLUSIVE) instead of all (the thundering herd).
+    bool exclusive_wakeup = false;
     millis emfile_pause{100};
     connection_limit* limit = nullptr;  ///< process-wide max connections (shared by loops)
 };
 
 struct listener_stats {
     core::counter accepted;
-    core::counter refused;  ///< over the connection limit
-    core::counter emfile;   ///< out of descriptors events
-    core::counter errors;   ///< other accept errors
+    core::counter refused;        ///< over the connection limit
+    core::counter emfile;         ///< out of descriptors events
+    core::counter errors;         ///< other accept errors
+    core::counter empty_wakeups;  ///< readable, but another process had taken the connection
 };
 
 /// socket + options + bind + listen, without a loop (prefork parents bind before forking).
@@ -97,12 +101,16 @@ class listener final : private core::io_handler {
     listener(core::loop& l, unique_fd fd, const listener_options& o, accept_fn a, accept_fn r);
     void on_io(std::uint32_t events) override;
     void handle_emfile();
+    /// Readable interest on or off (first call: the poller add; see exclusive_wakeup).
+    result<void, os_error> watch(bool on);
 
     core::loop& loop_;
     unique_fd fd_;
     unique_fd spare_;
     address local_;
-    bool nodelay_inherited_ = false;  // TCP_NODELAY set on the listening socket (Linux copies it)
+    bool nodelay_inherited_ = false;
+    bool registered_ =
+        false;  // in the poller  // TCP_NODELAY set on the listening socket (Linux copies it)
     listener_options opts_;
     accept_fn on_accept_;
     accept_fn on_refused_;

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -304,4 +307,55 @@ TEST(Listener, EmfileShedsThePendingConnectionAndBacksOff) {
     // After the pause, accepting works again.
     auto c2 = test::connect_tcp((*l)->port());
     ASSERT_TRUE(test::run_until(loop, [&] { return accepted == 1; }));
+}
+
+// prefork: several processes poll one listening socket. With exclusive_wakeup each registers it
+// with EPOLLEXCLUSIVE (one process woken per connection instead of all: the thundering herd);
+// such a registration cannot be modified, so pause/resume take it out of the poller and back.
+namespace {
+/// The events mask the loop's epoll set holds for fd (from /proc/self/fdinfo), or nullopt.
+std::optional<unsigned> epoll_events_of(core::loop& l, int fd) {
+    std::ifstream in("/proc/self/fdinfo/" + std::to_string(l.io().native_handle()));
+    std::string line;
+    while (std::getline(in, line)) {
+        unsigned tfd = 0, events = 0;
+        if (std::sscanf(line.c_str(), "tfd: %u events: %x", &tfd, &events) == 2 &&
+            static_cast<int>(tfd) == fd) {
+            return events;
+        }
+    }
+    return std::nullopt;
+}
+}  // namespace
+
+TEST(Listener, ExclusiveWakeupRegistersWithEpollExclusive) {
+    constexpr unsigned k_exclusive = 1u << 28;  // EPOLLEXCLUSIVE
+    for (bool exclusive : {true, false}) {
+        core::loop loop;
+        listener_options o;
+        o.exclusive_wakeup = exclusive;
+        auto fd = bind_listen_socket(*address::parse("127.0.0.1:0"), o);
+        ASSERT_TRUE(fd);
+        auto l = listener::adopt(loop, std::move(*fd), o, [](accepted_socket&&) {});
+        ASSERT_TRUE(l);
+        auto ev = epoll_events_of(loop, (*l)->fd());
+        ASSERT_TRUE(ev);
+        EXPECT_EQ((*ev & k_exclusive) != 0, exclusive);
+        (*l)->pause();
+        ev = epoll_events_of(loop, (*l)->fd());
+        if (exclusive) {
+            EXPECT_FALSE(ev);  // out of the set while paused
+        } else {
+            ASSERT_TRUE(ev);
+            EXPECT_EQ(*ev & 1u, 0u);  // still in, without EPOLLIN
+        }
+        (*l)->resume();
+        ev = epoll_events_of(loop, (*l)->fd());
+        ASSERT_TRUE(ev);
+        EXPECT_EQ((*ev & k_exclusive) != 0, exclusive);
+        EXPECT_NE(*ev & 1u, 0u);  // EPOLLIN again
+        auto c = test::connect_tcp((*l)->port());
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(test::run_until(loop, [&] { return (*l)->stats().accepted.get() == 1; }));
+    }
 }
