@@ -19,21 +19,37 @@ inline limits clamp_limits(limits l) {
     return l;
 }
 
-/// The part of a chunked-body step both parsers handle alike: need_more and a body piece fill r
-/// and return true; done and error (which end or fail the message) return false.
-inline bool chunk_body_result(const chunk_step& st, parse_result& r) {
-    if (st.k == chunk_step::kind::need_more) {
-        r.consumed = st.consumed;
-        return true;
+/// One chunked-body step, the same for both parsers (P: request_parser or response_parser,
+/// which befriend this). need_more and a body piece are returned as they are; an error fails the
+/// message; the last chunk ends it, its trailers materialised into the parser's fields.
+template <typename P>
+parse_result on_chunked(P& p, byte_view in) {
+    const chunk_step st = p.chunk_.decode(in, p.lim_, p.raw_);
+    parse_result r;
+    switch (st.k) {
+        case chunk_step::kind::need_more:
+            p.state_ = p.chunk_.state();
+            r.consumed = st.consumed;
+            return r;
+        case chunk_step::kind::body:
+            p.state_ = p.chunk_.state();
+            r.out = outcome::complete;
+            r.ev = event::body;
+            r.body = st.body;
+            r.consumed = st.consumed;
+            return r;
+        case chunk_step::kind::error:
+            p.state_ = p.chunk_.state();
+            return p.fail(st.err, st.err_off, in);
+        case chunk_step::kind::done:
+            break;
     }
-    if (st.k == chunk_step::kind::body) {
-        r.out = outcome::complete;
-        r.ev = event::body;
-        r.body = st.body;
-        r.consumed = st.consumed;
-        return true;
-    }
-    return false;
+    p.state_ = parser_state::trailers;  // done: the last chunk and its trailers are in
+    r = p.on_message_end();
+    materialise(in.data() + st.trailer_off, p.raw_, st.n_trailers, p.fields_);
+    p.n_trailers_ = st.n_trailers;
+    r.consumed = st.consumed;
+    return r;
 }
 
 /// The parsers' legal state changes; set_state() asserts them.

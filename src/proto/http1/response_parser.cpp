@@ -216,18 +216,7 @@ parse_result response_parser::on_body(byte_view in) {
 }
 
 parse_result response_parser::on_chunked(byte_view in) {
-    const detail::chunk_step st = chunk_.decode(in, lim_, raw_);
-    parse_result r;
-    if (detail::chunk_body_result(st, r) || st.k == detail::chunk_step::kind::error) {
-        state_ = chunk_.state();
-        return st.k == detail::chunk_step::kind::error ? fail(st.err, st.err_off, in) : r;
-    }
-    state_ = parser_state::trailers;  // done: the last chunk and its trailers are in
-    r = on_message_end();
-    detail::materialise(in.data() + st.trailer_off, raw_, st.n_trailers, fields_);
-    n_trailers_ = st.n_trailers;
-    r.consumed = st.consumed;
-    return r;
+    return detail::on_chunked(*this, in);
 }
 
 parse_result response_parser::on_message_end() {

@@ -42,6 +42,11 @@
 
 namespace sy::http1 {
 
+namespace detail {
+template <typename P>
+parse_result on_chunked(P& p, byte_view in);  // src/proto/http1/common.hpp
+}  // namespace detail
+
 /// The HTTP/2 connection preface (RFC 9113 section 3.4).
 inline constexpr std::string_view k_h2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -66,6 +71,8 @@ class request_parser {
     const limits& lim() const { return lim_; }
 
   private:
+    template <typename P>
+    friend parse_result detail::on_chunked(P& p, byte_view in);
     parse_result step(byte_view in);
     parse_result on_head(byte_view in);
     void park_fields(const std::uint8_t* h);

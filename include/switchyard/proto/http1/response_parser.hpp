@@ -22,6 +22,11 @@
 
 namespace sy::http1 {
 
+namespace detail {
+template <typename P>
+parse_result on_chunked(P& p, byte_view in);  // src/proto/http1/common.hpp
+}  // namespace detail
+
 class response_parser {
   public:
     explicit response_parser(const limits& lim = {});
@@ -45,6 +50,8 @@ class response_parser {
     std::uint64_t messages() const { return messages_; }
 
   private:
+    template <typename P>
+    friend parse_result detail::on_chunked(P& p, byte_view in);
     parse_result step(byte_view in);
     parse_result on_head(byte_view in);
     error on_status_line(const std::uint8_t* h, std::uint32_t b, std::uint32_t e);
