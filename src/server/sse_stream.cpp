@@ -11,7 +11,6 @@
 
 #include "gateway_internal.hpp"
 #include "switchyard/core/loop.hpp"
-#include "switchyard/proto/sse/encoder.hpp"
 #include "switchyard/session/push_format.hpp"
 
 namespace sy::server {
@@ -35,14 +34,7 @@ class sse_stream final : public hub::subscriber, public std::enable_shared_from_
             return false;
         }
         if (sub_.counters) sub_.counters->sse_sessions.add();
-        byte_buffer first(64);
-        if (sub_.retry_ms) {
-            sse::event_fields f;
-            f.retry_ms = sub_.retry_ms;
-            (void)sse::encode(first, f);
-        }
-        sse::encode_comment(first, "ok");
-        res_.write(first.view());
+        res_.write(session::sse_opening(sub_).view());
         auto h = shard_->subscribe(sub_.pattern, this, sub_.start);
         if (!h) {
             res_.end();
@@ -72,15 +64,7 @@ class sse_stream final : public hub::subscriber, public std::enable_shared_from_
                 break;
         }
         if (auto g = guard_.take_gap()) send_gap(*g);
-        if (sub_.event.empty()) {
-            const bool env = sub_.envelope;
-            const unsigned slot =
-                env ? session::push_slot::sse_envelope : session::push_slot::sse_raw;
-            res_.write(d.framed(
-                slot, [env](const hub::message& msg) { return session::sse_event(msg, env, {}); }));
-        } else {
-            res_.write(session::sse_event(m, sub_.envelope, sub_.event));
-        }
+        res_.write(session::sse_message(d, sub_));
         if (sub_.counters) sub_.counters->deliveries.add();
     }
 
@@ -96,15 +80,7 @@ class sse_stream final : public hub::subscriber, public std::enable_shared_from_
     }
 
     void send_gap(const session::pending_gap& g) {
-        const std::string id = std::to_string(g.to);
-        const std::string data = session::gap_json(g.topic, g.from, g.to, g.lost);
-        sse::event_fields f;
-        f.id = id;
-        f.event = "gap";
-        f.data = data;
-        byte_buffer out(data.size() + 48);
-        (void)sse::encode(out, f);
-        res_.write(out.view());
+        res_.write(session::sse_gap(g).view());
         if (sub_.counters) sub_.counters->gaps_sent.add();
     }
 
@@ -114,7 +90,7 @@ class sse_stream final : public hub::subscriber, public std::enable_shared_from_
         beat_ = loop_->add_timer(sub_.heartbeat, [weak] {
             auto s = weak.lock();
             if (!s || s->stopped_) return;
-            if (!s->res_.above_high_watermark()) s->res_.write(std::string_view(": hb\n\n"));
+            if (!s->res_.above_high_watermark()) s->res_.write(session::sse_heartbeat());
             s->schedule_heartbeat();
         });
     }

@@ -9,6 +9,43 @@ namespace {
 constexpr millis watch_interval{20};
 }
 
+byte_buffer sse_opening(const sse_subscription& sub) {
+    byte_buffer first(64);
+    if (sub.retry_ms) {
+        sse::event_fields f;
+        f.retry_ms = sub.retry_ms;
+        (void)sse::encode(first, f);
+    }
+    // An opening comment: the client sees the stream is live (and tests know the subscription
+    // exists, since it is registered before this is flushed).
+    sse::encode_comment(first, "ok");
+    return first;
+}
+
+shared_bytes sse_message(const hub::delivery& d, const sse_subscription& sub) {
+    if (!sub.event.empty()) return sse_event(d.msg(), sub.envelope, sub.event);
+    const bool env = sub.envelope;
+    return d.framed(env ? push_slot::sse_envelope : push_slot::sse_raw,
+                    [env](const hub::message& msg) { return sse_event(msg, env, {}); });
+}
+
+byte_buffer sse_gap(const pending_gap& g) {
+    const std::string id = std::to_string(g.to);
+    const std::string data = gap_json(g.topic, g.from, g.to, g.lost);
+    sse::event_fields f;
+    f.id = id;
+    f.event = "gap";
+    f.data = data;
+    byte_buffer out(data.size() + 48);
+    (void)sse::encode(out, f);
+    return out;
+}
+
+const shared_bytes& sse_heartbeat() {
+    static thread_local shared_bytes beat = sse::encode_comment_shared("hb");
+    return beat;
+}
+
 sse_session::sse_session(hub::hub_shard& shard, sse_subscription sub)
     : shard_(&shard), sub_(std::move(sub)), guard_(shard, sub_.counters) {}
 
@@ -18,16 +55,7 @@ void sse_session::on_open(net::connection& c) {
     conn_ = &c;
     c.set_idle_timeout(millis(0));  // the heartbeat keeps the stream alive; the peer's FIN ends it
     if (sub_.counters) sub_.counters->sse_sessions.add();
-    byte_buffer first(64);
-    if (sub_.retry_ms) {
-        sse::event_fields f;
-        f.retry_ms = sub_.retry_ms;
-        (void)sse::encode(first, f);
-    }
-    // An opening comment: the client sees the stream is live (and tests know the subscription
-    // exists, since subscribe() below registers it before this is flushed).
-    sse::encode_comment(first, "ok");
-    c.write(std::move(first));
+    c.write(sse_opening(sub_));
     auto h = shard_->subscribe(sub_.pattern, this, sub_.start);
     if (!h) {
         c.close(net::close_mode::graceful);
@@ -42,9 +70,7 @@ void sse_session::on_open(net::connection& c) {
 void sse_session::heartbeat() {
     beat_ = {};
     if (!conn_ || !conn_->is_open()) return;
-    // One shared comment per thread; queued as shared bytes like the events.
-    static thread_local shared_bytes beat = sse::encode_comment_shared("hb");
-    if (conn_->queued_bytes() == 0) conn_->write(beat);
+    if (conn_->queued_bytes() == 0) conn_->write(sse_heartbeat());
     beat_ = conn_->owner_loop().add_timer(sub_.heartbeat, [this] { heartbeat(); });
 }
 
@@ -69,30 +95,14 @@ void sse_session::on_message(const hub::delivery& d) {
     }
     if (auto g = guard_.take_gap()) send_gap(*g);
     if (m.is_gap() && sub_.counters) sub_.counters->gaps_sent.add();
-    if (sub_.event.empty()) {
-        const bool env = sub_.envelope;
-        const unsigned slot = env ? push_slot::sse_envelope : push_slot::sse_raw;
-        conn_->write(
-            d.framed(slot, [env](const hub::message& msg) { return sse_event(msg, env, {}); }));
-    } else {
-        // A per-request event name cannot share the loop's cached frame.
-        conn_->write(sse_event(m, sub_.envelope, sub_.event));
-    }
+    conn_->write(sse_message(d, sub_));
     if (sub_.counters) sub_.counters->deliveries.add();
     if (guard_.waiting()) arm_watch();
 }
 
 void sse_session::send_gap(const pending_gap& g) {
     if (!conn_ || !conn_->is_open()) return;
-    const std::string id = std::to_string(g.to);
-    const std::string data = gap_json(g.topic, g.from, g.to, g.lost);
-    sse::event_fields f;
-    f.id = id;
-    f.event = "gap";
-    f.data = data;
-    byte_buffer out(data.size() + 48);
-    (void)sse::encode(out, f);
-    conn_->write(std::move(out));
+    conn_->write(sse_gap(g));
     if (sub_.counters) sub_.counters->gaps_sent.add();
 }
 

@@ -36,6 +36,18 @@ struct sse_subscription {
     push_counters* counters = nullptr;
 };
 
+// The bytes of an SSE stream, shared by sse_session (HTTP/1.1, owning the connection) and the
+// gateway's stream through http::response (HTTP/2).
+/// The stream's first bytes: "retry:" when asked, then the ": ok" comment.
+byte_buffer sse_opening(const sse_subscription& sub);
+/// One hub message as an event: framed once per loop (hub::delivery::framed) unless the
+/// subscription names its own event, which cannot share the loop's cached frame.
+shared_bytes sse_message(const hub::delivery& d, const sse_subscription& sub);
+/// A gap event: "event: gap", id = the last lost id, data = gap_json.
+byte_buffer sse_gap(const pending_gap& g);
+/// The heartbeat comment (": hb"), one shared copy per thread.
+const shared_bytes& sse_heartbeat();
+
 class sse_session final : public net::connection_handler,
                           public graceful_shutdown,
                           public hub::subscriber {
