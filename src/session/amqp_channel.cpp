@@ -430,7 +430,8 @@ void amqp_channel::settle(std::uint64_t tag, bool multiple, bool ack, bool reque
     // RabbitMQ's collect_acks: the tag itself must be outstanding (multiple also takes every lower
     // one); multiple with tag 0 takes all. Acked in an open transaction counts as gone.
     auto open = [](const unacked_rec& r) { return !r.settled && !r.in_tx; };
-    std::vector<unacked_rec*> recs;
+    scratch<unacked_rec*> s(settle_scratch_);
+    std::vector<unacked_rec*>& recs = s.v;
     if (multiple && tag == 0) {
         for (auto& r : unacked_) {
             if (open(r)) recs.push_back(&r);
@@ -460,7 +461,8 @@ void amqp_channel::settle(std::uint64_t tag, bool multiple, bool ack, bool reque
 }
 
 void amqp_channel::settle_all(const std::vector<unacked_rec*>& recs, bool ack, bool requeue) {
-    std::vector<hub::broker_queue*> touched;
+    scratch<hub::broker_queue*> s(touched_scratch_);
+    std::vector<hub::broker_queue*>& touched = s.v;
     // Requeues go back to their original places in the queue (publish order).
     for (unacked_rec* r : recs) {
         touched.push_back(r->queue.get());
@@ -477,7 +479,8 @@ void amqp_channel::settle_all(const std::vector<unacked_rec*>& recs, bool ack, b
 void amqp_channel::redispatch() {
     auto now = conn_.server().now_ms();
     // Copy: dispatch may cancel consumers (auto-delete) and mutate the map.
-    std::vector<hub::broker_queue_ptr> qs;
+    scratch<hub::broker_queue_ptr> s(dispatch_scratch_);
+    std::vector<hub::broker_queue_ptr>& qs = s.v;
     for (auto& [t, c] : consumers_) qs.push_back(c->queue);
     for (auto& q : qs) {
         if (!q->deleted()) q->dispatch(now);

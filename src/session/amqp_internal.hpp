@@ -79,6 +79,25 @@ struct tx_settle {
 
 enum class confirm_state : std::uint8_t { pending, ack, nack };
 
+/// Borrows a member vector for one call: cleared, and handed back with its capacity on scope
+/// exit, so per-message paths (every basic.ack) do not allocate. A re-entrant call finds the
+/// member empty and simply uses a fresh vector.
+template <typename T>
+class scratch {
+  public:
+    explicit scratch(std::vector<T>& home) : v(std::move(home)), home_(home) { v.clear(); }
+    ~scratch() {
+        v.clear();
+        home_ = std::move(v);
+    }
+    scratch(const scratch&) = delete;
+    scratch& operator=(const scratch&) = delete;
+    std::vector<T> v;
+
+  private:
+    std::vector<T>& home_;
+};
+
 class amqp_server_impl;
 
 class amqp_channel {
@@ -158,6 +177,10 @@ class amqp_channel {
     std::string last_queue_;
     std::uint64_t next_tag_ = 1;
     std::deque<unacked_rec> unacked_;  // by tag, unacked_.front().tag lowest; settled popped
+    // Reused by settle / settle_all / redispatch (see scratch).
+    std::vector<unacked_rec*> settle_scratch_;
+    std::vector<hub::broker_queue*> touched_scratch_;
+    std::vector<hub::broker_queue_ptr> dispatch_scratch_;
     std::uint32_t unacked_count_ = 0;
     std::uint32_t prefetch_ = 0;         // basic.qos global=false: for new consumers
     std::uint32_t global_prefetch_ = 0;  // basic.qos global=true: the whole channel
