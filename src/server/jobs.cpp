@@ -90,7 +90,6 @@ struct job {
     std::uint64_t version = 0;    // 1 once queued; +1 per change
     std::uint32_t attempts = 0;   // deliveries, to any worker
     std::int64_t created = 0, updated = 0;
-    std::uint64_t tag = 0;  // current HTTP lease; 0: none (queued, or held over AMQP)
     std::int64_t deadline = 0;
 };
 
@@ -253,11 +252,13 @@ class jobs_owner final : public hub::queue_watcher {
         job& j = jobs_[id];
         j.id = id;
         j.created = wall_ms();
-        by_msg_[msg.get()] = id;
+        const hub::broker_message* key = msg.get();
+        by_msg_[key] = id;
         hub::publish_result res;
         (void)broker().publish(*vh, std::move(msg), res, ls_.loop->now_ms());
         if (res.routed == 0) {  // x-overflow reject-publish at x-max-length (or no queue)
-            forget(id);
+            by_msg_.erase(key);
+            jobs_.erase(id);
             return to.send(
                 {503, "{\"error\":\"queue full\"}", "application/json", {{"Retry-After", "1"}}});
         }
@@ -315,7 +316,7 @@ class jobs_owner final : public hub::queue_watcher {
             return to.send(
                 {409, fmt::format("{{\"error\":\"job is {}\",\"job\":{}}}", j.status, to_json(j))});
         }
-        if (auto lease = json_field(body, "lease"); lease && to_u64(*lease) != j.tag) {
+        if (auto lease = json_field(body, "lease"); lease && to_u64(*lease) != lease_of(id)) {
             return to.send({409, "{\"error\":\"lease lost\"}"});
         }
         std::string_view st = unquote(json_field(body, "status").value_or("\"running\""));
@@ -362,7 +363,7 @@ class jobs_owner final : public hub::queue_watcher {
     /// The worker's HTTP client left before the job reached it: give the job back now.
     void give_back(std::uint64_t id, std::uint64_t tag) {
         auto it = jobs_.find(id);
-        if (it == jobs_.end() || it->second.tag != tag) return;
+        if (it == jobs_.end() || lease_of(id) != tag) return;
         requeue_lease(id);
         serve();
     }
@@ -382,7 +383,7 @@ class jobs_owner final : public hub::queue_watcher {
                 break;
             case hub::queue_event::requeued:
                 j->status = "queued";
-                drop_lease(*j);
+                set_deadline(*j, 0);  // the lease (if any) is gone already
                 g_jobs.reassigned.fetch_add(1, std::memory_order_relaxed);
                 break;
             case hub::queue_event::acked:
@@ -527,9 +528,10 @@ class jobs_owner final : public hub::queue_watcher {
         return &j;
     }
 
-    void forget(std::uint64_t id) {
-        std::erase_if(by_msg_, [id](const auto& kv) { return kv.second == id; });
-        jobs_.erase(id);
+    /// The lease tag of the HTTP worker holding job id; 0: queued, done, or held over AMQP.
+    std::uint64_t lease_of(std::uint64_t id) const {
+        auto it = leases_.find(id);
+        return it == leases_.end() ? 0 : it->second.tag;
     }
 
     void hand_to_http(const hub::broker_queue_ptr& q, hub::queue_entry&& e) {
@@ -538,23 +540,21 @@ class jobs_owner final : public hub::queue_watcher {
         if (ls_.loop->timer_pending(w.timer)) ls_.loop->cancel_timer(w.timer);
         job* j = job_of(e, true);
         const std::int64_t now = ls_.loop->now_ms();
-        j->tag = ++lease_seq_;
+        const std::uint64_t id = j->id, tag = ++lease_seq_;
         set_deadline(*j, now + visibility_ms_);
         hub::message m;
         if (auto h = amqp::decode_content_header(e.msg->header.bytes())) {
             m.content_type = std::string(h.value().properties.content_type);
         }
         m.payload = e.msg->body;
-        std::string body =
-            fmt::format("{{\"id\":{},\"lease\":{},\"attempt\":{},\"content_type\":\"", j->id,
-                        j->tag, j->attempts);
+        std::string body = fmt::format(
+            "{{\"id\":{},\"lease\":{},\"attempt\":{},\"content_type\":\"", j->id, tag, j->attempts);
         http::json_escape(m.content_type, body);
         body += "\",\"payload\":";
         bool b64 = false;
         session::append_json_data(body, m, b64);
         if (b64) body += ",\"encoding\":\"base64\"";
         body += '}';
-        const std::uint64_t id = j->id, tag = j->tag;
         leases_[id] = http_lease{tag, q, std::move(e)};
         w.to.send({200, std::move(body)},
                   [this, id, tag] { ls_.loop->post([this, id, tag] { give_back(id, tag); }); });
@@ -568,11 +568,6 @@ class jobs_owner final : public hub::queue_watcher {
         leases_.erase(it);
         l.queue->requeue(std::move(l.entry));  // the watcher marks the job queued
         if (!l.queue->deleted()) l.queue->dispatch(ls_.loop->now_ms());
-    }
-
-    void drop_lease(job& j) {
-        set_deadline(j, 0);
-        j.tag = 0;
     }
 
     void on_report(const hub::queue_entry& e) {
@@ -610,7 +605,7 @@ class jobs_owner final : public hub::queue_watcher {
     }
 
     void finish(job& j, std::string_view status, const hub::queue_entry& e) {
-        drop_lease(j);
+        set_deadline(j, 0);
         leases_.erase(j.id);
         by_msg_.erase(e.msg.get());
         j.status = std::string(status);
