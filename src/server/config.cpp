@@ -105,6 +105,8 @@ const option_desc k_options[] = {
      SY_REF(hub.longpoll_timeout_ms)},
     {"hub.job_visibility_timeout_ms", nullptr, "a taken job returns to the queue after this",
      SY_REF(hub.job_visibility_timeout_ms)},
+    {"hub.jobs_kept", nullptr, "finished job records kept for GET /jobs/{id} (oldest go first)",
+     SY_REF(hub.jobs_kept)},
     {"hub.jobs_queue", nullptr,
      "broker queue behind /jobs in vhost / (AMQP consumers of it are job workers)",
      SY_REF(hub.jobs_queue)},

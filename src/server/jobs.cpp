@@ -201,9 +201,10 @@ struct http_lease {
 
 class jobs_owner final : public hub::queue_watcher {
   public:
-    jobs_owner(loop_state& ls, std::int64_t visibility_ms, std::string queue)
+    jobs_owner(loop_state& ls, std::int64_t visibility_ms, std::string queue, std::size_t kept)
         : ls_(ls),
           visibility_ms_(std::max<std::int64_t>(visibility_ms, 1)),
+          max_finished_(kept),
           queue_name_(std::move(queue)),
           reports_name_(queue_name_ + ".reports"),
           http_(*this),
@@ -610,7 +611,7 @@ class jobs_owner final : public hub::queue_watcher {
         by_msg_.erase(e.msg.get());
         j.status = std::string(status);
         finished_.push_back(j.id);
-        while (finished_.size() > max_finished) {
+        while (finished_.size() > max_finished_) {
             jobs_.erase(finished_.front());  // bounded memory: the oldest finished jobs go
             finished_.pop_front();
         }
@@ -667,9 +668,9 @@ class jobs_owner final : public hub::queue_watcher {
         });
     }
 
-    static constexpr std::size_t max_finished = 10000;
     loop_state& ls_;
     std::int64_t visibility_ms_;
+    std::size_t max_finished_;  // hub.jobs_kept: finished job records kept for watchers
     std::string queue_name_, reports_name_;
     std::unique_ptr<hub::broker> own_broker_;  // without an AMQP listener
     hub::broker_queue_ptr jobs_q_, reports_q_;
@@ -720,7 +721,8 @@ void install_jobs(sy::app& a) {
         rt.on_loop_start([&a](loop_state& ls) {
             if (ls.index != 0) return;
             const auto vis = static_cast<std::int64_t>(a.config().hub.job_visibility_timeout_ms);
-            g_owner.store(new jobs_owner(ls, vis, a.config().hub.jobs_queue),
+            g_owner.store(new jobs_owner(ls, vis, a.config().hub.jobs_queue,
+                                         static_cast<std::size_t>(a.config().hub.jobs_kept)),
                           std::memory_order_release);
         });
         rt.on_loop_stop([](loop_state& ls) {

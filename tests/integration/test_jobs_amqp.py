@@ -259,3 +259,19 @@ def test_another_jobs_queue_name():
         c.close()
     finally:
         s.close()
+
+
+def test_finished_job_records_are_bounded_by_hub_jobs_kept():
+    s = server(["--listen", "127.0.0.1:0", "--model", "single", "--hub-jobs-kept", "2"])
+    try:
+        ids = []
+        for i in range(3):
+            _, body = call(s.port, "POST", "/jobs", b"x", ctype="text/plain")
+            st, w = call(s.port, "GET", "/jobs/next?timeout=5")
+            assert st == 200 and w["id"] == body["id"]
+            assert call(s.port, "PUT", f"/jobs/{w['id']}", b'{"status": "done"}')[0] == 200
+            ids.append(body["id"])
+        assert call(s.port, "GET", f"/jobs/{ids[0]}")[0] == 404  # the oldest finished went
+        assert [call(s.port, "GET", f"/jobs/{i}")[1]["status"] for i in ids[1:]] == ["done"] * 2
+    finally:
+        s.close()
