@@ -125,10 +125,7 @@ void listener::on_io(std::uint32_t) {
         int fd = ::accept4(fd_.get(), s.peer.sa(), s.peer.len_ptr(), SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int e = errno;
-            if (e == EAGAIN || e == EWOULDBLOCK) {
-                if (i == 0) stats_.empty_wakeups.add();
-                return;
-            }
+            if (e == EAGAIN || e == EWOULDBLOCK) return;
             if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;  // that one is gone
             if (e == EMFILE || e == ENFILE) {
                 handle_emfile();

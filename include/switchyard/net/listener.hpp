@@ -54,10 +54,9 @@ struct listener_options {
 
 struct listener_stats {
     core::counter accepted;
-    core::counter refused;        ///< over the connection limit
-    core::counter emfile;         ///< out of descriptors events
-    core::counter errors;         ///< other accept errors
-    core::counter empty_wakeups;  ///< readable, but another process had taken the connection
+    core::counter refused;  ///< over the connection limit
+    core::counter emfile;   ///< out of descriptors events
+    core::counter errors;   ///< other accept errors
 };
 
 /// socket + options + bind + listen, without a loop (prefork parents bind before forking).
