@@ -55,13 +55,9 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
     hr.protocol = hdr(req, "sec-websocket-protocol");
     hr.extensions = hdr(req, "sec-websocket-extensions");
     hr.origin = hdr(req, "origin");
-    if (h2) {
-        // RFC 8441 5: no Sec-WebSocket-Key / -Accept over HTTP/2 (the CONNECT stream is the
-        // proof of intent; h2_session turned :protocol into "upgrade: websocket"). A fixed valid
-        // key lets the RFC 6455 checks that do apply (version, origin, subprotocol, extensions)
-        // run unchanged; its accept value is never sent.
-        hr.key = "dGhlIHNhbXBsZSBub25jZQ==";
-    }
+    // RFC 8441 5: no Sec-WebSocket-Key / -Accept over HTTP/2 (h2_session presents the
+    // extended CONNECT as GET + "upgrade: websocket").
+    hr.extended_connect = h2;
     ws::handshake_config hc;
     hc.allowed_origins = cfg.ws.origins;
     hc.deflate.enabled = cfg.ws.deflate;

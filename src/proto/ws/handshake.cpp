@@ -142,7 +142,9 @@ result<handshake_response, handshake_error> accept_handshake(const handshake_req
         return unexpected(handshake_error::bad_upgrade);
     if (!list_contains_ci(req.connection, "upgrade"))
         return unexpected(handshake_error::bad_connection);
-    if (!is_valid_key(trim_ows(req.key))) return unexpected(handshake_error::bad_key);
+    if (!req.extended_connect && !is_valid_key(trim_ows(req.key))) {
+        return unexpected(handshake_error::bad_key);
+    }
     const std::string_view version = trim_ows(req.version);
     if (version.empty()) return unexpected(handshake_error::missing_version);
     if (version != "13") return unexpected(handshake_error::unsupported_version);
@@ -153,7 +155,7 @@ result<handshake_response, handshake_error> accept_handshake(const handshake_req
         if (!ok) return unexpected(handshake_error::forbidden_origin);
     }
     handshake_response r;
-    r.accept = compute_accept(trim_ows(req.key));
+    if (!req.extended_connect) r.accept = compute_accept(trim_ows(req.key));
     r.protocol = choose_protocol(req.protocol, cfg.subprotocols);
     r.deflate = negotiate_deflate(req.extensions, cfg.deflate);
     return r;

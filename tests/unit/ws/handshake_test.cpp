@@ -31,6 +31,18 @@ TEST(WsHandshake, AcceptsAndWrites101) {
               "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
 }
 
+TEST(WsHandshake, ExtendedConnectNeedsNoKeyAndHasNoAccept) {
+    auto req = good();
+    req.key = {};
+    EXPECT_EQ(accept_handshake(req, {}).error(), handshake_error::bad_key);
+    req.extended_connect = true;  // RFC 8441: HTTP/2 CONNECT with :protocol websocket
+    auto r = accept_handshake(req, {});
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->accept.empty());
+    req.version = "8";  // the RFC 6455 checks that apply still do
+    EXPECT_EQ(accept_handshake(req, {}).error(), handshake_error::unsupported_version);
+}
+
 TEST(WsHandshake, TokenListsCaseInsensitive) {
     auto req = good();
     req.connection = "keep-alive, UPGRADE";

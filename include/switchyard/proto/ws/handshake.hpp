@@ -67,6 +67,10 @@ struct handshake_request {
     std::string_view protocol;    // Sec-WebSocket-Protocol (offered, comma-separated)
     std::string_view extensions;  // Sec-WebSocket-Extensions
     std::string_view origin;
+    /// RFC 8441 (WebSocket over HTTP/2 extended CONNECT, presented as GET + Upgrade): there is no
+    /// Sec-WebSocket-Key, so it is not checked and the response has no accept value; the other
+    /// checks (version, origin, subprotocol, extensions) apply as in RFC 6455.
+    bool extended_connect = false;
 };
 
 struct handshake_config {
