@@ -298,6 +298,20 @@ class jobs_owner final : public hub::queue_watcher {
         serve();
     }
 
+    /// The server is shutting down: a waiting worker is answered now (503, Retry-After), not
+    /// held through the grace period (gateway_internal.hpp, k_shutdown_status).
+    void release_worker(std::uint64_t key) {
+        for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+            if (it->key != key) continue;
+            it->to.send({k_shutdown_status,
+                         std::string(k_shutdown_body),
+                         "application/json",
+                         {{"Retry-After", std::string(k_shutdown_retry_after)}}});
+            break;
+        }
+        drop_worker(key);
+    }
+
     /// A waiting worker's client went away: it must not be handed a job.
     void drop_worker(std::uint64_t key) {
         for (auto it = workers_.begin(); it != workers_.end(); ++it) {
@@ -752,6 +766,10 @@ void install_jobs(sy::app& a) {
         on_owner(res, [timeout, key](jobs_owner& o, reply_to to) {
             o.take(key, timeout, std::move(to));
         });
+        // After on_owner: posted behind take() even when the shutdown already began.
+        if (jobs_owner* o = g_owner.load(std::memory_order_acquire); o && !res.finished()) {
+            res.on_shutdown([o, key] { o->loop().post([o, key] { o->release_worker(key); }); });
+        }
     });
     r.put("/jobs/:id", [](http::request& req, http::response& res) {
         auto id = id_of(req.param("id"));
