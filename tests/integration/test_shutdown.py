@@ -3,7 +3,8 @@ open at once, SIGTERM, and every client must see its protocol's clean end well w
 limits.shutdown_grace_ms, then the server exits 0 (docs/patterns/polling.md, "Shutdown"):
   - amqplib: 'close' with 320 CONNECTION_FORCED and RabbitMQ's text, no "Unexpected close";
   - pika: ConnectionClosedByBroker(320, the same text);
-  - a long poll (GET /sub/...) and a waiting GET /jobs/next: 503 with Retry-After;
+  - a long poll (GET /sub/...), a waiting GET /jobs/next and a job watch (GET /jobs/ID?wait=):
+    503 with Retry-After;
   - a grpcio Hub Subscribe stream: UNAVAILABLE;
   - an idle HTTP/2 connection (python h2): GOAWAY(NO_ERROR, last stream id);
   - a WebSocket: close 1001;
@@ -24,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import MODELS, ROOT, server
+from conftest import MODELS, ROOT, http_json, server
 
 pika = pytest.importorskip("pika")
 h2conn = pytest.importorskip("h2.connection")
@@ -141,7 +142,9 @@ def h2_idle(o, port):
             s.sendall(out)
 
 
-def websocket(o, port):
+def websocket(o, port, hold):
+    """Answers the server's close frame only once `hold` is set: the server (waiting for that
+    answer) is still running while the test tries new connections."""
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall((f"GET /sub/shutdown.ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
@@ -164,11 +167,23 @@ def websocket(o, port):
         payload, buf = buf[2:2 + n], buf[2 + n:]
         if op == 0x8:
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            o.finish(("close", code))
+            hold.wait(10)
             mask = os.urandom(4)
             echo = bytes(b ^ mask[i % 4] for i, b in enumerate(payload[:2]))
             s.sendall(bytes([0x88, 0x80 | len(echo)]) + mask + echo)
-            o.finish(("close", code))
             return
+
+
+def job_being_worked_on(port):
+    """A job taken by a worker (so the queue is empty for the waiting GET /jobs/next): its JSON."""
+    st, created = http_json(port, "POST", "/jobs", body=b'{"n":1}')
+    assert st == 201, created
+    st, taken = http_json(port, "GET", "/jobs/next?timeout=5")
+    assert st == 200 and taken["id"] == created["id"], taken
+    st, j = http_json(port, "GET", f"/jobs/{created['id']}")
+    assert st == 200, j
+    return j
 
 
 def new_connection_refused(port):
@@ -193,8 +208,10 @@ def new_connection_refused(port):
 def test_sigterm_ends_every_protocol_cleanly(model, hub_pb):
     if not os.path.isdir(NODE_MODULES) or not shutil.which("node"):
         pytest.skip("amqplib not installed (cd tests/browser && npm ci)")
+    # prefork: one child, so that the job, its worker and its watcher meet the same jobs owner
+    # (each child has its own); the parent still forwards SIGTERM and holds the sockets.
     s = server(["--listen", "127.0.0.1:0", "--amqp-listen", "127.0.0.1:0", "--model", model,
-                "--workers", "2",
+                "--workers", "1" if model == "prefork" else "2",
                 "--shutdown-grace-ms", str(GRACE_MS)], need=("http", "amqp"))
     node = None
     try:
@@ -203,13 +220,17 @@ def test_sigterm_ends_every_protocol_cleanly(model, hub_pb):
                                  f"amqp://guest:guest@127.0.0.1:{amqp_port}", "shutdown.node"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert node.stdout.readline().strip() == "ready"
+        job = job_being_worked_on(http_port)
+        ws_hold = threading.Event()
         clients = {
             "pika": run(pika_consumer, amqp_port),
             "longpoll": run(http_wait, http_port, "/sub/shutdown.lp?timeout=30"),
             "jobs": run(http_wait, http_port, "/jobs/next?timeout=30"),
+            "job_watch": run(http_wait, http_port,
+                             f"/jobs/{job['id']}?wait=30&version={job['version']}"),
             "grpc": run(grpc_subscribe, http_port, *hub_pb),
             "h2": run(h2_idle, http_port),
-            "ws": run(websocket, http_port),
+            "ws": run(websocket, http_port, ws_hold),
         }
         for name, o in clients.items():
             assert o.ready.wait(10), f"{name} did not start: {o.value}"
@@ -219,9 +240,12 @@ def test_sigterm_ends_every_protocol_cleanly(model, hub_pb):
 
         t0 = time.monotonic()
         os.kill(s.proc.pid, signal.SIGTERM)
-        time.sleep(0.3)
+        assert clients["ws"].done.wait(2), "no WebSocket close frame"
+        assert s.proc.poll() is None, "the server should wait for the WebSocket's close"
         assert new_connection_refused(http_port), "a new HTTP connection was served"
         assert new_connection_refused(amqp_port), "a new AMQP connection was served"
+        assert s.proc.poll() is None, "the server should still wait for the WebSocket's close"
+        ws_hold.set()
 
         for name, o in clients.items():
             assert o.done.wait(GRACE_MS / 1000 + 5), f"{name}: no end seen"
@@ -234,7 +258,7 @@ def test_sigterm_ends_every_protocol_cleanly(model, hub_pb):
         assert "Unexpected close" not in node_out, node_out
         assert f"close Connection closed: 320 (CONNECTION-FORCED) with message \"{FORCED}\"" \
             in node_out, node_out
-        for name in ("longpoll", "jobs"):
+        for name in ("longpoll", "jobs", "job_watch"):
             assert got[name] == ("status", 503, "1", "close"), (name, got[name])
         assert got["grpc"] == ("rpc", grpc.StatusCode.UNAVAILABLE, "server shutting down"), got
         assert got["h2"] == ("goaway", 0, 1, True), got  # NO_ERROR, last stream 1
