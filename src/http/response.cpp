@@ -71,6 +71,7 @@ void response_sink::end(const header_map* trailers) {
     // Callbacks may hold response handles (and so this sink): drop them to break the cycle.
     on_drain_ = nullptr;
     on_abort_ = nullptr;
+    on_shutdown_ = nullptr;
     do_end(trailers);
 }
 
@@ -79,6 +80,7 @@ void response_sink::reset() {
     phase_ = phase::finished;
     on_drain_ = nullptr;
     on_abort_ = nullptr;
+    on_shutdown_ = nullptr;
     do_reset();
 }
 
@@ -120,6 +122,24 @@ void response_sink::on_abort(std::function<void()> fn) {
     on_abort_ = std::move(fn);
 }
 
+void response_sink::on_shutdown(std::function<void()> fn) {
+    if (aborted_ || phase_ == phase::finished) return;
+    if (shutting_down_) {
+        if (fn) fn();
+        return;
+    }
+    on_shutdown_ = std::move(fn);
+}
+
+void response_sink::notify_shutdown() {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    if (aborted_ || phase_ == phase::finished) return;
+    std::function<void()> fn = std::move(on_shutdown_);
+    on_shutdown_ = nullptr;
+    if (fn) fn();
+}
+
 std::shared_ptr<byte_tunnel> response_sink::upgrade(int status, header_list extra) {
     if (upgrade_kind() == upgrade_support::none) return nullptr;
     for (const auto& [n, v] : extra) head_.headers.add(n, v);  // Upgrade/Connection allowed here
@@ -131,6 +151,7 @@ std::shared_ptr<byte_tunnel> response_sink::upgrade(int status, header_list extr
     phase_ = phase::finished;
     on_drain_ = nullptr;
     on_abort_ = nullptr;
+    on_shutdown_ = nullptr;
     head_.headers = header_map{};
     return tunnel;
 }
@@ -160,10 +181,12 @@ void response_sink::recycle() {
     head_.content_length.reset();
     on_drain_ = nullptr;
     on_abort_ = nullptr;
+    on_shutdown_ = nullptr;
     handles_ = 0;
     status_ = 0;
     phase_ = phase::idle;
     aborted_ = false;
+    shutting_down_ = false;
 }
 
 void response_sink::notify_abort() {
@@ -172,6 +195,7 @@ void response_sink::notify_abort() {
     on_drain_ = nullptr;
     std::function<void()> fn = std::move(on_abort_);
     on_abort_ = nullptr;
+    on_shutdown_ = nullptr;
     if (phase_ != phase::finished && fn) fn();
 }
 

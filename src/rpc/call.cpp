@@ -77,6 +77,11 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
         if (auto self = weak.lock()) self->on_transport_abort();
     });
     if (timeout) c->start_deadline(loop ? loop : core::loop::current(), *timeout);
+    if (kind != method_kind::unary) {
+        c->res_.on_shutdown([weak] {
+            if (auto self = weak.lock()) self->on_server_shutdown();
+        });
+    }
     return c;
 }
 
@@ -263,13 +268,21 @@ void call::on_transport_abort() {
 
 void call::on_deadline() {
     deadline_timer_ = {};
+    end_early({status_code::deadline_exceeded, "deadline exceeded"});
+}
+
+void call::end_early(const status& s) {
     if (finished_ || cancelled_) return;
     auto fn = std::move(on_cancel_);
     auto keep = shared_from_this();
-    finish({status_code::deadline_exceeded, "deadline exceeded"});
+    finish(s);
     // The handler's view: the call was cancelled (writes fail, on_cancel runs).
     cancelled_ = true;
     if (fn) fn();
+}
+
+void call::on_server_shutdown() {
+    end_early({status_code::unavailable, "server shutting down"});
 }
 
 void call::cancel() {
@@ -295,6 +308,7 @@ void call::release() {
     auto on_release = std::move(on_release_);
     res_.on_abort(nullptr);
     res_.on_drain(nullptr);
+    res_.on_shutdown(nullptr);
     if (on_release) on_release();
     auto self = std::move(self_);
 }

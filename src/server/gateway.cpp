@@ -201,6 +201,10 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         }
         if (done_) return;  // answered from history inside next_after
         handle_ = std::move(h.value());
+        // Last: during a shutdown already under way this answers at once.
+        res_.on_shutdown([weak] {
+            if (auto s = weak.lock()) s->shutting_down();
+        });
     }
 
     void on_message(const hub::delivery& d) override {
@@ -250,6 +254,16 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         res_.set_header("ETag", etag_of(since_));
         res_.set_header("Cache-Control", "no-cache");
         res_.send(304);
+    }
+
+    /// The server is shutting down: answer now rather than hold the poll through the grace.
+    void shutting_down() {
+        if (done_) return;
+        auto keep = finish();
+        if (res_.closed()) return;
+        res_.set_header("Retry-After", k_shutdown_retry_after);
+        res_.set_header("Cache-Control", "no-cache");
+        res_.send_json(k_shutdown_status, k_shutdown_body);
     }
 
     /// Stops waiting; returns a reference that keeps this alive until the caller is done.

@@ -19,4 +19,12 @@ session::push_counters* push_counters_of(const loop_state& ls);
 /// The loop_state of the calling loop thread, set by the gateway's loop-start hook.
 loop_state* current_loop_state();
 
+/// What a waiting poll (GET /sub long poll, GET /jobs/next) answers when the server shuts down
+/// (http::response::on_shutdown): 503 with Retry-After, the HTTP form of gRPC's UNAVAILABLE,
+/// so a client backs off and retries (elsewhere, or here after the restart) instead of polling
+/// again at once into a closed port. docs/patterns/polling.md, "Shutdown".
+inline constexpr int k_shutdown_status = 503;
+inline constexpr std::string_view k_shutdown_retry_after = "1";  // seconds
+inline constexpr std::string_view k_shutdown_body = "{\"error\":\"server shutting down\"}";
+
 }  // namespace sy::server

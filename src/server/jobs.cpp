@@ -298,6 +298,34 @@ class jobs_owner final : public hub::queue_watcher {
         serve();
     }
 
+    /// The server is shutting down: a waiting worker is answered now (503, Retry-After), not
+    /// held through the grace period (gateway_internal.hpp, k_shutdown_status).
+    void release_worker(std::uint64_t key) {
+        for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+            if (it->key != key) continue;
+            it->to.send(shutdown_reply());
+            break;
+        }
+        drop_worker(key);
+    }
+
+    /// The same for the long polls watching job id (all of them: the server is going away).
+    void release_watchers(std::uint64_t id) {
+        auto [b, e] = version_waiters_.equal_range(id);
+        for (auto it = b; it != e; ++it) {
+            if (ls_.loop->timer_pending(it->second.timer)) ls_.loop->cancel_timer(it->second.timer);
+            it->second.to.send(shutdown_reply());
+        }
+        version_waiters_.erase(b, e);
+    }
+
+    static reply shutdown_reply() {
+        return {k_shutdown_status,
+                std::string(k_shutdown_body),
+                "application/json",
+                {{"Retry-After", std::string(k_shutdown_retry_after)}}};
+    }
+
     /// A waiting worker's client went away: it must not be handed a job.
     void drop_worker(std::uint64_t key) {
         for (auto it = workers_.begin(); it != workers_.end(); ++it) {
@@ -752,6 +780,10 @@ void install_jobs(sy::app& a) {
         on_owner(res, [timeout, key](jobs_owner& o, reply_to to) {
             o.take(key, timeout, std::move(to));
         });
+        // After on_owner: posted behind take() even when the shutdown already began.
+        if (jobs_owner* o = g_owner.load(std::memory_order_acquire); o && !res.finished()) {
+            res.on_shutdown([o, key] { o->loop().post([o, key] { o->release_worker(key); }); });
+        }
     });
     r.put("/jobs/:id", [](http::request& req, http::response& res) {
         auto id = id_of(req.param("id"));
@@ -772,6 +804,12 @@ void install_jobs(sy::app& a) {
         on_owner(res, [id = *id, version, wait](jobs_owner& o, reply_to to) {
             o.watch(id, version, wait * 1000, std::move(to));
         });
+        // After on_owner, as for /jobs/next: a long poll that waits is answered at shutdown.
+        jobs_owner* o = g_owner.load(std::memory_order_acquire);
+        if (o && version && wait > 0 && !res.finished()) {
+            res.on_shutdown(
+                [o, id = *id] { o->loop().post([o, id] { o->release_watchers(id); }); });
+        }
     });
     r.get("/jobs/:id/events", [&a](http::request& req, http::response& res) {
         auto id = id_of(req.param("id"));

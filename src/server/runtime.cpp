@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <latch>
 #include <thread>
 
 #include "switchyard/base/log.hpp"
@@ -346,6 +347,10 @@ void runtime::make_hub() {
 
 void runtime::shutdown_loops() {
     log::info("shutting down: draining connections for up to {} ms", cfg_.limits.shutdown_grace_ms);
+    // 1. At once, on every loop: stop accepting (the listening sockets close: new connections
+    //    are refused) and tell every connection, whatever its protocol (session::graceful_shutdown:
+    //    HTTP finishes or answers what waits through http::response::on_shutdown, h2 GOAWAY,
+    //    WebSocket 1001, SSE end of stream, AMQP connection.close 320).
     auto stop_accepting = [](loop_state& ls) { ls.listeners.clear(); };
     if (impl_->acceptor_state) {
         auto* as = impl_->acceptor_state.get();
@@ -353,12 +358,12 @@ void runtime::shutdown_loops() {
     }
     for (auto& l : loops_) {
         loop_state* ls = l.get();
-        ls->loop->post([this, ls, stop_accepting] {
+        ls->loop->post([ls, stop_accepting] {
             stop_accepting(*ls);
-            for (auto& fn : stop_hooks_) fn(*ls);
             ls->conns.for_each([](net::connection& c) { session::shutdown_connection(c); });
         });
     }
+    // 2. Until every connection is gone or the grace period is over.
     auto open_connections = [this] {
         std::uint64_t open = 0;
         for (auto& l : loops_) open += l->io.opened.get() - l->io.closed.get();
@@ -368,10 +373,12 @@ void runtime::shutdown_loops() {
     while (open_connections() > 0 && mono_clock::now() < deadline) {
         std::this_thread::sleep_for(millis(20));
     }
-    for (auto& l : loops_) {
-        loop_state* ls = l.get();
-        ls->loop->post([ls] { ls->conns.close_all(net::close_mode::immediate); });
-    }
+    // 3. Close what is left, then (once every loop did: what closing posted to other loops is
+    //    queued before) the stop hooks, which may free state those connections used.
+    run_everywhere([](loop_state& ls) { ls.conns.close_all(net::close_mode::immediate); });
+    run_everywhere([this](loop_state& ls) {
+        for (auto& fn : stop_hooks_) fn(ls);
+    });
     if (impl_->acceptor) impl_->acceptor->stop();
     impl_->group->stop();
     if (pool_) pool_->stop();
@@ -382,6 +389,18 @@ void runtime::shutdown_loops() {
         l->shard = nullptr;
     }
     hub_.reset();
+}
+
+void runtime::run_everywhere(const std::function<void(loop_state&)>& fn) {
+    std::latch done(static_cast<std::ptrdiff_t>(loops_.size()));
+    for (auto& l : loops_) {
+        loop_state* ls = l.get();
+        ls->loop->post([ls, &fn, &done] {
+            fn(*ls);
+            done.count_down();
+        });
+    }
+    done.wait();
 }
 
 void runtime::for_each_loop(std::function<void(loop_state&)> fn, std::function<void()> done) {
@@ -472,6 +491,9 @@ int runtime::run_prefork() {
             for (pid_t p : children) {
                 if (p > 0) ::kill(p, SIGTERM);
             }
+            // The parent's copies would keep the sockets listening (connections queued, never
+            // accepted) after the children closed theirs: close them so connects are refused.
+            fds.clear();
             break;
         }
         if (sig == SIGHUP) {

@@ -46,6 +46,12 @@ class sse_stream final : public hub::subscriber, public std::enable_shared_from_
         res_.on_drain([weak] {
             if (auto s = weak.lock()) s->drained();
         });
+        res_.on_shutdown([weak] {  // the stream ends (END_STREAM) as an HTTP/1.1 one does (FIN)
+            if (auto s = weak.lock()) {
+                s->stop();
+                s->res_.end();
+            }
+        });
         schedule_heartbeat();
         return true;
     }

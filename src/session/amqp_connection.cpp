@@ -317,6 +317,18 @@ void amqp_connection::on_drain(net::connection&) {
     for (auto& [id, ch] : channels_) ch->redispatch();
 }
 
+void amqp_connection::begin_shutdown(net::connection& c) {
+    // RabbitMQ closes every client connection this way when its node stops (rabbit_networking
+    // close_all_connections -> rabbit_reader:shutdown); clients treat 320 as a clean close
+    // (amqplib emits 'close' without 'error', pika raises ConnectionClosedByBroker).
+    if (state_ == conn_state::open || state_ == conn_state::ready) {
+        connection_error(make_fault(320, "broker forced connection closure with reason 'shutdown'"),
+                         0, 0);
+    } else if (state_ != conn_state::closing) {
+        c.close(net::close_mode::graceful);  // still negotiating: nothing to tell it
+    }
+}
+
 void amqp_connection::close_socket() {
     if (conn_ && conn_->is_open()) conn_->close();
 }

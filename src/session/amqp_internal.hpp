@@ -15,6 +15,7 @@
 #include "switchyard/proto/amqp/content.hpp"
 #include "switchyard/proto/amqp/frame.hpp"
 #include "switchyard/session/amqp_server.hpp"
+#include "switchyard/session/shutdown.hpp"
 
 namespace sy::store {
 class message_log;
@@ -216,7 +217,9 @@ enum class conn_state : std::uint8_t {
     closing
 };
 
-class amqp_connection : public net::connection_handler, public core::before_sleep_hook {
+class amqp_connection : public net::connection_handler,
+                        public graceful_shutdown,
+                        public core::before_sleep_hook {
   public:
     amqp_connection(amqp_server_impl& s, std::uint64_t id, std::string peer, bool loopback);
     ~amqp_connection() override;
@@ -225,6 +228,9 @@ class amqp_connection : public net::connection_handler, public core::before_slee
     void on_data(net::connection& c, byte_buffer& in) override;
     void on_drain(net::connection& c) override;
     void on_close(net::connection& c, net::close_reason r) override;
+    /// Server shutdown: connection.close 320 CONNECTION_FORCED with RabbitMQ's text, then the
+    /// socket closes at close-ok (or the close-ok deadline / the end of the grace period).
+    void begin_shutdown(net::connection& c) override;
     void before_sleep() override;
 
     /// Output of this connection; flushed once per loop turn.

@@ -88,6 +88,8 @@ class h2_sink final : public http::response_sink {
         file_.fd.reset();
         notify_abort();
     }
+    /// The server began a graceful shutdown: the handler's on_shutdown answers now.
+    void shutdown() { notify_shutdown(); }
     /// The stream's queue fell to the low watermark (or a file wants more).
     void drained() {
         if (file_.fd) pump_file();
@@ -512,14 +514,19 @@ void h2_session::on_close(net::connection&, net::close_reason) {
 
 void h2_session::begin_shutdown(net::connection& c) {
     draining_ = true;
-    h2_.goaway();
-    // Tunnels (WebSocket over h2) finish their own way (close 1001, END_STREAM); the connection
-    // closes when the last stream is gone.
+    h2_.goaway();  // NO_ERROR, the last stream id processed (RFC 9113 6.8)
+    // Every stream in flight hears of it: tunnels (WebSocket over h2) finish their own way
+    // (close 1001, END_STREAM), responses through their on_shutdown (gRPC UNAVAILABLE, SSE end,
+    // long poll 503) or by finishing; the connection closes when the last stream is gone.
+    // Copied first: a callback may end its stream, which erases it from streams_.
     std::vector<std::shared_ptr<h2_tunnel>> tunnels;
+    std::vector<std::shared_ptr<h2_sink>> sinks;
     for (auto& [id, s] : streams_) {
         if (s->tunnel) tunnels.push_back(s->tunnel);
+        if (s->sink) sinks.push_back(s->sink);
     }
     for (auto& t : tunnels) t->shutdown();
+    for (auto& k : sinks) k->shutdown();
     flush();
     if (streams_.empty()) c.close(net::close_mode::graceful);
 }
@@ -659,6 +666,7 @@ void h2_session::on_request(const h2::request_head& head) {
 void h2_session::run_handler(stream& s) {
     s.dispatched = true;
     s.sink = std::make_shared<h2_sink>(this, s.id, s.head_request, s.extended_connect);
+    if (draining_) s.sink->shutdown();  // a stream GOAWAY still lets in (id <= last id)
     http::response res(s.sink);
     ctx_.router().dispatch(*s.req, res);
 }

@@ -41,6 +41,8 @@ class h1_sink final : public http::response_sink {
         notify_abort();
     }
     void drained() { notify_drain(); }
+    /// The server began a graceful shutdown: the handler's on_shutdown answers now.
+    void shutdown() { notify_shutdown(); }
     bool keep_alive() const { return keep_alive_; }
     /// The answer's head has been written (its status is known).
     bool begun() const { return status_ != 0; }
@@ -314,6 +316,7 @@ void http1_session::dispatch(net::connection& c) {
         sink_ = std::make_shared<h1_sink>(this, &c, keep_alive_, is_head, minor);
         x_->sink = sink_;
     }
+    if (draining_) sink_->shutdown();  // a pipelined request read after begin_shutdown
     ctx_.counters().requests.add();
     {
         http::response res(sink_);
@@ -410,9 +413,14 @@ void http1_session::on_close(net::connection&, net::close_reason) {
 
 void http1_session::begin_shutdown(net::connection& c) {
     draining_ = true;
-    if (phase_ == phase::idle || phase_ == phase::head) c.close(net::close_mode::graceful);
+    if (phase_ == phase::idle || phase_ == phase::head) {
+        c.close(net::close_mode::graceful);
+        return;
+    }
     // Otherwise the response in flight ends with Connection: close (keep_alive_ is checked at
-    // begin) or, if its head already left, the connection closes after it.
+    // begin) or, if its head already left, the connection closes after it. A handler waiting
+    // for an event (long poll, GET /jobs/next) answers now through on_shutdown.
+    if (auto s = sink_) s->shutdown();
 }
 
 void http1_session::release_exchange() {

@@ -165,6 +165,14 @@ class response_sink {
     /// fn runs once when the client goes away before the response finished (runs immediately if
     /// that already happened). Replaces any previous callback.
     void on_abort(std::function<void()> fn);
+    /// fn runs once when the server begins a graceful shutdown (SIGTERM) while this response is
+    /// unfinished, or at once if the shutdown already began: a response that waits for an event
+    /// (long poll, stream) answers now, with its protocol's "going away" (503 + Retry-After,
+    /// gRPC UNAVAILABLE, end of stream). Without a callback the response may take the rest of
+    /// limits.shutdown_grace_ms to finish. Replaces any previous callback.
+    void on_shutdown(std::function<void()> fn);
+    /// The server's graceful shutdown has begun (on_shutdown callbacks fired or fire at once).
+    bool shutting_down() const { return shutting_down_; }
 
     // ---- Upgrade (WebSocket etc.) --------------------------------------------------------------
     upgrade_support upgrade_kind() const {
@@ -184,6 +192,9 @@ class response_sink {
     void notify_drain();
     /// Session: the client left / stream reset / connection closed. Idempotent.
     void notify_abort();
+    /// Session: the connection carrying this response began a graceful shutdown (see
+    /// on_shutdown). Idempotent; also before the handler ran (its on_shutdown then fires at once).
+    void notify_shutdown();
     /// Session: makes a finished (or aborted) sink ready for the next exchange, so a session
     /// can reuse one sink object instead of allocating one per request. Only when no response
     /// handle refers to it any more.
@@ -205,10 +216,12 @@ class response_sink {
     response_head head_;
     std::function<void()> on_drain_;
     std::function<void()> on_abort_;
+    std::function<void()> on_shutdown_;
     std::uint32_t handles_ = 0;
     int status_ = 0;
     phase phase_ = phase::idle;
     bool aborted_ = false;
+    bool shutting_down_ = false;
 };
 
 /// The handler's handle on its response: a shared reference to the session's sink. Copy it
@@ -281,6 +294,7 @@ class response {
     bool above_high_watermark() const { return sink_->above_high_watermark(); }
     void on_abort(std::function<void()> fn) { sink_->on_abort(std::move(fn)); }
     void on_drain(std::function<void()> fn) { sink_->on_drain(std::move(fn)); }
+    void on_shutdown(std::function<void()> fn) { sink_->on_shutdown(std::move(fn)); }
 
     // Upgrade
     upgrade_support upgrade_kind() const { return sink_->upgrade_kind(); }

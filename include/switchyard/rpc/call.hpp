@@ -12,6 +12,10 @@
 //   - grpc-timeout: a loop timer ends the call with DEADLINE_EXCEEDED and marks it cancelled.
 //   - Cancellation: the client resetting the stream (or closing the connection) aborts the
 //     response; the call becomes cancelled() and on_cancel callbacks run once.
+//   - Server shutdown (SIGTERM, http::response::on_shutdown): a streaming call (server, client
+//     or bidi streaming: they can wait for ever) ends at once with UNAVAILABLE "server shutting
+//     down" and becomes cancelled(), as at a deadline; a unary call is left to finish within
+//     limits.shutdown_grace_ms (its connection has sent GOAWAY and closes after it).
 //   - finish(status): grpc-status / grpc-message trailers after the messages, or Trailers-Only
 //     when nothing was sent yet.
 //
@@ -157,6 +161,9 @@ class call : public std::enable_shared_from_this<call> {
     void on_body_end();
     void on_transport_abort();
     void on_deadline();
+    void on_server_shutdown();
+    /// The server ends the call (deadline, shutdown): finish(s), then cancelled() for the handler.
+    void end_early(const status& s);
     void cancel();
     void release();
     void start_deadline(core::loop* loop, std::chrono::nanoseconds timeout);

@@ -9,7 +9,8 @@
 //              parent; the parent only forks, restarts a child that dies, and forwards signals
 //
 // Thread: construct and run() on the main thread. run() blocks SIGINT/SIGTERM/SIGHUP in every
-// thread and waits for them on the main thread: SIGTERM/SIGINT stop accepting, let in-flight
+// thread and waits for them on the main thread: SIGTERM/SIGINT close the listeners, tell every
+// connection (session::graceful_shutdown: each protocol's own "going away"), let in-flight
 // requests finish (limits.shutdown_grace_ms), then close what is left.
 // Introspection (metrics, debug) is callable from any loop thread while running.
 #pragma once
@@ -79,7 +80,9 @@ class runtime {
     void add_listener(std::string scheme, std::vector<std::string> addresses, accept_handler h);
     /// Before run(): fn runs on each loop's thread when it starts (create per-loop state).
     void on_loop_start(std::function<void(loop_state&)> fn);
-    /// Before run(): fn runs on each loop's thread at shutdown, before connections are drained.
+    /// Before run(): fn runs on each loop's thread at shutdown, after the grace period, once every
+    /// connection of every loop is closed (and what closing them posted to other loops is queued
+    /// ahead of fn), before the loops stop: per-loop state connections used may be freed here.
     void on_loop_stop(std::function<void(loop_state&)> fn);
     /// Before run(): fn runs on the main thread (each process under prefork) on SIGHUP (TLS
     /// certificate reload). fn must only publish new state safely to the loops (atomics, post).
@@ -131,6 +134,8 @@ class runtime {
     };
     void open_kind(const listener_kind& k, std::size_t first_inherited);
     void shutdown_loops();
+    /// Main thread: runs fn on every worker loop and waits until all ran.
+    void run_everywhere(const std::function<void(loop_state&)>& fn);
 
     server_config cfg_;
     http::router& router_;

@@ -34,6 +34,7 @@ class fake_sink : public response_sink {
 
     void client_left() { notify_abort(); }
     void drained() { notify_drain(); }
+    void server_shutdown() { notify_shutdown(); }
     std::optional<std::string_view> header(std::string_view n) const { return head_headers.get(n); }
 
   private:

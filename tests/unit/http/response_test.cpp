@@ -100,6 +100,45 @@ TEST(Response, WritesAfterAbortAreNoOps) {
     EXPECT_EQ(late, 1);
 }
 
+TEST(Response, ShutdownNotifiesOnceAndLateRegistrationRunsAtOnce) {
+    auto sink = std::make_shared<fake_sink>();
+    response res(sink);
+    int calls = 0;
+    res.on_shutdown([&] {
+        ++calls;
+        res.send(503, "bye\n");  // answering from the callback is allowed
+    });
+    sink->server_shutdown();
+    sink->server_shutdown();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(sink->head_status, 503);
+    EXPECT_TRUE(sink->shutting_down());
+
+    // A response that begins during the drain hears of it when it subscribes.
+    auto later = std::make_shared<fake_sink>();
+    later->server_shutdown();
+    response res2(later);
+    int at_once = 0;
+    res2.on_shutdown([&] { ++at_once; });
+    EXPECT_EQ(at_once, 1);
+    res2.send(200);
+}
+
+TEST(Response, ShutdownAfterFinishOrAbortRunsNothing) {
+    auto done = std::make_shared<fake_sink>();
+    response a(done);
+    int calls = 0;
+    a.on_shutdown([&] { ++calls; });
+    a.send(200);
+    done->server_shutdown();
+    auto gone = std::make_shared<fake_sink>();
+    response b(gone);
+    b.on_shutdown([&] { ++calls; });
+    gone->client_left();
+    gone->server_shutdown();
+    EXPECT_EQ(calls, 0);
+}
+
 TEST(Response, AbortBeforeBeginThenSendIsNoOp) {
     auto sink = std::make_shared<fake_sink>();
     std::function<void()> later;
