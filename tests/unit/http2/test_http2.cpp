@@ -428,11 +428,36 @@ TEST_F(raw_fixture, unread_acks_are_fatal) {
     EXPECT_EQ(r.err, error::ack_flood);
 }
 
-TEST_F(raw_fixture, bad_preface_is_fatal) {
+TEST_F(raw_fixture, bad_preface_queues_goaway_protocol_error) {
+    // RFC 9113 3.4: an invalid preface is a connection error PROTOCOL_ERROR: GOAWAY, then close.
     server_session s(obs);
     auto r = s.feed(as_bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    EXPECT_EQ(r.outcome, feed_outcome::fatal);
+    EXPECT_EQ(r.outcome, feed_outcome::goaway_queued);
     EXPECT_EQ(r.err, error::bad_preface);
+    EXPECT_EQ(error_code_for(r.err), error_code::protocol_error);
+    byte_buffer out;
+    s.pull_output(out);
+    std::string_view w = out.view();
+    ASSERT_GE(w.size(), 17u);
+    EXPECT_EQ(w[w.size() - 17 + 3], '\x07');  // the last frame is GOAWAY
+    EXPECT_EQ(w.substr(w.size() - 4), std::string_view("\0\0\0\x01", 4));  // PROTOCOL_ERROR
+    EXPECT_TRUE(s.should_close());
+}
+
+TEST_F(raw_fixture, lower_stream_id_never_used_is_protocol_error) {
+    // RFC 9113 5.1.1: HEADERS on 5, then on 3 (skipped by 5, so never used).
+    server_session s(obs);
+    std::string get(
+        "\x82\x86\x84\x41\x01"
+        "a",
+        6);  // GET http / authority a
+    std::string w(preface);
+    w += frame(4, 0, 0, "");
+    w += frame(1, 0x5, 5, get);
+    EXPECT_EQ(s.feed(as_bytes(w)).outcome, feed_outcome::ok);
+    auto r = s.feed(as_bytes(frame(1, 0x5, 3, get)));
+    EXPECT_EQ(r.outcome, feed_outcome::goaway_queued);
+    EXPECT_EQ(r.err, error::stream_id_reused);
     EXPECT_EQ(error_code_for(r.err), error_code::protocol_error);
 }
 
