@@ -283,6 +283,7 @@ bool http1_session::on_head(net::connection& c) {
     }
     for (const auto& f : h.headers) req.add_header(f.name, f.value);
     req.set_remote_address(std::string_view(remote_.data(), remote_len_));
+    req.set_max_body(ctx_.options().limits.max_body_bytes);  // the parser enforces it (413)
     req.set_version(h.version_minor == 0 ? http::http_version::http1_0
                                          : http::http_version::http1_1);
     keep_alive_ = h.keep_alive && !draining_;

@@ -2,27 +2,18 @@
 frames (hyperframe + hpack, from python3-h2) so that illegal sequences can be sent. Every case
 runs on h2c (prior knowledge) and on h2 (TLS, ALPN) and must give the same result there. The
 expectations are nghttpd 1.52's (same nghttp2 library), plus the two it does not do: a GOAWAY for
-a bad preface magic and PROTOCOL_ERROR for a lower stream id never used.
-
-Item 3 of issue 9 is here too: an HTTP/2 request body above limits.max_body gets 413 (declared in
-content-length, or seen while reading), the stream ends, and the connection stays usable."""
+a bad preface magic and PROTOCOL_ERROR for a lower stream id never used."""
 import shutil
-import socket
-import ssl
-import subprocess
 import tempfile
-import time
 
-import hpack
 import pytest
-from hyperframe.frame import (DataFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame,
-                              RstStreamFrame, SettingsFrame, WindowUpdateFrame)
+from hyperframe.frame import (DataFrame, GoAwayFrame, PingFrame, RstStreamFrame, SettingsFrame,
+                              WindowUpdateFrame)
 
 from conftest import make_cert, server
+from h2raw import PREFACE, describe, raw_h2
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 PROTOCOL_ERROR, STREAM_CLOSED, CANCEL = 0x1, 0x5, 0x8
-MAX_BODY = 64 * 1024
 MODES = ["h2c", "h2"]
 
 
@@ -31,118 +22,11 @@ def srv():
     d = tempfile.mkdtemp(prefix="sy-h2s-")
     cert, key = make_cert(d, "localhost")
     s = server(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--tls-cert", cert,
-                "--tls-key", key, "--workers", "1", "--max-body", str(MAX_BODY)],
+                "--tls-key", key, "--workers", "1"],
                need=("http", "https"))
     yield s
     s.close()
     shutil.rmtree(d, ignore_errors=True)
-
-
-class raw_h2:
-    """One client connection that writes whatever frames it is given and parses what comes."""
-
-    def __init__(self, srv, mode):
-        port = srv.ports["http" if mode == "h2c" else "https"]
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        if mode == "h2":
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["h2"])
-            sock = ctx.wrap_socket(sock, server_hostname="localhost")
-            assert sock.selected_alpn_protocol() == "h2"
-        self.sock, self.buf, self.closed = sock, b"", False
-        self.enc = hpack.Encoder()
-        self.dec = hpack.Decoder()
-
-    def close(self):
-        self.sock.close()
-
-    def send(self, *parts):
-        self.sock.sendall(b"".join(p if isinstance(p, bytes) else p.serialize() for p in parts))
-
-    def handshake(self):
-        self.send(PREFACE, SettingsFrame(0))
-        got = self.frames(until=lambda f: isinstance(f, SettingsFrame) and "ACK" not in f.flags)
-        assert got and isinstance(got[-1], SettingsFrame), got
-        self.send(SettingsFrame(0, flags=["ACK"]))
-
-    def headers(self, sid, method="GET", path="/", end_stream=True, extra=()):
-        block = self.enc.encode([(":method", method), (":scheme", "https"),
-                                 (":authority", "localhost"), (":path", path), *extra])
-        f = HeadersFrame(sid, block)
-        f.flags.add("END_HEADERS")
-        if end_stream:
-            f.flags.add("END_STREAM")
-        return f
-
-    def trailers(self, sid):
-        f = HeadersFrame(sid, self.enc.encode([("x-trailer", "1")]))
-        f.flags.add("END_HEADERS")
-        f.flags.add("END_STREAM")
-        return f
-
-    def frames(self, timeout=3.0, until=None):
-        """Frames received until `until(frame)` holds, the peer closes, or the timeout."""
-        out, deadline = [], time.time() + timeout
-        while True:
-            while len(self.buf) >= 9:
-                f, n = Frame.parse_frame_header(memoryview(self.buf[:9]))
-                if len(self.buf) < 9 + n:
-                    break
-                f.parse_body(memoryview(self.buf[9:9 + n]))
-                self.buf = self.buf[9 + n:]
-                if isinstance(f, HeadersFrame):
-                    f.fields = dict(self.dec.decode(f.data))
-                out.append(f)
-                if until and until(f):
-                    return out
-            left = deadline - time.time()
-            if left <= 0:
-                return out
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except (socket.timeout, TimeoutError):
-                return out
-            except (ConnectionResetError, ssl.SSLError):
-                chunk = b""
-            if not chunk:
-                self.closed = True
-                return out
-            self.buf += chunk
-
-    def until_closed(self, timeout=3.0):
-        got = self.frames(timeout)
-        assert self.closed, f"connection still open after {describe(got)}"
-        return got
-
-    def response(self, sid, timeout=5.0):
-        """(status, body) of stream sid, reading until its END_STREAM."""
-        status, body = None, b""
-        for f in self.frames(timeout, until=lambda f: f.stream_id == sid and
-                             ("END_STREAM" in f.flags or isinstance(f, RstStreamFrame))):
-            if f.stream_id != sid:
-                continue
-            if isinstance(f, HeadersFrame) and status is None:
-                status = int(f.fields[":status"])
-            elif isinstance(f, DataFrame):
-                body += f.data
-        return status, body
-
-
-def describe(frames):
-    out = []
-    for f in frames:
-        name = type(f).__name__.replace("Frame", "")
-        if isinstance(f, GoAwayFrame):
-            name += f"(last={f.last_stream_id}, code={f.error_code})"
-        elif isinstance(f, RstStreamFrame):
-            name += f"({f.stream_id}, code={f.error_code})"
-        else:
-            name += f"({f.stream_id}, {sorted(f.flags)})"
-        out.append(name)
-    return " ".join(out) or "nothing"
 
 
 def goaway(frames):

@@ -54,6 +54,8 @@ struct stream_state {
     bool deferred = false;       // data source returned NGHTTP2_ERR_DEFERRED
     bool has_trailers = false;
     bool manual_window = false;  // stream window returned by consume() only (tunnels)
+    bool end_sent = false;       // our END_STREAM is out
+    bool rst_after_end = false;  // RST_STREAM(NO_ERROR) once END_STREAM is out (RFC 9113 8.1)
     owned_headers trailers;
     std::deque<segment> queue;
     std::size_t queued = 0;
@@ -353,6 +355,13 @@ struct server_session::impl {
 
     static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
         auto& s = self(ud);
+        if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+            (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+            if (stream_state* st = s.find(frame->hd.stream_id)) {
+                st->end_sent = true;
+                if (st->rst_after_end) s.reset_unfinished_request(st->id);
+            }
+        }
         if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
             s.err_ == error::none)
             s.err_ = error::protocol;
@@ -369,6 +378,13 @@ struct server_session::impl {
         return 0;
     }
     bool pending_conn_error_ = false;
+
+    // RFC 9113 8.1: after a complete response, RST_STREAM(NO_ERROR) tells the client to stop
+    // sending a request body nobody will read; not needed once the client ended it.
+    void reset_unfinished_request(stream_id id) {
+        if (nghttp2_session_get_stream_remote_close(ng_, id) == 0)
+            nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+    }
 
     bool init();
 };
@@ -580,6 +596,15 @@ sy::result<void, submit_error> server_session::submit_trailers(stream_id id,
 sy::result<void, submit_error> server_session::submit_rst(stream_id id, error_code code) {
     stream_state* st = impl_->find(id);
     if (!st) return sy::unexpected(submit_error::no_stream);
+    if (code == error_code::no_error) {
+        // Waits for the response's END_STREAM (a reset would cut the response short).
+        if (st->responded && !st->end_sent) {
+            st->rst_after_end = true;
+        } else {
+            impl_->reset_unfinished_request(id);
+        }
+        return {};
+    }
     int rv =
         nghttp2_submit_rst_stream(impl_->ng_, NGHTTP2_FLAG_NONE, id, static_cast<uint32_t>(code));
     if (rv != 0) return sy::unexpected(submit_error::internal);

@@ -336,6 +336,27 @@ TEST_F(pair_fixture, shared_bytes_fan_out_not_copied_until_sent) {
     for (auto id : ids) EXPECT_EQ(cobs.resps[id].body, "event: tick\n\n");
 }
 
+TEST_F(pair_fixture, early_response_then_rst_no_error_after_end_stream) {
+    // RFC 9113 8.1: a complete response before the request body ended, then RST_STREAM(NO_ERROR)
+    // once the response's END_STREAM is out (a 413 must not be cut short by its own reset).
+    make();
+    sobs.on_head = [&](stream_id id) {
+        ASSERT_TRUE(server->submit_response(id, 413, {}, false));
+        ASSERT_TRUE(server->submit_data(id, as_bytes("too large"), true));
+        ASSERT_TRUE(server->submit_rst(id, error_code::no_error));
+    };
+    auto id = client->submit_request("POST", "http", "h", "/up", {}, as_bytes("part"), false);
+    ASSERT_TRUE(id);
+    pump();
+    auto& p = cobs.resps[*id];
+    EXPECT_EQ(p.status, 413);
+    EXPECT_EQ(p.body, "too large");
+    EXPECT_TRUE(p.ended);
+    EXPECT_TRUE(p.closed);
+    EXPECT_EQ(p.close_code, error_code::no_error);
+    EXPECT_EQ(server->open_streams(), 0u);
+}
+
 TEST_F(pair_fixture, rapid_reset_flood_goaway_enhance_your_calm) {
     server_settings ss;
     ss.rst_limit = {50, std::chrono::milliseconds(1000)};

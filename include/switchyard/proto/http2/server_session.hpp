@@ -168,6 +168,9 @@ class server_session {
     /// Trailers after the queued data; ends the stream (gRPC status goes here).
     sy::result<void, submit_error> submit_trailers(stream_id id,
                                                    std::span<const header_field> hdrs);
+    /// RST_STREAM. With no_error (RFC 9113 8.1: "stop sending the request, the response is
+    /// complete") it waits until the response submitted on `id` has sent its END_STREAM, and is
+    /// dropped if the client ended its request by then.
     sy::result<void, submit_error> submit_rst(stream_id id, error_code code);
 
     /// From now on DATA received on `id` gives its stream window back only through consume()
