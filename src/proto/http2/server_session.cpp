@@ -326,7 +326,7 @@ struct server_session::impl {
     // ranges, at most k_max_skipped of them (the oldest are forgotten, and then ignored as
     // nghttp2 does).
     static constexpr std::size_t k_max_skipped = 16;
-    stream_id highest_ = 0;
+    stream_id highest_ = -1;  // the highest client stream id seen (-1: none, so 1 is next)
     std::deque<std::pair<stream_id, stream_id>> skipped_;  // [first, last] never used
 
     void note_stream_id(stream_id id) {

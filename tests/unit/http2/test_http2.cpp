@@ -480,6 +480,16 @@ TEST_F(raw_fixture, lower_stream_id_never_used_is_protocol_error) {
     EXPECT_EQ(r.outcome, feed_outcome::goaway_queued);
     EXPECT_EQ(r.err, error::stream_id_reused);
     EXPECT_EQ(error_code_for(r.err), error_code::protocol_error);
+    // Stream 1 is skipped too when the first stream is 5.
+    server_session s2(obs);
+    EXPECT_EQ(s2.feed(as_bytes(w)).outcome, feed_outcome::ok);
+    EXPECT_EQ(s2.feed(as_bytes(frame(1, 0x5, 1, get))).err, error::stream_id_reused);
+    // Counting up by two, with the streams closed in between, is fine.
+    server_session s3(obs);
+    std::string seq(preface);
+    seq += frame(4, 0, 0, "");
+    for (int id : {1, 3, 5}) seq += frame(1, 0x5, id, get);
+    EXPECT_EQ(s3.feed(as_bytes(seq)).outcome, feed_outcome::ok);
 }
 
 TEST_F(raw_fixture, data_on_stream_zero_is_protocol_error) {
