@@ -452,6 +452,7 @@ bool h2_session::adopt_upgrade(http::request&& req, std::string_view http2_setti
     s->req = std::make_unique<http::request>(std::move(req));
     s->req->set_version(http::http_version::http2);
     s->head_request = head;
+    s->request_ended = true;  // HTTP/1.1 delivered the whole body
     streams_[1] = std::move(s);
     return true;
 }
