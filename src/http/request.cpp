@@ -80,6 +80,7 @@ void request::reset() {
     on_end_ = nullptr;
     method_ = http::method::get;
     version_ = http_version::http1_1;
+    max_body_ = UINT64_MAX;
     streaming_ = false;
     body_ended_ = false;
 }

@@ -1,6 +1,8 @@
 #include "switchyard/rpc/call.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "switchyard/core/loop.hpp"
 #include "switchyard/proto/grpc/metadata.hpp"
@@ -69,7 +71,9 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
     auto c = std::make_shared<call>(req, std::move(res), opts, kind);
     c->in_encoding_ = in;
     if (in == compression::gzip && accepts_gzip(req)) c->out_encoding_ = compression::gzip;
-    c->dec_ = decoder({.max_message_size = opts.max_receive_message_size,
+    // limits.max_body (request::max_body) bounds each request message, as it bounds a body.
+    c->dec_ = decoder({.max_message_size = static_cast<std::size_t>(
+                           std::min<std::uint64_t>(opts.max_receive_message_size, req.max_body())),
                        .max_inflated_size = opts.max_inflated_size,
                        .encoding = in});
     std::weak_ptr<call> weak = c;
@@ -236,7 +240,7 @@ void call::on_body_chunk(byte_view chunk) {
         if (r.out == outcome::need_more) return;
         if (r.out == outcome::error) {
             error e = dec_.last_error();
-            finish({status_for(e), std::string(to_string(e))});
+            finish({status_for(e), describe(e)});
             return;
         }
         ++received_;
@@ -246,6 +250,14 @@ void call::on_body_chunk(byte_view chunk) {
         fn(msg.payload);
         if (!finished_ && !cancelled_ && !on_message_) on_message_ = std::move(fn);
     }
+}
+
+std::string call::describe(error e) const {
+    // grpc-go's wording, so clients' logs read the same against either server.
+    if (e == error::message_too_large)
+        return "grpc: received message larger than max (" + std::to_string(dec_.declared_length()) +
+               " vs. " + std::to_string(dec_.max_message_size()) + ")";
+    return std::string(to_string(e));
 }
 
 void call::on_body_end() {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "switchyard/base/log.hpp"
@@ -72,6 +73,7 @@ struct h2_session::stream {
     bool streaming = false;  // the handler ran at the head; body goes through on_body()
     bool dispatched = false;
     bool refused = false;
+    bool request_ended = false;  // the client's END_STREAM arrived
     bool extended_connect = false;
     bool head_request = false;
 };
@@ -452,6 +454,7 @@ bool h2_session::adopt_upgrade(http::request&& req, std::string_view http2_setti
     s->req = std::make_unique<http::request>(std::move(req));
     s->req->set_version(http::http_version::http2);
     s->head_request = head;
+    s->request_ended = true;  // HTTP/1.1 delivered the whole body
     streams_[1] = std::move(s);
     return true;
 }
@@ -600,13 +603,31 @@ void h2_session::on_data_drained(h2::stream_id id, std::size_t queued) {
 // ---- requests
 // -------------------------------------------------------------------------------------
 
-void h2_session::refuse(h2::stream_id id, int status, std::string_view body) {
+void h2_session::refuse(stream& s, int status, std::string_view body) {
+    s.refused = true;
     ctx_.counters().by_status[status].add();
     h2::header_field hdrs[] = {{"content-type", "text/plain; charset=utf-8"}};
-    if (h2_.submit_response(id, status, hdrs, body.empty())) {
-        if (!body.empty()) (void)h2_.submit_data(id, as_bytes(body), true);
+    if (h2_.submit_response(s.id, status, hdrs, body.empty())) {
+        if (!body.empty()) (void)h2_.submit_data(s.id, as_bytes(body), true);
     }
+    stop_request(s);
     want_flush();
+}
+
+void h2_session::stop_request(stream& s) {
+    // The response is (or will be) complete while the client may still be sending a body that
+    // nobody reads: its stream window is no longer given back, and RST_STREAM(NO_ERROR) follows
+    // the response's END_STREAM (RFC 9113 8.1), so the client stops and the connection stays
+    // usable. Tunnels end their own way (END_STREAM both ways).
+    if (s.request_ended || s.tunnel) return;
+    h2_.set_manual_window(s.id);
+    (void)h2_.submit_rst(s.id, h2::error_code::no_error);
+}
+
+bool h2_session::body_too_large(stream& s, std::uint64_t bytes) {
+    if (bytes <= s.req->max_body()) return false;
+    refuse(s, 413, "request body too large\n");
+    return true;
 }
 
 void h2_session::on_request(const h2::request_head& head) {
@@ -622,17 +643,18 @@ void h2_session::on_request(const h2::request_head& head) {
     stream& st = *s;
     streams_[head.id] = std::move(s);
     ctx_.counters().requests.add();
+    st.request_ended = head.end_stream;
+    req.set_max_body(ctx_.options().limits.max_body_bytes);
     if (head.path.empty()) {
-        st.refused = true;
-        refuse(head.id, 400, "missing :path\n");
+        refuse(st, 400, "missing :path\n");
         return;
     }
     if (auto t = req.set_target(head.path); !t) {
-        st.refused = true;
-        refuse(head.id, http::status_for(t.error()), http::describe(t.error()));
+        refuse(st, http::status_for(t.error()), http::describe(t.error()));
         return;
     }
     bool has_host = false;
+    std::optional<std::uint64_t> content_length;  // nghttp2 checked its syntax and the DATA sum
     std::string cookies;  // RFC 9113 8.2.3: split cookie fields are joined for HTTP/1.1 handlers
     for (const auto& f : head.headers) {
         if (f.name == "cookie") {
@@ -641,6 +663,11 @@ void h2_session::on_request(const h2::request_head& head) {
             continue;
         }
         if (f.name == "host") has_host = true;
+        if (f.name == "content-length") {
+            std::uint64_t n = 0;
+            auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
+            if (ec == std::errc{}) content_length = n;
+        }
         if (f.name == "content-type" && starts_with_nocase(f.value, "application/grpc"))
             st.streaming = true;
         req.add_header(f.name, f.value);
@@ -654,6 +681,8 @@ void h2_session::on_request(const h2::request_head& head) {
     }
     req.set_remote_address(remote_);
     req.set_version(http::http_version::http2);
+    // A declared body above the limit: 413 now, before any of it is read (as HTTP/1.1 does).
+    if (!st.streaming && content_length && body_too_large(st, *content_length)) return;
     if (st.streaming) {
         req.set_streaming_body();
         if (head.end_stream) req.deliver_body_end();
@@ -673,7 +702,9 @@ void h2_session::run_handler(stream& s) {
 
 void h2_session::on_data(h2::stream_id id, byte_view bytes, bool end_stream) {
     stream* s = find(id);
-    if (!s || s->refused) return;
+    if (!s) return;
+    if (end_stream) s->request_ended = true;
+    if (s->refused) return;
     if (s->tunnel) {
         s->tunnel->deliver(bytes, end_stream);
         return;
@@ -685,12 +716,7 @@ void h2_session::on_data(h2::stream_id id, byte_view bytes, bool end_stream) {
     }
     if (!bytes.empty()) {
         s->body_bytes += bytes.size();
-        if (s->body_bytes > ctx_.options().limits.max_body_bytes) {
-            s->refused = true;
-            refuse(id, 413, "request body too large\n");
-            (void)h2_.submit_rst(id, h2::error_code::no_error);
-            return;
-        }
+        if (body_too_large(*s, s->body_bytes)) return;  // no content-length, or it lied
         s->req->append_body(bytes);
     }
     if (end_stream) body_done(*s);
@@ -698,7 +724,9 @@ void h2_session::on_data(h2::stream_id id, byte_view bytes, bool end_stream) {
 
 void h2_session::on_trailers(h2::stream_id id, std::span<const h2::header_field>) {
     stream* s = find(id);
-    if (s && !s->refused) body_done(*s);
+    if (!s) return;
+    s->request_ended = true;
+    if (!s->refused) body_done(*s);
 }
 
 void h2_session::body_done(stream& s) {
@@ -729,6 +757,7 @@ void h2_session::on_stream_close(h2::stream_id id, h2::error_code) {
 
 void h2_session::response_done(stream& s, int status) {
     if (status > 0 && status < 600) ctx_.counters().by_status[status].add();
+    stop_request(s);  // a handler that answered before the body ended (gRPC RESOURCE_EXHAUSTED)
     if (ctx_.options().access_log && s.req) {
         log::info("{} {} {} {} h2", remote_, s.req->method_name(), s.req->target(), status);
     }

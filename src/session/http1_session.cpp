@@ -203,15 +203,17 @@ void http1_session::on_open(net::connection& c) {
 
 void http1_session::on_data(net::connection& c, byte_buffer& in) {
     if (first_bytes_) {
-        // RFC 9113 3.3: prior knowledge. Checked here rather than by the parser because pooled
-        // parsers do not know they start a new connection.
+        // RFC 9113 3.3: prior knowledge. The preface's start line "PRI * HTTP/2.0" is no
+        // HTTP/1.x request, so a connection that begins with it is HTTP/2: the h2 session checks
+        // the rest of the preface, and a bad one gets GOAWAY(PROTOCOL_ERROR) (RFC 9113 3.4), as
+        // over TLS. Checked here rather than by the parser because pooled parsers do not know
+        // they start a new connection.
         const auto v = as_string_view(in.readable());
-        const auto pre = http1::k_h2_preface;
-        if (v.size() < pre.size() && pre.substr(0, v.size()) == v) return;  // wait for the rest
+        constexpr auto line = http1::k_h2_preface.substr(0, 16);
+        if (v.size() < line.size() && line.substr(0, v.size()) == v) return;  // wait for more
         first_bytes_ = false;
-        if (v.substr(0, pre.size()) == pre) {
-            in.consume(pre.size());
-            switch_to_h2(c);
+        if (v.substr(0, line.size()) == line) {
+            switch_to_h2(c, h2_start::preface_expected);
             return;
         }
     }
@@ -263,7 +265,7 @@ bool http1_session::step(net::connection& c, byte_buffer& in) {
         case http1::event::h2_preface:
             // HTTP/2 with prior knowledge (RFC 9113 3.3): the rest of the input is HTTP/2.
             in.consume(r.consumed);
-            switch_to_h2(c);
+            switch_to_h2(c, h2_start::preface_consumed);
             return false;
         case http1::event::none:
             break;
@@ -283,6 +285,7 @@ bool http1_session::on_head(net::connection& c) {
     }
     for (const auto& f : h.headers) req.add_header(f.name, f.value);
     req.set_remote_address(std::string_view(remote_.data(), remote_len_));
+    req.set_max_body(ctx_.options().limits.max_body_bytes);  // the parser enforces it (413)
     req.set_version(h.version_minor == 0 ? http::http_version::http1_0
                                          : http::http_version::http1_1);
     keep_alive_ = h.keep_alive && !draining_;
@@ -427,12 +430,12 @@ void http1_session::release_exchange() {
     if (x_) ctx_.release_exchange(std::move(x_));
 }
 
-void http1_session::switch_to_h2(net::connection& c) {
+void http1_session::switch_to_h2(net::connection& c, h2_start start) {
     phase_ = phase::upgraded;
     ctx_.counters().h2c_switches.add();
     release_exchange();
-    c.set_handler(std::make_unique<h2_session>(ctx_, std::string_view(remote_.data(), remote_len_),
-                                               h2_start::preface_consumed));
+    c.set_handler(
+        std::make_unique<h2_session>(ctx_, std::string_view(remote_.data(), remote_len_), start));
 }
 
 // RFC 7540 3.2: "Upgrade: h2c" on a complete request; the request becomes h2 stream 1 and is

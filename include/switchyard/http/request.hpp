@@ -21,6 +21,10 @@
 //     that arrive before a callback is registered are buffered and delivered on registration,
 //     so registering later (from a deferred task) loses nothing. If the client leaves mid-body,
 //     end_fn never runs; the response's on_abort fires instead.
+// Body limit: max_body() is limits.max_body, set by the session for every HTTP version. A
+// complete body beyond it never reaches a handler (the session answers 413 before reading it:
+// HTTP/1.1 from Content-Length or the chunk sizes, HTTP/2 from content-length or the DATA
+// seen); a streaming body's consumer applies it to its own unit (gRPC: each message).
 //
 // Thread: loop thread only.
 #pragma once
@@ -106,6 +110,7 @@ class request {
     void set_version(http_version v) { version_ = v; }
     /// Complete mode: appends body bytes before the handler runs.
     void append_body(byte_view bytes);
+    void set_max_body(std::uint64_t n) { max_body_ = n; }
     /// Switches to streaming mode (call before the handler runs).
     void set_streaming_body() { streaming_ = true; }
     /// Streaming mode: delivers a chunk (or buffers it until on_body() is called).
@@ -153,6 +158,8 @@ class request {
     /// path for both modes.
     void on_body(body_chunk_fn chunk_fn, body_end_fn end_fn);
     bool body_ended() const { return body_ended_; }
+    /// limits.max_body (see the file comment); unlimited unless the session set it.
+    std::uint64_t max_body() const { return max_body_; }
 
     std::string_view remote_address() const { return view(remote_); }
     http_version version() const { return version_; }
@@ -177,6 +184,7 @@ class request {
     body_end_fn on_end_;
     http::method method_ = http::method::get;
     http_version version_ = http_version::http1_1;
+    std::uint64_t max_body_ = UINT64_MAX;
     bool streaming_ = false;
     bool body_ended_ = false;
 };

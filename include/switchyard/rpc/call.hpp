@@ -159,6 +159,7 @@ class call : public std::enable_shared_from_this<call> {
     bool begin_response();
     void on_body_chunk(byte_view chunk);
     void on_body_end();
+    std::string describe(error e) const;  // grpc-message for a codec error
     void on_transport_abort();
     void on_deadline();
     void on_server_shutdown();

@@ -6,9 +6,12 @@
 // (request::version() says http2, for logging only). Streams run concurrently; a handler that
 // answers later (long poll, SSE, thread pool) keeps its response handle as with HTTP/1.1.
 //
-// Request bodies: buffered up to limits.max_body (413 + RST_STREAM beyond) and the handler runs at
-// END_STREAM, like HTTP/1.1; "application/grpc*" requests and CONNECT (RFC 8441) stream instead:
-// the handler runs on the head and reads the body with request::on_body().
+// Request bodies: buffered up to limits.max_body and the handler runs at END_STREAM, like
+// HTTP/1.1; a body above it (declared in content-length, or counted as DATA arrives) gets a
+// complete 413 at once, then RST_STREAM(NO_ERROR). "application/grpc*" requests and CONNECT
+// (RFC 8441) stream instead: the handler runs on the head and reads the body with
+// request::on_body() (gRPC applies limits.max_body to each message). Whenever a response ends
+// before the request body did, the rest of the body is refused the same way (RFC 9113 8.1).
 //
 // Output and backpressure: handlers' bytes queue per stream inside h2::server_session; frames are
 // pulled into the connection's output queue once per loop turn (before the loop sleeps), and only
@@ -95,7 +98,10 @@ class h2_session final : public net::connection_handler,
     void flush();
     void run_handler(stream& s);
     void body_done(stream& s);
-    void refuse(h2::stream_id id, int status, std::string_view body);
+    void refuse(stream& s, int status, std::string_view body);
+    void stop_request(stream& s);
+    /// limits.max_body (request::max_body()) against `bytes` declared or received: 413 beyond.
+    bool body_too_large(stream& s, std::uint64_t bytes);
     void response_done(stream& s, int status);
     stream* find(h2::stream_id id);
     void abort_all();

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -29,6 +30,7 @@
 namespace sy::session {
 
 class h1_sink;
+enum class h2_start : std::uint8_t;  // h2_session.hpp
 
 class http1_session final : public net::connection_handler, public graceful_shutdown {
   public:
@@ -58,7 +60,7 @@ class http1_session final : public net::connection_handler, public graceful_shut
     void response_upgraded();
     void release_exchange();
     bool switch_to_h2c(net::connection& c);
-    void switch_to_h2(net::connection& c);
+    void switch_to_h2(net::connection& c, h2_start start);
 
     http_context& ctx_;
     net::connection* conn_ = nullptr;

@@ -31,10 +31,11 @@ struct error_row {
     error_code code;
 };
 // The one table: session error -> name and the GOAWAY error code (RFC 9113 7).
-constexpr std::array<error_row, 10> error_table = {{
+constexpr std::array<error_row, 11> error_table = {{
     {error::none, "none", error_code::no_error},
     {error::bad_preface, "bad_preface", error_code::protocol_error},
     {error::protocol, "protocol", error_code::protocol_error},
+    {error::stream_id_reused, "stream_id_reused", error_code::protocol_error},
     {error::rapid_reset, "rapid_reset", error_code::enhance_your_calm},
     {error::settings_flood, "settings_flood", error_code::enhance_your_calm},
     {error::ping_flood, "ping_flood", error_code::enhance_your_calm},

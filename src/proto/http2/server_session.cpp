@@ -54,6 +54,8 @@ struct stream_state {
     bool deferred = false;       // data source returned NGHTTP2_ERR_DEFERRED
     bool has_trailers = false;
     bool manual_window = false;  // stream window returned by consume() only (tunnels)
+    bool end_sent = false;       // our END_STREAM is out
+    bool rst_after_end = false;  // RST_STREAM(NO_ERROR) once END_STREAM is out (RFC 9113 8.1)
     owned_headers trailers;
     std::deque<segment> queue;
     std::size_t queued = 0;
@@ -316,8 +318,50 @@ struct server_session::impl {
         return 0;
     }
 
+    // RFC 9113 5.1.1: a client's new stream id must exceed every id it used before, else
+    // connection error PROTOCOL_ERROR. nghttp2 only catches a lower id it still holds a record
+    // of (open, or among the closed streams it keeps) and silently ignores one it has none of,
+    // since it cannot tell "never used" from "closed long ago". Clients count up by two, so the
+    // ids a client skipped (the only lower ids never used) are few: they are kept here as
+    // ranges, at most k_max_skipped of them (the oldest are forgotten, and then ignored as
+    // nghttp2 does).
+    static constexpr std::size_t k_max_skipped = 16;
+    stream_id highest_ = -1;  // the highest client stream id seen (-1: none, so 1 is next)
+    std::deque<std::pair<stream_id, stream_id>> skipped_;  // [first, last] never used
+
+    void note_stream_id(stream_id id) {
+        if (id > highest_) {
+            if (id > highest_ + 2) {
+                if (skipped_.size() == k_max_skipped) skipped_.pop_front();
+                skipped_.emplace_back(highest_ + 2, id - 2);
+            }
+            highest_ = id;
+            return;
+        }
+        for (const auto& [first, last] : skipped_) {
+            if (id >= first && id <= last) {
+                fail(error::stream_id_reused);
+                return;
+            }
+        }
+    }
+
+    static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* ud) {
+        // Odd ids only: an even one is a connection error nghttp2 reports itself.
+        if (hd->type == NGHTTP2_HEADERS && hd->stream_id % 2 == 1)
+            self(ud).note_stream_id(hd->stream_id);
+        return 0;
+    }
+
     static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
         auto& s = self(ud);
+        if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+            (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+            if (stream_state* st = s.find(frame->hd.stream_id)) {
+                st->end_sent = true;
+                if (st->rst_after_end) s.reset_unfinished_request(st->id);
+            }
+        }
         if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
             s.err_ == error::none)
             s.err_ = error::protocol;
@@ -335,6 +379,13 @@ struct server_session::impl {
     }
     bool pending_conn_error_ = false;
 
+    // RFC 9113 8.1: after a complete response, RST_STREAM(NO_ERROR) tells the client to stop
+    // sending a request body nobody will read; not needed once the client ended it.
+    void reset_unfinished_request(stream_id id) {
+        if (nghttp2_session_get_stream_remote_close(ng_, id) == 0)
+            nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+    }
+
     bool init();
 };
 
@@ -343,6 +394,7 @@ bool server_session::impl::init() {
     if (nghttp2_session_callbacks_new(&cb) != 0) return false;
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
     nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback2(cb, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
@@ -357,7 +409,9 @@ bool server_session::impl::init() {
     nghttp2_option_set_max_settings(opt, cfg_.max_settings_entries);
     nghttp2_option_set_max_outbound_ack(opt, cfg_.max_outbound_ack);
     nghttp2_option_set_max_continuations(opt, cfg_.max_continuations);
-    nghttp2_option_set_no_closed_streams(opt, 1);
+    // Closed streams are kept (nghttp2 keeps at most SETTINGS_MAX_CONCURRENT_STREAMS of them):
+    // without them nghttp2 cannot tell DATA or HEADERS on a closed stream (RFC 9113 5.1:
+    // connection error STREAM_CLOSED) from frames to ignore, and silently drops both.
     // Window updates follow consumption (on_data_chunk, consume()): a tunnel stream can hold its
     // window while its reader is busy. nghttp2 still consumes padding and ignored DATA itself.
     nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -407,8 +461,11 @@ feed_result server_session::feed(byte_view in, time_point now) {
     if (rv < 0) {
         switch (rv) {
             case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
-                s.err_ = error::bad_preface;
-                break;
+                // RFC 9113 3.4: an invalid preface is a connection error PROTOCOL_ERROR. nghttp2
+                // queues nothing for it; the session itself is sound, so our SETTINGS and a
+                // GOAWAY can still go out before the close.
+                s.fail(error::bad_preface);
+                return {feed_outcome::goaway_queued, s.err_};
             case NGHTTP2_ERR_FLOODED:
                 s.err_ = error::ack_flood;
                 break;
@@ -464,6 +521,7 @@ sy::result<void, error> server_session::upgrade_h2c(std::string_view http2_setti
         return sy::unexpected(error::bad_upgrade);
     }
     s.stats_.streams_opened++;
+    s.highest_ = 1;
     return {};
 }
 
@@ -538,6 +596,15 @@ sy::result<void, submit_error> server_session::submit_trailers(stream_id id,
 sy::result<void, submit_error> server_session::submit_rst(stream_id id, error_code code) {
     stream_state* st = impl_->find(id);
     if (!st) return sy::unexpected(submit_error::no_stream);
+    if (code == error_code::no_error) {
+        // Waits for the response's END_STREAM (a reset would cut the response short).
+        if (st->responded && !st->end_sent) {
+            st->rst_after_end = true;
+        } else {
+            impl_->reset_unfinished_request(id);
+        }
+        return {};
+    }
     int rv =
         nghttp2_submit_rst_stream(impl_->ng_, NGHTTP2_FLAG_NONE, id, static_cast<uint32_t>(code));
     if (rv != 0) return sy::unexpected(submit_error::internal);

@@ -336,6 +336,27 @@ TEST_F(pair_fixture, shared_bytes_fan_out_not_copied_until_sent) {
     for (auto id : ids) EXPECT_EQ(cobs.resps[id].body, "event: tick\n\n");
 }
 
+TEST_F(pair_fixture, early_response_then_rst_no_error_after_end_stream) {
+    // RFC 9113 8.1: a complete response before the request body ended, then RST_STREAM(NO_ERROR)
+    // once the response's END_STREAM is out (a 413 must not be cut short by its own reset).
+    make();
+    sobs.on_head = [&](stream_id id) {
+        ASSERT_TRUE(server->submit_response(id, 413, {}, false));
+        ASSERT_TRUE(server->submit_data(id, as_bytes("too large"), true));
+        ASSERT_TRUE(server->submit_rst(id, error_code::no_error));
+    };
+    auto id = client->submit_request("POST", "http", "h", "/up", {}, as_bytes("part"), false);
+    ASSERT_TRUE(id);
+    pump();
+    auto& p = cobs.resps[*id];
+    EXPECT_EQ(p.status, 413);
+    EXPECT_EQ(p.body, "too large");
+    EXPECT_TRUE(p.ended);
+    EXPECT_TRUE(p.closed);
+    EXPECT_EQ(p.close_code, error_code::no_error);
+    EXPECT_EQ(server->open_streams(), 0u);
+}
+
 TEST_F(pair_fixture, rapid_reset_flood_goaway_enhance_your_calm) {
     server_settings ss;
     ss.rst_limit = {50, std::chrono::milliseconds(1000)};
@@ -428,12 +449,47 @@ TEST_F(raw_fixture, unread_acks_are_fatal) {
     EXPECT_EQ(r.err, error::ack_flood);
 }
 
-TEST_F(raw_fixture, bad_preface_is_fatal) {
+TEST_F(raw_fixture, bad_preface_queues_goaway_protocol_error) {
+    // RFC 9113 3.4: an invalid preface is a connection error PROTOCOL_ERROR: GOAWAY, then close.
     server_session s(obs);
     auto r = s.feed(as_bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    EXPECT_EQ(r.outcome, feed_outcome::fatal);
+    EXPECT_EQ(r.outcome, feed_outcome::goaway_queued);
     EXPECT_EQ(r.err, error::bad_preface);
     EXPECT_EQ(error_code_for(r.err), error_code::protocol_error);
+    byte_buffer out;
+    s.pull_output(out);
+    std::string_view w = out.view();
+    ASSERT_GE(w.size(), 17u);
+    EXPECT_EQ(w[w.size() - 17 + 3], '\x07');  // the last frame is GOAWAY
+    EXPECT_EQ(w.substr(w.size() - 4), std::string_view("\0\0\0\x01", 4));  // PROTOCOL_ERROR
+    EXPECT_TRUE(s.should_close());
+}
+
+TEST_F(raw_fixture, lower_stream_id_never_used_is_protocol_error) {
+    // RFC 9113 5.1.1: HEADERS on 5, then on 3 (skipped by 5, so never used).
+    server_session s(obs);
+    std::string get(
+        "\x82\x86\x84\x41\x01"
+        "a",
+        6);  // GET http / authority a
+    std::string w(preface);
+    w += frame(4, 0, 0, "");
+    w += frame(1, 0x5, 5, get);
+    EXPECT_EQ(s.feed(as_bytes(w)).outcome, feed_outcome::ok);
+    auto r = s.feed(as_bytes(frame(1, 0x5, 3, get)));
+    EXPECT_EQ(r.outcome, feed_outcome::goaway_queued);
+    EXPECT_EQ(r.err, error::stream_id_reused);
+    EXPECT_EQ(error_code_for(r.err), error_code::protocol_error);
+    // Stream 1 is skipped too when the first stream is 5.
+    server_session s2(obs);
+    EXPECT_EQ(s2.feed(as_bytes(w)).outcome, feed_outcome::ok);
+    EXPECT_EQ(s2.feed(as_bytes(frame(1, 0x5, 1, get))).err, error::stream_id_reused);
+    // Counting up by two, with the streams closed in between, is fine.
+    server_session s3(obs);
+    std::string seq(preface);
+    seq += frame(4, 0, 0, "");
+    for (int id : {1, 3, 5}) seq += frame(1, 0x5, id, get);
+    EXPECT_EQ(s3.feed(as_bytes(seq)).outcome, feed_outcome::ok);
 }
 
 TEST_F(raw_fixture, data_on_stream_zero_is_protocol_error) {

@@ -96,6 +96,9 @@ class decoder {
     decode_state state() const { return state_; }
     /// Bytes of the current message received so far (diagnostics).
     std::size_t offset() const { return have_; }
+    /// The current message's length as its prefix declared it (diagnostics).
+    std::uint32_t declared_length() const { return length_; }
+    std::size_t max_message_size() const { return cfg_.max_message_size; }
 
   private:
     decode_result fail(error e, std::size_t consumed);

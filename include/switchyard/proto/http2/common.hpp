@@ -53,13 +53,14 @@ std::string_view to_string(error_code c);
 /// Why a session stopped accepting input.
 enum class error : std::uint8_t {
     none,
-    bad_preface,     // first bytes were not the client connection preface (RFC 9113 3.4)
-    protocol,        // nghttp2 detected a connection error and queued GOAWAY
-    rapid_reset,     // too many RST_STREAM received per window
-    settings_flood,  // too many SETTINGS frames per window
-    ping_flood,      // too many PING frames per window
-    ack_flood,       // nghttp2: too many unsent SETTINGS/PING ACKs (peer does not read)
-    bad_upgrade,     // HTTP2-Settings header value invalid (RFC 7540 3.2.1)
+    bad_preface,       // first bytes were not the client connection preface (RFC 9113 3.4)
+    protocol,          // nghttp2 detected a connection error and queued GOAWAY
+    stream_id_reused,  // HEADERS on a lower stream id the client never used (RFC 9113 5.1.1)
+    rapid_reset,       // too many RST_STREAM received per window
+    settings_flood,    // too many SETTINGS frames per window
+    ping_flood,        // too many PING frames per window
+    ack_flood,         // nghttp2: too many unsent SETTINGS/PING ACKs (peer does not read)
+    bad_upgrade,       // HTTP2-Settings header value invalid (RFC 7540 3.2.1)
     out_of_memory,
     internal,  // a callback failed, or an unexpected nghttp2 error
 };
@@ -70,7 +71,7 @@ error_code error_code_for(error e);
 enum class feed_outcome : std::uint8_t {
     ok,             // all bytes processed
     goaway_queued,  // connection error: GOAWAY queued; pull_output(), flush, then close
-    fatal,          // nothing more can be sent sensibly (bad preface, OOM): close now
+    fatal,          // nothing more can be sent sensibly (OOM, peer not reading): close now
 };
 
 struct feed_result {

@@ -34,11 +34,16 @@
 //   is busy stops its peer at the stream window (64 KiB by default) while the connection window
 //   is still returned at once (other streams keep flowing). Otherwise, a caller that needs
 //   receive backpressure should stop calling feed() (TCP then pushes back).
-// - Errors: feed() reports goaway_queued for the errors the session detects itself (floods)
-//   and for those nghttp2 reports through its error callback; a few connection errors nghttp2
-//   handles silently (it just queues GOAWAY), and those show up once pull_output() sends the
-//   GOAWAY: last_error() turns to error::protocol and should_close() to true. So the loop is:
-//   feed, pull_output, flush, then close if feed said so or should_close().
+// - Errors: feed() reports goaway_queued for the errors the session detects itself (floods, an
+//   invalid client preface, a lower stream id never used) and for those nghttp2 reports through
+//   its error callback; a few connection errors nghttp2 handles silently (it just queues
+//   GOAWAY), and those show up once pull_output() sends the GOAWAY: last_error() turns to
+//   error::protocol and should_close() to true. So the loop is: feed, pull_output, flush, then
+//   close once should_close() (the GOAWAY is out); close at once only on fatal.
+//   Stream states follow RFC 9113 5.1 as nghttp2 implements them: closed streams are kept (at
+//   most max_concurrent_streams), so DATA/HEADERS on a half-closed (remote) or closed stream,
+//   or after the peer's RST_STREAM, is a connection error STREAM_CLOSED (GOAWAY; RFC 9113 5.4.1
+//   lets a stream error be treated so), while frames after our own RST_STREAM are ignored.
 // - Limits: oversize request headers (> max_header_list_size) get a 431 response with
 //   END_STREAM and no on_request event; rapid-reset / SETTINGS / PING floods queue GOAWAY
 //   ENHANCE_YOUR_CALM and feed() reports goaway_queued with the error.
@@ -163,6 +168,9 @@ class server_session {
     /// Trailers after the queued data; ends the stream (gRPC status goes here).
     sy::result<void, submit_error> submit_trailers(stream_id id,
                                                    std::span<const header_field> hdrs);
+    /// RST_STREAM. With no_error (RFC 9113 8.1: "stop sending the request, the response is
+    /// complete") it waits until the response submitted on `id` has sent its END_STREAM, and is
+    /// dropped if the client ended its request by then.
     sy::result<void, submit_error> submit_rst(stream_id id, error_code code);
 
     /// From now on DATA received on `id` gives its stream window back only through consume()
