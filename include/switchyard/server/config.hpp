@@ -19,7 +19,7 @@ enum class execution_model { single, acceptor, reuseport, prefork };
 struct limits_config {
     std::uint64_t max_connections = 100000;      // per process; beyond it: 503 and close
     std::uint64_t max_request_line = 8 * 1024;   // -> 414
-    std::uint64_t max_header_bytes = 16 * 1024;  // whole head -> 431
+    std::uint64_t max_header_bytes = 32 * 1024;  // whole head -> 431
     std::uint64_t max_headers = 100;             // -> 431
     std::uint64_t max_body = 8 * 1024 * 1024;    // -> 413
     std::uint64_t idle_timeout_ms = 60000;       // keep-alive connection with nothing in flight
