@@ -138,7 +138,7 @@ const option_desc k_options[] = {
      SY_REF(amqp.store_dir)},
     {"amqp.fsync", nullptr, "AMQP log sync: always | batch | never", SY_REF(amqp.fsync),
      "always|batch|never"},
-    {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait", SY_REF(amqp.fsync_interval_ms)},
+    {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait (ms)", SY_REF(amqp.fsync_interval_ms)},
 };
 #undef SY_REF
 
