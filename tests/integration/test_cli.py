@@ -60,6 +60,11 @@ def test_amqp_store_dir_is_a_file(tmp):
     (["--workers", "many"],
      "switchyard: --workers: expected a non-negative integer, got 'many'\n"),
     (["--tls-listen", "127.0.0.1:0"], "switchyard: tls: a certificate and a key are required\n"),
+    (["--tls-listen", "127.0.0.1:0", "--tls-cert", "/nonexistent.crt", "--tls-key", "/x.key"],
+     "switchyard: tls: certificate /nonexistent.crt: No such file or directory\n"),
+    (["--hub-jobs-queue", "amq.jobs"],
+     "switchyard: hub.jobs_queue: 'amq.jobs' is not a usable queue name (non-empty, not amq.*, "
+     "at most 247 bytes)\n"),
     (["--config", "/nonexistent/sy.toml"],
      "switchyard: /nonexistent/sy.toml: cannot open config file\n"),
 ])
