@@ -82,13 +82,11 @@ int run(int argc, char** argv) {
     cfg.listen.clear();
     sy::http::router unused_router;
     sy::server::runtime rt(cfg, unused_router);
-    rt.add_listener("tcp", addresses,
-                    [](sy::server::loop_state& ls, sy::net::accepted_socket&& s) {
-                        sy::net::connection::create(
-                            *ls.loop, sy::net::tcp_stream(std::move(s.fd)),
-                            std::make_unique<echo_handler>(), ls.conn_opts, std::move(s.slot),
-                            &ls.conns);
-                    });
+    rt.add_listener("tcp", addresses, [](sy::server::loop_state& ls, sy::net::accepted_socket&& s) {
+        sy::net::connection::create(*ls.loop, sy::net::tcp_stream(std::move(s.fd)),
+                                    std::make_unique<echo_handler>(), ls.conn_opts,
+                                    std::move(s.slot), &ls.conns);
+    });
     code = rt.run();
     std::fprintf(stderr, "echo-tcp: %llu backpressure pauses\n",
                  static_cast<unsigned long long>(g_backpressure.load()));

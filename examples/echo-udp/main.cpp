@@ -123,8 +123,8 @@ int run(int argc, char** argv) {
                  "bytes, %llu out, %llu dropped\n",
                  static_cast<unsigned long long>(rx), static_cast<unsigned long long>(batches),
                  static_cast<unsigned long long>(truncated),
-                 static_cast<unsigned long long>(max_datagram),
-                 static_cast<unsigned long long>(tx), static_cast<unsigned long long>(dropped));
+                 static_cast<unsigned long long>(max_datagram), static_cast<unsigned long long>(tx),
+                 static_cast<unsigned long long>(dropped));
     sockets.clear();
     return 0;
 }

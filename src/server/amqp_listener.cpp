@@ -75,7 +75,8 @@ void check_store_dir(const std::string& dir) {
         throw config_error(fmt::format("amqp.store_dir: {}: {}", dir,
                                        errno == ENOENT ? "no such directory" : strerror(errno)));
     }
-    if (!S_ISDIR(st.st_mode)) throw config_error(fmt::format("amqp.store_dir: {}: not a directory", dir));
+    if (!S_ISDIR(st.st_mode))
+        throw config_error(fmt::format("amqp.store_dir: {}: not a directory", dir));
     if (::access(dir.c_str(), W_OK | X_OK) != 0) {
         throw config_error(fmt::format("amqp.store_dir: {}: not writable", dir));
     }

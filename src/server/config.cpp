@@ -138,7 +138,8 @@ const option_desc k_options[] = {
      SY_REF(amqp.store_dir)},
     {"amqp.fsync", nullptr, "AMQP log sync: always | batch | never", SY_REF(amqp.fsync),
      "always|batch|never"},
-    {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait (ms)", SY_REF(amqp.fsync_interval_ms)},
+    {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait (ms)",
+     SY_REF(amqp.fsync_interval_ms)},
 };
 #undef SY_REF
 
@@ -356,7 +357,8 @@ void walk(server_config& cfg, const toml::table& t, const std::string& prefix,
                 if (std::string_view(o.key).rfind(key + ".", 0) == 0) known_section = true;
             }
             if (!known_section) {
-                out.push_back({line, fmt::format("{}:{}: unknown section [{}]", origin, line, key)});
+                out.push_back(
+                    {line, fmt::format("{}:{}: unknown section [{}]", origin, line, key)});
                 continue;
             }
             walk(cfg, *sub, key, origin, out);
@@ -420,19 +422,23 @@ void add_table_flags(CLI::App& app, const cli_program& prog, const server_config
                      given_flags& given) {
     for (const auto& o : k_options) {
         if (!offered(prog, o)) continue;
-        std::string help = fmt::format("{} [{}] (default: {})", help_of(prog, o), o.key,
-                                       value_text(o, defaults));
+        std::string help =
+            fmt::format("{} [{}] (default: {})", help_of(prog, o), o.key, value_text(o, defaults));
         const option_desc* op = &o;
         CLI::Option* opt = nullptr;
         if (std::holds_alternative<strs_ref>(o.ref)) {
             opt = app.add_option_function<std::vector<std::string>>(
-                flag_of(o), [&given, op](const std::vector<std::string>& v) {
+                flag_of(o),
+                [&given, op](const std::vector<std::string>& v) {
                     given.push_back({op, v});
                 },
                 help);
         } else {
             opt = app.add_option_function<std::string>(
-                flag_of(o), [&given, op](const std::string& v) { given.push_back({op, {v}}); },
+                flag_of(o),
+                [&given, op](const std::string& v) {
+                    given.push_back({op, {v}});
+                },
                 help);
         }
         // A boolean flag's value is optional: `--pin` means `--pin true` (parse_bool("")).
@@ -623,8 +629,8 @@ std::string describe_options_markdown() {
     std::string out;
     for (auto s : sections) {
         const std::string name = s.empty() ? "top-level" : fmt::format("[{}]", s);
-        out += fmt::format("<!-- BEGIN generated: {} (switchyard --help-config=markdown) -->\n",
-                           name);
+        out +=
+            fmt::format("<!-- BEGIN generated: {} (switchyard --help-config=markdown) -->\n", name);
         out += "| TOML key | flag | type | default | meaning |\n|---|---|---|---|---|\n";
         for (const auto& o : k_options) {
             if (section_of(o.key) != s) continue;

@@ -8,8 +8,8 @@
 #include <functional>
 #include <limits>
 #include <stdexcept>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sy::server {

@@ -84,8 +84,9 @@ TEST(config, every_error_of_a_file_in_line_order) {
     } catch (const config_error& e) {
         const std::string w = e.what();
         const auto a = w.find("f.toml:1: workers");
-        const auto b = w.find("f.toml:3: unknown key 'limits.max_bdy' (did you mean "
-                              "limits.max_body?)");
+        const auto b = w.find(
+            "f.toml:3: unknown key 'limits.max_bdy' (did you mean "
+            "limits.max_body?)");
         const auto d = w.find("f.toml:4: unknown section [nope]");
         ASSERT_NE(a, std::string::npos) << w;
         ASSERT_NE(b, std::string::npos) << w;
