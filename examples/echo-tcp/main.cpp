@@ -12,12 +12,12 @@
 //   - half-close: a client that shuts down its sending side still gets every echoed byte, then
 //     our FIN (the connection's default on_peer_closed is a graceful close: flush, then FIN).
 //
-// Flags are the server's own (the same table as switchyard's TOML keys): --listen, --model,
-// --workers, --backlog, --output-high-water, --idle-timeout-ms, ... The listener is announced
-// as "switchyard listening on tcp://HOST:PORT" (port 0 picks one).
+// Flags are a subset of the server's own (the same table as switchyard's TOML keys; `--help`
+// lists them): --listen, --model, --workers, --backlog, --output-high-water,
+// --write-timeout-ms, ... The listener is announced as "switchyard listening on
+// tcp://HOST:PORT" (port 0 picks one).
 #include <atomic>
 #include <cstdio>
-#include <iostream>
 #include <memory>
 
 #include "switchyard/http/router.hpp"
@@ -46,31 +46,55 @@ class echo_handler final : public sy::net::connection_handler {
     }
 };
 
-}  // namespace
+// The flags this program offers: the runtime's listener, model and connection settings (the
+// HTTP, hub, TLS and AMQP ones would do nothing here).
+sy::server::cli_program echo_program() {
+    sy::server::cli_program p;
+    p.name = "echo-tcp";
+    p.description =
+        "echo-tcp: a TCP echo server on the switchyard runtime (every execution model, "
+        "backpressure by output watermarks, half-close kept)";
+    p.keys = {{"listen", "HOST:PORT to echo TCP on (repeatable; port 0 picks one)"},
+              {"model"},
+              {"workers"},
+              {"pin"},
+              {"backlog"},
+              {"reuseport"},
+              {"defer_accept"},
+              {"log_level"},
+              {"limits.max_connections"},
+              {"limits.write_timeout_ms"},
+              {"limits.output_high_water"},
+              {"limits.output_low_water"},
+              {"limits.input_buffer_max"},
+              {"limits.accept_batch"},
+              {"limits.shutdown_grace_ms"}};
+    return p;
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     sy::server::server_config cfg;
     cfg.listen = {"127.0.0.1:7000"};
     int code = 0;
-    if (!sy::server::parse_command_line(cfg, argc, argv, code)) return code;
+    if (!sy::server::parse_command_line(cfg, argc, argv, code, echo_program())) return code;
     // --listen names the echo addresses: no HTTP listener in this program.
     std::vector<std::string> addresses = std::move(cfg.listen);
     cfg.listen.clear();
     sy::http::router unused_router;
-    try {
-        sy::server::runtime rt(cfg, unused_router);
-        rt.add_listener(
-            "tcp", addresses, [](sy::server::loop_state& ls, sy::net::accepted_socket&& s) {
-                sy::net::connection::create(*ls.loop, sy::net::tcp_stream(std::move(s.fd)),
-                                            std::make_unique<echo_handler>(), ls.conn_opts,
-                                            std::move(s.slot), &ls.conns);
-            });
-        code = rt.run();
-    } catch (const sy::server::config_error& e) {
-        std::cerr << "echo-tcp: " << e.what() << "\n";
-        return 2;
-    }
+    sy::server::runtime rt(cfg, unused_router);
+    rt.add_listener("tcp", addresses, [](sy::server::loop_state& ls, sy::net::accepted_socket&& s) {
+        sy::net::connection::create(*ls.loop, sy::net::tcp_stream(std::move(s.fd)),
+                                    std::make_unique<echo_handler>(), ls.conn_opts,
+                                    std::move(s.slot), &ls.conns);
+    });
+    code = rt.run();
     std::fprintf(stderr, "echo-tcp: %llu backpressure pauses\n",
                  static_cast<unsigned long long>(g_backpressure.load()));
     return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return sy::server::guard_startup("echo-tcp", [&] { return run(argc, argv); });
 }

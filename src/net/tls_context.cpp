@@ -24,15 +24,21 @@ constexpr const char* k_tls12_ciphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr const char* k_groups = "X25519:P-256:P-384";
 
+// The root cause of a failed OpenSSL call: the reason of the earliest error queued ("No such
+// file or directory", "no start line"); the later ones only say which routines passed it up
+// ("BIO routines::system lib"). The queue is drained.
 std::string openssl_errors() {
-    std::string out;
-    char buf[256];
-    while (unsigned long e = ERR_get_error()) {
-        ERR_error_string_n(e, buf, sizeof buf);
-        if (!out.empty()) out += "; ";
-        out += buf;
+    unsigned long first = ERR_get_error();
+    while (ERR_get_error() != 0) {
     }
-    return out.empty() ? "unknown OpenSSL error" : out;
+    if (first == 0) return "unknown OpenSSL error";
+#ifdef ERR_SYSTEM_ERROR
+    if (ERR_SYSTEM_ERROR(first)) return std::strerror(ERR_GET_REASON(first));  // errno
+#endif
+    if (const char* reason = ERR_reason_error_string(first)) return reason;
+    char buf[256];
+    ERR_error_string_n(first, buf, sizeof buf);
+    return buf;
 }
 
 std::string lower(std::string_view s) {

@@ -4,8 +4,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <memory>
+
+#include <fmt/format.h>
 
 #include "switchyard/base/log.hpp"
 #include "switchyard/session/amqp_server.hpp"
@@ -57,12 +64,31 @@ bool is_loopback(int fd) {
     return ss.ss_family == AF_UNIX;
 }
 
+// Creates and checks amqp.store_dir on the main thread before any loop runs, so a wrong
+// directory is a start-up error (exit 2) rather than an exception thrown on the broker loop's
+// thread when the store opens (which would abort the process).
+void check_store_dir(const std::string& dir) {
+    if (dir.empty()) return;
+    ::mkdir(dir.c_str(), 0755);  // one level, as the store does; EEXIST is checked below
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+        throw config_error(fmt::format("amqp.store_dir: {}: {}", dir,
+                                       errno == ENOENT ? "no such directory" : strerror(errno)));
+    }
+    if (!S_ISDIR(st.st_mode))
+        throw config_error(fmt::format("amqp.store_dir: {}: not a directory", dir));
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        throw config_error(fmt::format("amqp.store_dir: {}: not writable", dir));
+    }
+}
+
 }  // namespace
 
 void install_amqp(sy::app& app) {
     app.on_runtime([](runtime& rt) {
         const amqp_config& ac = rt.config().amqp;
         if (ac.listen.empty()) return;
+        check_store_dir(ac.store_dir);
         auto st = std::make_shared<amqp_state>();
         auto opts = options_of(ac);
         rt.on_loop_start([st, opts](loop_state& ls) {

@@ -1,6 +1,6 @@
 #include "switchyard/server/app.hpp"
 
-#include <iostream>
+#include <filesystem>
 
 #include "switchyard/base/log.hpp"
 
@@ -31,22 +31,24 @@ app& app::any(std::string_view p, http::handler h) {
 }
 
 int app::run(int argc, char** argv) {
-    int code = 0;
-    if (!server::parse_command_line(cfg_, argc, argv, code)) return code;
-    return run();
+    const std::string name = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "";
+    return server::guard_startup(name.empty() ? "switchyard" : name, [&] {
+        int code = 0;
+        if (!server::parse_command_line(cfg_, argc, argv, code)) return code;
+        return run_runtime();
+    });
 }
 
 int app::run() {
+    return server::guard_startup("switchyard", [this] { return run_runtime(); });
+}
+
+int app::run_runtime() {
     log::level lvl;
     if (log::parse_level(cfg_.log_level, lvl)) log::set_level(lvl);
-    try {
-        rt_ = std::make_unique<server::runtime>(cfg_, router_);
-        for (auto& fn : runtime_hooks_) fn(*rt_);
-        return rt_->run();
-    } catch (const server::config_error& e) {
-        std::cerr << "switchyard: " << e.what() << "\n";
-        return 2;
-    }
+    rt_ = std::make_unique<server::runtime>(cfg_, router_);
+    for (auto& fn : runtime_hooks_) fn(*rt_);
+    return rt_->run();
 }
 
 }  // namespace sy

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -70,6 +71,19 @@ void debug_connections(sy::app& a, http::request&, http::response& res) {
         });
 }
 
+// The static_dir setting opened as the file handler's root; a missing or wrong directory is a
+// configuration error naming the setting (the handler's own exception names no setting).
+http::handler open_static_dir(const std::string& dir) {
+    try {
+        return http::static_files(dir);
+    } catch (const std::system_error& e) {
+        std::string why = e.code().message();
+        if (e.code() == std::errc::no_such_file_or_directory) why = "no such directory";
+        if (e.code() == std::errc::not_a_directory) why = "not a directory";
+        throw config_error(fmt::format("static_dir: {}: {}", dir, why));
+    }
+}
+
 }  // namespace
 
 void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall) {
@@ -122,7 +136,7 @@ void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allo
         });
     }
     if (!static_dir.empty()) {
-        auto files = http::static_files(static_dir);
+        auto files = open_static_dir(static_dir);
         r.get("/", files);
         r.get("/*path", files);
     }

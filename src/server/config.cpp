@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <iostream>
@@ -27,6 +28,7 @@ struct option_desc {
     const char* flag;  // command-line flag; nullptr: derived from the key
     const char* help;
     std::variant<u64_ref, bool_ref, str_ref, strs_ref, model_ref> ref;
+    const char* choices = nullptr;  // a string option's allowed values, "a|b|c" (checked on set)
 };
 
 // The single list of settings: each is a TOML key and a flag.
@@ -37,7 +39,7 @@ struct option_desc {
 const option_desc k_options[] = {
     {"listen", "--listen", "HOST:PORT to serve HTTP on (repeatable; port 0 picks one)",
      SY_REF(listen)},
-    {"static_dir", "--static", "directory served at / (default: the bundled www/)",
+    {"static_dir", "--static", "directory served at / (empty: the bundled www/)",
      SY_REF(static_dir)},
     {"model", "--model", "execution model: single | acceptor | reuseport | prefork", SY_REF(model)},
     {"workers", "--workers", "event loops (threads, or processes with prefork); 0 = cores",
@@ -48,7 +50,8 @@ const option_desc k_options[] = {
      SY_REF(reuseport)},
     {"defer_accept", nullptr, "TCP_DEFER_ACCEPT: wake only when the first bytes arrive",
      SY_REF(defer_accept)},
-    {"log_level", nullptr, "debug | info | warn | error | off", SY_REF(log_level)},
+    {"log_level", nullptr, "debug | info | warn | error | off", SY_REF(log_level),
+     "debug|info|warn|error|off"},
     {"access_log", nullptr, "log one line per request", SY_REF(access_log)},
     {"debug_stall", nullptr, "enable POST /debug/stall?ms=N (pauses accepting; for tests)",
      SY_REF(debug_stall)},
@@ -98,7 +101,7 @@ const option_desc k_options[] = {
      "bytes queued per subscriber before the slow policy applies",
      SY_REF(hub.subscriber_output_cap)},
     {"hub.slow_policy", nullptr, "drop-oldest | disconnect | block-publisher",
-     SY_REF(hub.slow_policy)},
+     SY_REF(hub.slow_policy), "drop-oldest|disconnect|block-publisher"},
     {"hub.sse_heartbeat_ms", nullptr, "SSE comment heartbeat interval",
      SY_REF(hub.sse_heartbeat_ms)},
     {"hub.longpoll_timeout_ms", nullptr, "default long-poll wait before 304",
@@ -133,8 +136,10 @@ const option_desc k_options[] = {
      SY_REF(amqp.memory_limit)},
     {"amqp.store_dir", "--amqp-store-dir", "directory of the durable AMQP log (empty: none)",
      SY_REF(amqp.store_dir)},
-    {"amqp.fsync", nullptr, "AMQP log sync: always | batch | never", SY_REF(amqp.fsync)},
-    {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait", SY_REF(amqp.fsync_interval_ms)},
+    {"amqp.fsync", nullptr, "AMQP log sync: always | batch | never", SY_REF(amqp.fsync),
+     "always|batch|never"},
+    {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait (ms)",
+     SY_REF(amqp.fsync_interval_ms)},
 };
 #undef SY_REF
 
@@ -155,6 +160,43 @@ const option_desc* find_option(std::string_view key) {
     return nullptr;
 }
 
+// The section a key belongs to: "limits" for "limits.max_body", "" for a top-level key.
+std::string_view section_of(std::string_view key) {
+    auto dot = key.find('.');
+    return dot == std::string_view::npos ? std::string_view{} : key.substr(0, dot);
+}
+
+const char* type_of(const option_desc& o) {
+    if (std::holds_alternative<u64_ref>(o.ref)) return "integer";
+    if (std::holds_alternative<bool_ref>(o.ref)) return "bool";
+    if (std::holds_alternative<strs_ref>(o.ref)) return "list";
+    if (std::holds_alternative<model_ref>(o.ref)) return "model";
+    return "string";
+}
+
+// The value of `o` in `cfg`, written as it would be in TOML.
+std::string value_text(const option_desc& o, const server_config& cfg) {
+    server_config copy = cfg;  // the accessors take non-const references
+    return std::visit(
+        [&](auto ref) -> std::string {
+            using r = decltype(ref);
+            if constexpr (std::is_same_v<r, u64_ref>) return std::to_string(ref(copy));
+            if constexpr (std::is_same_v<r, bool_ref>) return ref(copy) ? "true" : "false";
+            if constexpr (std::is_same_v<r, str_ref>) return fmt::format("\"{}\"", ref(copy));
+            if constexpr (std::is_same_v<r, model_ref>)
+                return fmt::format("\"{}\"", to_string(ref(copy)));
+            if constexpr (std::is_same_v<r, strs_ref>) {
+                std::string out = "[";
+                for (const auto& v : ref(copy)) {
+                    if (out.size() > 1) out += ", ";
+                    out += fmt::format("\"{}\"", v);
+                }
+                return out + "]";
+            }
+        },
+        o.ref);
+}
+
 std::uint64_t parse_u64(std::string_view s, const std::string& where) {
     std::uint64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -170,6 +212,21 @@ bool parse_bool(std::string_view s, const std::string& where) {
     throw config_error(fmt::format("{}: expected true or false, got '{}'", where, s));
 }
 
+void check_choice(const option_desc& o, const std::string& v, const std::string& where) {
+    if (!o.choices) return;
+    std::string_view rest = o.choices;
+    while (!rest.empty()) {
+        auto bar = rest.find('|');
+        if (rest.substr(0, bar) == v) return;
+        rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
+    }
+    std::string allowed = o.choices;
+    for (auto& ch : allowed) {
+        if (ch == '|') ch = ',';
+    }
+    throw config_error(fmt::format("{}: unknown value '{}' ({})", where, v, allowed));
+}
+
 // Sets one option from its textual value (flags) - the TOML path below converts to text first
 // only for strings; numbers and booleans keep their TOML types.
 void set_from_string(server_config& cfg, const option_desc& o, const std::vector<std::string>& vals,
@@ -183,7 +240,10 @@ void set_from_string(server_config& cfg, const option_desc& o, const std::vector
                 const std::string v = vals.empty() ? std::string() : vals.back();
                 if constexpr (std::is_same_v<r, u64_ref>) ref(cfg) = parse_u64(v, where);
                 if constexpr (std::is_same_v<r, bool_ref>) ref(cfg) = parse_bool(v, where);
-                if constexpr (std::is_same_v<r, str_ref>) ref(cfg) = v;
+                if constexpr (std::is_same_v<r, str_ref>) {
+                    check_choice(o, v, where);
+                    ref(cfg) = v;
+                }
                 if constexpr (std::is_same_v<r, model_ref>) {
                     if (!parse_model(v, ref(cfg))) {
                         throw config_error(fmt::format(
@@ -231,29 +291,90 @@ void set_from_toml(server_config& cfg, const option_desc& o, const toml::node& n
     set_from_string(cfg, o, vals, where);
 }
 
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// " (did you mean X?)" for the closest candidate within a few edits (a quarter of the length,
+// at least 2), else "".
+std::string suggestion(std::string_view given, const std::vector<std::string>& candidates) {
+    const std::string* best = nullptr;
+    std::size_t best_d = std::max<std::size_t>(2, given.size() / 4) + 1;
+    for (const auto& c : candidates) {
+        const std::size_t d = edit_distance(given, c);
+        if (d < best_d) {
+            best_d = d;
+            best = &c;
+        }
+    }
+    return best ? fmt::format(" (did you mean {}?)", *best) : std::string();
+}
+
+std::vector<std::string> all_keys() {
+    std::vector<std::string> keys;
+    for (const auto& o : k_options) keys.emplace_back(o.key);
+    return keys;
+}
+
+/// Errors found while reading one file or command line, reported together (config_error's
+/// message holds one per line) so a user fixes them in one round.
+struct problem {
+    std::size_t line;  // for ordering; 0 for command-line problems
+    std::string text;
+};
+
+std::string join(std::vector<problem> ps) {
+    std::stable_sort(ps.begin(), ps.end(),
+                     [](const problem& a, const problem& b) { return a.line < b.line; });
+    std::string out;
+    for (const auto& p : ps) {
+        if (!out.empty()) out += '\n';
+        out += p.text;
+    }
+    return out;
+}
+
 void walk(server_config& cfg, const toml::table& t, const std::string& prefix,
-          const std::string& origin) {
+          const std::string& origin, std::vector<problem>& out) {
     for (auto&& [k, v] : t) {
         std::string key =
             prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+        const std::size_t line = k.source().begin.line;
         if (auto* sub = v.as_table()) {
             bool known_section = false;
             for (const auto& o : k_options) {
                 if (std::string_view(o.key).rfind(key + ".", 0) == 0) known_section = true;
             }
             if (!known_section) {
-                throw config_error(
-                    fmt::format("{}:{}: unknown section [{}]", origin, k.source().begin.line, key));
+                out.push_back(
+                    {line, fmt::format("{}:{}: unknown section [{}]", origin, line, key)});
+                continue;
             }
-            walk(cfg, *sub, key, origin);
+            walk(cfg, *sub, key, origin, out);
             continue;
         }
         const option_desc* o = find_option(key);
         if (!o) {
-            throw config_error(
-                fmt::format("{}:{}: unknown key '{}'", origin, k.source().begin.line, key));
+            out.push_back({line, fmt::format("{}:{}: unknown key '{}'{}", origin, line, key,
+                                             suggestion(key, all_keys()))});
+            continue;
         }
-        set_from_toml(cfg, *o, v, where_of(origin, v, key));
+        try {
+            set_from_toml(cfg, *o, v, where_of(origin, v, key));
+        } catch (const config_error& e) {
+            out.push_back({line, e.what()});
+        }
     }
 }
 
@@ -263,6 +384,132 @@ std::string read_file(const std::string& path) {
     std::ostringstream ss;
     ss << f.rdbuf();
     return ss.str();
+}
+
+// The offer of `o` in `prog`, nullptr when not offered; every key is offered by an empty list.
+const offered_key* offer_of(const cli_program& prog, const option_desc& o) {
+    static const offered_key k_all{};
+    if (prog.keys.empty()) return &k_all;
+    for (const auto& k : prog.keys) {
+        if (k.key == o.key) return &k;
+    }
+    return nullptr;
+}
+
+bool offered(const cli_program& prog, const option_desc& o) {
+    return offer_of(prog, o) != nullptr;
+}
+
+std::string_view help_of(const cli_program& prog, const option_desc& o) {
+    const offered_key* k = offer_of(prog, o);
+    return k && !k->help.empty() ? std::string_view(k->help) : std::string_view(o.help);
+}
+
+std::string md_escape(std::string_view s) {
+    std::string out;
+    for (char ch : s) {
+        if (ch == '|') out += '\\';
+        out += ch;
+    }
+    return out;
+}
+
+using given_flags = std::vector<std::pair<const option_desc*, std::vector<std::string>>>;
+
+// Registers the offered options of the table as flags; values are collected as text in `given`
+// and applied after the file has been read.
+void add_table_flags(CLI::App& app, const cli_program& prog, const server_config& defaults,
+                     given_flags& given) {
+    for (const auto& o : k_options) {
+        if (!offered(prog, o)) continue;
+        std::string help =
+            fmt::format("{} [{}] (default: {})", help_of(prog, o), o.key, value_text(o, defaults));
+        const option_desc* op = &o;
+        CLI::Option* opt = nullptr;
+        if (std::holds_alternative<strs_ref>(o.ref)) {
+            opt = app.add_option_function<std::vector<std::string>>(
+                flag_of(o),
+                [&given, op](const std::vector<std::string>& v) {
+                    given.push_back({op, v});
+                },
+                help);
+        } else {
+            opt = app.add_option_function<std::string>(
+                flag_of(o),
+                [&given, op](const std::string& v) {
+                    given.push_back({op, {v}});
+                },
+                help);
+        }
+        // A boolean flag's value is optional: `--pin` means `--pin true` (parse_bool("")).
+        if (std::holds_alternative<bool_ref>(o.ref)) opt->expected(0, 1)->default_str("");
+        opt->type_name(type_of(o));
+    }
+}
+
+void add_extra_flags(CLI::App& app, const cli_program& prog, std::vector<problem>& problems) {
+    for (const auto& x : prog.extra) {
+        std::string help = fmt::format("{} (default: {})", x.help, *x.value);
+        const extra_flag* xp = &x;
+        app.add_option_function<std::string>(
+               x.flag,
+               [xp, &problems](const std::string& v) {
+                   try {
+                       const std::uint64_t n = parse_u64(v, xp->flag);
+                       if (n < xp->min || n > xp->max) {
+                           throw config_error(fmt::format("{}: must be between {} and {}, got {}",
+                                                          xp->flag, xp->min, xp->max, n));
+                       }
+                       *xp->value = n;
+                   } catch (const config_error& e) {
+                       problems.push_back({0, e.what()});
+                   }
+               },
+               help)
+            ->type_name("integer");
+    }
+}
+
+// Flags CLI11 did not know (allow_extras): one problem each, with the closest known flag.
+void report_unknown(const CLI::App& app, std::vector<problem>& problems) {
+    std::vector<std::string> flags;
+    for (const CLI::Option* opt : app.get_options()) {
+        for (const auto& n : opt->get_lnames()) flags.push_back("--" + n);
+    }
+    bool after_unknown_flag = false;
+    for (const auto& arg : app.remaining()) {
+        if (arg.size() > 1 && arg[0] == '-') {
+            const std::string name = arg.substr(0, arg.find('='));
+            problems.push_back(
+                {0, fmt::format("unknown flag '{}'{}", name, suggestion(name, flags))});
+            after_unknown_flag = arg.find('=') == std::string::npos;
+        } else if (!after_unknown_flag) {
+            problems.push_back({0, fmt::format("unexpected argument '{}'", arg)});
+        } else {
+            after_unknown_flag = false;  // taken as the unknown flag's value
+        }
+    }
+}
+
+// --help-config[=markdown] is answered before CLI11 parses (the rest of argv may be anything).
+bool help_config_requested(int argc, char** argv, const cli_program& prog,
+                           const server_config& defaults) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--help-config") {
+            std::cout << describe_options(prog, defaults);
+            return true;
+        }
+        if (a == "--help-config=markdown") {
+            std::cout << describe_options_markdown();
+            return true;
+        }
+        if (a.starts_with("--help-config=")) {
+            throw config_error(fmt::format("--help-config: unknown format '{}' (markdown)",
+                                           a.substr(sizeof "--help-config=" - 1)));
+        }
+    }
+    return false;
 }
 
 }  // namespace
@@ -300,80 +547,118 @@ void apply_toml(server_config& cfg, std::string_view text, const std::string& or
         throw config_error(fmt::format("{}:{}:{}: {}", origin, e.source().begin.line,
                                        e.source().begin.column, e.description()));
     }
-    walk(cfg, t, "", origin);
+    std::vector<problem> problems;
+    walk(cfg, t, "", origin, problems);
+    if (!problems.empty()) throw config_error(join(std::move(problems)));
 }
 
-bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_code) {
-    CLI::App app{
-        "switchyard: HTTP/1.1, HTTP/2, gRPC, WebSocket, SSE, long polling, pub/sub and "
-        "AMQP on one port and one hub"};
+bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_code,
+                        const cli_program& prog) {
+    exit_code = 0;
+    if (help_config_requested(argc, argv, prog, cfg)) return false;
+    CLI::App app{prog.description, prog.name};
+    app.allow_extras();
     std::string config_file;
-    app.add_option("--config", config_file, "TOML configuration file (flags override it)");
+    app.add_option("--config", config_file, "TOML configuration file (flags override it)")
+        ->type_name("file");
     app.add_flag_callback(
-        "--version", [] { throw CLI::CallForVersion(fmt::format("switchyard {}", k_version), 0); },
+        "--version",
+        [&prog] { throw CLI::CallForVersion(fmt::format("{} {}", prog.name, k_version), 0); },
         "print the version and exit");
-    app.add_flag_callback(
-        "--help-config", [] { throw CLI::CallForHelp(); },
-        "list every setting (TOML key and flag)");
+    std::string help_format;  // answered by help_config_requested, registered for --help
+    app.add_option("--help-config", help_format,
+                   "list every setting: key, flag, type, default and help (=markdown: the "
+                   "tables of docs/configuration.md)")
+        ->expected(0, 1)
+        ->type_name("[=markdown]");
 
-    // Flags are collected as text, then applied in order after the file has been read.
-    std::vector<std::pair<const option_desc*, std::vector<std::string>>> given;
-    for (const auto& o : k_options) {
-        std::string help = fmt::format("{} [{}]", o.help, o.key);
-        const option_desc* op = &o;
-        if (std::holds_alternative<bool_ref>(o.ref)) {
-            app.add_option_function<std::string>(
-                   flag_of(o),
-                   [&given, op](const std::string& v) {
-                       given.push_back({op, {v}});
-                   },
-                   help)
-                ->expected(0, 1)
-                ->default_str("");
-        } else if (std::holds_alternative<strs_ref>(o.ref)) {
-            app.add_option_function<std::vector<std::string>>(
-                flag_of(o),
-                [&given, op](const std::vector<std::string>& v) {
-                    given.push_back({op, v});
-                },
-                help);
-        } else {
-            app.add_option_function<std::string>(
-                flag_of(o),
-                [&given, op](const std::string& v) {
-                    given.push_back({op, {v}});
-                },
-                help);
-        }
-    }
+    std::vector<problem> problems;
+    given_flags given;
+    add_table_flags(app, prog, cfg, given);
+    add_extra_flags(app, prog, problems);
     try {
-        bool config_help = false;
-        for (int i = 1; i < argc; ++i) config_help |= std::string_view(argv[i]) == "--help-config";
-        if (config_help) {
-            std::cout << describe_options();
-            exit_code = 0;
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) {  // --help, --version
+            exit_code = app.exit(e);
             return false;
         }
-        app.parse(argc, argv);
-        if (!config_file.empty()) apply_toml(cfg, read_file(config_file), config_file);
-        for (auto& [o, vals] : given) set_from_string(cfg, *o, vals, flag_of(*o));
-    } catch (const CLI::ParseError& e) {
-        exit_code = app.exit(e);
-        return false;
-    } catch (const config_error& e) {
-        std::cerr << "switchyard: " << e.what() << "\n";
-        exit_code = 2;
-        return false;
+        throw config_error(e.what());
     }
+    report_unknown(app, problems);
+    if (!config_file.empty()) {
+        try {
+            apply_toml(cfg, read_file(config_file), config_file);
+        } catch (const config_error& e) {
+            problems.push_back({0, e.what()});
+        }
+    }
+    for (auto& [o, vals] : given) {
+        try {
+            set_from_string(cfg, *o, vals, flag_of(*o));
+        } catch (const config_error& e) {
+            problems.push_back({0, e.what()});
+        }
+    }
+    if (!problems.empty()) throw config_error(join(std::move(problems)));
     return true;
 }
 
-std::string describe_options() {
-    std::string out;
+std::string describe_options(const cli_program& prog, const server_config& defaults) {
+    std::string out = fmt::format("{:<34} {:<32} {:<8} {:<20} {}\n", "TOML key", "flag", "type",
+                                  "default", "meaning");
     for (const auto& o : k_options) {
-        out += fmt::format("{:<34} {:<28} {}\n", o.key, flag_of(o), o.help);
+        if (!offered(prog, o)) continue;
+        out += fmt::format("{:<34} {:<32} {:<8} {:<20} {}\n", o.key, flag_of(o), type_of(o),
+                           value_text(o, defaults), help_of(prog, o));
+    }
+    for (const auto& x : prog.extra) {
+        out += fmt::format("{:<34} {:<32} {:<8} {:<20} {}\n", "-", x.flag, "integer", *x.value,
+                           x.help);
     }
     return out;
+}
+
+std::string describe_options_markdown() {
+    const server_config defaults;
+    std::vector<std::string_view> sections;
+    for (const auto& o : k_options) {
+        auto s = section_of(o.key);
+        if (std::find(sections.begin(), sections.end(), s) == sections.end()) sections.push_back(s);
+    }
+    std::string out;
+    for (auto s : sections) {
+        const std::string name = s.empty() ? "top-level" : fmt::format("[{}]", s);
+        out +=
+            fmt::format("<!-- BEGIN generated: {} (switchyard --help-config=markdown) -->\n", name);
+        out += "| TOML key | flag | type | default | meaning |\n|---|---|---|---|---|\n";
+        for (const auto& o : k_options) {
+            if (section_of(o.key) != s) continue;
+            out += fmt::format("| `{}` | `{}` | {} | `{}` | {} |\n", o.key, flag_of(o), type_of(o),
+                               value_text(o, defaults), md_escape(o.help));
+        }
+        out += fmt::format("<!-- END generated: {} -->\n", name);
+    }
+    return out;
+}
+
+int guard_startup(std::string_view program, const std::function<int()>& body) {
+    auto report = [program](std::string_view what) {
+        while (!what.empty()) {
+            auto nl = what.find('\n');
+            std::cerr << program << ": " << what.substr(0, nl) << "\n";
+            what = nl == std::string_view::npos ? std::string_view{} : what.substr(nl + 1);
+        }
+        return 2;
+    };
+    try {
+        return body();
+    } catch (const config_error& e) {
+        return report(e.what());
+    } catch (const std::exception& e) {
+        // Not a configuration mistake (eventfd, epoll, memory): still one clear line, not abort.
+        return report(fmt::format("start-up failed: {}", e.what()));
+    }
 }
 
 }  // namespace sy::server

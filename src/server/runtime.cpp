@@ -116,7 +116,11 @@ runtime::runtime(server_config cfg, http::router& router)
     http_opts_.access_log = cfg_.access_log;
     add_listener("http", cfg_.listen,
                  [this](loop_state& ls, net::accepted_socket&& s) { on_accept(ls, std::move(s)); });
-    if (!cfg_.tls.listen.empty()) add_tls_listener(*this, cfg_, impl_->tls, impl_->reload_hooks);
+    if (!cfg_.tls.listen.empty()) {
+        add_tls_listener(*this, cfg_, impl_->tls, impl_->reload_hooks);
+    } else if (!cfg_.tls.cert.empty() || !cfg_.tls.key.empty() || !cfg_.tls.sni.empty()) {
+        log::warn("tls.cert/tls.key/tls.sni are set but tls.listen is empty: no HTTPS listener");
+    }
 }
 
 const net::tls_server* runtime::tls() const {

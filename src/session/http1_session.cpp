@@ -170,14 +170,15 @@ std::shared_ptr<http::byte_tunnel> h1_sink::do_upgrade(http::response_head& head
     if (!live()) return nullptr;
     byte_buffer out(256);
     http1::response_writer w(out);
-    w.status(head.status == 0 ? 101 : head.status, {}, 1);
+    const int status = head.status == 0 ? 101 : head.status;
+    w.status(status, {}, 1);
     for (auto f : head.headers) w.header(f.name, f.value);
     w.end_head();
     conn_->write(std::move(out));
-    status_ = head.status;
+    status_ = status;
     auto tunnel = std::make_shared<h1_tunnel>(*conn_);
     net::connection* c = conn_;
-    if (session_) session_->response_upgraded();
+    if (session_) session_->response_upgraded(status);
     // The session is replaced by the tunnel; it is destroyed at the end of the turn.
     c->set_handler(std::make_unique<h1_tunnel_handler>(tunnel));
     return tunnel;
@@ -348,9 +349,11 @@ void http1_session::response_done(int status) {
     }
 }
 
-void http1_session::response_upgraded() {
+// A takeover is counted under the status it sent: 101 for WebSocket, 200 for an SSE stream
+// (which takes the connection over without switching protocols).
+void http1_session::response_upgraded(int status) {
     ctx_.counters().upgrades.add();
-    ctx_.counters().by_status[101].add();
+    if (status > 0 && status < 600) ctx_.counters().by_status[status].add();
     sink_.reset();
     phase_ = phase::upgraded;
 }

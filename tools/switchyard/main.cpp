@@ -30,13 +30,17 @@ std::string default_static_dir() {
 
 int main(int argc, char** argv) {
     sy::app app;
-    int code = 0;
-    if (!sy::server::parse_command_line(app.config(), argc, argv, code)) return code;
-    auto& cfg = app.config();
-    if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
-    sy::server::install_gateway(app);  // before the static files' catch-all route
-    sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
-    sy::server::install_amqp(app);
-    sy::server::install_grpc_hub(app);
-    return app.run();
+    // The one place where a start-up error (config_error, or any exception before the loops
+    // run) becomes "switchyard: ..." on stderr and exit status 2.
+    return sy::server::guard_startup("switchyard", [&] {
+        int code = 0;
+        if (!sy::server::parse_command_line(app.config(), argc, argv, code)) return code;
+        auto& cfg = app.config();
+        if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
+        sy::server::install_gateway(app);  // before the static files' catch-all route
+        sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
+        sy::server::install_amqp(app);
+        sy::server::install_grpc_hub(app);
+        return app.run();
+    });
 }

@@ -63,10 +63,13 @@ class app {
     /// Parses the server flags (--listen, --model, --workers, --config, ...) into config(), then
     /// runs. Returns the process exit code.
     int run(int argc, char** argv);
-    /// Runs with config() as it is.
+    /// Runs with config() as it is. Both run()s report start-up errors (config_error and any
+    /// other exception before the loops start) as one line each on stderr and return 2.
     int run();
 
   private:
+    int run_runtime();
+
     server::server_config cfg_;
     http::router router_;
     std::unique_ptr<server::runtime> rt_;

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sy::server {
@@ -16,7 +19,7 @@ enum class execution_model { single, acceptor, reuseport, prefork };
 struct limits_config {
     std::uint64_t max_connections = 100000;      // per process; beyond it: 503 and close
     std::uint64_t max_request_line = 8 * 1024;   // -> 414
-    std::uint64_t max_header_bytes = 16 * 1024;  // whole head -> 431
+    std::uint64_t max_header_bytes = 32 * 1024;  // whole head -> 431
     std::uint64_t max_headers = 100;             // -> 431
     std::uint64_t max_body = 8 * 1024 * 1024;    // -> 413
     std::uint64_t idle_timeout_ms = 60000;       // keep-alive connection with nothing in flight
@@ -100,19 +103,62 @@ class config_error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// A program's own integer flag, outside server_config (echo-udp's --max-datagram).
+struct extra_flag {
+    std::string flag;  // "--max-datagram"
+    std::string help;
+    std::uint64_t* value;  // holds the default before parsing, the given value after
+    std::uint64_t min = 0;
+    std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+};
+
+/// A key of the option table a program offers as a flag; `help` replaces the table's text
+/// where the program gives the setting its own meaning (echo-udp's --listen).
+struct offered_key {
+    std::string key;
+    std::string help;  // empty: the table's
+};
+
+/// What a program built on the runtime offers on its command line: its name (in --help,
+/// --version), a description, which keys of the option table are flags (empty: all) and flags
+/// of its own. The TOML file (--config) takes every key whatever the program offers.
+struct cli_program {
+    std::string name = "switchyard";
+    std::string description =
+        "switchyard: HTTP/1.1, HTTP/2, gRPC, WebSocket, SSE, long polling, pub/sub and AMQP on "
+        "one port and one hub";
+    std::vector<offered_key> keys;
+    std::vector<extra_flag> extra;
+};
+
 const char* to_string(execution_model m);
 bool parse_model(std::string_view s, execution_model& out);
 
 /// Applies a TOML document (text; `origin` names it in errors) over `cfg`.
-/// Throws config_error naming the line for syntax errors, unknown keys and bad values.
+/// Throws config_error naming the line for a syntax error; unknown keys and bad values are all
+/// reported in one config_error, one per line of its message, in line order.
 void apply_toml(server_config& cfg, std::string_view text, const std::string& origin);
 
-/// Parses argv (flags override the file named by --config, which is read first).
-/// Returns false when the process should exit with `exit_code` (--help, --version, or an error
-/// already printed).
-bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_code);
+/// Parses argv (flags override the file named by --config, which is read first). `cfg` holds
+/// the program's defaults on entry (shown by --help). Returns false when the process should exit
+/// with `exit_code` (0: --help, --help-config, --version answered). Throws config_error with
+/// every problem found (unknown flags with the closest known one, bad values, the file's
+/// errors), one per line.
+bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_code,
+                        const cli_program& prog = {});
 
-/// The TOML keys and flags with their help, for docs/configuration.md (`switchyard --help-config`).
-std::string describe_options();
+/// The offered keys and flags with type, default (from `defaults`) and help
+/// (`switchyard --help-config`).
+std::string describe_options(const cli_program& prog, const server_config& defaults);
+
+/// Every key as Markdown tables, one per section between BEGIN/END generated markers, with the
+/// built-in defaults: the generated part of docs/configuration.md
+/// (`switchyard --help-config=markdown`; tests/integration/test_config_doc.py checks the page).
+std::string describe_options_markdown();
+
+/// Runs start-up code and returns its exit status; a config_error (or any other exception)
+/// escaping it is printed on stderr as "program: message", one line per problem, and gives
+/// exit status 2. Every main() of the project wraps its start-up in this one place.
+int guard_startup(std::string_view program, const std::function<int()>& body);
 
 }  // namespace sy::server

@@ -57,7 +57,7 @@ class http1_session final : public net::connection_handler, public graceful_shut
     void fail(net::connection& c, http1::error e);
     void reply_and_close(net::connection& c, int status, std::string_view body);
     void response_done(int status);
-    void response_upgraded();
+    void response_upgraded(int status);
     void release_exchange();
     bool switch_to_h2c(net::connection& c);
     void switch_to_h2(net::connection& c, h2_start start);

@@ -63,7 +63,7 @@ TEST(config, flags_override_file_and_every_key_has_a_flag) {
     EXPECT_EQ(c.limits.max_body, 77u);
     EXPECT_TRUE(c.pin);
     EXPECT_EQ(c.hub.history_count, 5u);
-    EXPECT_NE(describe_options().find("--tls-cert"), std::string::npos);
+    EXPECT_NE(describe_options({}, server_config{}).find("--tls-cert"), std::string::npos);
 }
 
 TEST(config, bad_flag_value_fails) {
@@ -72,8 +72,54 @@ TEST(config, bad_flag_value_fails) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     int code = 0;
-    EXPECT_FALSE(parse_command_line(c, static_cast<int>(argv.size()), argv.data(), code));
-    EXPECT_EQ(code, 2);
+    EXPECT_THROW(parse_command_line(c, static_cast<int>(argv.size()), argv.data(), code),
+                 config_error);
+}
+
+TEST(config, every_error_of_a_file_in_line_order) {
+    server_config c;
+    try {
+        apply_toml(c, "workers = \"two\"\n[limits]\nmax_bdy = 1\n[nope]\nx = 1\n", "f.toml");
+        FAIL() << "expected config_error";
+    } catch (const config_error& e) {
+        const std::string w = e.what();
+        const auto a = w.find("f.toml:1: workers");
+        const auto b = w.find(
+            "f.toml:3: unknown key 'limits.max_bdy' (did you mean "
+            "limits.max_body?)");
+        const auto d = w.find("f.toml:4: unknown section [nope]");
+        ASSERT_NE(a, std::string::npos) << w;
+        ASSERT_NE(b, std::string::npos) << w;
+        ASSERT_NE(d, std::string::npos) << w;
+        EXPECT_LT(a, b);
+        EXPECT_LT(b, d);
+    }
+}
+
+TEST(config, string_choices_are_checked) {
+    server_config c;
+    EXPECT_THROW(apply_toml(c, "log_level = \"loud\"\n", "a"), config_error);
+    EXPECT_THROW(apply_toml(c, "[amqp]\nfsync = \"sometimes\"\n", "a"), config_error);
+    EXPECT_THROW(apply_toml(c, "[hub]\nslow_policy = \"wait\"\n", "a"), config_error);
+    apply_toml(c, "log_level = \"warn\"\n", "a");
+    EXPECT_EQ(c.log_level, "warn");
+}
+
+TEST(config, unknown_flag_suggests_the_closest) {
+    server_config c;
+    std::vector<std::string> args{"switchyard", "--listn", "127.0.0.1:0", "--zzzzzzzz"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    int code = 0;
+    try {
+        parse_command_line(c, static_cast<int>(argv.size()), argv.data(), code);
+        FAIL() << "expected config_error";
+    } catch (const config_error& e) {
+        const std::string w = e.what();
+        EXPECT_NE(w.find("unknown flag '--listn' (did you mean --listen?)"), std::string::npos)
+            << w;
+        EXPECT_TRUE(w.ends_with("unknown flag '--zzzzzzzz'")) << w;  // nothing close: no guess
+    }
 }
 
 }  // namespace
