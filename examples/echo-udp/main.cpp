@@ -61,7 +61,6 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<sy::net::udp_socket>> sockets;
 
     sy::net::udp_options uo;
-    uo.reuse_port = true;
     uo.recv_buffer = 1 << 20;  // room for bursts while a loop is busy
     for (const auto& text : cfg.listen) {
         auto addr = sy::net::address::parse(text);
@@ -71,9 +70,13 @@ int main(int argc, char** argv) {
         }
         // Binding and registering before the loops run is allowed (loop.hpp thread contract).
         for (std::size_t i = 0; i < workers; ++i) {
+            // The first worker's socket claims the address (refused if anyone holds it), the
+            // others join its SO_REUSEPORT group.
+            uo.sharing = i == 0 ? sy::net::port_sharing::claim : sy::net::port_sharing::join;
             auto s = sy::net::udp_socket::bind(group.at(i), *addr, uo, echo_batch);
             if (!s) {
-                std::cerr << "echo-udp: bind " << text << ": " << s.error().message() << "\n";
+                std::cerr << "echo-udp: listen " << text << ": "
+                          << sy::net::bind_error_text(s.error()) << "\n";
                 return 2;
             }
             if (addr->port() == 0) addr->set_port((*s)->local_address().port());
