@@ -85,7 +85,6 @@ int run(int argc, char** argv) {
     std::vector<std::unique_ptr<sy::net::udp_socket>> sockets;
 
     sy::net::udp_options uo;
-    uo.reuse_port = true;
     uo.recv_buffer = 1 << 20;  // room for bursts while a loop is busy
     uo.max_datagram = static_cast<std::size_t>(max_datagram);
     for (const auto& text : cfg.listen) {
@@ -93,9 +92,13 @@ int run(int argc, char** argv) {
         if (!addr) throw sy::server::config_error("listen: cannot parse address '" + text + "'");
         // Binding and registering before the loops run is allowed (loop.hpp thread contract).
         for (std::size_t i = 0; i < workers; ++i) {
+            // The first worker's socket claims the address (refused if anyone holds it), the
+            // others join its SO_REUSEPORT group.
+            uo.sharing = i == 0 ? sy::net::port_sharing::claim : sy::net::port_sharing::join;
             auto s = sy::net::udp_socket::bind(group.at(i), *addr, uo, echo_batch);
             if (!s) {
-                throw sy::server::config_error("listen " + text + ": " + s.error().message());
+                throw sy::server::config_error("listen " + text + ": " +
+                                               sy::net::bind_error_text(s.error()));
             }
             if (addr->port() == 0) addr->set_port((*s)->local_address().port());
             sockets.push_back(std::move(*s));

@@ -21,14 +21,6 @@ result<void, os_error> set_int_opt(int fd, int level, int name, int v, const cha
 result<unique_fd, os_error> make_listen_socket(const address& addr, const listener_options& o) {
     unique_fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return unexpected(core::last_os_error("socket"));
-    if (o.reuse_address) {
-        auto r = set_int_opt(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)");
-        if (!r) return unexpected(r.error());
-    }
-    if (o.reuse_port) {
-        auto r = set_int_opt(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)");
-        if (!r) return unexpected(r.error());
-    }
     if (addr.is_v6()) {
         auto r = set_int_opt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, o.ipv6_only ? 1 : 0,
                              "setsockopt(IPV6_V6ONLY)");
@@ -39,8 +31,8 @@ result<unique_fd, os_error> make_listen_socket(const address& addr, const listen
                              "setsockopt(TCP_DEFER_ACCEPT)");
         if (!r) return unexpected(r.error());
     }
-    if (::bind(fd.get(), addr.sa(), addr.len()) < 0) return unexpected(core::last_os_error("bind"));
-    if (::listen(fd.get(), o.backlog) < 0) return unexpected(core::last_os_error("listen"));
+    if (auto r = bind_address(fd.get(), addr, o.sharing, o.backlog); !r)
+        return unexpected(r.error());
     return fd;
 }
 

@@ -12,14 +12,11 @@ result<std::unique_ptr<udp_socket>, os_error> udp_socket::bind(core::loop& l, co
                                                                receive_fn on_receive) {
     unique_fd fd(::socket(addr.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return unexpected(core::last_os_error("socket"));
-    int one = 1;
-    if (o.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-        return unexpected(core::last_os_error("setsockopt(SO_REUSEPORT)"));
     if (o.recv_buffer > 0)
         (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &o.recv_buffer, sizeof o.recv_buffer);
     if (o.send_buffer > 0)
         (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &o.send_buffer, sizeof o.send_buffer);
-    if (::bind(fd.get(), addr.sa(), addr.len()) < 0) return unexpected(core::last_os_error("bind"));
+    if (auto r = bind_address(fd.get(), addr, o.sharing, -1); !r) return unexpected(r.error());
     address local;
     *local.len_ptr() = address::capacity();
     if (::getsockname(fd.get(), local.sa(), local.len_ptr()) < 0)

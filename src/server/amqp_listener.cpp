@@ -38,6 +38,7 @@ session::amqp_options options_of(const amqp_config& c) {
     }
     if (!c.vhosts.empty()) o.vhosts = c.vhosts;
     o.heartbeat_s = static_cast<std::uint16_t>(c.heartbeat_s);
+    o.handshake_timeout_ms = c.handshake_timeout_ms;
     o.frame_max = static_cast<std::uint32_t>(c.frame_max);
     o.channel_max = static_cast<std::uint16_t>(c.channel_max);
     o.max_message = c.max_message;

@@ -129,6 +129,8 @@ const option_desc k_options[] = {
     {"amqp.vhosts", nullptr, "AMQP virtual hosts (repeatable)", SY_REF(amqp.vhosts)},
     {"amqp.heartbeat_s", nullptr, "AMQP heartbeat offered in connection.tune (0: off)",
      SY_REF(amqp.heartbeat_s)},
+    {"amqp.handshake_timeout_ms", nullptr, "AMQP header to connection.open must take at most",
+     SY_REF(amqp.handshake_timeout_ms)},
     {"amqp.frame_max", nullptr, "AMQP largest frame offered", SY_REF(amqp.frame_max)},
     {"amqp.channel_max", nullptr, "AMQP channels per connection", SY_REF(amqp.channel_max)},
     {"amqp.max_message", nullptr, "AMQP message body bytes; beyond: 406", SY_REF(amqp.max_message)},

@@ -69,7 +69,7 @@ void render_http(std::string& out, runtime& rt) {
                            http1::to_string(static_cast<http1::error>(e)), n);
         }
     }
-    metric(out, "sy_http_timeouts_total", "counter", "Requests that timed out (408), by phase.");
+    metric(out, "sy_http_timeouts_total", "counter", "Timeouts by phase (408, or a silent close).");
     fmt::format_to(std::back_inserter(out), "sy_http_timeouts_total{{phase=\"header\"}} {}\n",
                    sum_loops(rt, [](loop_state& l) {
                        return l.http ? l.http->counters().header_timeouts.get() : 0;

@@ -184,11 +184,18 @@ namespace {
 net::listener_options listener_opts(const server_config& cfg, net::connection_limit* limit) {
     net::listener_options lo;
     lo.backlog = static_cast<int>(cfg.backlog);
-    lo.reuse_port = cfg.model == execution_model::reuseport || cfg.reuseport;
+    const bool shared = cfg.model == execution_model::reuseport || cfg.reuseport;
+    lo.sharing = shared ? net::port_sharing::claim : net::port_sharing::exclusive;
     lo.defer_accept_seconds = cfg.defer_accept ? 1 : 0;
     lo.accept_batch = static_cast<unsigned>(cfg.limits.accept_batch);
     lo.limit = limit;
     return lo;
+}
+
+/// The start-up error for an address that cannot be bound: "listen HOST:PORT: address already in
+/// use" when another process holds it (the same words in every model).
+config_error listen_error(const std::string& text, const core::os_error& e) {
+    return config_error("listen " + text + ": " + net::bind_error_text(e));
 }
 }  // namespace
 
@@ -219,12 +226,17 @@ void runtime::open_kind(const listener_kind& k, std::size_t first_inherited) {
         std::vector<loop_state*> owners;
         if (cfg_.model == execution_model::acceptor) {
             owners.push_back(impl_->acceptor_state.get());
-        } else if (lo.reuse_port && !prefork) {
+        } else if (lo.sharing != net::port_sharing::exclusive && !prefork) {
             for (auto& l : loops_) owners.push_back(l.get());
         } else {
             owners.push_back(loops_[0].get());
         }
         for (loop_state* ls : owners) {
+            // The first socket of the address claims it (fails if anyone else holds it), the
+            // other loops' sockets join its group.
+            net::listener_options own = lo;
+            if (ls != owners.front() && lo.sharing == net::port_sharing::claim)
+                own.sharing = net::port_sharing::join;
             auto accept_cb = [this, ls, handler](net::accepted_socket&& s) {
                 accepted_.fetch_add(1, std::memory_order_relaxed);
                 if (impl_->acceptor_state && ls == impl_->acceptor_state.get()) {
@@ -238,12 +250,10 @@ void runtime::open_kind(const listener_kind& k, std::size_t first_inherited) {
             };
             result<std::unique_ptr<net::listener>, core::os_error> l =
                 prefork ? net::listener::adopt(*ls->loop,
-                                               std::move(impl_->inherited[first_inherited + a]), lo,
-                                               accept_cb, refuse)
-                        : net::listener::open(*ls->loop, *addr, lo, accept_cb, refuse);
-            if (!l) {
-                throw config_error("listen " + k.addresses[a] + ": " + l.error().message());
-            }
+                                               std::move(impl_->inherited[first_inherited + a]),
+                                               own, accept_cb, refuse)
+                        : net::listener::open(*ls->loop, *addr, own, accept_cb, refuse);
+            if (!l) throw listen_error(k.addresses[a], l.error());
             if (addr->port() == 0) addr = (*l)->local_address();  // reuseport: same port for all
             info.address = (*l)->local_address().to_string();
             info.fds.push_back((*l)->fd());
@@ -442,14 +452,14 @@ void runtime::stall_accept(std::uint64_t ms) {
 int runtime::run_prefork() {
     // The parent binds every address once; children inherit the sockets and accept on them.
     net::listener_options lo = listener_opts(cfg_, nullptr);
-    lo.reuse_port = cfg_.reuseport;
+    lo.sharing = cfg_.reuseport ? net::port_sharing::claim : net::port_sharing::exclusive;
     std::vector<net::unique_fd> fds;
     for (const auto& k : kinds_) {
         for (const auto& text : k.addresses) {
             auto addr = net::address::parse(text);
             if (!addr) throw config_error("listen: cannot parse address '" + text + "'");
             auto fd = net::bind_listen_socket(*addr, lo);
-            if (!fd) throw config_error("listen " + text + ": " + fd.error().message());
+            if (!fd) throw listen_error(text, fd.error());
             net::address local;
             *local.len_ptr() = net::address::capacity();
             ::getsockname(fd->get(), local.sa(), local.len_ptr());

@@ -40,8 +40,11 @@ void amqp_connection::on_open(net::connection& c) {
     conn_ = &c;
     last_recv_ms_ = last_send_ms_ = srv_.now_ms();
     c.set_idle_timeout(millis(0));
-    // The protocol header must arrive promptly (RabbitMQ: handshake_timeout 10 s).
-    c.set_read_deadline(millis(10000));
+    // The handshake, from the protocol header to connection.open, must finish within
+    // handshake_timeout (RabbitMQ's handshake_timeout, 10 s): a socket that sends nothing, or
+    // stops half-way, does not hold a connection slot. Cleared once the connection is open.
+    if (srv_.opts.handshake_timeout_ms > 0)
+        c.set_read_deadline(millis(static_cast<std::int64_t>(srv_.opts.handshake_timeout_ms)));
 }
 
 void amqp_connection::on_data(net::connection& c, byte_buffer& in) {
@@ -63,7 +66,6 @@ void amqp_connection::on_data(net::connection& c, byte_buffer& in) {
             return;
         }
         if (r.kind == event_kind::protocol_header) {
-            c.clear_read_deadline();
             send_start();
         } else {
             on_frame(r.f);
@@ -289,6 +291,7 @@ void amqp_connection::on_open_method(const connection_open& m) {
             make_fault(530, "vhost " + std::string(m.virtual_host) + " not found"), 10, 40);
     }
     state_ = conn_state::ready;
+    if (conn_) conn_->clear_read_deadline();  // the handshake is over (see on_open)
     encode_method_frame(out(), 0, connection_open_ok{});
 }
 

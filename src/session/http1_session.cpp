@@ -200,6 +200,9 @@ void http1_session::on_open(net::connection& c) {
     conn_ = &c;
     c.set_linger_only_if_unread(true);
     c.set_idle_timeout(ctx_.options().idle_timeout);
+    // The first head's clock starts now, not at its first byte: a connection that never sends
+    // a byte is closed after header_timeout (on_timeout), not held for the idle timeout.
+    c.set_read_deadline(ctx_.options().header_timeout);
 }
 
 void http1_session::on_data(net::connection& c, byte_buffer& in) {
@@ -235,7 +238,10 @@ bool http1_session::step(net::connection& c, byte_buffer& in) {
     if (!x_) x_ = ctx_.acquire_exchange();
     if (phase_ == phase::idle) {
         phase_ = phase::head;
-        c.set_read_deadline(ctx_.options().header_timeout);
+        // Later heads get the whole header_timeout from their first byte; the first one keeps
+        // the deadline set at on_open (bytes trickled in late get no extra time).
+        if (!fresh_) c.set_read_deadline(ctx_.options().header_timeout);
+        fresh_ = false;
     }
     auto r = x_->parser.feed(in.readable());
     if (r.out == outcome::error) {
@@ -399,6 +405,14 @@ void http1_session::on_peer_closed(net::connection& c) {
 
 net::timeout_action http1_session::on_timeout(net::connection& c, net::timeout_kind k) {
     if (k == net::timeout_kind::idle && phase_ == phase::handler) return net::timeout_action::keep;
+    if (k == net::timeout_kind::read && phase_ == phase::idle && fresh_) {
+        // Nothing (or only part of an h2 preface) arrived within header_timeout of the accept:
+        // closed without a 408, as nginx does for client_header_timeout on a connection that
+        // sent nothing. There is no request to answer, and a client that opened the
+        // connection ahead of use (a browser's preconnect) must not read a stray response.
+        ctx_.counters().header_timeouts.add();
+        return net::timeout_action::close;
+    }
     if (k == net::timeout_kind::read && (phase_ == phase::head || phase_ == phase::body)) {
         auto& counters = ctx_.counters();
         (phase_ == phase::head ? counters.header_timeouts : counters.body_timeouts).add();

@@ -39,8 +39,9 @@ struct accepted_socket {
 
 struct listener_options {
     int backlog = 1024;  ///< capped by net.core.somaxconn
-    bool reuse_address = true;
-    bool reuse_port = false;       ///< SO_REUSEPORT: one listener per loop, kernel balances
+    /// SO_REUSEPORT (one listener per loop, the kernel balances): the first socket of an address
+    /// claims it, the others join (see bind_address). SO_REUSEADDR is always on.
+    port_sharing sharing = port_sharing::exclusive;
     int defer_accept_seconds = 0;  ///< TCP_DEFER_ACCEPT: wake only when data arrived (0 = off)
     bool tcp_nodelay = true;
     bool ipv6_only = true;       ///< for [::] addresses

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "switchyard/base/fd.hpp"
 #include "switchyard/base/result.hpp"
 #include "switchyard/core/error.hpp"
+#include "switchyard/net/address.hpp"
 
 namespace sy::net {
 
@@ -74,6 +76,28 @@ inline void connection_slot::release() {
         owner_ = nullptr;
     }
 }
+
+/// How a listening (or UDP) socket takes its address. SO_REUSEPORT lets any socket of the same
+/// uid that sets it join the address's group, so a group is only this process's if its first
+/// socket took the address alone: see bind_address.
+enum class port_sharing {
+    exclusive,  ///< no SO_REUSEPORT: the only socket on the address
+    claim,      ///< the first socket of this process's group: takes the address alone, then
+                ///< sets SO_REUSEPORT so its siblings can join
+    join,       ///< a later socket of the group, after a sibling's claim (same process, or the
+                ///< prefork parent's inherited socket); never the first on an address
+};
+
+/// Binds fd (a fresh socket) to addr under the sharing rule; listens with backlog when
+/// backlog >= 0 (stream sockets; pass -1 for datagram sockets). Stream sockets get SO_REUSEADDR
+/// (a restart binds over the last run's TIME_WAIT and draining connections); datagram sockets
+/// never do (on UDP it would let any socket share the address). Fails with EADDRINUSE when
+/// another socket, of any process, holds the address (a claim or exclusive bind).
+result<void, os_error> bind_address(int fd, const address& addr, port_sharing sharing, int backlog);
+
+/// The text for a failed bind_address: "address already in use" for EADDRINUSE (whether bind or
+/// listen saw it), else e.message().
+std::string bind_error_text(const os_error& e);
 
 result<void, os_error> set_nodelay(int fd, bool on = true);
 result<void, os_error> set_nonblocking(int fd);

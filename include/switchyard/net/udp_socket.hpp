@@ -36,7 +36,9 @@ struct udp_options {
     unsigned max_batches = 4;           ///< recvmmsg calls per readable event (fairness)
     std::size_t max_datagram = 2048;    ///< receive size per datagram (larger ones are truncated)
     std::size_t max_send_queue = 4096;  ///< datagrams waiting; beyond it they are dropped
-    bool reuse_port = false;
+    /// SO_REUSEPORT (one socket per loop): the first socket of an address claims it, the others
+    /// join (see bind_address).
+    port_sharing sharing = port_sharing::exclusive;
     int recv_buffer = 0;  ///< SO_RCVBUF (0 = kernel default)
     int send_buffer = 0;  ///< SO_SNDBUF
 };

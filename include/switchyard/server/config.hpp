@@ -70,6 +70,7 @@ struct amqp_config {
     std::vector<std::string> users;  // "name:password"; empty: guest/guest from loopback only
     std::vector<std::string> vhosts{"/"};
     std::uint64_t heartbeat_s = 60;
+    std::uint64_t handshake_timeout_ms = 10000;  // header to connection.open (RabbitMQ: 10 s)
     std::uint64_t frame_max = 131072;
     std::uint64_t channel_max = 2047;
     std::uint64_t max_message = 128 << 20;

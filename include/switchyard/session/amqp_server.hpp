@@ -33,7 +33,10 @@ struct amqp_user {
 struct amqp_options {
     std::vector<amqp_user> users;  // empty: guest/guest, loopback only
     std::vector<std::string> vhosts{"/"};
-    std::uint16_t heartbeat_s = 60;    // offered in connection.tune
+    std::uint16_t heartbeat_s = 60;  // offered in connection.tune
+    /// From the accept to connection.open (protocol header, start-ok, tune-ok, open); past it
+    /// the socket is closed (RabbitMQ's handshake_timeout, 10 s). 0: no bound.
+    std::uint64_t handshake_timeout_ms = 10000;
     std::uint32_t frame_max = 131072;  // offered in connection.tune
     std::uint16_t channel_max = 2047;
     std::uint64_t max_message = 128u << 20;  // body bytes; beyond: 406

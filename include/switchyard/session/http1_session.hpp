@@ -7,8 +7,10 @@
 // buffer (bounded by its cap), so responses always leave in request order. When the response
 // ends the session resumes parsing.
 //
-// Timeouts: the head must arrive within header_timeout of its first byte (slowloris: 408 and
-// close), body bytes may pause at most body_timeout (408), a connection with nothing in flight
+// Timeouts: the first head must arrive within header_timeout of the accept (the connection is
+// closed silently if no byte came, with 408 if part of a head did), a later head within
+// header_timeout of its first byte (slowloris: 408 and close); both count as header timeouts.
+// Body bytes may pause at most body_timeout (408), a connection with nothing in flight
 // closes after idle_timeout. A response in flight is never cut by the idle timeout.
 //
 // Errors: a parse error gets the table reply from proto/http1/errors.hpp (400/413/414/431/501/
@@ -72,6 +74,7 @@ class http1_session final : public net::connection_handler, public graceful_shut
     bool draining_ = false;
     bool h2c_allowed_ = true;
     bool first_bytes_ = true;   // nothing parsed yet on this connection (h2 preface check)
+    bool fresh_ = true;         // no head begun yet: the header deadline set at open runs
     bool h2c_upgrade_ = false;  // this request asked for "Upgrade: h2c" with HTTP2-Settings
     std::uint8_t remote_len_ = 0;
     std::array<char, 47> remote_{};

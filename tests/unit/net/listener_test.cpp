@@ -273,6 +273,94 @@ TEST(Udp, EchoWithBatchedIo) {
     EXPECT_EQ((*s)->stats().tx_datagrams.get(), static_cast<std::uint64_t>(n));
 }
 
+// SO_REUSEPORT groups: the first socket claims the address (bind_address), siblings join it, and
+// a claim is refused where any other socket holds the address, even one with SO_REUSEPORT.
+namespace {
+/// A socket of another program: SO_REUSEPORT (and SO_REUSEADDR) set before bind, like a server
+/// that would join any group of its uid; listening when stream.
+unique_fd outsider(int type, const address& a) {
+    unique_fd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (type == SOCK_STREAM) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), a.sa(), a.len()) != 0) return {};
+    if (type == SOCK_STREAM && ::listen(fd.get(), 8) != 0) return {};
+    return fd;
+}
+}  // namespace
+
+TEST(Listener, ClaimedAddressIsJoinedBySiblingsOnlyAndBalanced) {
+    core::loop loop;
+    listener_options o;
+    o.sharing = port_sharing::claim;
+    int accepted[2] = {0, 0};
+    auto first = listener::open(loop, *address::parse("127.0.0.1:0"), o,
+                                [&](accepted_socket&&) { ++accepted[0]; });
+    ASSERT_TRUE(first) << first.error().message();
+    const address at = (*first)->local_address();
+    o.sharing = port_sharing::join;
+    auto second = listener::open(loop, at, o, [&](accepted_socket&&) { ++accepted[1]; });
+    ASSERT_TRUE(second) << second.error().message();
+    // Another claim (another server starting) and an outsider that sets SO_REUSEPORT: refused.
+    o.sharing = port_sharing::claim;
+    auto other = listener::open(loop, at, o, [](accepted_socket&&) {});
+    ASSERT_FALSE(other);
+    EXPECT_EQ(other.error().code, EADDRINUSE);
+    EXPECT_EQ(bind_error_text(other.error()), "address already in use");
+    o.sharing = port_sharing::exclusive;
+    EXPECT_FALSE(listener::open(loop, at, o, [](accepted_socket&&) {}));
+    // The claimed socket is part of the kernel's group: connections land on both.
+    std::vector<unique_fd> clients;
+    for (int i = 0; i < 64; ++i) clients.push_back(test::connect_tcp(at.port()));
+    ASSERT_TRUE(test::run_until(loop, [&] { return accepted[0] + accepted[1] == 64; }));
+    EXPECT_GT(accepted[0], 0);
+    EXPECT_GT(accepted[1], 0);
+    // After the group closes, a claim binds again (the server's restart).
+    first->reset();
+    second->reset();
+    auto again = listener::open(loop, at, o, [](accepted_socket&&) {});
+    EXPECT_TRUE(again) << again.error().message();
+}
+
+TEST(Listener, ClaimIsRefusedWhereAnotherProgramListensWithReuseport) {
+    core::loop loop;
+    unique_fd held = outsider(SOCK_STREAM, *address::parse("127.0.0.1:0"));
+    ASSERT_TRUE(held);
+    address at;
+    *at.len_ptr() = address::capacity();
+    ASSERT_EQ(::getsockname(held.get(), at.sa(), at.len_ptr()), 0);
+    listener_options o;
+    o.sharing = port_sharing::claim;
+    auto l = listener::open(loop, at, o, [](accepted_socket&&) {});
+    ASSERT_FALSE(l);
+    EXPECT_EQ(l.error().code, EADDRINUSE);
+}
+
+TEST(Udp, ClaimedAddressIsJoinedBySiblingsOnly) {
+    core::loop loop;
+    udp_options o;
+    o.sharing = port_sharing::claim;
+    auto none = [](udp_socket&, std::span<const datagram>) {};
+    auto first = udp_socket::bind(loop, *address::parse("127.0.0.1:0"), o, none);
+    ASSERT_TRUE(first) << first.error().message();
+    const address at = (*first)->local_address();
+    o.sharing = port_sharing::join;
+    auto second = udp_socket::bind(loop, at, o, none);
+    ASSERT_TRUE(second) << second.error().message();
+    o.sharing = port_sharing::claim;
+    auto other = udp_socket::bind(loop, at, o, none);
+    ASSERT_FALSE(other);
+    EXPECT_EQ(other.error().code, EADDRINUSE);
+    first->reset();
+    second->reset();
+    unique_fd held = outsider(SOCK_DGRAM, *address::parse("127.0.0.1:0"));
+    ASSERT_TRUE(held);
+    address busy;
+    *busy.len_ptr() = address::capacity();
+    ASSERT_EQ(::getsockname(held.get(), busy.sa(), busy.len_ptr()), 0);
+    EXPECT_FALSE(udp_socket::bind(loop, busy, o, none));
+}
+
 TEST(Listener, EmfileShedsThePendingConnectionAndBacksOff) {
     core::loop loop;
     listener_options o;
