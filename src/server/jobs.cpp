@@ -10,6 +10,13 @@
 // Status: a queue_watcher on the jobs queue drives each job's status from its message's life in
 // the queue (queued, running, done, failed, requeued), so it is right whoever holds the job.
 //
+// The queue, as on RabbitMQ, does not exist until someone declares it: the jobs API declares it
+// (durable, no arguments, like the course demo's assertQueue('jobs', {durable: true})) when it is
+// used (a POST /jobs, a waiting GET /jobs/next) and it is missing; a queue an AMQP client declared
+// first, with its own arguments (durable or not, exclusive, auto-delete, x-max-length...), or one
+// recovered from the store, is adopted as it is. The broker hands the watcher every queue declared
+// under the name (broker::watch_queue), so a queue that went away and came back is followed too.
+//
 // Threads: the broker, the queue and every job structure live on loop 0 (the broker loop, see
 // docs/threading.md). Handlers on other loops post a closure to the owner; the owner answers by
 // posting back to the handler's loop (reply_to), where the http::response is touched. A response
@@ -211,12 +218,13 @@ class jobs_owner final : public hub::queue_watcher {
           reports_(*this) {
         arm_tick();
         // After every loop-start hook ran (install_amqp sets ls.broker in its own hook).
-        ls_.loop->post([this] { serve(); });
+        ls_.loop->post([this] { start(); });
     }
     ~jobs_owner() override {
         if (ls_.loop->timer_pending(tick_)) ls_.loop->cancel_timer(tick_);
         // Detach first (no job updates while stopping). A deleted jobs queue may live on in an AMQP
         // channel's unacked records.
+        if (hub::broker_vhost* vh = broker().vhost("/")) broker().watch_queue(*vh, queue_name_, {});
         for (auto& w : watched_) {
             if (auto q = w.lock()) q->watcher = nullptr;
         }
@@ -230,10 +238,10 @@ class jobs_owner final : public hub::queue_watcher {
     core::loop& loop() { return *ls_.loop; }
 
     void submit(std::string type, shared_bytes payload, reply_to to) {
-        hub::broker_queue_ptr q = jobs_queue();
+        hub::broker_queue_ptr q = jobs_queue(true);
         hub::broker_vhost* vh = broker().vhost("/");
         if (!q || !vh) return to.send({503, "{\"error\":\"the jobs queue is not available\"}"});
-        reports_queue();
+        reports_queue(true);
         const std::uint64_t id = ++next_id_;
         const std::string id_text = std::to_string(id);
         amqp::basic_properties props;
@@ -406,6 +414,14 @@ class jobs_owner final : public hub::queue_watcher {
         changed(*j);
     }
 
+    // queue_watcher: the broker made this the watcher of q (a queue declared under the name).
+    void on_watched(const hub::broker_queue_ptr& q) override {
+        // A deleted predecessor stays watched: messages AMQP channels still hold from it settle
+        // their jobs (acks after a queue.delete).
+        std::erase_if(watched_, [](const auto& w) { return w.expired(); });
+        watched_.push_back(q);
+    }
+
     static std::string to_json(const job& j) {
         std::string out = fmt::format(
             "{{\"id\":{},\"status\":\"{}\",\"progress\":{},\"result\":{},\"version\":{},"
@@ -454,50 +470,63 @@ class jobs_owner final : public hub::queue_watcher {
         return *own_broker_;
     }
 
-    /// The queue by name in vhost "/", declared (durable, no arguments, like the course demo's
-    /// assertQueue) when missing. A queue an AMQP client declared first is used as it is.
-    hub::broker_queue_ptr ensure(const std::string& name, bool durable) {
-        hub::broker_vhost* vh = broker().vhost("/");
-        if (!vh) return nullptr;
-        hub::broker_queue_ptr q;
-        auto st = broker().find_queue(*vh, name, 0, q);
-        if (st.code == hub::broker_error::not_found) {
-            hub::queue_declare_request r;
-            r.name = name;
-            r.durable = durable;
-            hub::queue_declare_result out;
-            if (!broker().queue_declare(*vh, r, out).ok()) return nullptr;
-            st = broker().find_queue(*vh, name, 0, q);
-        }
-        return st.ok() ? q : nullptr;
+    /// Watches the jobs queue name from now on (a queue recovered from the store included), then
+    /// adopts what exists. Declares nothing: a fresh server has no jobs queue, as RabbitMQ.
+    void start() {
+        if (hub::broker_vhost* vh = broker().vhost("/"))
+            broker().watch_queue(*vh, queue_name_, this);
+        serve();
     }
 
-    hub::broker_queue_ptr jobs_queue() {
+    /// The queue by name in vhost "/" as it exists, whoever declared it (an exclusive queue of an
+    /// AMQP connection included: publishing to it is allowed, as on RabbitMQ); nullptr: none.
+    hub::broker_queue_ptr existing(const std::string& name) {
+        hub::broker_vhost* vh = broker().vhost("/");
+        if (!vh) return nullptr;
+        auto it = vh->queues.find(name);
+        return it == vh->queues.end() ? nullptr : it->second;
+    }
+
+    /// existing(name), declared (no arguments) first when missing.
+    hub::broker_queue_ptr ensure(const std::string& name, bool durable) {
+        if (auto q = existing(name)) return q;
+        hub::broker_vhost* vh = broker().vhost("/");
+        if (!vh) return nullptr;
+        hub::queue_declare_request r;
+        r.name = name;
+        r.durable = durable;
+        hub::queue_declare_result out;
+        if (!broker().queue_declare(*vh, r, out).ok()) return nullptr;
+        return existing(name);
+    }
+
+    /// The jobs queue; `use`: the API is being used, so a missing queue is declared (durable, like
+    /// the course demo's assertQueue). Otherwise only adopted (the broker already set its watcher).
+    hub::broker_queue_ptr jobs_queue(bool use) {
         if (jobs_q_ && !jobs_q_->deleted()) return jobs_q_;
-        jobs_q_ = ensure(queue_name_, true);
+        jobs_q_ = use ? ensure(queue_name_, true) : existing(queue_name_);
         http_registered_ = false;
-        if (jobs_q_) {
-            // A deleted predecessor stays watched: messages AMQP channels still hold from it
-            // settle their jobs (acks after a queue.delete).
-            std::erase_if(watched_, [](const auto& w) { return w.expired(); });
-            jobs_q_->watcher = this;
-            watched_.push_back(jobs_q_);
-        }
         return jobs_q_;
     }
 
-    void reports_queue() {
+    /// The reply-to queue of jobs submitted over HTTP: declared (not durable) with the first one.
+    void reports_queue(bool use) {
         if (reports_q_ && !reports_q_->deleted()) return;
-        reports_q_ = ensure(reports_name_, false);
-        if (reports_q_) reports_q_->add_consumer("switchyard.job-reports", &reports_);
+        reports_q_ = use ? ensure(reports_name_, false) : existing(reports_name_);
+        // Another connection's exclusive queue is not ours to consume (RabbitMQ: 405).
+        if (reports_q_ && reports_q_->exclusive_owner == 0)
+            reports_q_->add_consumer("switchyard.job-reports", &reports_);
     }
 
     void serve() {
-        reports_queue();
-        hub::broker_queue_ptr q = jobs_queue();
+        reports_queue(false);
+        // A waiting HTTP worker uses the queue: it is declared again if it went away meanwhile.
+        hub::broker_queue_ptr q = jobs_queue(!workers_.empty());
         if (!q || workers_.empty()) return unregister_http();
         if (!http_registered_) {
-            if (q->exclusive_consumer) return;  // an AMQP consumer holds it exclusively
+            // An AMQP consumer holds it exclusively, or it is another connection's exclusive
+            // queue (RabbitMQ answers basic.consume from elsewhere with 405 RESOURCE_LOCKED).
+            if (q->exclusive_consumer || q->exclusive_owner != 0) return;
             q->add_consumer("switchyard.http-workers", &http_);
             http_registered_ = true;
         }
