@@ -328,6 +328,10 @@ class jobs_owner final : public hub::queue_watcher {
         if (auto lease = json_field(body, "lease"); lease && to_u64(*lease) != lease_of(id)) {
             return to.send({409, "{\"error\":\"lease lost\"}"});
         }
+        // The result is served to every watcher as it is: it must be JSON they can parse.
+        if (auto r = json_field(body, "result"); r && !http::is_json_value(*r)) {
+            return to.send({400, "{\"error\":\"result is not a JSON value\"}"});
+        }
         std::string_view st = unquote(json_field(body, "status").value_or("\"running\""));
         const bool done = st == "done" || st == "completed" || st == "succeeded";
         const bool failed = st == "failed" || st == "error";
@@ -611,12 +615,16 @@ class jobs_owner final : public hub::queue_watcher {
         std::string_view body = e.msg->body.view();
         if (json_field(body, "progress") || json_field(body, "result")) {
             apply_report(it->second, body);
-        } else if (p.content_type.find("json") != std::string_view::npos) {
-            it->second.result = std::string(body);
         } else {
-            it->second.result = "\"";
-            http::json_escape(body, it->second.result);
-            it->second.result += '"';
+            // The body itself is the result: as it is when it is JSON, else a JSON string
+            // (base64 when it is not UTF-8), never bytes a watcher's JSON parser rejects.
+            hub::message m;
+            m.content_type = std::string(p.content_type);
+            m.payload = e.msg->body;
+            std::string result;
+            bool b64 = false;
+            session::append_json_data(result, m, b64);
+            it->second.result = std::move(result);
         }
         changed(it->second);
     }
@@ -625,7 +633,9 @@ class jobs_owner final : public hub::queue_watcher {
         if (auto p = json_field(body, "progress")) {
             if (auto n = to_u64(*p)) j.progress = std::min<std::uint64_t>(*n, 100);
         }
-        if (auto r = json_field(body, "result")) j.result = std::string(*r);
+        if (auto r = json_field(body, "result"); r && http::is_json_value(*r)) {
+            j.result = std::string(*r);
+        }
     }
 
     void set_deadline(job& j, std::int64_t at) {
