@@ -3,11 +3,16 @@ from what one client sent and serves to others: a hub envelope (WebSocket and SS
 ?envelope=1) embeds a JSON-typed payload as it is, and a job's result is embedded in the job every
 watcher reads. Malformed JSON from a publisher or a worker must not make those unparsable: an
 envelope carries it as a string, a PUT with a malformed result gets 400, an AMQP worker's
-malformed JSON report is kept as a string."""
+malformed JSON report is kept as a string. The same for a message's content type, which every
+transport serves (an HTTP header, a JSON and a protobuf string): one that is not visible ASCII is
+refused (HTTP 400, gRPC INVALID_ARGUMENT), and crosses the AMQP bridge as no content type."""
 import asyncio
+import http.client
 import json
+import threading
 import time
 
+import grpc
 import pika
 import websockets
 
@@ -80,5 +85,44 @@ def test_a_malformed_job_result_is_refused_and_watchers_keep_parsing():
         assert j["result"] == BAD_JSON.decode()
         ch.basic_ack(m.delivery_tag)
         c.close()
+    finally:
+        s.close()
+
+
+def test_a_content_type_other_transports_cannot_carry_is_refused_or_dropped():
+    s = server(["--listen", "127.0.0.1:0", "--amqp-listen", "127.0.0.1:0", "--model", "single"],
+               need=("http", "amqp"))
+    try:
+        # HTTP: a header value with obs-text (latin-1 0xff: not UTF-8 to a WebSocket client).
+        st, err, _ = publish(s.port, "ct", b"x", ctype="text/plain; x=\xff")
+        assert st == 400 and err["error"] == "invalid content type"
+        # gRPC: PublishRequest {topic: "ct", payload: "x", content_type: "text/plain\r\nX-A: 1"}
+        ct = b"text/plain\r\nX-A: 1"
+        req = b"\x0a\x02ct" + b"\x12\x01x" + b"\x1a" + bytes([len(ct)]) + ct
+        with grpc.insecure_channel(f"127.0.0.1:{s.port}") as ch:
+            try:
+                ch.unary_unary("/switchyard.v1.Hub/Publish")(req, timeout=5)
+                raise AssertionError("published")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+        # AMQP to amq.topic (the hub bridge): delivered to a long poll, without the content type.
+        out = {}
+
+        def poll():
+            c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+            c.request("GET", "/sub/ct?timeout=8")
+            r = c.getresponse()
+            out.update(status=r.status, type=r.getheader("Content-Type"), body=r.read())
+            c.close()
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.3)
+        c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", s.ports["amqp"]))
+        c.channel().basic_publish("amq.topic", "ct", b"from amqp", pika.BasicProperties(
+            content_type="text/plain\r\nX-A: 1"))
+        t.join(10)
+        c.close()
+        assert out == {"status": 200, "type": "application/octet-stream", "body": b"from amqp"}
     finally:
         s.close()
