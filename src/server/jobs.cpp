@@ -38,6 +38,7 @@
 #include "gateway_internal.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/hub/broker.hpp"
+#include "switchyard/hub/hub.hpp"
 #include "switchyard/proto/amqp/content.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/session/push_format.hpp"
@@ -772,6 +773,11 @@ void install_jobs(sy::app& a) {
     auto& r = a.router();
     r.post("/jobs", [](http::request& req, http::response& res) {
         std::string type(req.header("content-type").value_or("application/octet-stream"));
+        // Served to workers as an AMQP shortstr and inside JSON: the hub's rule for what every
+        // transport can carry.
+        if (!hub::valid_content_type(type)) {
+            return res.send_json(400, "{\"error\":\"invalid content type\"}");
+        }
         auto payload = shared_bytes::copy_of(req.body());
         on_owner(res, [type = std::move(type), payload](jobs_owner& o, reply_to to) mutable {
             o.submit(std::move(type), std::move(payload), std::move(to));

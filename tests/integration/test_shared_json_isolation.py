@@ -96,6 +96,11 @@ def test_a_content_type_other_transports_cannot_carry_is_refused_or_dropped():
         # HTTP: a header value with obs-text (latin-1 0xff: not UTF-8 to a WebSocket client).
         st, err, _ = publish(s.port, "ct", b"x", ctype="text/plain; x=\xff")
         assert st == 400 and err["error"] == "invalid content type"
+        # The same for a job (its type goes to AMQP workers and into the HTTP workers' JSON).
+        st, err = call(s.port, "POST", "/jobs", b"x", ctype="text/plain; x=\xff")
+        assert st == 400 and err["error"] == "invalid content type"
+        st, err = call(s.port, "POST", "/jobs", b"x", ctype="text/" + "x" * 300)
+        assert st == 400
         # gRPC: PublishRequest {topic: "ct", payload: "x", content_type: "text/plain\r\nX-A: 1"}
         ct = b"text/plain\r\nX-A: 1"
         req = b"\x0a\x02ct" + b"\x12\x01x" + b"\x1a" + bytes([len(ct)]) + ct
