@@ -63,6 +63,13 @@ bool drop_unknown(google::protobuf::Message& m, const Descriptor& d, const Refle
 
 }  // namespace
 
+bool has_message_fields(const Descriptor& d) {
+    for (int i = 0; i < d.field_count(); ++i) {
+        if (d.field(i)->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) return true;
+    }
+    return false;
+}
+
 // Recursion depth is bounded by protobuf's own parse limit (100 nested messages by default).
 bool only_declared_fields(google::protobuf::Message& m) {  // NOLINT(misc-no-recursion)
     const Descriptor& d = *m.GetDescriptor();

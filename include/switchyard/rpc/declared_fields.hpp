@@ -11,8 +11,9 @@
 #pragma once
 
 namespace google::protobuf {
+class Descriptor;
 class Message;
-}
+}  // namespace google::protobuf
 
 namespace sy::grpc {
 
@@ -20,7 +21,14 @@ namespace sy::grpc {
 /// Returns false, leaving `m` unspecified, when a declared field arrived with a wire type its
 /// type cannot have: the message does not parse as its type, the caller answers INTERNAL as a
 /// parse failure (grpc++ and grpc-js answer INTERNAL when a request does not deserialize).
-/// Cost: one pass over the message's message-typed fields; nothing for scalars.
+/// Cost: a reflection pass over the message's message-typed fields (about 100 ns for a flat
+/// message, 50 ns more per nested one, against 85 ns to parse a TodoItem); message_codec skips
+/// it for a flat type that arrived without unknown fields (+16 ns per TodoItem request).
 bool only_declared_fields(google::protobuf::Message& m);
+
+/// Whether messages of type d can hold other messages (a field of message type): when not, and
+/// a parsed message has no unknown fields, only_declared_fields() has nothing to do (the typed
+/// layer's fast path: a flat request pays one emptiness test, not a reflection walk).
+bool has_message_fields(const google::protobuf::Descriptor& d);
 
 }  // namespace sy::grpc

@@ -58,6 +58,8 @@ struct message_codec {
     static bool parse(T& m, byte_view b) {
         if (!m.ParseFromArray(b.data(), static_cast<int>(b.size()))) return false;
         if constexpr (std::is_base_of_v<google::protobuf::Message, T>) {
+            static const bool flat = !has_message_fields(*T::descriptor());
+            if (flat && m.GetReflection()->GetUnknownFields(m).empty()) return true;
             return only_declared_fields(m);
         } else {
             return true;
