@@ -51,6 +51,10 @@ def test_bad_create_todo_requests_do_not_reach_other_clients(todo_srv):
         with pytest.raises(grpc.RpcError) as e:
             raw_call(ch, "createTodo", ID_AS_BYTES)
         assert e.value.code() == grpc.StatusCode.INTERNAL
+        # A proto3 string that is not UTF-8 (grpcio readers would fail on it): the same.
+        with pytest.raises(grpc.RpcError) as e:
+            raw_call(ch, "createTodo", b"\x12\x01\xff")
+        assert e.value.code() == grpc.StatusCode.INTERNAL
         assert raw_call(ch, "readTodos", b"") == b""  # TodoItems {} : still empty
         # Unknown fields: the todo is created with what TodoItem declares, the rest dropped.
         assert raw_call(ch, "createTodo", WITH_UNKNOWN) == item(1, "ok")
