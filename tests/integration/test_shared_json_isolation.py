@@ -66,6 +66,11 @@ def test_a_malformed_job_result_is_refused_and_watchers_keep_parsing():
         st, j = call(s.port, "GET", f"/jobs/{jid}")  # json.loads in call(): it parses
         assert st == 200 and j["result"] is None
         assert call(s.port, "PUT", f"/jobs/{jid}", b'{"status": "done", "result": [1]}')[0] == 200
+        # A job posted as JSON that is not JSON reaches the HTTP worker as a string.
+        assert call(s.port, "POST", "/jobs", BAD_JSON)[0] == 201
+        st, w = call(s.port, "GET", "/jobs/next?timeout=5")
+        assert st == 200 and w["payload"] == BAD_JSON.decode()
+        assert call(s.port, "PUT", f"/jobs/{w['id']}", b'{"status": "done"}')[0] == 200
 
         # An AMQP worker reports to reply-to with a JSON content type and a malformed body.
         _, body = call(s.port, "POST", "/jobs", b'{"n": 2}')
