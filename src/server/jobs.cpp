@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "job_fields.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/hub/broker.hpp"
 #include "switchyard/hub/hub.hpp"
@@ -46,6 +47,11 @@
 namespace sy::server {
 
 namespace {
+
+using job_fields::id_of;
+using job_fields::json_field;
+using job_fields::to_u64;
+using job_fields::unquote;
 
 struct job_counters {
     std::atomic<std::uint64_t> submitted{0}, taken{0}, completed{0}, failed{0}, reassigned{0};
@@ -111,91 +117,6 @@ std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-// ---- a minimal reader for the PUT body's top-level fields ------------------------------------
-
-std::size_t skip_ws(std::string_view s, std::size_t i) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-    return i;
-}
-
-/// End of the JSON value starting at i (strings, nesting); npos when malformed.
-std::size_t value_end(std::string_view s, std::size_t i) {
-    if (i >= s.size()) return std::string_view::npos;
-    if (s[i] == '"') {
-        for (++i; i < s.size(); ++i) {
-            if (s[i] == '\\') {
-                ++i;
-            } else if (s[i] == '"') {
-                return i + 1;
-            }
-        }
-        return std::string_view::npos;
-    }
-    if (s[i] == '{' || s[i] == '[') {
-        int depth = 0;
-        for (; i < s.size(); ++i) {
-            if (s[i] == '"') {
-                i = value_end(s, i);
-                if (i == std::string_view::npos) return i;
-                --i;
-            } else if (s[i] == '{' || s[i] == '[') {
-                ++depth;
-            } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
-                return i + 1;
-            }
-        }
-        return std::string_view::npos;
-    }
-    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ' ' && s[i] != '\n') ++i;
-    return i;
-}
-
-/// The raw value of a top-level key of a JSON object; nullopt if absent or malformed.
-std::optional<std::string_view> json_field(std::string_view obj, std::string_view key) {
-    std::size_t i = skip_ws(obj, 0);
-    if (i >= obj.size() || obj[i] != '{') return std::nullopt;
-    i = skip_ws(obj, i + 1);
-    while (i < obj.size() && obj[i] == '"') {
-        const std::size_t kend = value_end(obj, i);
-        if (kend == std::string_view::npos) return std::nullopt;
-        const std::string_view k = obj.substr(i + 1, kend - i - 2);
-        i = skip_ws(obj, kend);
-        if (i >= obj.size() || obj[i] != ':') return std::nullopt;
-        i = skip_ws(obj, i + 1);
-        const std::size_t vend = value_end(obj, i);
-        if (vend == std::string_view::npos) return std::nullopt;
-        if (k == key) return obj.substr(i, vend - i);
-        i = skip_ws(obj, vend);
-        if (i < obj.size() && obj[i] == ',') i = skip_ws(obj, i + 1);
-    }
-    return std::nullopt;
-}
-
-std::string_view unquote(std::string_view v) {
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
-    return v;
-}
-
-std::optional<std::uint64_t> to_u64(std::string_view v) {
-    v = unquote(v);
-    std::uint64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || v.empty()) {
-        double d = 0;  // "progress": 42.5
-        auto [p2, ec2] = std::from_chars(v.data(), v.data() + v.size(), d);
-        if (ec2 != std::errc() || d < 0) return std::nullopt;
-        return static_cast<std::uint64_t>(d);
-    }
-    return n;
-}
-
-std::optional<std::uint64_t> id_of(std::string_view s) {
-    std::uint64_t n = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-    return n;
 }
 
 // ---- the owner ----------------------------------------------------------------------------------
