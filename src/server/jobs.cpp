@@ -27,7 +27,6 @@
 // worker gets 409 on its next PUT. AMQP workers hold a job until they settle it or their channel
 // closes, as AMQP defines.
 #include <atomic>
-#include <charconv>
 #include <deque>
 #include <map>
 #include <set>
