@@ -201,6 +201,18 @@ broker_status broker::exchange_delete(broker_vhost& vh, std::string_view name, b
     return {};
 }
 
+void broker::watch_queue(broker_vhost& vh, const std::string& name, queue_watcher* w) {
+    if (w) {
+        vh.watchers[name] = w;
+    } else {
+        vh.watchers.erase(name);
+    }
+    auto it = vh.queues.find(name);
+    if (it == vh.queues.end()) return;
+    it->second->watcher = w;
+    if (w) w->on_watched(it->second);
+}
+
 broker_status broker::find_queue(broker_vhost& vh, std::string_view name, std::uint64_t conn,
                                  broker_queue_ptr& out) {
     auto it = vh.queues.find(std::string(name));
@@ -324,6 +336,10 @@ broker_status broker::queue_declare(broker_vhost& vh, const queue_declare_reques
             q->prio_->levels.resize(std::size_t{*r.args.max_priority} + 1);
         }
         vh.queues.emplace(name, q);
+        if (auto w = vh.watchers.find(name); w != vh.watchers.end()) {
+            q->watcher = w->second;
+            w->second->on_watched(q);
+        }
         // Every queue is bound to the default exchange under its own name (implicit binding).
         if (observer_ && q->durable) observer_->on_queue_declared(vh, *q);
     }

@@ -17,8 +17,19 @@ std::string_view to_string(publish_error e) {
             return "invalid topic";
         case publish_error::rejected_over_cap:
             return "rejected: a subscriber is over its cap";
+        case publish_error::invalid_content_type:
+            return "invalid content type";
     }
     return "unknown publish error";
+}
+
+bool valid_content_type(std::string_view content_type) {
+    if (content_type.size() > 255) return false;
+    for (char ch : content_type) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c < 0x20 && c != '\t') || c > 0x7e) return false;
+    }
+    return true;
 }
 
 std::string_view to_string(slow_policy p) {

@@ -29,6 +29,10 @@ void hub_shard::publish(std::string_view topic, std::string_view content_type,
         if (done) done(unexpected(publish_error::invalid_topic));
         return;
     }
+    if (!valid_content_type(content_type)) {
+        if (done) done(unexpected(publish_error::invalid_content_type));
+        return;
+    }
     const unsigned owner = hub_.owner_of(topic);
     if (owner == index_) {
         owner_publish(std::string(topic), std::string(content_type), std::move(payload), index_,

@@ -360,7 +360,8 @@ void pub_handler(sy::app& a, http::request& req, http::response& res) {
                                    res.set_header("Retry-After", "1");
                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
                                } else {
-                                   res.send_json(400, "{\"error\":\"invalid topic\"}");
+                                   res.send_json(400, fmt::format("{{\"error\":\"{}\"}}",
+                                                                  hub::to_string(r.error())));
                                }
                                return;
                            }

@@ -10,6 +10,13 @@
 // Status: a queue_watcher on the jobs queue drives each job's status from its message's life in
 // the queue (queued, running, done, failed, requeued), so it is right whoever holds the job.
 //
+// The queue, as on RabbitMQ, does not exist until someone declares it: the jobs API declares it
+// (durable, no arguments, like the course demo's assertQueue('jobs', {durable: true})) when it is
+// used (a POST /jobs, a waiting GET /jobs/next) and it is missing; a queue an AMQP client declared
+// first, with its own arguments (durable or not, exclusive, auto-delete, x-max-length...), or one
+// recovered from the store, is adopted as it is. The broker hands the watcher every queue declared
+// under the name (broker::watch_queue), so a queue that went away and came back is followed too.
+//
 // Threads: the broker, the queue and every job structure live on loop 0 (the broker loop, see
 // docs/threading.md). Handlers on other loops post a closure to the owner; the owner answers by
 // posting back to the handler's loop (reply_to), where the http::response is touched. A response
@@ -20,7 +27,6 @@
 // worker gets 409 on its next PUT. AMQP workers hold a job until they settle it or their channel
 // closes, as AMQP defines.
 #include <atomic>
-#include <charconv>
 #include <deque>
 #include <map>
 #include <set>
@@ -29,8 +35,10 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "job_fields.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/hub/broker.hpp"
+#include "switchyard/hub/hub.hpp"
 #include "switchyard/proto/amqp/content.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/session/push_format.hpp"
@@ -38,6 +46,11 @@
 namespace sy::server {
 
 namespace {
+
+using job_fields::id_of;
+using job_fields::json_field;
+using job_fields::to_u64;
+using job_fields::unquote;
 
 struct job_counters {
     std::atomic<std::uint64_t> submitted{0}, taken{0}, completed{0}, failed{0}, reassigned{0};
@@ -105,91 +118,6 @@ std::int64_t wall_ms() {
         .count();
 }
 
-// ---- a minimal reader for the PUT body's top-level fields ------------------------------------
-
-std::size_t skip_ws(std::string_view s, std::size_t i) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-    return i;
-}
-
-/// End of the JSON value starting at i (strings, nesting); npos when malformed.
-std::size_t value_end(std::string_view s, std::size_t i) {
-    if (i >= s.size()) return std::string_view::npos;
-    if (s[i] == '"') {
-        for (++i; i < s.size(); ++i) {
-            if (s[i] == '\\') {
-                ++i;
-            } else if (s[i] == '"') {
-                return i + 1;
-            }
-        }
-        return std::string_view::npos;
-    }
-    if (s[i] == '{' || s[i] == '[') {
-        int depth = 0;
-        for (; i < s.size(); ++i) {
-            if (s[i] == '"') {
-                i = value_end(s, i);
-                if (i == std::string_view::npos) return i;
-                --i;
-            } else if (s[i] == '{' || s[i] == '[') {
-                ++depth;
-            } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
-                return i + 1;
-            }
-        }
-        return std::string_view::npos;
-    }
-    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ' ' && s[i] != '\n') ++i;
-    return i;
-}
-
-/// The raw value of a top-level key of a JSON object; nullopt if absent or malformed.
-std::optional<std::string_view> json_field(std::string_view obj, std::string_view key) {
-    std::size_t i = skip_ws(obj, 0);
-    if (i >= obj.size() || obj[i] != '{') return std::nullopt;
-    i = skip_ws(obj, i + 1);
-    while (i < obj.size() && obj[i] == '"') {
-        const std::size_t kend = value_end(obj, i);
-        if (kend == std::string_view::npos) return std::nullopt;
-        const std::string_view k = obj.substr(i + 1, kend - i - 2);
-        i = skip_ws(obj, kend);
-        if (i >= obj.size() || obj[i] != ':') return std::nullopt;
-        i = skip_ws(obj, i + 1);
-        const std::size_t vend = value_end(obj, i);
-        if (vend == std::string_view::npos) return std::nullopt;
-        if (k == key) return obj.substr(i, vend - i);
-        i = skip_ws(obj, vend);
-        if (i < obj.size() && obj[i] == ',') i = skip_ws(obj, i + 1);
-    }
-    return std::nullopt;
-}
-
-std::string_view unquote(std::string_view v) {
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
-    return v;
-}
-
-std::optional<std::uint64_t> to_u64(std::string_view v) {
-    v = unquote(v);
-    std::uint64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || v.empty()) {
-        double d = 0;  // "progress": 42.5
-        auto [p2, ec2] = std::from_chars(v.data(), v.data() + v.size(), d);
-        if (ec2 != std::errc() || d < 0) return std::nullopt;
-        return static_cast<std::uint64_t>(d);
-    }
-    return n;
-}
-
-std::optional<std::uint64_t> id_of(std::string_view s) {
-    std::uint64_t n = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-    return n;
-}
-
 // ---- the owner ----------------------------------------------------------------------------------
 
 /// A job held by an HTTP worker: the broker delivery it settles with PUT.
@@ -211,12 +139,13 @@ class jobs_owner final : public hub::queue_watcher {
           reports_(*this) {
         arm_tick();
         // After every loop-start hook ran (install_amqp sets ls.broker in its own hook).
-        ls_.loop->post([this] { serve(); });
+        ls_.loop->post([this] { start(); });
     }
     ~jobs_owner() override {
         if (ls_.loop->timer_pending(tick_)) ls_.loop->cancel_timer(tick_);
         // Detach first (no job updates while stopping). A deleted jobs queue may live on in an AMQP
         // channel's unacked records.
+        if (hub::broker_vhost* vh = broker().vhost("/")) broker().watch_queue(*vh, queue_name_, {});
         for (auto& w : watched_) {
             if (auto q = w.lock()) q->watcher = nullptr;
         }
@@ -230,10 +159,10 @@ class jobs_owner final : public hub::queue_watcher {
     core::loop& loop() { return *ls_.loop; }
 
     void submit(std::string type, shared_bytes payload, reply_to to) {
-        hub::broker_queue_ptr q = jobs_queue();
+        hub::broker_queue_ptr q = jobs_queue(true);
         hub::broker_vhost* vh = broker().vhost("/");
         if (!q || !vh) return to.send({503, "{\"error\":\"the jobs queue is not available\"}"});
-        reports_queue();
+        reports_queue(true);
         const std::uint64_t id = ++next_id_;
         const std::string id_text = std::to_string(id);
         amqp::basic_properties props;
@@ -348,6 +277,10 @@ class jobs_owner final : public hub::queue_watcher {
         if (auto lease = json_field(body, "lease"); lease && to_u64(*lease) != lease_of(id)) {
             return to.send({409, "{\"error\":\"lease lost\"}"});
         }
+        // The result is served to every watcher as it is: it must be JSON they can parse.
+        if (auto r = json_field(body, "result"); r && !http::is_json_value(*r)) {
+            return to.send({400, "{\"error\":\"result is not a JSON value\"}"});
+        }
         std::string_view st = unquote(json_field(body, "status").value_or("\"running\""));
         const bool done = st == "done" || st == "completed" || st == "succeeded";
         const bool failed = st == "failed" || st == "error";
@@ -434,6 +367,14 @@ class jobs_owner final : public hub::queue_watcher {
         changed(*j);
     }
 
+    // queue_watcher: the broker made this the watcher of q (a queue declared under the name).
+    void on_watched(const hub::broker_queue_ptr& q) override {
+        // A deleted predecessor stays watched: messages AMQP channels still hold from it settle
+        // their jobs (acks after a queue.delete).
+        std::erase_if(watched_, [](const auto& w) { return w.expired(); });
+        watched_.push_back(q);
+    }
+
     static std::string to_json(const job& j) {
         std::string out = fmt::format(
             "{{\"id\":{},\"status\":\"{}\",\"progress\":{},\"result\":{},\"version\":{},"
@@ -482,50 +423,63 @@ class jobs_owner final : public hub::queue_watcher {
         return *own_broker_;
     }
 
-    /// The queue by name in vhost "/", declared (durable, no arguments, like the course demo's
-    /// assertQueue) when missing. A queue an AMQP client declared first is used as it is.
-    hub::broker_queue_ptr ensure(const std::string& name, bool durable) {
-        hub::broker_vhost* vh = broker().vhost("/");
-        if (!vh) return nullptr;
-        hub::broker_queue_ptr q;
-        auto st = broker().find_queue(*vh, name, 0, q);
-        if (st.code == hub::broker_error::not_found) {
-            hub::queue_declare_request r;
-            r.name = name;
-            r.durable = durable;
-            hub::queue_declare_result out;
-            if (!broker().queue_declare(*vh, r, out).ok()) return nullptr;
-            st = broker().find_queue(*vh, name, 0, q);
-        }
-        return st.ok() ? q : nullptr;
+    /// Watches the jobs queue name from now on (a queue recovered from the store included), then
+    /// adopts what exists. Declares nothing: a fresh server has no jobs queue, as RabbitMQ.
+    void start() {
+        if (hub::broker_vhost* vh = broker().vhost("/"))
+            broker().watch_queue(*vh, queue_name_, this);
+        serve();
     }
 
-    hub::broker_queue_ptr jobs_queue() {
+    /// The queue by name in vhost "/" as it exists, whoever declared it (an exclusive queue of an
+    /// AMQP connection included: publishing to it is allowed, as on RabbitMQ); nullptr: none.
+    hub::broker_queue_ptr existing(const std::string& name) {
+        hub::broker_vhost* vh = broker().vhost("/");
+        if (!vh) return nullptr;
+        auto it = vh->queues.find(name);
+        return it == vh->queues.end() ? nullptr : it->second;
+    }
+
+    /// existing(name), declared (no arguments) first when missing.
+    hub::broker_queue_ptr ensure(const std::string& name, bool durable) {
+        if (auto q = existing(name)) return q;
+        hub::broker_vhost* vh = broker().vhost("/");
+        if (!vh) return nullptr;
+        hub::queue_declare_request r;
+        r.name = name;
+        r.durable = durable;
+        hub::queue_declare_result out;
+        if (!broker().queue_declare(*vh, r, out).ok()) return nullptr;
+        return existing(name);
+    }
+
+    /// The jobs queue; `use`: the API is being used, so a missing queue is declared (durable, like
+    /// the course demo's assertQueue). Otherwise only adopted (the broker already set its watcher).
+    hub::broker_queue_ptr jobs_queue(bool use) {
         if (jobs_q_ && !jobs_q_->deleted()) return jobs_q_;
-        jobs_q_ = ensure(queue_name_, true);
+        jobs_q_ = use ? ensure(queue_name_, true) : existing(queue_name_);
         http_registered_ = false;
-        if (jobs_q_) {
-            // A deleted predecessor stays watched: messages AMQP channels still hold from it
-            // settle their jobs (acks after a queue.delete).
-            std::erase_if(watched_, [](const auto& w) { return w.expired(); });
-            jobs_q_->watcher = this;
-            watched_.push_back(jobs_q_);
-        }
         return jobs_q_;
     }
 
-    void reports_queue() {
+    /// The reply-to queue of jobs submitted over HTTP: declared (not durable) with the first one.
+    void reports_queue(bool use) {
         if (reports_q_ && !reports_q_->deleted()) return;
-        reports_q_ = ensure(reports_name_, false);
-        if (reports_q_) reports_q_->add_consumer("switchyard.job-reports", &reports_);
+        reports_q_ = use ? ensure(reports_name_, false) : existing(reports_name_);
+        // Another connection's exclusive queue is not ours to consume (RabbitMQ: 405).
+        if (reports_q_ && reports_q_->exclusive_owner == 0)
+            reports_q_->add_consumer("switchyard.job-reports", &reports_);
     }
 
     void serve() {
-        reports_queue();
-        hub::broker_queue_ptr q = jobs_queue();
+        reports_queue(false);
+        // A waiting HTTP worker uses the queue: it is declared again if it went away meanwhile.
+        hub::broker_queue_ptr q = jobs_queue(!workers_.empty());
         if (!q || workers_.empty()) return unregister_http();
         if (!http_registered_) {
-            if (q->exclusive_consumer) return;  // an AMQP consumer holds it exclusively
+            // An AMQP consumer holds it exclusively, or it is another connection's exclusive
+            // queue (RabbitMQ answers basic.consume from elsewhere with 405 RESOURCE_LOCKED).
+            if (q->exclusive_consumer || q->exclusive_owner != 0) return;
             q->add_consumer("switchyard.http-workers", &http_);
             http_registered_ = true;
         }
@@ -610,12 +564,16 @@ class jobs_owner final : public hub::queue_watcher {
         std::string_view body = e.msg->body.view();
         if (json_field(body, "progress") || json_field(body, "result")) {
             apply_report(it->second, body);
-        } else if (p.content_type.find("json") != std::string_view::npos) {
-            it->second.result = std::string(body);
         } else {
-            it->second.result = "\"";
-            http::json_escape(body, it->second.result);
-            it->second.result += '"';
+            // The body itself is the result: as it is when it is JSON, else a JSON string
+            // (base64 when it is not UTF-8), never bytes a watcher's JSON parser rejects.
+            hub::message m;
+            m.content_type = std::string(p.content_type);
+            m.payload = e.msg->body;
+            std::string result;
+            bool b64 = false;
+            session::append_json_data(result, m, b64);
+            it->second.result = std::move(result);
         }
         changed(it->second);
     }
@@ -624,7 +582,9 @@ class jobs_owner final : public hub::queue_watcher {
         if (auto p = json_field(body, "progress")) {
             if (auto n = to_u64(*p)) j.progress = std::min<std::uint64_t>(*n, 100);
         }
-        if (auto r = json_field(body, "result")) j.result = std::string(*r);
+        if (auto r = json_field(body, "result"); r && http::is_json_value(*r)) {
+            j.result = std::string(*r);
+        }
     }
 
     void set_deadline(job& j, std::int64_t at) {
@@ -761,6 +721,11 @@ void install_jobs(sy::app& a) {
     auto& r = a.router();
     r.post("/jobs", [](http::request& req, http::response& res) {
         std::string type(req.header("content-type").value_or("application/octet-stream"));
+        // Served to workers as an AMQP shortstr and inside JSON: the hub's rule for what every
+        // transport can carry.
+        if (!hub::valid_content_type(type)) {
+            return res.send_json(400, "{\"error\":\"invalid content type\"}");
+        }
         auto payload = shared_bytes::copy_of(req.body());
         on_owner(res, [type = std::move(type), payload](jobs_owner& o, reply_to to) mutable {
             o.submit(std::move(type), std::move(payload), std::move(to));

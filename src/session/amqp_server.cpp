@@ -207,6 +207,9 @@ void amqp_server_impl::publish_to_hub(std::string_view key, std::string_view con
     // already, so on_message skips the payload we are publishing (same shared bytes).
     own_payload_ = body.data();
     pending_own_.insert(body.data());
+    // An AMQP content-type is any shortstr; one the hub cannot serve to its other transports
+    // as it is (valid_content_type) crosses the bridge as "no content type".
+    if (!hub::valid_content_type(content_type)) content_type = {};
     shard->publish(key, content_type, body,
                    [this, keep = body](result<hub::publish_ack, hub::publish_error>) {
                        pending_own_.erase(pending_own_.find(keep.data()));

@@ -34,13 +34,6 @@ bool is_textual_type(std::string_view ct) {
            contains(ct, "javascript") || starts_with_ci(ct, "application/x-www-form-urlencoded");
 }
 
-/// A cheap guard (not a parser): the first non-blank byte can start a JSON value.
-bool looks_like_json(std::string_view d) {
-    const auto i = d.find_first_not_of(" \t\r\n");
-    return i != std::string_view::npos &&
-           std::string_view("{[\"-0123456789tfn").find(d[i]) != std::string_view::npos;
-}
-
 }  // namespace
 
 bool is_text_message(const hub::message& m) {
@@ -76,7 +69,9 @@ void append_json_data(std::string& out, const hub::message& m, bool& base64) {
     base64 = false;
     const std::string_view data = m.payload.view();
     const bool utf8 = ws::is_valid_utf8(m.payload.bytes());
-    if (utf8 && is_json_type(m.content_type) && looks_like_json(data)) {
+    // Embedded as it is only when it is JSON: one publisher's malformed body must not make the
+    // envelope every subscriber receives unparsable (it goes as a string instead).
+    if (utf8 && is_json_type(m.content_type) && http::is_json_value(data)) {
         out += data;
     } else if (utf8) {
         out += '"';

@@ -157,6 +157,8 @@ def test_http_and_amqp_workers_share_the_queue():
             got.append(int(props.message_id))
             chan.basic_ack(method.delivery_tag)
 
+        # A fresh server has no queue "jobs" (as RabbitMQ): the worker declares it, as the course's.
+        ch.queue_declare("jobs", durable=True)
         ch.basic_consume("jobs", on_msg)
         http_done = []
 

@@ -126,6 +126,9 @@ std::optional<std::time_t> parse_http_date(std::string_view s);
 void json_escape(std::string_view in, std::string& out);
 /// `in` escaped and surrounded by double quotes.
 std::string json_quote(std::string_view in);
+/// One JSON value (RFC 8259), whitespace around it allowed, strings in UTF-8, nesting up to 512:
+/// text that every JSON parser accepts. Checks only; builds nothing.
+bool is_json_value(std::string_view text);
 
 // ---- MIME types ----------------------------------------------------------------------------
 

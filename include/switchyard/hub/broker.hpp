@@ -129,6 +129,9 @@ class queue_watcher {
   public:
     virtual ~queue_watcher() = default;
     virtual void on_queue_event(queue_event ev, const queue_entry& e) = 0;
+    /// The broker made this the watcher of q (broker::watch_queue, or q was declared under a
+    /// watched name). May record q; must not call back into the broker.
+    virtual void on_watched(const std::shared_ptr<broker_queue>& /*q*/) {}
 };
 
 class broker;
@@ -258,6 +261,8 @@ struct broker_vhost {
     std::string name;
     std::map<std::string, broker_exchange, std::less<>> exchanges;
     std::unordered_map<std::string, broker_queue_ptr> queues;
+    /// Queue names whose queue, whoever declares it and whenever, gets this watcher (watch_queue).
+    std::unordered_map<std::string, queue_watcher*> watchers;
 };
 
 /// Durability hooks (implemented by store/): called on the broker thread.
@@ -319,6 +324,12 @@ class broker {
                        std::uint64_t conn);
     broker_status unbind(broker_vhost& vh, std::string_view exchange, const broker_binding& b,
                          std::uint64_t conn);
+    /// w (nullptr: none) watches the queue named `name` in vh: the one that exists now and every
+    /// queue declared (by a client, by the server, by recovery) under that name later, from its
+    /// first message on. So a server feature built on a queue name follows whichever queue holds
+    /// the name (the jobs API; an AMQP client may declare the queue first, delete it, declare it
+    /// again). Unwatching clears the current queue's watcher; deleted queues keep theirs.
+    void watch_queue(broker_vhost& vh, const std::string& name, queue_watcher* w);
     /// A queue usable by connection conn: not_found or resource_locked otherwise.
     broker_status find_queue(broker_vhost& vh, std::string_view name, std::uint64_t conn,
                              broker_queue_ptr& out);

@@ -57,9 +57,16 @@ using post_fn = std::function<void(unsigned shard, task)>;
 
 enum class publish_error : std::uint8_t {
     invalid_topic,
-    rejected_over_cap,  // a block_publisher subscriber of the topic is over its output cap
+    rejected_over_cap,     // a block_publisher subscriber of the topic is over its output cap
+    invalid_content_type,  // not valid_content_type()
 };
 std::string_view to_string(publish_error e);
+
+/// A content type the hub can hand to every transport as it is: at most 255 bytes of visible
+/// ASCII, space or tab (an HTTP field value without obs-text, a JSON and a protobuf string, an
+/// AMQP shortstr). Anything else (CR/LF, bytes >= 0x80 that are not UTF-8 to a gRPC or WebSocket
+/// client) would reach other subscribers in a form they cannot parse, so publish() refuses it.
+bool valid_content_type(std::string_view content_type);
 
 struct publish_ack {
     std::uint64_t id = 0;       // the id the owner assigned

@@ -20,7 +20,9 @@
 //   client_stream  void fn(stream<Req, Resp>&)                        on_message / on_end
 //   bidi           void fn(stream<Req, Resp>&)                        on_message / write / finish
 // Unary and server-streaming handlers run once the client half-closed with exactly one message
-// (none or several: INTERNAL); streaming handlers run at once, before the first message.
+// (none or several: INTERNAL); streaming handlers run at once, before the first message. A
+// request message that does not parse as Req (a declared field with another wire type included)
+// ends the call with INTERNAL before any handler sees it; unknown fields are dropped.
 //
 // Handles (writer, stream, unary_reply) are cheap shared references to the call. When the last
 // copy of a writer/stream goes away unfinished, the call finishes with OK; the last unary_reply
@@ -43,14 +45,25 @@
 
 #include "switchyard/http/router.hpp"
 #include "switchyard/rpc/call.hpp"
+#include "switchyard/rpc/declared_fields.hpp"
 
 namespace sy::grpc {
 
-/// How messages become bytes. The default fits protobuf-generated classes.
+/// How messages become bytes. The default fits protobuf-generated classes. Requests of full
+/// (reflection) protobuf types keep only the fields their type declares, and a declared field
+/// sent with a wire type it cannot have is a parse failure (declared_fields.hpp): handlers never
+/// store or echo bytes other clients cannot parse.
 template <typename T>
 struct message_codec {
     static bool parse(T& m, byte_view b) {
-        return m.ParseFromArray(b.data(), static_cast<int>(b.size()));
+        if (!m.ParseFromArray(b.data(), static_cast<int>(b.size()))) return false;
+        if constexpr (std::is_base_of_v<google::protobuf::Message, T>) {
+            static const bool flat = !has_message_fields(*T::descriptor());
+            if (flat && m.GetReflection()->GetUnknownFields(m).empty()) return true;
+            return only_declared_fields(m);
+        } else {
+            return true;
+        }
     }
     /// Serializes into framed[5..] (the first 5 bytes are left for the prefix).
     static void serialize_prefixed(const T& m, std::string& framed) {

@@ -306,5 +306,28 @@ TEST_F(queue, watcher_sees_auto_ack_deliveries_settled_at_once) {
     EXPECT_EQ(w.seen, (strings{"enqueued:x", "delivered:x", "acked:x"}));
 }
 
+TEST_F(queue, a_watched_name_follows_whichever_queue_holds_it) {
+    struct name_log : event_log {
+        std::vector<broker_queue_ptr> watched;
+        void on_watched(const broker_queue_ptr& q) override { watched.push_back(q); }
+    } w;
+    auto before = declare("jobs");
+    publish(msg("", "jobs", "old"));
+    b.watch_queue(vh, "jobs", &w);  // the queue that exists now, from here on
+    ASSERT_EQ(w.watched, std::vector<broker_queue_ptr>{before});
+    EXPECT_EQ(before->watcher, &w);
+    b.delete_queue(vh, *before);                                // "old" dropped
+    auto again = declare("jobs", queue_args{.max_length = 3});  // declared by someone else
+    ASSERT_EQ(w.watched.size(), 2u);
+    EXPECT_EQ(w.watched[1], again);
+    publish(msg("", "jobs", "new"));  // seen from its first message
+    EXPECT_EQ(declare("other")->watcher, nullptr);
+    b.watch_queue(vh, "jobs", nullptr);
+    EXPECT_EQ(again->watcher, nullptr);
+    b.delete_queue(vh, *again);
+    EXPECT_EQ(declare("jobs")->watcher, nullptr);  // a later queue of the name: not watched
+    EXPECT_EQ(w.seen, (strings{"dropped:old", "enqueued:new"}));
+}
+
 }  // namespace
 }  // namespace sy::hub::test

@@ -121,6 +121,48 @@ TEST(Json, Escape) {
     EXPECT_EQ(json_quote("\xc3\xa9/"), "\"\xc3\xa9/\"");
 }
 
+TEST(json, is_json_value_accepts_what_every_parser_accepts) {
+    for (std::string_view ok :
+         {"0", "-0", "12.5e-3", "1E+2", "true", "false", "null", "\"\"", " \"a\\n\\u00e9\" ",
+          "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "[]", "{}", "[1, [2, {\"a\": null}]]",
+          "{\"result\": {\"n\": [1, 2]}, \"x\": \"y\"}\n"}) {
+        EXPECT_TRUE(is_json_value(ok)) << ok;
+    }
+    for (std::string_view bad : {"",
+                                 " ",
+                                 "nope",
+                                 "tru",
+                                 "01",
+                                 "1.",
+                                 ".5",
+                                 "-",
+                                 "1e",
+                                 "+1",
+                                 "{\"a\": }",
+                                 "{\"a\" 1}",
+                                 "{a: 1}",
+                                 "[1,]",
+                                 "[1 2]",
+                                 "{\"a\":1,}",
+                                 "\"open",
+                                 "\"bad \\x escape\"",
+                                 "\"\\u12\"",
+                                 "\"raw\ttab\"",
+                                 "1 2",
+                                 "{\"a\":1}}",
+                                 "\"\xff\"",
+                                 "\"\xc0\xaf\"",
+                                 "\"\xed\xa0\x80\"",
+                                 "\"\xf4\x90\x80\x80\"",
+                                 "\"\xe2\x82\"",
+                                 "\xef\xbb\xbf"
+                                 "1"}) {
+        EXPECT_FALSE(is_json_value(bad)) << bad;
+    }
+    EXPECT_TRUE(is_json_value(std::string(512, '[') + std::string(512, ']')));
+    EXPECT_FALSE(is_json_value(std::string(100000, '[') + std::string(100000, ']')));
+}
+
 TEST(Mime, Table) {
     EXPECT_EQ(mime_type_for("index.html"), "text/html; charset=utf-8");
     EXPECT_EQ(mime_type_for("/a/b/STYLE.CSS"), "text/css; charset=utf-8");

@@ -54,6 +54,29 @@ TEST(Hub, InvalidTopicPublish) {
     EXPECT_EQ(bad.error(), topic_error::bad_wildcard);
 }
 
+TEST(Hub, ContentTypeEveryTransportCanCarry) {
+    EXPECT_TRUE(valid_content_type(""));
+    EXPECT_TRUE(valid_content_type("application/json; charset=utf-8"));
+    EXPECT_TRUE(valid_content_type("text/plain;\tq=\"a b\""));
+    EXPECT_TRUE(valid_content_type(std::string(255, 'a')));
+    EXPECT_FALSE(valid_content_type(std::string(256, 'a')));
+    for (std::string_view bad : std::initializer_list<std::string_view>{
+             "text/plain\r\nX-A: 1", "a\nb", "text/\xff", "text/\xc3\xa9",
+             std::string_view("a\0b", 3), "a\x7f"}) {
+        EXPECT_FALSE(valid_content_type(bad)) << bad;
+    }
+    fixture f(2);
+    std::optional<result<publish_ack, publish_error>> ack;
+    recorder r;
+    auto h = f.h->shard(1).subscribe("ct", &r);
+    f.h->shard(0).publish("ct", "text/\xff", bytes("x"), [&](auto res) { ack = res; });
+    ASSERT_TRUE(ack.has_value());
+    ASSERT_FALSE(ack->has_value());
+    EXPECT_EQ(ack->error(), publish_error::invalid_content_type);
+    f.ex.run_all(1);
+    EXPECT_TRUE(r.got.empty());
+}
+
 // Subscribers spread over shards with literal and wildcard patterns; publishes from every shard
 // in random interleavings. Each subscriber sees exactly its matching messages, in id order per
 // topic, and each ack reports the number of matching subscribers.

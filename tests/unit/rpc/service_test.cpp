@@ -303,6 +303,67 @@ TEST_F(rpc_test, request_count_errors) {
               "cannot parse the request message");
 }
 
+// A declared field with a wire type it cannot have (int32 id sent length-delimited): protobuf
+// would keep it as an unknown field under number 1; stored and served, it breaks every reader.
+const std::string k_id_as_bytes = std::string(
+    "\x0a\x03"
+    "abc"
+    "\x12\x01"
+    "x");
+// text "ok" plus fields the type does not declare (3: varint, 4: bytes, 5: fixed32). No NULs.
+const std::string k_with_unknown = std::string(
+    "\x12\x02"
+    "ok"
+    "\x18\x05"
+    "\x22\x01"
+    "z"
+    "\x2d\x01\x02\x03\x04");
+
+TEST_F(rpc_test, a_declared_field_with_another_wire_type_is_a_parse_failure) {
+    for (std::size_t chunk : {std::size_t{0}, std::size_t{1}}) {
+        auto x = call_with("/todoPackage.Todo/createTodo", frame(k_id_as_bytes), chunk);
+        EXPECT_EQ(x->grpc_status(), "13");
+        EXPECT_EQ(x->s->head.get("grpc-message").value_or(""), "cannot parse the request message");
+    }
+    EXPECT_TRUE(todos.empty());  // the handler never ran
+    // The streaming path parses the same way.
+    auto e = start("/todoPackage.Todo/echo");
+    e->req.deliver_body_chunk(as_bytes(frame_msg(item(1, "fine")) + frame(k_id_as_bytes)));
+    EXPECT_TRUE(e->s->ended);
+    EXPECT_EQ(e->grpc_status(), "13");
+    EXPECT_EQ(messages(e->s->body).size(), 1u);
+}
+
+TEST_F(rpc_test, unknown_fields_never_reach_a_handler) {
+    auto x = call_with("/todoPackage.Todo/createTodo", frame(k_with_unknown));
+    EXPECT_EQ(x->grpc_status(), "0");
+    ASSERT_EQ(todos.size(), 1u);
+    EXPECT_EQ(todos[0].text(), "ok");
+    EXPECT_TRUE(todos[0].GetReflection()->GetUnknownFields(todos[0]).empty());
+    auto all = call_with("/todoPackage.Todo/readTodos", frame_msg(voidNoParam{}));
+    auto msgs = messages(all->s->body);
+    ASSERT_EQ(msgs.size(), 1u);
+    TodoItems canonical;
+    *canonical.add_items() = item(1, "ok");
+    EXPECT_EQ(msgs[0], canonical.SerializeAsString());
+}
+
+TEST(declared_fields, nested_messages_are_checked_and_cleaned) {
+    auto nest = [](const std::string& inner) {
+        return std::string("\x0a") + static_cast<char>(inner.size()) + inner;  // items = 1
+    };
+    TodoItems bad;
+    ASSERT_TRUE(bad.ParseFromString(nest(k_id_as_bytes)));  // protobuf itself accepts it
+    EXPECT_FALSE(only_declared_fields(bad));
+    TodoItems unknown;
+    ASSERT_TRUE(unknown.ParseFromString(nest(k_with_unknown) + "\x10\x01"));  // + top-level 2
+    ASSERT_TRUE(only_declared_fields(unknown));
+    ASSERT_EQ(unknown.items_size(), 1);
+    EXPECT_EQ(unknown.items(0).text(), "ok");
+    EXPECT_EQ(unknown.SerializeAsString(), nest("\x12\x02"
+                                                "ok"));
+}
+
 TEST_F(rpc_test, codec_errors_map_through_the_one_table) {
     // Compressed flag without grpc-encoding -> INTERNAL; bad flag byte -> INTERNAL.
     std::string body = frame_msg(item(0, "a"));
