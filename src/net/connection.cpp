@@ -50,6 +50,11 @@ void connection_list::close_all(close_mode mode, close_reason reason) {
     for_each([&](connection& c) { c.close(mode, reason); });
 }
 
+void connection_list::drain(std::function<void(connection&)> fn) {
+    drain_ = std::move(fn);
+    for_each(drain_);
+}
+
 void connection::unlink() {
     if (!list_) return;
     if (list_prev_)
@@ -95,6 +100,7 @@ void connection::start(std::unique_ptr<connection_handler> h, connection_list* l
     handler_ = std::move(h);
     arm_timer();
     handler_->on_open(*this);
+    if (list && list->draining() && state_ != state::closed) list->drain_(*this);
 }
 
 void connection::set_handler(std::unique_ptr<connection_handler> h) {

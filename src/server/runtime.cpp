@@ -374,7 +374,7 @@ void runtime::shutdown_loops() {
         loop_state* ls = l.get();
         ls->loop->post([ls, stop_accepting] {
             stop_accepting(*ls);
-            ls->conns.for_each([](net::connection& c) { session::shutdown_connection(c); });
+            ls->conns.drain([](net::connection& c) { session::shutdown_connection(c); });
         });
     }
     // 2. Until every connection is gone or the grace period is over.

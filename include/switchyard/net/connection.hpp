@@ -45,6 +45,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -135,11 +136,19 @@ class connection_list {
                    close_reason reason = close_reason::shutdown);
     template <typename Fn>
     void for_each(Fn&& fn);
+    /// Server shutdown: calls fn on every connection in the list now, and on every connection
+    /// added later, right after its handler's on_open. A socket accepted just before its
+    /// listener closed reaches its loop (a posted hand-off: acceptor model, AMQP to loop 0)
+    /// after the shutdown task ran there; it must hear the shutdown too, not wait for the end
+    /// of the grace period. Loop thread only; fn lives as long as the list.
+    void drain(std::function<void(connection&)> fn);
+    bool draining() const { return static_cast<bool>(drain_); }
 
   private:
     friend class connection;
     connection* head_ = nullptr;
     std::size_t size_ = 0;
+    std::function<void(connection&)> drain_;
 };
 
 class connection : private core::io_handler, private core::before_sleep_hook {

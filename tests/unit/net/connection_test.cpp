@@ -500,3 +500,29 @@ TEST(Connection, ListCloseAll) {
     for (auto& p : probes) EXPECT_EQ(p.reason, close_reason::shutdown);
     loop.run_once(0);
 }
+
+TEST(Connection, ListDrainReachesConnectionsAddedLater) {
+    // Shutdown: a socket handed to this loop after the drain began hears it too.
+    core::loop loop;
+    connection_options opts;
+    connection_list list;
+    std::vector<test::socket_pair> pairs;
+    std::vector<probe> probes(2);
+    std::vector<connection*> drained;
+    pairs.push_back(test::make_socket_pair());
+    connection::create(loop, tcp_stream(std::move(pairs.back().a)),
+                       std::make_unique<recording_handler>(probes[0]), opts, {}, &list);
+    EXPECT_FALSE(list.draining());
+    list.drain([&](connection& c) { drained.push_back(&c); });
+    EXPECT_TRUE(list.draining());
+    ASSERT_EQ(drained.size(), 1u);
+    pairs.push_back(test::make_socket_pair());
+    auto* late =
+        connection::create(loop, tcp_stream(std::move(pairs.back().a)),
+                           std::make_unique<recording_handler>(probes[1]), opts, {}, &list);
+    ASSERT_EQ(drained.size(), 2u);
+    EXPECT_EQ(drained[1], late);
+    EXPECT_EQ(probes[1].opens, 1);  // on_open ran first
+    list.close_all(close_mode::immediate);
+    loop.run_once(0);
+}
