@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -487,7 +488,13 @@ int runtime::run_prefork() {
             cfg_.model = execution_model::prefork;
             listener_infos_.clear();
             if (cfg_.pin) core::pin_current_thread(i);
-            std::exit(run_threads());
+            int code = 2;
+            try {
+                code = run_threads();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "switchyard: prefork child %u: %s\n", i, e.what());
+            }
+            std::exit(code);
         }
         children[i] = pid;
         return true;
@@ -521,14 +528,28 @@ int runtime::run_prefork() {
             while ((dead = ::waitpid(-1, &status, WNOHANG)) > 0) {
                 for (unsigned i = 0; i < n; ++i) {
                     if (children[i] != dead) continue;
+                    children[i] = -1;
+                    // Exit 2 is a start-up error: the same configuration would fail again, so
+                    // the child is not restarted (nginx: "exited with fatal code 2 and cannot be
+                    // respawned"); a crash or a kill is restarted.
+                    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+                        log::error(
+                            "prefork: child {} (pid {}) failed to start (exit 2); "
+                            "not restarted",
+                            i, dead);
+                        continue;
+                    }
                     log::warn("prefork: child {} (pid {}) exited ({}); restarting", i, dead,
                               status);
-                    children[i] = -1;
                     if (!stopping) {
                         std::this_thread::sleep_for(millis(50));  // no fork storm
                         spawn(i);
                     }
                 }
+            }
+            if (std::all_of(children.begin(), children.end(), [](pid_t p) { return p < 0; })) {
+                log::error("prefork: no child could start; exiting");
+                return 2;
             }
         }
     }
