@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
 #include "switchyard/session/h1_tunnel.hpp"
@@ -382,26 +383,21 @@ void messages_handler(sy::app& a, http::request& req, http::response& res) {
                 return;
             }
             const auto& h = r.value();
-            std::string out = "{\"messages\":[";
-            bool first = true;
+            std::string out;
+            json::writer w(out);
+            w.begin_object().key("messages").begin_array();
             for (const auto& m : h.messages) {
-                if (!first) out += ',';
-                first = false;
-                fmt::format_to(std::back_inserter(out),
-                               "{{\"id\":{},\"time\":{},\"content_type\":\"", m->id, m->time_ms);
-                http::json_escape(m->content_type, out);
-                out += "\",\"data\":";
-                bool b64 = false;
-                session::append_json_data(out, *m, b64);
-                if (b64) out += ",\"encoding\":\"base64\"";
-                out += '}';
+                w.begin_object()
+                    .member("id", m->id)
+                    .member("time", m->time_ms)
+                    .member("content_type", m->content_type)
+                    .key("data");
+                if (session::write_json_data(w, *m)) w.member("encoding", "base64");
+                w.end_object();
             }
-            fmt::format_to(std::back_inserter(out), "],\"last_id\":{}", h.last_id);
-            if (h.lost) {
-                fmt::format_to(std::back_inserter(out), ",\"lost\":{},\"lost_from\":{}", h.lost,
-                               h.lost_from);
-            }
-            fmt::format_to(std::back_inserter(out), ",\"more\":{}}}", h.more ? "true" : "false");
+            w.end_array().member("last_id", h.last_id);
+            if (h.lost) w.member("lost", h.lost).member("lost_from", h.lost_from);
+            w.member("more", h.more).end_object();
             res.set_header("Cache-Control", "no-cache");
             res.send_json(200, out);
         });
@@ -421,13 +417,17 @@ void stats_handler(sy::app& a, http::request& req, http::response& res) {
             return;
         }
         const auto& s = r.value();
-        std::string out = "{\"topic\":\"";
-        http::json_escape(topic, out);
-        fmt::format_to(std::back_inserter(out),
-                       "\",\"last_id\":{},\"history\":{},\"subscribers\":{},\"publishes\":{},"
-                       "\"deliveries\":{},\"over_cap\":{}}}",
-                       s.last_id, s.history_count, s.subscribers, s.publishes, s.deliveries,
-                       s.over_cap);
+        std::string out;
+        json::writer(out)
+            .begin_object()
+            .member("topic", topic)
+            .member("last_id", s.last_id)
+            .member("history", s.history_count)
+            .member("subscribers", s.subscribers)
+            .member("publishes", s.publishes)
+            .member("deliveries", s.deliveries)
+            .member("over_cap", s.over_cap)
+            .end_object();
         res.send_json(200, out);
     });
 }
