@@ -356,13 +356,22 @@ void pub_handler(sy::app& a, http::request& req, http::response& res) {
                                    res.set_header("Retry-After", "1");
                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
                                } else {
-                                   res.send_json(400, fmt::format("{{\"error\":\"{}\"}}",
-                                                                  hub::to_string(r.error())));
+                                   std::string e;
+                                   json::writer(e)
+                                       .begin_object()
+                                       .member("error", hub::to_string(r.error()))
+                                       .end_object();
+                                   res.send_json(400, e);
                                }
                                return;
                            }
-                           res.send_json(201, fmt::format("{{\"id\":{},\"subscribers\":{}}}",
-                                                          r.value().id, r.value().reached));
+                           std::string ok;
+                           json::writer(ok)
+                               .begin_object()
+                               .member("id", r.value().id)
+                               .member("subscribers", r.value().reached)
+                               .end_object();
+                           res.send_json(201, ok);
                        });
 }
 
@@ -374,33 +383,32 @@ void messages_handler(sy::app& a, http::request& req, http::response& res) {
     }
     const std::uint64_t since = query_u64(req, "since", 0);
     const std::size_t limit = std::min<std::uint64_t>(query_u64(req, "limit", 100), 1000);
-    ls->shard->history(
-        req.param("topic"), since, limit,
-        [res](result<hub::history_result, hub::topic_error>&& r) mutable {
-            if (res.closed()) return;
-            if (!r) {
-                res.send_json(400, "{\"error\":\"invalid topic\"}");
-                return;
-            }
-            const auto& h = r.value();
-            std::string out;
-            json::writer w(out);
-            w.begin_object().key("messages").begin_array();
-            for (const auto& m : h.messages) {
-                w.begin_object()
-                    .member("id", m->id)
-                    .member("time", m->time_ms)
-                    .member("content_type", m->content_type)
-                    .key("data");
-                if (session::write_json_data(w, *m)) w.member("encoding", "base64");
-                w.end_object();
-            }
-            w.end_array().member("last_id", h.last_id);
-            if (h.lost) w.member("lost", h.lost).member("lost_from", h.lost_from);
-            w.member("more", h.more).end_object();
-            res.set_header("Cache-Control", "no-cache");
-            res.send_json(200, out);
-        });
+    ls->shard->history(req.param("topic"), since, limit,
+                       [res](result<hub::history_result, hub::topic_error>&& r) mutable {
+                           if (res.closed()) return;
+                           if (!r) {
+                               res.send_json(400, "{\"error\":\"invalid topic\"}");
+                               return;
+                           }
+                           const auto& h = r.value();
+                           std::string out;
+                           json::writer w(out);
+                           w.begin_object().key("messages").begin_array();
+                           for (const auto& m : h.messages) {
+                               w.begin_object()
+                                   .member("id", m->id)
+                                   .member("time", m->time_ms)
+                                   .member("content_type", m->content_type)
+                                   .key("data");
+                               if (session::write_json_data(w, *m)) w.member("encoding", "base64");
+                               w.end_object();
+                           }
+                           w.end_array().member("last_id", h.last_id);
+                           if (h.lost) w.member("lost", h.lost).member("lost_from", h.lost_from);
+                           w.member("more", h.more).end_object();
+                           res.set_header("Cache-Control", "no-cache");
+                           res.send_json(200, out);
+                       });
 }
 
 void stats_handler(sy::app& a, http::request& req, http::response& res) {
