@@ -497,6 +497,16 @@ void install_gateway(sy::app& a) {
     install_jobs(a);
 }
 
+namespace {
+/// Opened minus closed, closed read first: the loop may count both in between, and opened is
+/// then never below closed.
+std::uint64_t open_now(const core::counter& opened, const core::counter& closed) {
+    const std::uint64_t c = closed.get();
+    const std::uint64_t o = opened.get();
+    return o >= c ? o - c : 0;
+}
+}  // namespace
+
 void register_gateway_metrics(runtime& rt) {
     using pc = session::push_counters;
     using metrics::kind;
@@ -517,11 +527,11 @@ void register_gateway_metrics(runtime& rt) {
     push("sy_ws_sessions_total", kind::counter, "WebSocket sessions opened.",
          [](const pc& c) { return c.ws_sessions.get(); });
     push("sy_ws_open", kind::gauge, "WebSocket sessions open now.",
-         [](const pc& c) { return c.ws_sessions.get() - c.ws_closed.get(); });
+         [](const pc& c) { return open_now(c.ws_sessions, c.ws_closed); });
     push("sy_sse_sessions_total", kind::counter, "SSE streams opened.",
          [](const pc& c) { return c.sse_sessions.get(); });
     push("sy_sse_open", kind::gauge, "SSE streams open now.",
-         [](const pc& c) { return c.sse_sessions.get() - c.sse_closed.get(); });
+         [](const pc& c) { return open_now(c.sse_sessions, c.sse_closed); });
     push("sy_push_deliveries_total", kind::counter, "Hub messages queued to WS/SSE subscribers.",
          [](const pc& c) { return c.deliveries.get(); });
     push("sy_push_gaps_total", kind::counter, "Gap events sent to WS/SSE subscribers.",
