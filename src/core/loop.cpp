@@ -4,12 +4,30 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <system_error>
 
 namespace sy::core {
 
 namespace {
 thread_local loop* tls_current = nullptr;
+std::atomic<unsigned> g_next_slot{0};
+}  // namespace
+
+unsigned detail::next_slot_id() {
+    return g_next_slot.fetch_add(1, std::memory_order_relaxed);
+}
+
+void loop::put_slot(unsigned id, void* p, void (*destroy)(void*)) {
+    if (id >= max_slots) {
+        std::fprintf(stderr, "core::loop: more than %u slot types\n", max_slots);
+        std::abort();
+    }
+    slot_entry& e = slots_[id];
+    void* old = e.ptr.exchange(p, std::memory_order_acq_rel);
+    if (old && e.destroy) e.destroy(old);
+    e.destroy = destroy;
 }
 
 /// The eventfd that post() writes to wake a sleeping loop.

@@ -1,6 +1,7 @@
 #include "switchyard/http/util.hpp"
 
 #include "switchyard/base/http_status.hpp"
+#include "switchyard/base/json.hpp"
 
 #include <array>
 #include <cstring>
@@ -249,50 +250,15 @@ std::optional<std::time_t> parse_http_date(std::string_view s) {
 // ---- JSON ----------------------------------------------------------------------------------
 
 void json_escape(std::string_view in, std::string& out) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out.reserve(out.size() + in.size() + 2);
-    for (char ch : in) {
-        auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out.push_back(hex[c >> 4]);
-                    out.push_back(hex[c & 15]);
-                } else {
-                    out.push_back(ch);
-                }
-        }
-    }
+    json::escape(in, out);
 }
 
 std::string json_quote(std::string_view in) {
-    std::string out;
-    out.push_back('"');
-    json_escape(in, out);
-    out.push_back('"');
-    return out;
+    return json::quote(in);
+}
+
+bool is_json_value(std::string_view text) {
+    return json::valid(text);
 }
 
 // ---- MIME ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -21,9 +22,26 @@ namespace sy::server {
 
 namespace {
 
+/// The broker's figures as the metrics see them: written only by the broker loop (a refresh
+/// posted there at each scrape), read by the scraping loop; relaxed, each figure on its own.
+struct amqp_snapshot {
+    std::atomic<std::uint64_t> published{0}, delivered{0}, ready{0}, unacked{0}, consumers{0},
+        connections{0}, channels{0};
+    void store(const session::amqp_figures& f) {
+        published.store(f.published, std::memory_order_relaxed);
+        delivered.store(f.delivered, std::memory_order_relaxed);
+        ready.store(f.ready, std::memory_order_relaxed);
+        unacked.store(f.unacked, std::memory_order_relaxed);
+        consumers.store(f.consumers, std::memory_order_relaxed);
+        connections.store(f.connections, std::memory_order_relaxed);
+        channels.store(f.channels, std::memory_order_relaxed);
+    }
+};
+
 struct amqp_state {
     std::unique_ptr<session::amqp_server> server;  // broker loop thread only
     loop_state* owner = nullptr;
+    amqp_snapshot figures;
 };
 
 session::amqp_options options_of(const amqp_config& c) {
@@ -83,6 +101,39 @@ void check_store_dir(const std::string& dir) {
     }
 }
 
+/// sy_amqp_* families, read from the snapshot; each scrape first posts to the broker loop to
+/// refresh it (the broker is loop 0's alone: nothing else may walk its queues).
+void register_amqp_metrics(runtime& rt, const std::shared_ptr<amqp_state>& st) {
+    using metrics::kind;
+    auto& m = rt.metrics();
+    m.add_refresh([st, &rt](std::function<void()> done) {
+        loop_state* origin = current_loop_state();
+        if (!origin) return done();
+        rt.loop_at(0).loop->post([st, origin, done = std::move(done)]() mutable {
+            if (st->server) st->figures.store(st->server->figures());
+            origin->loop->post(std::move(done));
+        });
+    });
+    auto add = [&m, &st](std::string name, kind type, std::string help,
+                         std::atomic<std::uint64_t> amqp_snapshot::*field) {
+        m.add_value({std::move(name), type, std::move(help), {}, false},
+                    [st, field] { return (st->figures.*field).load(std::memory_order_relaxed); });
+    };
+    add("sy_amqp_published_total", kind::counter, "Messages published to the AMQP broker.",
+        &amqp_snapshot::published);
+    add("sy_amqp_delivered_total", kind::counter,
+        "Messages delivered to AMQP consumers and basic.get (redeliveries included).",
+        &amqp_snapshot::delivered);
+    add("sy_amqp_messages_ready", kind::gauge, "Messages waiting in AMQP queues.",
+        &amqp_snapshot::ready);
+    add("sy_amqp_messages_unacked", kind::gauge, "Messages delivered, not yet acknowledged.",
+        &amqp_snapshot::unacked);
+    add("sy_amqp_consumers", kind::gauge, "AMQP consumers over every queue.",
+        &amqp_snapshot::consumers);
+    add("sy_amqp_connections", kind::gauge, "AMQP connections open.", &amqp_snapshot::connections);
+    add("sy_amqp_channels", kind::gauge, "AMQP channels open.", &amqp_snapshot::channels);
+}
+
 }  // namespace
 
 void install_amqp(sy::app& app) {
@@ -92,6 +143,7 @@ void install_amqp(sy::app& app) {
         check_store_dir(ac.store_dir);
         auto st = std::make_shared<amqp_state>();
         auto opts = options_of(ac);
+        register_amqp_metrics(rt, st);
         rt.on_loop_start([st, opts](loop_state& ls) {
             if (ls.index != 0) return;
             st->owner = &ls;

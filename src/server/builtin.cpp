@@ -7,9 +7,11 @@
 #include <memory>
 #include <mutex>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "switchyard/base/json.hpp"
 #include "switchyard/http/static_files.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/kernel_queues.hpp"
@@ -27,47 +29,53 @@ std::uint64_t query_u64(const http::request& req, std::string_view name, std::ui
 }
 
 /// One connection as /debug/connections shows it (read on the connection's loop).
-void describe_connection(std::string& out, std::size_t loop, net::connection& c) {
+std::string describe_connection(std::size_t loop, net::connection& c) {
     net::address peer;
     *peer.len_ptr() = net::address::capacity();
     std::string peer_text = "?";
     if (::getpeername(c.fd(), peer.sa(), peer.len_ptr()) == 0) peer_text = peer.to_string();
     auto ti = net::tcp_info_of(c.fd());
-    fmt::format_to(std::back_inserter(out),
-                   "{{\"loop\":{},\"fd\":{},\"peer\":\"{}\",\"output_queued\":{},"
-                   "\"reading\":{},\"send_queue\":{},\"unsent\":{},\"recv_queue\":{},"
-                   "\"rtt_us\":{},\"rttvar_us\":{},\"cwnd\":{},\"retransmits\":{}}}",
-                   loop, c.fd(), peer_text, c.queued_bytes(), c.reading() ? "true" : "false",
-                   ti ? ti->send_queue : 0, ti ? ti->unsent : 0, ti ? ti->recv_queue : 0,
-                   ti ? ti->rtt_us : 0, ti ? ti->rttvar_us : 0, ti ? ti->snd_cwnd : 0,
-                   ti ? ti->total_retrans : 0);
+    std::string out;
+    json::writer(out)
+        .begin_object()
+        .member("loop", std::uint64_t{loop})
+        .member("fd", c.fd())
+        .member("peer", peer_text)
+        .member("output_queued", std::uint64_t{c.queued_bytes()})
+        .member("reading", c.reading())
+        .member("send_queue", std::uint64_t{ti ? ti->send_queue : 0})
+        .member("unsent", std::uint64_t{ti ? ti->unsent : 0})
+        .member("recv_queue", std::uint64_t{ti ? ti->recv_queue : 0})
+        .member("rtt_us", std::uint64_t{ti ? ti->rtt_us : 0})
+        .member("rttvar_us", std::uint64_t{ti ? ti->rttvar_us : 0})
+        .member("cwnd", std::uint64_t{ti ? ti->snd_cwnd : 0})
+        .member("retransmits", std::uint64_t{ti ? ti->total_retrans : 0})
+        .end_object();
+    return out;
 }
 
 void debug_connections(sy::app& a, http::request&, http::response& res) {
     struct gather {
         std::mutex mu;  // loops append concurrently; debug path only, not per message
-        std::string items;
-        std::size_t count = 0;
+        std::vector<std::string> items;
     };
     auto g = std::make_shared<gather>();
     a.runtime()->for_each_loop(
         [g](loop_state& ls) {
-            std::string local;
-            std::size_t n = 0;
-            ls.conns.for_each([&](net::connection& c) {
-                if (n++) local += ',';
-                describe_connection(local, ls.index, c);
-            });
+            std::vector<std::string> local;
+            ls.conns.for_each(
+                [&](net::connection& c) { local.push_back(describe_connection(ls.index, c)); });
             std::lock_guard lock(g->mu);
-            if (n) {
-                if (g->count) g->items += ',';
-                g->items += local;
-                g->count += n;
-            }
+            for (auto& i : local) g->items.push_back(std::move(i));
         },
         [g, res]() mutable {
-            res.send_json(200,
-                          fmt::format("{{\"count\":{},\"connections\":[{}]}}", g->count, g->items));
+            std::string out;
+            json::writer w(out);
+            w.begin_object().member("count", std::uint64_t{g->items.size()});
+            w.key("connections").begin_array();
+            for (const auto& i : g->items) w.raw(i);
+            w.end_array().end_object();
+            res.send_json(200, out);
         });
 }
 
@@ -92,8 +100,16 @@ void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allo
         auto type = req.header("content-type").value_or("application/octet-stream");
         res.send(200, req.body(), type);
     });
-    r.get("/metrics", [&a](http::request&, http::response& res) {
-        res.send(200, render_metrics(*a.runtime()), "text/plain; version=0.0.4; charset=utf-8");
+    // ?format=json: the same families as JSON (docs/metrics.md). Figures owned by one loop
+    // (the AMQP broker's) are refreshed first, so the answer may come a loop hop later.
+    r.get("/metrics", [&a](http::request& req, http::response& res) {
+        const bool json = req.query("format") == "json";
+        runtime* rt = a.runtime();
+        rt->metrics().refresh([rt, res, json]() mutable {
+            if (res.finished() || res.closed()) return;
+            if (json) return res.send_json(200, rt->metrics().json());
+            res.send(200, render_metrics(*rt), "text/plain; version=0.0.4; charset=utf-8");
+        });
     });
     r.get("/debug/listeners", [&a](http::request&, http::response& res) {
         res.send_json(200, render_listeners_json(*a.runtime()));

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
 #include "switchyard/session/h1_tunnel.hpp"
@@ -19,12 +20,9 @@ namespace sy::server {
 
 namespace {
 
-constexpr std::size_t max_loops = 256;
-// Per-loop counters, indexed by loop index; each loop writes its own, /metrics reads all.
-std::array<session::push_counters, max_loops> g_counters;
-
+// Per-loop counters live in a slot of each loop; each loop writes its own, /metrics reads all.
 session::push_counters* counters_for(const loop_state& ls) {
-    return ls.index < max_loops ? &g_counters[ls.index] : nullptr;
+    return ls.loop ? ls.loop->slot<session::push_counters>() : nullptr;
 }
 
 std::string etag_of(std::uint64_t id) {
@@ -97,8 +95,6 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
     }
     c->set_handler(make(std::move(o)));
 }
-
-thread_local loop_state* t_loop = nullptr;
 
 bool wants_websocket(const http::request& req) {
     // Upgrade is a token list (RFC 9110 7.8); proto/ws checks it exactly in the handshake.
@@ -360,13 +356,22 @@ void pub_handler(sy::app& a, http::request& req, http::response& res) {
                                    res.set_header("Retry-After", "1");
                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
                                } else {
-                                   res.send_json(400, fmt::format("{{\"error\":\"{}\"}}",
-                                                                  hub::to_string(r.error())));
+                                   std::string e;
+                                   json::writer(e)
+                                       .begin_object()
+                                       .member("error", hub::to_string(r.error()))
+                                       .end_object();
+                                   res.send_json(400, e);
                                }
                                return;
                            }
-                           res.send_json(201, fmt::format("{{\"id\":{},\"subscribers\":{}}}",
-                                                          r.value().id, r.value().reached));
+                           std::string ok;
+                           json::writer(ok)
+                               .begin_object()
+                               .member("id", r.value().id)
+                               .member("subscribers", r.value().reached)
+                               .end_object();
+                           res.send_json(201, ok);
                        });
 }
 
@@ -378,38 +383,32 @@ void messages_handler(sy::app& a, http::request& req, http::response& res) {
     }
     const std::uint64_t since = query_u64(req, "since", 0);
     const std::size_t limit = std::min<std::uint64_t>(query_u64(req, "limit", 100), 1000);
-    ls->shard->history(
-        req.param("topic"), since, limit,
-        [res](result<hub::history_result, hub::topic_error>&& r) mutable {
-            if (res.closed()) return;
-            if (!r) {
-                res.send_json(400, "{\"error\":\"invalid topic\"}");
-                return;
-            }
-            const auto& h = r.value();
-            std::string out = "{\"messages\":[";
-            bool first = true;
-            for (const auto& m : h.messages) {
-                if (!first) out += ',';
-                first = false;
-                fmt::format_to(std::back_inserter(out),
-                               "{{\"id\":{},\"time\":{},\"content_type\":\"", m->id, m->time_ms);
-                http::json_escape(m->content_type, out);
-                out += "\",\"data\":";
-                bool b64 = false;
-                session::append_json_data(out, *m, b64);
-                if (b64) out += ",\"encoding\":\"base64\"";
-                out += '}';
-            }
-            fmt::format_to(std::back_inserter(out), "],\"last_id\":{}", h.last_id);
-            if (h.lost) {
-                fmt::format_to(std::back_inserter(out), ",\"lost\":{},\"lost_from\":{}", h.lost,
-                               h.lost_from);
-            }
-            fmt::format_to(std::back_inserter(out), ",\"more\":{}}}", h.more ? "true" : "false");
-            res.set_header("Cache-Control", "no-cache");
-            res.send_json(200, out);
-        });
+    ls->shard->history(req.param("topic"), since, limit,
+                       [res](result<hub::history_result, hub::topic_error>&& r) mutable {
+                           if (res.closed()) return;
+                           if (!r) {
+                               res.send_json(400, "{\"error\":\"invalid topic\"}");
+                               return;
+                           }
+                           const auto& h = r.value();
+                           std::string out;
+                           json::writer w(out);
+                           w.begin_object().key("messages").begin_array();
+                           for (const auto& m : h.messages) {
+                               w.begin_object()
+                                   .member("id", m->id)
+                                   .member("time", m->time_ms)
+                                   .member("content_type", m->content_type)
+                                   .key("data");
+                               if (session::write_json_data(w, *m)) w.member("encoding", "base64");
+                               w.end_object();
+                           }
+                           w.end_array().member("last_id", h.last_id);
+                           if (h.lost) w.member("lost", h.lost).member("lost_from", h.lost_from);
+                           w.member("more", h.more).end_object();
+                           res.set_header("Cache-Control", "no-cache");
+                           res.send_json(200, out);
+                       });
 }
 
 void stats_handler(sy::app& a, http::request& req, http::response& res) {
@@ -426,13 +425,17 @@ void stats_handler(sy::app& a, http::request& req, http::response& res) {
             return;
         }
         const auto& s = r.value();
-        std::string out = "{\"topic\":\"";
-        http::json_escape(topic, out);
-        fmt::format_to(std::back_inserter(out),
-                       "\",\"last_id\":{},\"history\":{},\"subscribers\":{},\"publishes\":{},"
-                       "\"deliveries\":{},\"over_cap\":{}}}",
-                       s.last_id, s.history_count, s.subscribers, s.publishes, s.deliveries,
-                       s.over_cap);
+        std::string out;
+        json::writer(out)
+            .begin_object()
+            .member("topic", topic)
+            .member("last_id", s.last_id)
+            .member("history", s.history_count)
+            .member("subscribers", s.subscribers)
+            .member("publishes", s.publishes)
+            .member("deliveries", s.deliveries)
+            .member("over_cap", s.over_cap)
+            .end_object();
         res.send_json(200, out);
     });
 }
@@ -459,18 +462,14 @@ void start_sse(http::response& res, hub::hub_shard& shard, session::sse_subscrip
     c->set_handler(std::make_unique<session::sse_session>(shard, std::move(sub)));
 }
 
-loop_state* current_loop_state() {
-    return t_loop;
-}
-
 session::push_counters* push_counters_of(const loop_state& ls) {
     return counters_for(ls);
 }
 
 void install_gateway(sy::app& a) {
     a.on_runtime([](runtime& rt) {
-        rt.on_loop_start([](loop_state& ls) { t_loop = &ls; });
-        rt.on_loop_stop([](loop_state&) { t_loop = nullptr; });
+        rt.on_loop_start([](loop_state& ls) { ls.loop->emplace_slot<session::push_counters>(); });
+        register_gateway_metrics(rt);
     });
     auto& r = a.router();
     r.get("/echo", [&a](http::request& req, http::response& res) {
@@ -498,44 +497,70 @@ void install_gateway(sy::app& a) {
     install_jobs(a);
 }
 
-void render_gateway_metrics(std::string& out, runtime& rt) {
-    auto sum = [&rt](auto get) {
+namespace {
+/// Opened minus closed, closed read first: the loop may count both in between, and opened is
+/// then never below closed.
+std::uint64_t open_now(const core::counter& opened, const core::counter& closed) {
+    const std::uint64_t c = closed.get();
+    const std::uint64_t o = opened.get();
+    return o >= c ? o - c : 0;
+}
+}  // namespace
+
+void register_gateway_metrics(runtime& rt) {
+    using pc = session::push_counters;
+    using metrics::kind;
+    // Each loop's push_counters slot (absent on a loop that has not started yet: 0).
+    auto sum = [&rt](std::uint64_t (*get)(const pc&)) {
         std::uint64_t s = 0;
-        for (std::size_t i = 0; i < rt.loop_count() && i < max_loops; ++i) s += get(g_counters[i]);
+        for (std::size_t i = 0; i < rt.loop_count(); ++i) {
+            if (const pc* c = counters_for(rt.loop_at(i))) s += get(*c);
+        }
         return s;
     };
-    auto line = [&out](std::string_view name, std::string_view type, std::string_view help,
-                       std::uint64_t v) {
-        fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help,
-                       name, type, name, v);
+    auto& m = rt.metrics();
+    auto push = [&m, sum](std::string name, kind type, std::string help,
+                          std::uint64_t (*get)(const pc&)) {
+        m.add_value({std::move(name), type, std::move(help), {}, false},
+                    [sum, get] { return sum(get); });
     };
-    using pc = session::push_counters;
-    const std::uint64_t ws = sum([](const pc& c) { return c.ws_sessions.get(); });
-    const std::uint64_t sse = sum([](const pc& c) { return c.sse_sessions.get(); });
-    line("sy_ws_sessions_total", "counter", "WebSocket sessions opened.", ws);
-    line("sy_ws_open", "gauge", "WebSocket sessions open now.",
-         ws - sum([](const pc& c) { return c.ws_closed.get(); }));
-    line("sy_sse_sessions_total", "counter", "SSE streams opened.", sse);
-    line("sy_sse_open", "gauge", "SSE streams open now.",
-         sse - sum([](const pc& c) { return c.sse_closed.get(); }));
-    line("sy_push_deliveries_total", "counter", "Hub messages queued to WS/SSE subscribers.",
-         sum([](const pc& c) { return c.deliveries.get(); }));
-    line("sy_push_gaps_total", "counter", "Gap events sent to WS/SSE subscribers.",
-         sum([](const pc& c) { return c.gaps_sent.get(); }));
-    line("sy_ws_messages_in_total", "counter", "WebSocket messages received.",
-         sum([](const pc& c) { return c.ws_messages_in.get(); }));
-    line("sy_ws_protocol_errors_total", "counter", "WebSockets failed by a protocol error.",
-         sum([](const pc& c) { return c.ws_protocol_errors.get(); }));
-    line("sy_slow_over_cap_total", "counter",
+    push("sy_ws_sessions_total", kind::counter, "WebSocket sessions opened.",
+         [](const pc& c) { return c.ws_sessions.get(); });
+    push("sy_ws_open", kind::gauge, "WebSocket sessions open now.",
+         [](const pc& c) { return open_now(c.ws_sessions, c.ws_closed); });
+    push("sy_sse_sessions_total", kind::counter, "SSE streams opened.",
+         [](const pc& c) { return c.sse_sessions.get(); });
+    push("sy_sse_open", kind::gauge, "SSE streams open now.",
+         [](const pc& c) { return open_now(c.sse_sessions, c.sse_closed); });
+    push("sy_push_deliveries_total", kind::counter, "Hub messages queued to WS/SSE subscribers.",
+         [](const pc& c) { return c.deliveries.get(); });
+    push("sy_push_gaps_total", kind::counter, "Gap events sent to WS/SSE subscribers.",
+         [](const pc& c) { return c.gaps_sent.get(); });
+    push("sy_ws_messages_in_total", kind::counter, "WebSocket messages received.",
+         [](const pc& c) { return c.ws_messages_in.get(); });
+    push("sy_ws_protocol_errors_total", kind::counter, "WebSockets failed by a protocol error.",
+         [](const pc& c) { return c.ws_protocol_errors.get(); });
+    push("sy_slow_over_cap_total", kind::counter,
          "block-publisher subscribers that went over their output cap.",
-         sum([](const pc& c) { return c.over_cap.get(); }));
-    const hub::policy_counters h = rt.hub().counters();
-    line("sy_slow_drops_total", "counter", "Messages skipped by drop-oldest subscribers.", h.drops);
-    line("sy_slow_disconnects_total", "counter", "Subscribers closed by the disconnect policy.",
-         h.disconnects);
-    line("sy_slow_publisher_rejections_total", "counter",
-         "Publishes rejected (503) by block-publisher.", h.publisher_rejections);
-    render_jobs_metrics(out);
+         [](const pc& c) { return c.over_cap.get(); });
+    m.add_value({"sy_slow_drops_total",
+                 kind::counter,
+                 "Messages skipped by drop-oldest subscribers.",
+                 {},
+                 false},
+                [&rt] { return rt.hub().counters().drops; });
+    m.add_value({"sy_slow_disconnects_total",
+                 kind::counter,
+                 "Subscribers closed by the disconnect policy.",
+                 {},
+                 false},
+                [&rt] { return rt.hub().counters().disconnects; });
+    m.add_value({"sy_slow_publisher_rejections_total",
+                 kind::counter,
+                 "Publishes rejected (503) by block-publisher.",
+                 {},
+                 false},
+                [&rt] { return rt.hub().counters().publisher_rejections; });
 }
 
 // ---- embedded API -------------------------------------------------------------------------------

@@ -14,10 +14,8 @@ void start_sse(http::response& res, hub::hub_shard& shard, session::sse_subscrip
 /// SSE through the response itself (HTTP/2): see sse_stream.cpp.
 void start_sse_stream(http::response& res, hub::hub_shard& shard, core::loop& l,
                       session::sse_subscription sub);
-/// The calling loop's push counters (nullptr for loops past the table).
+/// The loop's push counters (a slot of the loop, created by the gateway's loop-start hook).
 session::push_counters* push_counters_of(const loop_state& ls);
-/// The loop_state of the calling loop thread, set by the gateway's loop-start hook.
-loop_state* current_loop_state();
 
 /// What a waiting poll (GET /sub long poll, GET /jobs/next) answers when the server shuts down
 /// (http::response::on_shutdown): 503 with Retry-After, the HTTP form of gRPC's UNAVAILABLE,

@@ -1,7 +1,10 @@
-// Prometheus text for /metrics and JSON for /debug/listeners. Counters are per loop, written by
-// their loop only; this sums them when scraped (any thread may read a core::counter).
+// The runtime's metric families (connections, HTTP, listeners, loops, TLS), registered once in
+// the runtime's registry (base/metrics.hpp), and the JSON of /debug/listeners. Counters are per
+// loop, written by their loop only; the registry sums them when scraped (any thread may read a
+// core::counter).
 #include <fmt/format.h>
 
+#include "switchyard/base/json.hpp"
 #include "switchyard/net/kernel_queues.hpp"
 #include "switchyard/net/tls.hpp"
 #include "switchyard/proto/http1/errors.hpp"
@@ -12,10 +15,9 @@ namespace sy::server {
 
 namespace {
 
-void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
+using metrics::kind;
 
+/// Sum of get(loop) over the runtime's loops.
 template <typename Get>
 std::uint64_t sum_loops(runtime& rt, Get get) {
     std::uint64_t s = 0;
@@ -23,200 +25,278 @@ std::uint64_t sum_loops(runtime& rt, Get get) {
     return s;
 }
 
-void render_connections(std::string& out, runtime& rt) {
-    metric(out, "sy_connections_accepted_total", "counter",
-           "Connections accepted from the listen queue.");
-    fmt::format_to(std::back_inserter(out), "sy_connections_accepted_total {}\n",
-                   rt.accepted_total());
-    metric(out, "sy_connections_refused_total", "counter",
-           "Connections refused with 503 because limits.max_connections were open.");
-    fmt::format_to(std::back_inserter(out), "sy_connections_refused_total {}\n",
-                   rt.refused_total());
-    metric(out, "sy_connections_opened_total", "counter", "Connections opened (per loop).");
-    for (std::size_t i = 0; i < rt.loop_count(); ++i) {
-        fmt::format_to(std::back_inserter(out), "sy_connections_opened_total{{loop=\"{}\"}} {}\n",
-                       i, rt.loop_at(i).io.opened.get());
-    }
-    metric(out, "sy_connections_closed_total", "counter", "Connections closed.");
-    fmt::format_to(std::back_inserter(out), "sy_connections_closed_total {}\n",
-                   sum_loops(rt, [](loop_state& l) { return l.io.closed.get(); }));
-    metric(out, "sy_connections_open", "gauge", "Connections open now.");
-    fmt::format_to(std::back_inserter(out), "sy_connections_open {}\n",
-                   rt.connection_limit().current());
-    metric(out, "sy_connections_max", "gauge", "Connection limit (limits.max_connections).");
-    fmt::format_to(std::back_inserter(out), "sy_connections_max {}\n", rt.connection_limit().max());
+/// A per-loop family read from loop_state (summed, or labelled by loop).
+template <typename Get>
+void per_loop(runtime& rt, metrics::family_spec spec, Get get, bool by_loop) {
+    rt.metrics().add_per_loop(
+        std::move(spec), [&rt] { return rt.loop_count(); },
+        [&rt, get](std::size_t i) -> std::uint64_t { return get(rt.loop_at(i)); }, by_loop);
 }
 
-void render_http(std::string& out, runtime& rt) {
-    metric(out, "sy_http_requests_total", "counter", "HTTP requests answered, by status code.");
-    for (int code = 100; code < 600; ++code) {
-        std::uint64_t n = sum_loops(rt, [code](loop_state& l) {
-            return l.http ? l.http->counters().by_status[code].get() : 0;
-        });
-        if (n)
-            fmt::format_to(std::back_inserter(out), "sy_http_requests_total{{code=\"{}\"}} {}\n",
-                           code, n);
-    }
-    metric(out, "sy_http_parse_errors_total", "counter",
-           "HTTP/1.1 requests rejected, by parse error.");
-    for (std::size_t e = 1; e < static_cast<std::size_t>(http1::error::count_); ++e) {
-        std::uint64_t n = sum_loops(rt, [e](loop_state& l) {
-            return l.http ? l.http->counters().parse_errors[e].get() : 0;
-        });
-        if (n) {
-            fmt::format_to(std::back_inserter(out),
-                           "sy_http_parse_errors_total{{kind=\"{}\"}} {}\n",
-                           http1::to_string(static_cast<http1::error>(e)), n);
-        }
-    }
-    metric(out, "sy_http_timeouts_total", "counter", "Timeouts by phase (408, or a silent close).");
-    fmt::format_to(std::back_inserter(out), "sy_http_timeouts_total{{phase=\"header\"}} {}\n",
-                   sum_loops(rt, [](loop_state& l) {
-                       return l.http ? l.http->counters().header_timeouts.get() : 0;
-                   }));
-    fmt::format_to(std::back_inserter(out), "sy_http_timeouts_total{{phase=\"body\"}} {}\n",
-                   sum_loops(rt, [](loop_state& l) {
-                       return l.http ? l.http->counters().body_timeouts.get() : 0;
-                   }));
-    metric(out, "sy_bytes_received_total", "counter", "Bytes read from clients.");
-    fmt::format_to(std::back_inserter(out), "sy_bytes_received_total {}\n",
-                   sum_loops(rt, [](loop_state& l) { return l.io.bytes_in.get(); }));
-    metric(out, "sy_bytes_sent_total", "counter", "Bytes written to clients.");
-    fmt::format_to(std::back_inserter(out), "sy_bytes_sent_total {}\n",
-                   sum_loops(rt, [](loop_state& l) { return l.io.bytes_out.get(); }));
+void add_connections(runtime& rt) {
+    auto& m = rt.metrics();
+    m.add_value({"sy_connections_accepted_total",
+                 kind::counter,
+                 "Connections accepted from the listen queue.",
+                 {},
+                 false},
+                [&rt] { return rt.accepted_total(); });
+    m.add_value({"sy_connections_refused_total",
+                 kind::counter,
+                 "Connections refused with 503 because limits.max_connections were open.",
+                 {},
+                 false},
+                [&rt] { return rt.refused_total(); });
+    per_loop(
+        rt,
+        {"sy_connections_opened_total", kind::counter, "Connections opened (per loop).", {}, false},
+        [](loop_state& l) { return l.io.opened.get(); }, true);
+    per_loop(
+        rt, {"sy_connections_closed_total", kind::counter, "Connections closed.", {}, false},
+        [](loop_state& l) { return l.io.closed.get(); }, false);
+    m.add_value({"sy_connections_open", kind::gauge, "Connections open now.", {}, false},
+                [&rt] { return rt.connection_limit().current(); });
+    m.add_value({"sy_connections_max",
+                 kind::gauge,
+                 "Connection limit (limits.max_connections).",
+                 {},
+                 false},
+                [&rt] { return rt.connection_limit().max(); });
 }
 
-void render_listeners(std::string& out, runtime& rt) {
-    metric(out, "sy_listener_accept_queue_depth", "gauge",
-           "Connections completed by the kernel, waiting for accept() (TCP_INFO tcpi_unacked).");
-    std::string limits;
+void add_http(runtime& rt) {
+    auto& m = rt.metrics();
+    m.add({"sy_http_requests_total",
+           kind::counter,
+           "HTTP requests answered, by status code.",
+           {"code"},
+           false},
+          [&rt](metrics::emitter& e) {
+              for (int code = 100; code < 600; ++code) {
+                  const std::uint64_t n = sum_loops(rt, [code](loop_state& l) {
+                      return l.http ? l.http->counters().by_status[code].get() : 0;
+                  });
+                  if (n) e.add({std::to_string(code)}, n);
+              }
+          });
+    m.add({"sy_http_parse_errors_total",
+           kind::counter,
+           "HTTP/1.1 requests rejected, by parse error.",
+           {"kind"},
+           false},
+          [&rt](metrics::emitter& e) {
+              for (std::size_t k = 1; k < static_cast<std::size_t>(http1::error::count_); ++k) {
+                  const std::uint64_t n = sum_loops(rt, [k](loop_state& l) {
+                      return l.http ? l.http->counters().parse_errors[k].get() : 0;
+                  });
+                  if (n) e.add({http1::to_string(static_cast<http1::error>(k))}, n);
+              }
+          });
+    m.add({"sy_http_timeouts_total",
+           kind::counter,
+           "Timeouts by phase (408, or a silent close).",
+           {"phase"},
+           false},
+          [&rt](metrics::emitter& e) {
+              e.add({"header"}, sum_loops(rt, [](loop_state& l) {
+                        return l.http ? l.http->counters().header_timeouts.get() : 0;
+                    }));
+              e.add({"body"}, sum_loops(rt, [](loop_state& l) {
+                        return l.http ? l.http->counters().body_timeouts.get() : 0;
+                    }));
+          });
+    per_loop(
+        rt, {"sy_bytes_received_total", kind::counter, "Bytes read from clients.", {}, false},
+        [](loop_state& l) { return l.io.bytes_in.get(); }, false);
+    per_loop(
+        rt, {"sy_bytes_sent_total", kind::counter, "Bytes written to clients.", {}, false},
+        [](loop_state& l) { return l.io.bytes_out.get(); }, false);
+}
+
+/// Each listening socket's queue, as depth (which_limit false) or limit.
+void listen_queues(runtime& rt, metrics::emitter& e, bool which_limit) {
     for (const auto& l : rt.listeners()) {
         for (std::size_t s = 0; s < l.fds.size(); ++s) {
             auto q = net::listen_queue(l.fds[s]);
-            if (!q) continue;
-            fmt::format_to(std::back_inserter(out),
-                           "sy_listener_accept_queue_depth{{listener=\"{}\",socket=\"{}\"}} {}\n",
-                           l.address, s, q->length);
-            fmt::format_to(std::back_inserter(limits),
-                           "sy_listener_accept_queue_limit{{listener=\"{}\",socket=\"{}\"}} {}\n",
-                           l.address, s, q->limit);
+            if (q) e.add({l.address, std::to_string(s)}, which_limit ? q->limit : q->length);
         }
-    }
-    metric(out, "sy_listener_accept_queue_limit", "gauge",
-           "Accept queue limit (the effective backlog).");
-    out += limits;
-    if (auto h = net::host_listen_stats()) {
-        metric(out, "sy_host_listen_overflows_total", "counter",
-               "TcpExt ListenOverflows (host-wide): accept queue full, handshakes dropped.");
-        fmt::format_to(std::back_inserter(out), "sy_host_listen_overflows_total {}\n",
-                       h->listen_overflows);
-        metric(out, "sy_host_listen_drops_total", "counter", "TcpExt ListenDrops (host-wide).");
-        fmt::format_to(std::back_inserter(out), "sy_host_listen_drops_total {}\n", h->listen_drops);
     }
 }
 
-void render_loops(std::string& out, runtime& rt) {
-    metric(out, "sy_loop_lag_seconds", "gauge", "How late the loop's last timer fired.");
-    for (std::size_t i = 0; i < rt.loop_count(); ++i) {
-        fmt::format_to(std::back_inserter(out), "sy_loop_lag_seconds{{loop=\"{}\"}} {:.6f}\n", i,
-                       rt.loop_at(i).loop->stats().timer_lag_last_ns.get() / 1e9);
-    }
-    metric(out, "sy_loop_lag_max_seconds", "gauge", "Largest timer lag since start.");
-    for (std::size_t i = 0; i < rt.loop_count(); ++i) {
-        fmt::format_to(std::back_inserter(out), "sy_loop_lag_max_seconds{{loop=\"{}\"}} {:.6f}\n",
-                       i, rt.loop_at(i).loop->stats().timer_lag_max_ns.get() / 1e9);
-    }
-    metric(out, "sy_loop_busy_seconds_total", "counter",
-           "Time each loop spent working (not waiting).");
-    for (std::size_t i = 0; i < rt.loop_count(); ++i) {
-        fmt::format_to(std::back_inserter(out),
-                       "sy_loop_busy_seconds_total{{loop=\"{}\"}} {:.6f}\n", i,
-                       rt.loop_at(i).loop->stats().busy_ns.get() / 1e9);
-    }
-    metric(out, "sy_pool_queued", "gauge", "Blocking jobs waiting for a pool thread.");
-    fmt::format_to(std::back_inserter(out), "sy_pool_queued {}\n", rt.pool().queued());
-    metric(out, "sy_pool_rejected_total", "counter", "Blocking jobs refused (queue full).");
-    fmt::format_to(std::back_inserter(out), "sy_pool_rejected_total {}\n", rt.pool().rejected());
+void add_listeners(runtime& rt) {
+    auto& m = rt.metrics();
+    m.add({"sy_listener_accept_queue_depth",
+           kind::gauge,
+           "Connections completed by the kernel, waiting for accept() (TCP_INFO tcpi_unacked).",
+           {"listener", "socket"},
+           false},
+          [&rt](metrics::emitter& e) { listen_queues(rt, e, false); });
+    m.add({"sy_listener_accept_queue_limit",
+           kind::gauge,
+           "Accept queue limit (the effective backlog).",
+           {"listener", "socket"},
+           false},
+          [&rt](metrics::emitter& e) { listen_queues(rt, e, true); });
+    m.add({"sy_host_listen_overflows_total",
+           kind::counter,
+           "TcpExt ListenOverflows (host-wide): accept queue full, handshakes dropped.",
+           {},
+           true},
+          [](metrics::emitter& e) {
+              if (auto h = net::host_listen_stats()) e.add(h->listen_overflows);
+          });
+    m.add(
+        {"sy_host_listen_drops_total", kind::counter, "TcpExt ListenDrops (host-wide).", {}, true},
+        [](metrics::emitter& e) {
+            if (auto h = net::host_listen_stats()) e.add(h->listen_drops);
+        });
 }
 
-// TLS (https listeners): per-loop tls_loop_counters summed here; reloads are process-wide.
-void render_tls(std::string& out, runtime& rt) {
-    const net::tls_server* tls = rt.tls();
-    if (!tls) return;
-    auto o = std::back_inserter(out);
-    metric(out, "sy_tls_handshakes_total", "counter",
-           "TLS handshakes completed, by protocol version and negotiated ALPN.");
-    static constexpr const char* versions[] = {"TLSv1.2", "TLSv1.3"};
-    static constexpr const char* alpns[] = {"h2", "http/1.1", "none"};
-    for (int v = 0; v < 2; ++v) {
-        for (int a = 0; a < 3; ++a) {
-            fmt::format_to(o, "sy_tls_handshakes_total{{version=\"{}\",alpn=\"{}\"}} {}\n",
-                           versions[v], alpns[a], sum_loops(rt, [v, a](loop_state& l) {
-                               return l.tls.handshakes[v][a].get();
-                           }));
+/// A per-loop figure in nanoseconds, rendered in seconds with a loop label.
+template <typename Get>
+void loop_seconds(runtime& rt, metrics::family_spec spec, Get get) {
+    spec.labels = {"loop"};
+    rt.metrics().add(std::move(spec), [&rt, get](metrics::emitter& e) {
+        for (std::size_t i = 0; i < rt.loop_count(); ++i) {
+            e.add_seconds({std::to_string(i)}, get(rt.loop_at(i).loop->stats()) / 1e9);
         }
-    }
-    metric(out, "sy_tls_handshake_failures_total", "counter", "TLS handshakes failed, by reason.");
-    for (std::size_t f = 0; f < static_cast<std::size_t>(net::tls_failure::count_); ++f) {
-        fmt::format_to(o, "sy_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
-                       net::to_string(static_cast<net::tls_failure>(f)),
-                       sum_loops(rt, [f](loop_state& l) { return l.tls.failures[f].get(); }));
-    }
-    metric(out, "sy_tls_resumptions_total", "counter",
-           "TLS handshakes that resumed a session from a ticket.");
-    fmt::format_to(o, "sy_tls_resumptions_total {}\n",
-                   sum_loops(rt, [](loop_state& l) { return l.tls.resumed.get(); }));
-    // Ended first: established >= ended at every instant, so the difference never goes negative.
-    const std::uint64_t ended = sum_loops(rt, [](loop_state& l) { return l.tls.ended.get(); });
-    const std::uint64_t est = sum_loops(rt, [](loop_state& l) { return l.tls.established.get(); });
-    metric(out, "sy_tls_connections_open", "gauge", "TLS connections open now (handshake done).");
-    fmt::format_to(o, "sy_tls_connections_open {}\n", est >= ended ? est - ended : 0);
-    metric(out, "sy_tls_reloads_total", "counter",
-           "Certificate reloads on SIGHUP, by result (failed: the current set was kept).");
-    fmt::format_to(o, "sy_tls_reloads_total{{result=\"ok\"}} {}\n",
-                   tls->reloads().ok.load(std::memory_order_relaxed));
-    fmt::format_to(o, "sy_tls_reloads_total{{result=\"failed\"}} {}\n",
-                   tls->reloads().failed.load(std::memory_order_relaxed));
+    });
+}
+
+void add_loops(runtime& rt) {
+    using st = core::loop_stats;
+    loop_seconds(
+        rt,
+        {"sy_loop_lag_seconds", kind::gauge, "How late the loop's last timer fired.", {}, false},
+        [](const st& s) { return s.timer_lag_last_ns.get(); });
+    loop_seconds(
+        rt, {"sy_loop_lag_max_seconds", kind::gauge, "Largest timer lag since start.", {}, false},
+        [](const st& s) { return s.timer_lag_max_ns.get(); });
+    loop_seconds(rt,
+                 {"sy_loop_busy_seconds_total",
+                  kind::counter,
+                  "Time each loop spent working (not waiting).",
+                  {},
+                  false},
+                 [](const st& s) { return s.busy_ns.get(); });
+    auto& m = rt.metrics();
+    m.add_value(
+        {"sy_pool_queued", kind::gauge, "Blocking jobs waiting for a pool thread.", {}, false},
+        [&rt] { return rt.pool().queued(); });
+    m.add_value(
+        {"sy_pool_rejected_total", kind::counter, "Blocking jobs refused (queue full).", {}, false},
+        [&rt] { return rt.pool().rejected(); });
+}
+
+// TLS (https listeners): per-loop tls_loop_counters summed here; reloads are process-wide. The
+// families are left out without tls.listen.
+void add_tls(runtime& rt) {
+    auto& m = rt.metrics();
+    m.add({"sy_tls_handshakes_total",
+           kind::counter,
+           "TLS handshakes completed, by protocol version and negotiated ALPN.",
+           {"version", "alpn"},
+           true},
+          [&rt](metrics::emitter& e) {
+              if (!rt.tls()) return;
+              static constexpr const char* versions[] = {"TLSv1.2", "TLSv1.3"};
+              static constexpr const char* alpns[] = {"h2", "http/1.1", "none"};
+              for (int v = 0; v < 2; ++v) {
+                  for (int a = 0; a < 3; ++a) {
+                      e.add({versions[v], alpns[a]}, sum_loops(rt, [v, a](loop_state& l) {
+                                return l.tls.handshakes[v][a].get();
+                            }));
+                  }
+              }
+          });
+    m.add({"sy_tls_handshake_failures_total",
+           kind::counter,
+           "TLS handshakes failed, by reason.",
+           {"reason"},
+           true},
+          [&rt](metrics::emitter& e) {
+              if (!rt.tls()) return;
+              for (std::size_t f = 0; f < static_cast<std::size_t>(net::tls_failure::count_); ++f) {
+                  e.add({net::to_string(static_cast<net::tls_failure>(f))},
+                        sum_loops(rt, [f](loop_state& l) { return l.tls.failures[f].get(); }));
+              }
+          });
+    m.add({"sy_tls_resumptions_total",
+           kind::counter,
+           "TLS handshakes that resumed a session from a ticket.",
+           {},
+           true},
+          [&rt](metrics::emitter& e) {
+              if (rt.tls()) e.add(sum_loops(rt, [](loop_state& l) { return l.tls.resumed.get(); }));
+          });
+    m.add({"sy_tls_connections_open",
+           kind::gauge,
+           "TLS connections open now (handshake done).",
+           {},
+           true},
+          [&rt](metrics::emitter& e) {
+              if (!rt.tls()) return;
+              // Ended first: established >= ended at every instant, so no negative difference.
+              const std::uint64_t ended =
+                  sum_loops(rt, [](loop_state& l) { return l.tls.ended.get(); });
+              const std::uint64_t est =
+                  sum_loops(rt, [](loop_state& l) { return l.tls.established.get(); });
+              e.add(est >= ended ? est - ended : 0);
+          });
+    m.add({"sy_tls_reloads_total",
+           kind::counter,
+           "Certificate reloads on SIGHUP, by result (failed: the current set was kept).",
+           {"result"},
+           true},
+          [&rt](metrics::emitter& e) {
+              const net::tls_server* tls = rt.tls();
+              if (!tls) return;
+              e.add({"ok"}, tls->reloads().ok.load(std::memory_order_relaxed));
+              e.add({"failed"}, tls->reloads().failed.load(std::memory_order_relaxed));
+          });
 }
 
 }  // namespace
 
+void register_runtime_metrics(runtime& rt) {
+    add_connections(rt);
+    add_http(rt);
+    add_listeners(rt);
+    add_loops(rt);
+    add_tls(rt);
+}
+
 std::string render_metrics(runtime& rt) {
-    std::string out;
-    out.reserve(8192);
-    render_connections(out, rt);
-    render_http(out, rt);
-    render_listeners(out, rt);
-    render_loops(out, rt);
-    render_tls(out, rt);
-    render_gateway_metrics(out, rt);
+    std::string out = rt.metrics().prometheus();
+    render_jobs_metrics(out);  // until the jobs component registers its families
     return out;
 }
 
 std::string render_listeners_json(runtime& rt) {
-    std::string out = "{\"listeners\":[";
-    bool first = true;
+    std::string out;
+    json::writer w(out);
+    w.begin_object().key("listeners").begin_array();
     for (const auto& l : rt.listeners()) {
-        if (!first) out += ',';
-        first = false;
-        fmt::format_to(std::back_inserter(out),
-                       "{{\"scheme\":\"{}\",\"address\":\"{}\",\"backlog\":{},\"sockets\":[",
-                       l.scheme, l.address, l.backlog);
-        for (std::size_t s = 0; s < l.fds.size(); ++s) {
-            auto q = net::listen_queue(l.fds[s]);
-            fmt::format_to(std::back_inserter(out),
-                           "{}{{\"accept_queue_depth\":{},\"accept_queue_limit\":{}}}",
-                           s ? "," : "", q ? q->length : 0, q ? q->limit : 0);
+        w.begin_object().member("scheme", l.scheme).member("address", l.address);
+        w.member("backlog", l.backlog).key("sockets").begin_array();
+        for (int fd : l.fds) {
+            auto q = net::listen_queue(fd);
+            w.begin_object()
+                .member("accept_queue_depth", std::uint64_t{q ? q->length : 0})
+                .member("accept_queue_limit", std::uint64_t{q ? q->limit : 0})
+                .end_object();
         }
-        out += "]}";
+        w.end_array().end_object();
     }
-    out += "]";
+    w.end_array();
     if (auto h = net::host_listen_stats()) {
-        fmt::format_to(std::back_inserter(out),
-                       ",\"host\":{{\"listen_overflows\":{},\"listen_drops\":{}}}",
-                       h->listen_overflows, h->listen_drops);
+        w.key("host")
+            .begin_object()
+            .member("listen_overflows", std::uint64_t{h->listen_overflows})
+            .member("listen_drops", std::uint64_t{h->listen_drops})
+            .end_object();
     }
-    out += "}";
+    w.end_object();
     return out;
 }
 

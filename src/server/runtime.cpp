@@ -23,7 +23,6 @@
 namespace sy::server {
 
 namespace {
-thread_local loop_state* t_current = nullptr;
 
 constexpr std::string_view k_refusal =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n"
@@ -107,6 +106,7 @@ runtime::runtime(server_config cfg, http::router& router)
       router_(router),
       limit_(cfg_.limits.max_connections),
       impl_(std::make_unique<impl>()) {
+    register_runtime_metrics(*this);
     http_opts_.limits.max_request_line = static_cast<std::uint32_t>(cfg_.limits.max_request_line);
     http_opts_.limits.max_head_bytes = static_cast<std::uint32_t>(cfg_.limits.max_header_bytes);
     http_opts_.limits.max_headers = static_cast<std::uint32_t>(cfg_.limits.max_headers);
@@ -147,8 +147,13 @@ runtime::~runtime() {
     loops_.clear();
 }
 
+loop_state* current_loop_state() {
+    core::loop* l = core::loop::current();
+    return l ? l->slot<loop_state>() : nullptr;
+}
+
 loop_state* runtime::current_loop() {
-    return t_current;
+    return current_loop_state();
 }
 
 void runtime::setup_loop(loop_state& ls) {
@@ -298,6 +303,7 @@ int runtime::run_threads() {
         auto ls = std::make_unique<loop_state>();
         ls->index = i;
         ls->loop = &impl_->group->at(i);
+        ls->loop->set_slot(ls.get());  // runtime::current_loop() finds it from the loop
         setup_loop(*ls);
         loops_.push_back(std::move(ls));
     }
@@ -309,6 +315,7 @@ int runtime::run_threads() {
         impl_->acceptor_state = std::make_unique<loop_state>();
         impl_->acceptor_state->index = n;
         impl_->acceptor_state->loop = &impl_->acceptor->at(0);
+        impl_->acceptor_state->loop->set_slot(impl_->acceptor_state.get());
     }
     if (impl_->inherited.empty() && cfg_.model == execution_model::prefork) return 1;
     make_hub();
@@ -320,13 +327,9 @@ int runtime::run_threads() {
     pool_ = std::make_unique<core::thread_pool>(po);
 
     impl_->group->start([this](std::size_t i, core::loop&) {
-        t_current = loops_[i].get();
         for (auto& fn : start_hooks_) fn(*loops_[i]);
     });
-    if (impl_->acceptor) {
-        impl_->acceptor->start(
-            [this](std::size_t, core::loop&) { t_current = impl_->acceptor_state.get(); });
-    }
+    if (impl_->acceptor) impl_->acceptor->start(nullptr);
     log::info("switchyard: model {} with {} loop(s)", to_string(cfg_.model), n);
 
     sigset_t set = handled_signals();
@@ -419,7 +422,7 @@ void runtime::run_everywhere(const std::function<void(loop_state&)>& fn) {
 }
 
 void runtime::for_each_loop(std::function<void(loop_state&)> fn, std::function<void()> done) {
-    loop_state* origin = t_current;
+    loop_state* origin = current_loop_state();
     auto remaining = std::make_shared<std::atomic<std::size_t>>(loops_.size());
     auto shared_fn = std::make_shared<std::function<void(loop_state&)>>(std::move(fn));
     auto shared_done = std::make_shared<std::function<void()>>(std::move(done));

@@ -258,6 +258,23 @@ void amqp_server::stop() {
     impl_->stop();
 }
 
+amqp_figures amqp_server::figures() const {
+    amqp_figures f;
+    const hub::broker& b = impl_->broker;
+    f.published = impl_->broker.stats().published;
+    f.delivered = impl_->broker.stats().delivered;
+    for (const auto& [name, vh] : b.vhosts()) {
+        for (const auto& [qname, q] : vh.queues) {
+            f.ready += q->ready_count();
+            f.unacked += q->unacked_count();
+            f.consumers += q->consumer_count();
+        }
+    }
+    f.connections = impl_->connections.size();
+    for (auto* c : impl_->connections) f.channels += c->channels().size();
+    return f;
+}
+
 hub::broker& amqp_server::broker() {
     return impl_->broker;
 }

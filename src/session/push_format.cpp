@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "switchyard/http/util.hpp"
+#include "switchyard/base/json.hpp"
 #include "switchyard/proto/sse/encoder.hpp"
 #include "switchyard/proto/ws/frame.hpp"
 #include "switchyard/proto/ws/utf8.hpp"
@@ -65,48 +65,55 @@ std::string base64_encode(std::string_view in) {
     return out;
 }
 
-void append_json_data(std::string& out, const hub::message& m, bool& base64) {
-    base64 = false;
+bool write_json_data(json::writer& w, const hub::message& m) {
     const std::string_view data = m.payload.view();
     const bool utf8 = ws::is_valid_utf8(m.payload.bytes());
     // Embedded as it is only when it is JSON: one publisher's malformed body must not make the
     // envelope every subscriber receives unparsable (it goes as a string instead).
-    if (utf8 && is_json_type(m.content_type) && http::is_json_value(data)) {
-        out += data;
+    if (utf8 && is_json_type(m.content_type) && json::valid(data)) {
+        w.raw(data);
     } else if (utf8) {
-        out += '"';
-        http::json_escape(data, out);
-        out += '"';
+        w.value(data);
     } else {
-        base64 = true;
-        out += '"';
-        out += base64_encode(data);
-        out += '"';
+        w.value(base64_encode(data));
+        return true;
     }
+    return false;
+}
+
+void append_json_data(std::string& out, const hub::message& m, bool& base64) {
+    json::writer w(out);
+    base64 = write_json_data(w, m);
 }
 
 std::string envelope_json(const hub::message& m) {
     if (m.is_gap()) return gap_json(m.topic, m.gap_from, m.gap_to, m.lost_count());
     std::string out;
     out.reserve(m.payload.size() + m.topic.size() + m.content_type.size() + 96);
-    fmt::format_to(std::back_inserter(out), "{{\"type\":\"message\",\"id\":{},\"topic\":\"", m.id);
-    http::json_escape(m.topic, out);
-    fmt::format_to(std::back_inserter(out), "\",\"time\":{},\"content_type\":\"", m.time_ms);
-    http::json_escape(m.content_type, out);
-    out += "\",\"data\":";
-    bool b64 = false;
-    append_json_data(out, m, b64);
-    if (b64) out += ",\"encoding\":\"base64\"";
-    out += '}';
+    json::writer w(out);
+    w.begin_object()
+        .member("type", "message")
+        .member("id", m.id)
+        .member("topic", m.topic)
+        .member("time", m.time_ms)
+        .member("content_type", m.content_type)
+        .key("data");
+    if (write_json_data(w, m)) w.member("encoding", "base64");
+    w.end_object();
     return out;
 }
 
 std::string gap_json(std::string_view topic, std::uint64_t from, std::uint64_t to,
                      std::uint64_t lost) {
-    std::string out = "{\"type\":\"gap\",\"topic\":\"";
-    http::json_escape(topic, out);
-    fmt::format_to(std::back_inserter(out), "\",\"from\":{},\"to\":{},\"lost\":{}}}", from, to,
-                   lost);
+    std::string out;
+    json::writer w(out);
+    w.begin_object()
+        .member("type", "gap")
+        .member("topic", topic)
+        .member("from", from)
+        .member("to", to)
+        .member("lost", lost)
+        .end_object();
     return out;
 }
 

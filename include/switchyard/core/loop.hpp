@@ -21,8 +21,13 @@
 // never freed memory. Handlers therefore ignore events once closed.
 //
 // Timers are one-shot, millisecond resolution against a per-turn cached monotonic clock.
+//
+// SLOTS: per-loop service state (a server's loop_state, a service's counters) lives in typed
+// slots of the loop, found from the loop itself (loop::current()->slot<T>()), so no service keeps
+// a global table indexed by loop or a thread-local of its own. One slot per type per loop.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -74,6 +79,16 @@ struct loop_stats {
     counter turn_busy_max_ns;  ///< longest turn spent working (excluding the wait)
     counter busy_ns;           ///< total time spent working
 };
+
+namespace detail {
+unsigned next_slot_id();
+/// A process-wide small integer per type, assigned on first use (thread-safe static init).
+template <typename T>
+unsigned slot_id() {
+    static const unsigned id = next_slot_id();
+    return id;
+}
+}  // namespace detail
 
 class loop {
   public:
@@ -142,7 +157,46 @@ class loop {
     /// Loop thread: restarts the max-lag window (a metrics scrape calls it after reading).
     void reset_lag_max() { stats_.timer_lag_max_ns.set(0); }
 
+    // ---- typed slots (see SLOTS above) ----
+    static constexpr unsigned max_slots = 16;
+    /// The T stored on this loop, or nullptr. Any thread (a scrape reads other loops' counters);
+    /// the T itself decides what is safe to read from elsewhere.
+    template <typename T>
+    T* slot() const {
+        const unsigned id = detail::slot_id<T>();
+        return id < max_slots ? static_cast<T*>(slots_[id].ptr.load(std::memory_order_acquire))
+                              : nullptr;
+    }
+    /// Loop thread, or any thread before run(): stores p without owning it (p outlives the loop's
+    /// use of it). Replaces what was there (a slot owned by the loop is destroyed).
+    template <typename T>
+    void set_slot(T* p) {
+        put_slot(detail::slot_id<T>(), p, nullptr);
+    }
+    /// Loop thread, or any thread before run(): the loop owns a new T (destroyed by ~loop, after
+    /// the last deferred free) and returns it; an existing slot of type T is kept and returned.
+    template <typename T, typename... Args>
+    T& emplace_slot(Args&&... args) {
+        if (T* p = slot<T>()) return *p;
+        T* p = new T(std::forward<Args>(args)...);
+        put_slot(detail::slot_id<T>(), p, [](void* q) { delete static_cast<T*>(q); });
+        return *p;
+    }
+
   private:
+    struct slot_entry {
+        std::atomic<void*> ptr{nullptr};
+        void (*destroy)(void*) = nullptr;
+        slot_entry() = default;
+        slot_entry(const slot_entry&) = delete;
+        slot_entry& operator=(const slot_entry&) = delete;
+        ~slot_entry() {
+            if (destroy) destroy(ptr.load(std::memory_order_acquire));
+        }
+    };
+    /// Aborts past max_slots: a fixed array keeps slot() lock-free and never reallocated.
+    void put_slot(unsigned id, void* p, void (*destroy)(void*));
+
     class wakeup;
     void bind_thread();
     int compute_timeout(int max_wait_ms) const;
@@ -151,6 +205,9 @@ class loop {
     void run_timers();
     void run_posted();
 
+    // First member, so destroyed last: what the poller, timers and unrun tasks release on
+    // destruction may still touch a slot (a session's destructor counts itself closed).
+    std::array<slot_entry, max_slots> slots_;
     options opts_;
     std::unique_ptr<poller> poller_;
     std::unique_ptr<wakeup> wakeup_;

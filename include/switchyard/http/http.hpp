@@ -7,7 +7,7 @@
 //
 //     using namespace sy;
 //     app.get("/users/:id", [](http::request& req, http::response& res) {
-//         res.send_json(200, "{\"id\":" + http::json_quote(req.param("id")) + "}");
+//         res.send_json(200, "{\"id\":" + json::quote(req.param("id")) + "}");
 //     });
 //     app.get("/search", [](http::request& req, http::response& res) {
 //         auto q = req.query("q").value_or("");            // form-decoded

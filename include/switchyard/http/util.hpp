@@ -120,6 +120,8 @@ std::string format_http_date(std::time_t t);
 std::optional<std::time_t> parse_http_date(std::string_view s);
 
 // ---- JSON ----------------------------------------------------------------------------------
+// Forwards to base/json (sy::json::escape/quote/valid), kept while server/jobs.cpp still calls
+// them; new code uses sy::json directly.
 
 /// Appends `in` escaped for the inside of a JSON string (RFC 8259 7): '"', '\\' and control
 /// characters; bytes >= 0x80 are passed through (the caller provides UTF-8).

@@ -33,9 +33,9 @@ namespace sy::server {
 /// app::on_runtime).
 void install_gateway(sy::app& a);
 
-/// Prometheus text of the gateway's counters (WS/SSE sessions, deliveries, gaps, slow-subscriber
-/// policy counters, jobs). Any thread.
-void render_gateway_metrics(std::string& out, runtime& rt);
+/// Registers the gateway's metric families in rt.metrics() (WS/SSE sessions, deliveries, gaps,
+/// slow-subscriber policy counters); install_gateway does it when the runtime is made.
+void register_gateway_metrics(runtime& rt);
 
 namespace gateway {
 
@@ -74,6 +74,8 @@ result<subscription, hub::topic_error> subscribe(std::string_view pattern, messa
 
 /// Jobs API routes (jobs.cpp); install_gateway calls it.
 void install_jobs(sy::app& a);
+/// Prometheus text of the jobs counters, appended by render_metrics (server/builtin.hpp) until
+/// the jobs component registers them in the registry.
 void render_jobs_metrics(std::string& out);
 
 }  // namespace sy::server

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/base/metrics.hpp"
 #include "switchyard/core/loop.hpp"
 #include "switchyard/core/thread_pool.hpp"
 #include "switchyard/http/router.hpp"
@@ -103,7 +104,10 @@ class runtime {
     /// The https listeners' TLS server (reload counters), nullptr without tls.listen.
     const net::tls_server* tls() const;
     net::connection_limit& connection_limit() { return limit_; }
-    /// The loop_state of the calling loop thread (nullptr elsewhere).
+    /// Every metric family (docs/metrics.md): the runtime's own are registered at construction,
+    /// components add theirs before run() (app::on_runtime). Rendered by GET /metrics.
+    metrics::registry& metrics() { return metrics_; }
+    /// The loop_state of the calling loop thread (nullptr elsewhere): current_loop_state().
     loop_state* current_loop();
     /// Posts fn to every loop; when all ran, done() runs on the calling loop (loop thread only).
     void for_each_loop(std::function<void(loop_state&)> fn, std::function<void()> done);
@@ -141,6 +145,7 @@ class runtime {
     http::router& router_;
     session::http_options http_opts_;
     net::connection_limit limit_;
+    metrics::registry metrics_;
     std::vector<std::unique_ptr<loop_state>> loops_;
     std::vector<listener_info> listener_infos_;
     std::unique_ptr<core::thread_pool> pool_;
@@ -154,6 +159,13 @@ class runtime {
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> refused_{0};
 };
+
+/// Registers the runtime's own families (connections, HTTP, listeners, loops, TLS): metrics.cpp.
+void register_runtime_metrics(runtime& rt);
+
+/// The loop_state of the calling loop thread, nullptr off the loops: the state is a slot of the
+/// core::loop (core::loop::current()->slot<loop_state>()), set when the runtime creates the loop.
+loop_state* current_loop_state();
 
 /// Formats the first line(s) a server prints: "switchyard listening on http://127.0.0.1:8080".
 std::string announce_line(const listener_info& l);

@@ -49,6 +49,17 @@ struct amqp_options {
 
 class amqp_server_impl;
 
+/// The broker's figures at one instant (metrics: sy_amqp_*).
+struct amqp_figures {
+    std::uint64_t published = 0;    ///< messages routed by the broker since start
+    std::uint64_t delivered = 0;    ///< deliveries to consumers and basic.get, redeliveries too
+    std::uint64_t ready = 0;        ///< messages waiting in queues, every vhost
+    std::uint64_t unacked = 0;      ///< delivered, not yet acknowledged
+    std::uint64_t consumers = 0;    ///< consumers over every queue
+    std::uint64_t connections = 0;  ///< AMQP connections open
+    std::uint64_t channels = 0;     ///< channels open over those connections
+};
+
 class amqp_server {
   public:
     /// l: the broker loop. shard: that loop's hub shard (nullptr: no hub bridge). base: the
@@ -66,6 +77,9 @@ class amqp_server {
     /// runtime's connection list).
     void stop();
     hub::broker& broker();
+    /// Broker loop thread: the figures now (walks the queues and connections: per scrape, not
+    /// per message).
+    amqp_figures figures() const;
     /// Broker loop thread: runs fn once every record the store has accepted so far is on disk
     /// (at once without a store). A publish that reported publish_result::stored is durable then.
     void when_durable(std::function<void()> fn);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "switchyard/base/buffer.hpp"
+#include "switchyard/base/json.hpp"
 #include "switchyard/hub/message.hpp"
 
 namespace sy::session {
@@ -30,10 +31,11 @@ inline constexpr unsigned grpc_event = 4;  // switchyard.v1.Event, gRPC length-p
 /// is text/*, JSON, XML, JavaScript, form data or empty, and the bytes are valid UTF-8.
 bool is_text_message(const hub::message& m);
 
-/// The payload as a JSON value: embedded as is when the content type is JSON (application/json
-/// or +json) and the payload is valid UTF-8 (publishers of JSON are trusted to send one
-/// well-formed value; it is not parsed); a JSON string for other text; a base64 string for
-/// binary (then `base64` is set true).
+/// The payload as one JSON value written by w: embedded as is when the content type is JSON
+/// (application/json or +json) and the payload is valid JSON (json::valid, UTF-8 included); a
+/// JSON string for other text and for malformed JSON; a base64 string for binary (returns true).
+bool write_json_data(json::writer& w, const hub::message& m);
+/// The same appended to out (base64 set as write_json_data returns).
 void append_json_data(std::string& out, const hub::message& m, bool& base64);
 
 /// {"type":"message","id":N,"topic":"t","time":MS,"content_type":"..","data":..[,"encoding":"base64"]}

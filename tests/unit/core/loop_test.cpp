@@ -265,3 +265,53 @@ TEST(ThreadPool, BoundedQueueRejects) {
     ASSERT_FALSE(r2);
     EXPECT_EQ(r2.error(), submit_error::stopped);
 }
+
+namespace {
+
+struct slot_a {
+    int v = 1;
+};
+struct slot_b {
+    explicit slot_b(int* d) : dead(d) {}
+    ~slot_b() { ++*dead; }
+    int* dead;
+};
+
+}  // namespace
+
+TEST(loop_slots, typed_slots_are_per_loop_and_found_from_current) {
+    sy::core::loop a, b;
+    EXPECT_EQ(a.slot<slot_a>(), nullptr);
+    slot_a mine{5};
+    a.set_slot(&mine);
+    EXPECT_EQ(a.slot<slot_a>(), &mine);
+    EXPECT_EQ(b.slot<slot_a>(), nullptr);  // one slot per type per loop
+    auto& owned = b.emplace_slot<slot_a>();
+    EXPECT_EQ(&b.emplace_slot<slot_a>(), &owned);  // emplacing again keeps the first
+    int seen = 0;
+    a.post([&seen] { seen = sy::core::loop::current()->slot<slot_a>()->v; });
+    a.run_once(0);
+    EXPECT_EQ(seen, 5);
+}
+
+TEST(loop_slots, owned_slots_die_with_the_loop_after_unrun_tasks) {
+    int dead = 0;
+    int dead_when_task_destroyed = -1;
+    {
+        sy::core::loop l;
+        l.emplace_slot<slot_b>(&dead);
+        struct probe {
+            sy::core::loop* l;
+            int* dead;
+            int* out;
+            ~probe() {
+                if (l) *out = *dead + (l->slot<slot_b>() ? 0 : 100);
+            }
+        };
+        auto p = std::make_shared<probe>(probe{&l, &dead, &dead_when_task_destroyed});
+        l.post([p] {});  // never run: destroyed by ~loop
+        p.reset();
+    }
+    EXPECT_EQ(dead, 1);
+    EXPECT_EQ(dead_when_task_destroyed, 0);  // the slot was still there
+}
