@@ -39,7 +39,6 @@
 #include "switchyard/http/util.hpp"
 #include "switchyard/hub/broker.hpp"
 #include "switchyard/hub/hub.hpp"
-#include "switchyard/proto/amqp/content.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/session/push_format.hpp"
 
@@ -165,19 +164,17 @@ class jobs_owner final : public hub::queue_watcher {
         reports_queue(true);
         const std::uint64_t id = ++next_id_;
         const std::string id_text = std::to_string(id);
-        amqp::basic_properties props;
-        props.set_content_type(type)
+        hub::message_properties props;
+        props.set_content_type(std::move(type))
             .set_delivery_mode(2)
             .set_message_id(id_text)
             .set_correlation_id(id_text)
             .set_reply_to(reports_name_)
             .set_timestamp(static_cast<std::uint64_t>(wall_ms() / 1000));
-        byte_buffer hb;
-        amqp::encode_content_header(hb, amqp::content_header{60, 0, payload.size(), props});
         auto msg = std::make_shared<hub::broker_message>();
         msg->routing_key = queue_name_;
         msg->persistent = true;
-        msg->header = shared_bytes::copy_of(hb.view());
+        msg->set_properties(std::move(props));
         msg->body = std::move(payload);
         job& j = jobs_[id];
         j.id = id;
@@ -526,9 +523,7 @@ class jobs_owner final : public hub::queue_watcher {
         const std::uint64_t id = j->id, tag = ++lease_seq_;
         set_deadline(*j, now + visibility_ms_);
         hub::message m;
-        if (auto h = amqp::decode_content_header(e.msg->header.bytes())) {
-            m.content_type = std::string(h.value().properties.content_type);
-        }
+        m.content_type = e.msg->properties().content_type;
         m.payload = e.msg->body;
         std::string body = fmt::format(
             "{{\"id\":{},\"lease\":{},\"attempt\":{},\"content_type\":\"", j->id, tag, j->attempts);
@@ -554,11 +549,9 @@ class jobs_owner final : public hub::queue_watcher {
     }
 
     void on_report(const hub::queue_entry& e) {
-        auto h = amqp::decode_content_header(e.msg->header.bytes());
-        if (!h) return;
-        const auto& p = h.value().properties;
+        const hub::message_properties& p = e.msg->properties();
         std::optional<std::uint64_t> id =
-            id_of(p.has_correlation_id() ? p.correlation_id : p.message_id);
+            id_of(p.has(hub::prop::correlation_id) ? p.correlation_id : p.message_id);
         auto it = id ? jobs_.find(*id) : jobs_.end();
         if (it == jobs_.end() || it->second.status != "running") return;
         std::string_view body = e.msg->body.view();
