@@ -160,7 +160,11 @@ struct jobs_service {
         e.on_change = [&ls](const std::string& topic, shared_bytes json) {
             if (ls.shard) ls.shard->publish(topic, "application/json", std::move(json));
         };
-        e.when_durable = ls.when_durable;
+        // Read at each use: install_amqp sets ls.when_durable in its own loop-start hook.
+        e.when_durable = [&ls](std::function<void()> fn) {
+            if (ls.when_durable) return ls.when_durable(std::move(fn));
+            fn();
+        };
         return e;
     }
     core::loop& loop;

@@ -66,8 +66,7 @@ class broker_message {
 
     /// Typed properties from a producer that does not speak the wire encoding (before publish).
     void set_properties(message_properties p) {
-        props_ = std::move(p);
-        has_props_ = true;
+        props_ = std::make_shared<const message_properties>(std::move(p));
         encoded_ = {};
         codec_ = nullptr;
     }
@@ -76,16 +75,17 @@ class broker_message {
     void set_encoded(sy::shared_bytes bytes, const property_codec& codec) {
         encoded_ = std::move(bytes);
         codec_ = &codec;
-        props_ = {};
-        has_props_ = false;
+        props_.reset();
     }
     /// The typed properties (decoded from the encoded form once; empty when that does not decode).
     const message_properties& properties() const {
-        if (!has_props_) {
-            if (codec_ && !codec_->decode(encoded_.bytes(), props_)) props_ = {};
-            has_props_ = true;
+        static const message_properties none;
+        if (!props_ && codec_) {
+            auto p = std::make_shared<message_properties>();
+            if (!codec_->decode(encoded_.bytes(), *p)) *p = {};
+            props_ = std::move(p);
         }
-        return props_;
+        return props_ ? *props_ : none;
     }
     /// The properties encoded by `codec`: the bytes given to set_encoded when they came from it,
     /// else encoded from the typed form once and cached.
@@ -100,8 +100,9 @@ class broker_message {
     const sy::shared_bytes& encoded_if_any() const { return encoded_; }
 
   private:
-    mutable message_properties props_;
-    mutable bool has_props_ = true;  // a default message has (empty) typed properties
+    // Held out of line and shared by copies (dead-lettered copies, tests): typed properties are
+    // immutable once made, and a message that never meets a typed reader pays one null pointer.
+    mutable std::shared_ptr<const message_properties> props_;
     mutable sy::shared_bytes encoded_;
     mutable const property_codec* codec_ = nullptr;
 };
