@@ -1,7 +1,6 @@
 // The AMQP property codec: hub::message_properties <-> the content header payload (class 60,
 // weight 0, body size, property flags, properties). The only place typed properties meet AMQP
 // encoding (hub/properties.hpp says who calls it and when). Stateless; broker loop thread.
-#include <deque>
 #include <vector>
 
 #include "amqp_args.hpp"
