@@ -541,7 +541,7 @@ void broker::dead_letter(broker_vhost& vh, const broker_queue& from, queue_entry
     route(vh, *ex, *copy, targets, 0);
     if (!targets.empty() && rewriter_) {  // x-death headers (before the copy is persisted)
         sy::shared_bytes h = rewriter_->rewrite(*e.msg, from, why);
-        if (!h.empty()) copy->header = std::move(h);
+        if (!h.empty()) copy->set_encoded(std::move(h), rewriter_->codec());
     }
     for (broker_queue* q : targets) {
         if (q == &from && why != dead_reason::rejected) continue;  // cycle guard

@@ -102,7 +102,7 @@ void amqp_channel::on_frame(const frame& f) {
     }
     if (*r != assembly::complete) return;
     if (const auto* p = std::get_if<basic_publish>(&asm_.method())) {
-        on_publish(*p, *asm_.header(), asm_.body());
+        on_publish(*p, *asm_.header(), asm_.header_bytes(), asm_.body());
         return;
     }
     on_method(asm_.method());
@@ -308,7 +308,7 @@ bool amqp_channel::deliver_reply(const hub::broker_message& msg) {
     encode_method_frame(
         o, id_, basic_deliver{reply_tag_, next_tag_++, false, msg.exchange, msg.routing_key});
     std::size_t at = begin_frame(o, frame_type::header, id_);
-    o.append(msg.header.bytes());
+    o.append(msg.encoded(amqp_codec()).bytes());
     end_frame(o, at);
     encode_body_frames(o, id_, msg.body.bytes(), conn_.frame_max());
     return true;
@@ -385,7 +385,7 @@ void amqp_channel::on(const basic_get& m) {
                         basic_get_ok{tag, e->redelivered, msg.exchange, msg.routing_key,
                                      static_cast<std::uint32_t>(q->ready_count())});
     std::size_t at = begin_frame(o, frame_type::header, id_);
-    o.append(msg.header.bytes());
+    o.append(msg.encoded(amqp_codec()).bytes());
     end_frame(o, at);
     encode_body_frames(o, id_, msg.body.bytes(), conn_.frame_max());
     if (!m.no_ack) {
@@ -401,7 +401,7 @@ void amqp_channel::deliver(amqp_consumer& c, const hub::broker_queue_ptr& q, hub
     encode_method_frame(o, id_,
                         basic_deliver{c.tag, tag, e.redelivered, msg.exchange, msg.routing_key});
     std::size_t at = begin_frame(o, frame_type::header, id_);
-    o.append(msg.header.bytes());
+    o.append(msg.encoded(amqp_codec()).bytes());
     end_frame(o, at);
     encode_body_frames(o, id_, msg.body.bytes(), conn_.frame_max());
     if (c.no_ack_) return;
@@ -617,7 +617,7 @@ void amqp_channel::on_synced(std::uint64_t token) {
 }
 
 void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
-                              const shared_bytes& body) {
+                              byte_view header_bytes, const shared_bytes& body) {
     auto& srv = conn_.server();
     auto* ex = srv.broker.find_exchange(conn_.vhost(), p.exchange);
     if (!ex) {
@@ -649,19 +649,21 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
     if (ex->type == hub::exchange_type::headers && props.has_headers()) {
         msg->headers = render_table(props.headers);
     }
-    byte_buffer hb;
     if (props.has_reply_to() && props.reply_to == k_reply_to) {
-        // Direct reply-to: the pseudo-queue's name becomes this channel's reply name.
+        // Direct reply-to: the pseudo-queue's name becomes this channel's reply name (the one
+        // property rewrite: the header is re-encoded).
         if (reply_tag_.empty()) {
             return fail(make_fault(406, "fast reply consumer does not exist"), 60, 40);
         }
         content_header rewritten = h;
         rewritten.properties.reply_to = reply_name_;
+        byte_buffer hb;
         encode_content_header(hb, rewritten);
+        msg->set_encoded(shared_bytes::copy_of(hb.view()), amqp_codec());
     } else {
-        encode_content_header(hb, h);
+        // Nothing rewrites the properties: the header bytes as the publisher sent them.
+        msg->set_encoded(shared_bytes::copy_of(as_string_view(header_bytes)), amqp_codec());
     }
-    msg->header = shared_bytes::copy_of(hb.view());
     msg->body = body;
     conn_.publish_received();
     pending_publish pp{std::move(msg), p.mandatory,
@@ -692,7 +694,7 @@ bool amqp_channel::route_publish(const pending_publish& pp) {
         byte_buffer& o = conn_.out();
         encode_method_frame(o, id_, basic_return{312, "NO_ROUTE", m.exchange, m.routing_key});
         std::size_t at = begin_frame(o, frame_type::header, id_);
-        o.append(m.header.bytes());
+        o.append(m.encoded(amqp_codec()).bytes());
         end_frame(o, at);
         encode_body_frames(o, id_, m.body.bytes(), conn_.frame_max());
     }

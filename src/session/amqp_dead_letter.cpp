@@ -44,7 +44,7 @@ class x_death_writer final : public hub::dead_letter_rewriter {
   public:
     shared_bytes rewrite(const hub::broker_message& m, const hub::broker_queue& from,
                          hub::dead_reason why) override {
-        auto h = decode_content_header(m.header.bytes());
+        auto h = decode_content_header(m.encoded(amqp_codec()).bytes());
         if (!h) return {};
         basic_properties props = h->properties;
         std::string_view reason = reason_name(why);
@@ -133,6 +133,7 @@ class x_death_writer final : public hub::dead_letter_rewriter {
         }
         return encode_entries(store, entries);
     }
+    const hub::property_codec& codec() const override { return amqp_codec(); }
 };
 
 }  // namespace

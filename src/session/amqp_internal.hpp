@@ -38,6 +38,8 @@ amqp_fault fault_of(const hub::broker_status& st);
 amqp_fault make_fault(std::uint16_t code, std::string_view detail);
 /// The x-death writer the broker calls for dead-lettered copies (amqp_dead_letter.cpp).
 hub::dead_letter_rewriter& amqp_dead_letter_rewriter();
+/// Typed message properties <-> the AMQP content header payload (amqp_properties.cpp).
+const hub::property_codec& amqp_codec();
 
 struct amqp_consumer : hub::broker_consumer {
     amqp_channel* ch = nullptr;
@@ -127,8 +129,9 @@ class amqp_channel {
 
   private:
     void on_method(const amqp::method_variant& m);
+    /// h is header_bytes decoded (the assembler's views into them).
     void on_publish(const amqp::basic_publish& p, const amqp::content_header& h,
-                    const shared_bytes& body);
+                    byte_view header_bytes, const shared_bytes& body);
     void fail(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth);
     template <typename M>
     void reply(const M& m);

@@ -60,6 +60,7 @@ amqp_server_impl::amqp_server_impl(core::loop& l, amqp_options o, hub::hub_shard
         so.dir = opts.store_dir;
         so.fsync = opts.fsync;
         so.fsync_interval_ms = opts.fsync_interval_ms;
+        so.codec = &amqp_codec();
         store = std::make_unique<store::message_log>(so, [this](std::uint64_t token) {
             // Store thread: hop to the broker loop.
             loop.post([this, token] { on_store_synced(token); });
@@ -228,11 +229,9 @@ void amqp_server_impl::on_message(const hub::delivery& d) {
     auto msg = std::make_shared<hub::broker_message>();
     msg->exchange = "amq.topic";
     msg->routing_key = m.topic;
-    basic_properties props;
+    hub::message_properties props;  // encoded for AMQP consumers when the first one needs it
     if (!m.content_type.empty()) props.set_content_type(m.content_type);
-    byte_buffer hb;
-    encode_content_header(hb, content_header{60, 0, m.payload.size(), props});
-    msg->header = shared_bytes::copy_of(hb.view());
+    msg->set_properties(std::move(props));
     msg->body = m.payload;
     hub::publish_result res;
     broker.publish(*vh, std::move(msg), res, now_ms());

@@ -51,16 +51,17 @@ void put_optstr(std::string& s, const std::optional<std::string>& v) {
 // A message record. Fields added later go at the end and are read only when present, so logs
 // written before them stay readable: priority (one byte).
 std::string message_record(std::uint64_t id, std::string_view vh, std::string_view queue,
-                           const hub::broker_message& m) {
+                           const hub::broker_message& m, const hub::property_codec& codec) {
+    const sy::shared_bytes& header = m.encoded(codec);
     std::string p;
-    p.reserve(64 + m.header.size() + m.body.size() + queue.size());
+    p.reserve(64 + header.size() + m.body.size() + queue.size());
     p.push_back(static_cast<char>(rec_msg));
     put_u64(p, id);
     put_str(p, vh);
     put_str(p, queue);
     put_str(p, m.exchange);
     put_str(p, m.routing_key);
-    put_str(p, m.header.view());
+    put_str(p, header.view());
     put_str(p, m.body.view());
     put_opt(p, m.ttl_ms);
     p.push_back(static_cast<char>(m.priority));
@@ -135,6 +136,7 @@ bool read_file(const std::string& path, std::string& out) {
 
 message_log::message_log(log_options o, synced_fn synced)
     : opts_(std::move(o)), synced_(std::move(synced)) {
+    if (!opts_.codec) throw std::runtime_error("amqp store: no property codec");
     ::mkdir(opts_.dir.c_str(), 0755);
     struct stat st {};
     if (::stat(opts_.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -232,7 +234,7 @@ void message_log::recover(const std::function<void(const recovered_queue&)>& fn)
                 auto m = std::make_shared<hub::broker_message>();
                 m->exchange = pr.str();
                 m->routing_key = pr.str();
-                m->header = shared_bytes::copy_of(pr.str());
+                m->set_encoded(shared_bytes::copy_of(pr.str()), *opts_.codec);
                 m->body = shared_bytes::copy_of(pr.str());
                 m->persistent = true;
                 m->ttl_ms = pr.opt();
@@ -259,7 +261,7 @@ void message_log::recover(const std::function<void(const recovered_queue&)>& fn)
         queues_[key] = rec;
         append(rec);
         for (auto& m : q.messages) {
-            std::string p = message_record(m.id, q.vhost, q.name, *m.msg);
+            std::string p = message_record(m.id, q.vhost, q.name, *m.msg, *opts_.codec);
             seg_of_[m.id] = segment_;
             live_[segment_]++;
             append(std::move(p));
@@ -329,7 +331,7 @@ std::uint64_t message_log::on_persist(const hub::broker_vhost& vh, const hub::br
     if (!thread_.joinable()) thread_ = std::thread([this] { writer(); });
     if (segment_size_ > opts_.segment_bytes) rotate();
     std::uint64_t id = next_id_++;
-    std::string p = message_record(id, vh.name, q.name(), m);
+    std::string p = message_record(id, vh.name, q.name(), m, *opts_.codec);
     seg_of_[id] = segment_;
     live_[segment_]++;
     append(std::move(p));

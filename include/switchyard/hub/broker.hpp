@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "switchyard/base/buffer.hpp"
+#include "switchyard/hub/properties.hpp"
 
 namespace sy::hub {
 
@@ -49,21 +50,61 @@ struct broker_status {
     static broker_status fail(broker_error c, std::string t) { return {c, std::move(t)}; }
 };
 
-/// One header of a message or of a headers-exchange binding, value rendered as text (the
-/// session renders AMQP field values; equality of renderings is what x-match compares).
-using header_pair = std::pair<std::string, std::string>;
-
-/// Immutable once published; shared by every queue it was routed to.
-struct broker_message {
+/// Immutable once published; shared by every queue it was routed to. Its properties are held
+/// typed, encoded, or both (properties.hpp): the form a reader asks for is derived from the other
+/// on first use and cached. The caches are filled on the broker thread only (every user of a
+/// broker message runs there, see the file comment), so the const accessors need no lock.
+class broker_message {
+  public:
     std::string exchange;
     std::string routing_key;
-    sy::shared_bytes header;  // encoded content header payload (class, weight, size, properties)
     sy::shared_bytes body;
     std::optional<std::uint64_t> ttl_ms;  // per-message expiration property
     bool persistent = false;              // delivery-mode 2
     std::uint8_t priority = 0;            // priority property (absent: 0), set by the session
     std::vector<header_pair> headers;     // only filled for headers-exchange routing
-    std::uint64_t size() const { return body.size() + header.size(); }
+
+    /// Typed properties from a producer that does not speak the wire encoding (before publish).
+    void set_properties(message_properties p) {
+        props_ = std::make_shared<const message_properties>(std::move(p));
+        encoded_ = {};
+        codec_ = nullptr;
+    }
+    /// Properties as encoded by `codec` (an AMQP content header payload): kept as they are and
+    /// handed to readers of the same codec untouched; decoded only if a typed reader asks.
+    void set_encoded(sy::shared_bytes bytes, const property_codec& codec) {
+        encoded_ = std::move(bytes);
+        codec_ = &codec;
+        props_.reset();
+    }
+    /// The typed properties (decoded from the encoded form once; empty when that does not decode).
+    const message_properties& properties() const {
+        static const message_properties none;
+        if (!props_ && codec_) {
+            auto p = std::make_shared<message_properties>();
+            if (!codec_->decode(encoded_.bytes(), *p)) *p = {};
+            props_ = std::move(p);
+        }
+        return props_ ? *props_ : none;
+    }
+    /// The properties encoded by `codec`: the bytes given to set_encoded when they came from it,
+    /// else encoded from the typed form once and cached.
+    const sy::shared_bytes& encoded(const property_codec& codec) const {
+        if (codec_ != &codec) {
+            encoded_ = codec.encode(properties(), body.size());
+            codec_ = &codec;
+        }
+        return encoded_;
+    }
+    /// The encoded form if one is held (empty otherwise): no encoding happens (tests, stats).
+    const sy::shared_bytes& encoded_if_any() const { return encoded_; }
+
+  private:
+    // Held out of line and shared by copies (dead-lettered copies, tests): typed properties are
+    // immutable once made, and a message that never meets a typed reader pays one null pointer.
+    mutable std::shared_ptr<const message_properties> props_;
+    mutable sy::shared_bytes encoded_;
+    mutable const property_codec* codec_ = nullptr;
 };
 using broker_message_ptr = std::shared_ptr<const broker_message>;
 
@@ -137,17 +178,20 @@ class queue_watcher {
 class broker;
 struct broker_vhost;
 
-/// Rewrites the encoded content header of a dead-lettered copy (RabbitMQ adds x-death and
-/// x-first-death-* headers and drops the expiration property). The hub has no wire types, so the
-/// AMQP session implements it (session/amqp_dead_letter.cpp). Called on the broker thread, only
-/// when the copy is routed somewhere; must not call back into the broker.
+/// Rewrites the properties of a dead-lettered copy (RabbitMQ adds x-death and x-first-death-*
+/// headers and drops the expiration property). The typed headers are text, so the AMQP session
+/// implements it on the encoded form (session/amqp_dead_letter.cpp). Called on the broker thread,
+/// only when the copy is routed somewhere; must not call back into the broker.
 class dead_letter_rewriter {
   public:
     virtual ~dead_letter_rewriter() = default;
     /// `original` is the message as it died in `from` (its exchange and routing key then).
-    /// Returns the copy's new header, or empty bytes to keep the original one.
+    /// Returns the copy's new properties encoded by codec(), or empty bytes to keep the original
+    /// ones.
     virtual sy::shared_bytes rewrite(const broker_message& original, const broker_queue& from,
                                      dead_reason why) = 0;
+    /// The codec of the bytes rewrite() returns.
+    virtual const property_codec& codec() const = 0;
 };
 
 class broker_queue : public std::enable_shared_from_this<broker_queue> {

@@ -36,6 +36,9 @@ struct log_options {
     std::string fsync = "batch";  // always | batch (both group commit) | never
     std::uint64_t fsync_interval_ms = 2;
     std::uint64_t segment_bytes = 64u << 20;
+    /// Required: the encoding message properties are stored in (the AMQP content header
+    /// payload, the format of every log written so far) and read back with.
+    const hub::property_codec* codec = nullptr;
 };
 
 struct recovered_message {

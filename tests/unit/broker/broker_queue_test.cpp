@@ -135,8 +135,10 @@ struct fake_rewriter : dead_letter_rewriter {
                              dead_reason why) override {
         calls.push_back(from.name() + "/" + std::to_string(static_cast<int>(why)) + "/" +
                         m.exchange + "/" + m.routing_key);
-        return sy::shared_bytes::copy_of(std::string_view("rewritten"));
+        return sy::shared_bytes::copy_of(std::string_view("ct=rewritten;cid="));
     }
+    const property_codec& codec() const override { return text; }
+    text_codec text;
 };
 
 TEST_F(dlx, rewriter_gives_the_copy_its_header_only_when_routed) {
@@ -149,7 +151,8 @@ TEST_F(dlx, rewriter_gives_the_copy_its_header_only_when_routed) {
     work->reject(std::move(*e), now);
     auto d = dead->get(true, now);
     ASSERT_TRUE(d);
-    EXPECT_EQ(d->msg->header.view(), "rewritten");
+    EXPECT_EQ(d->msg->encoded(rw.text).view(), "ct=rewritten;cid=");
+    EXPECT_EQ(d->msg->properties().content_type, "rewritten");
     EXPECT_EQ(rw.calls, strings{"work/0//work"});  // as it died: exchange "", key "work"
     queue_args a;
     a.dead_letter_exchange = "dlx";

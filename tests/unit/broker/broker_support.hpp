@@ -24,6 +24,26 @@ inline broker_message_ptr msg(std::string exchange, std::string key, std::string
     return m;
 }
 
+/// A stand-in for the AMQP session's codec: "ct=<content type>;cid=<correlation id>", counting
+/// its calls so tests can tell a pass-through from a re-encode.
+struct text_codec : property_codec {
+    mutable int encodes = 0, decodes = 0;
+    sy::shared_bytes encode(const message_properties& p, std::uint64_t) const override {
+        ++encodes;
+        return sy::shared_bytes::copy_of("ct=" + p.content_type + ";cid=" + p.correlation_id);
+    }
+    bool decode(sy::byte_view b, message_properties& out) const override {
+        ++decodes;
+        std::string_view s(reinterpret_cast<const char*>(b.data()), b.size());
+        if (!s.starts_with("ct=")) return false;
+        const auto semi = s.find(";cid=");
+        if (semi == std::string_view::npos) return false;
+        out.set_content_type(std::string(s.substr(3, semi - 3)));
+        out.set_correlation_id(std::string(s.substr(semi + 5)));
+        return true;
+    }
+};
+
 struct fake_consumer : broker_consumer {
     explicit fake_consumer(std::size_t credit_, bool auto_ack = false)
         : credit(credit_), auto_ack_(auto_ack) {}

@@ -50,6 +50,8 @@ class content_assembler {
     const method_variant& method() const { return method_; }
     /// nullptr when the completed method carries no content.
     const content_header* header() const { return has_header_ ? &header_ : nullptr; }
+    /// The content header payload header() was decoded from, as received (empty without one).
+    byte_view header_bytes() const { return has_header_ ? byte_view(header_bytes_) : byte_view{}; }
     const shared_bytes& body() const { return body_; }
     assembly_state state() const { return state_; }
 

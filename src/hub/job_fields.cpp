@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-namespace sy::server::job_fields {
+namespace sy::hub::job_fields {
 
 namespace {
 
@@ -91,4 +91,4 @@ std::optional<std::uint64_t> id_of(std::string_view s) {
     return n;
 }
 
-}  // namespace sy::server::job_fields
+}  // namespace sy::hub::job_fields
