@@ -10,8 +10,8 @@
 #include "gateway_internal.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
-#include "switchyard/session/push_stream.hpp"
 #include "switchyard/session/push_format.hpp"
+#include "switchyard/session/push_stream.hpp"
 #include "switchyard/session/sse_session.hpp"
 #include "switchyard/session/ws_session.hpp"
 
