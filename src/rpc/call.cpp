@@ -185,6 +185,10 @@ bool call::above_high_watermark() const {
     return !finished_ && !cancelled_ && res_.above_high_watermark();
 }
 
+std::size_t call::queued_bytes() const {
+    return finished_ || cancelled_ ? 0 : res_.queued_bytes();
+}
+
 void call::on_drain(std::function<void()> fn) {
     if (finished_ || cancelled_) return;
     std::weak_ptr<call> weak = weak_from_this();

@@ -11,8 +11,8 @@
 #include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
-#include "switchyard/session/h1_tunnel.hpp"
 #include "switchyard/session/push_format.hpp"
+#include "switchyard/session/push_stream.hpp"
 #include "switchyard/session/sse_session.hpp"
 #include "switchyard/session/ws_session.hpp"
 
@@ -35,8 +35,9 @@ std::string_view hdr(const http::request& req, std::string_view name) {
     return req.header(name).value_or(std::string_view{});
 }
 
-/// Answers the handshake and takes the connection over (HTTP/1.1) or runs the session over the
-/// stream's tunnel (HTTP/2 extended CONNECT, RFC 8441, on loop l); make(o) builds the session.
+/// Answers the handshake and runs the session on loop l over the tunnel the upgrade gives: the
+/// connection (HTTP/1.1 101) or the stream (HTTP/2 extended CONNECT, RFC 8441); make(o) builds
+/// the session.
 /// Replies 400/403/426 (proto/ws table) itself when the handshake is refused.
 template <typename Make>
 void accept_websocket(const server_config& cfg, http::request& req, http::response& res,
@@ -67,7 +68,7 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
         res.send(ws::status_for(r.error()), std::string(ws::to_string(r.error())) + "\n");
         return;
     }
-    if (res.upgrade_kind() == http::upgrade_support::none || (h2 && !l)) {
+    if (res.upgrade_kind() == http::upgrade_support::none || !l) {
         res.send(400, "WebSocket needs HTTP/1.1 or HTTP/2 extended CONNECT here\n");
         return;
     }
@@ -80,20 +81,14 @@ void accept_websocket(const server_config& cfg, http::request& req, http::respon
     o.ping_interval = millis(cfg.ws.ping_interval_ms);
     o.idle_timeout = millis(cfg.ws.idle_timeout_ms);
     o.deflate = hs.deflate;
+    std::shared_ptr<http::byte_tunnel> tunnel;
     if (h2) {
-        auto stream = res.upgrade(200);  // 2xx: the stream is now the WebSocket (RFC 8441 5)
-        if (stream) session::ws_session::run_over(make(std::move(o)), std::move(stream), *l);
-        return;
+        tunnel = res.upgrade(200);  // 2xx: the stream is now the WebSocket (RFC 8441 5)
+    } else {
+        res.set_header("Sec-WebSocket-Accept", hs.accept);
+        tunnel = res.upgrade(101, {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
     }
-    res.set_header("Sec-WebSocket-Accept", hs.accept);
-    auto tunnel = res.upgrade(101, {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
-    auto* t = dynamic_cast<session::h1_tunnel*>(tunnel.get());
-    net::connection* c = t ? t->connection() : nullptr;
-    if (!c) {
-        if (tunnel) tunnel->close();
-        return;
-    }
-    c->set_handler(make(std::move(o)));
+    if (tunnel) session::ws_session::run(make(std::move(o)), session::tunnel_target(tunnel, *l));
 }
 
 bool wants_websocket(const http::request& req) {
@@ -310,7 +305,7 @@ void sub_handler(sy::app& a, http::request& req, http::response& res) {
         auto* counters = counters_for(*ls);
         accept_websocket(cfg, req, res, ls->loop, [&](session::ws_options o) {
             o.counters = counters;
-            return std::make_unique<session::ws_session>(std::move(o), shard, std::move(sub));
+            return std::make_shared<session::ws_session>(std::move(o), shard, std::move(sub));
         });
         return;
     }
@@ -327,11 +322,7 @@ void sub_handler(sy::app& a, http::request& req, http::response& res) {
         sub.heartbeat = millis(cfg.hub.sse_heartbeat_ms);
         sub.retry_ms = static_cast<std::uint32_t>(query_u64(req, "retry", 0));
         sub.counters = counters_for(*ls);
-        if (res.upgrade_kind() == http::upgrade_support::connection_takeover) {
-            start_sse(res, *ls->shard, std::move(sub));  // HTTP/1.1: the session owns the socket
-        } else {
-            start_sse_stream(res, *ls->shard, *ls->loop, std::move(sub));  // HTTP/2
-        }
+        start_push(res, *ls, std::move(sub));
         return;
     }
     const millis timeout(req.query("timeout") ? query_u64(req, "timeout", 0) * 1000
@@ -442,24 +433,28 @@ void stats_handler(sy::app& a, http::request& req, http::response& res) {
 
 }  // namespace
 
-void start_sse(http::response& res, hub::hub_shard& shard, session::sse_subscription sub) {
-    if (res.upgrade_kind() != http::upgrade_support::connection_takeover) {
-        res.send(505, "event streams need HTTP/1.1 here\n");
-        return;
+void start_push(http::response& res, loop_state& ls, session::sse_subscription sub) {
+    std::unique_ptr<session::push_target> target;
+    if (res.upgrade_kind() == http::upgrade_support::connection_takeover) {
+        // HTTP/1.1: the head goes out through the upgrade path so the stream owns the
+        // connection; the body is delimited by the connection's close (RFC 9112 6.3 rule 8).
+        auto tunnel = res.upgrade(200, {{"Content-Type", "text/event-stream"},
+                                        {"Cache-Control", "no-cache"},
+                                        {"X-Accel-Buffering", "no"},
+                                        {"Connection", "close"}});
+        if (!tunnel) return;
+        target = session::tunnel_target(std::move(tunnel), *ls.loop);
+    } else {
+        // HTTP/2 (and any response that cannot hand over its transport): a streamed body.
+        if (!res.begin(200, {{"Content-Type", "text/event-stream"},
+                             {"Cache-Control", "no-cache"},
+                             {"X-Accel-Buffering", "no"}})) {
+            if (!res.headers_sent() && !res.closed()) res.send(500, "cannot stream\n");
+            return;
+        }
+        target = session::response_target(res, *ls.loop);
     }
-    // The head goes out through the upgrade path so the session owns the connection; the body
-    // is delimited by the connection's close (RFC 9112 6.3 rule 8).
-    auto tunnel = res.upgrade(200, {{"Content-Type", "text/event-stream"},
-                                    {"Cache-Control", "no-cache"},
-                                    {"X-Accel-Buffering", "no"},
-                                    {"Connection", "close"}});
-    auto* t = dynamic_cast<session::h1_tunnel*>(tunnel.get());
-    net::connection* c = t ? t->connection() : nullptr;
-    if (!c) {
-        if (tunnel) tunnel->close();
-        return;
-    }
-    c->set_handler(std::make_unique<session::sse_session>(shard, std::move(sub)));
+    session::start_sse(*ls.shard, std::move(target), std::move(sub));
 }
 
 session::push_counters* push_counters_of(const loop_state& ls) {
@@ -483,7 +478,7 @@ void install_gateway(sy::app& a) {
         accept_websocket(a.runtime()->config(), req, res, ls ? ls->loop : nullptr,
                          [&](session::ws_options o) {
                              o.counters = counters;
-                             return std::make_unique<session::ws_session>(std::move(o));
+                             return std::make_shared<session::ws_session>(std::move(o));
                          });
     });
     r.post("/pub/:topic",

@@ -9,11 +9,10 @@
 
 namespace sy::server {
 
-/// Sends the event-stream head through the upgrade path and installs an sse_session.
-void start_sse(http::response& res, hub::hub_shard& shard, session::sse_subscription sub);
-/// SSE through the response itself (HTTP/2): see sse_stream.cpp.
-void start_sse_stream(http::response& res, hub::hub_shard& shard, core::loop& l,
-                      session::sse_subscription sub);
+/// Starts an SSE stream of sub on the calling loop (ls) for every HTTP version: the head, then
+/// the push core over the transport the response has (HTTP/1.1: the connection, taken over;
+/// HTTP/2: the streamed response). GET /sub (Accept: text/event-stream) and /jobs/{id}/events.
+void start_push(http::response& res, loop_state& ls, session::sse_subscription sub);
 /// The loop's push counters (a slot of the loop, created by the gateway's loop-start hook).
 session::push_counters* push_counters_of(const loop_state& ls);
 

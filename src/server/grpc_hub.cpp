@@ -5,11 +5,13 @@
 #include <cstring>
 #include <memory>
 
+#include "switchyard/core/loop.hpp"
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/proto/grpc/message.hpp"
 #include "switchyard/rpc/health.hpp"
 #include "switchyard/rpc/service.hpp"
 #include "switchyard/session/push_format.hpp"
+#include "switchyard/session/push_stream.hpp"
 
 namespace sy::server {
 
@@ -52,60 +54,100 @@ grpc::status topic_status(hub::topic_error e) {
     return {status_code::invalid_argument, "invalid topic: " + std::string(hub::to_string(e))};
 }
 
-// One Subscribe call: a hub subscriber writing Events to the call. Owned by the call's cancel
-// callback (so it lives exactly as long as the call); destroyed on the loop that made it, which
-// unsubscribes.
-class grpc_subscriber : public hub::subscriber,
-                        public std::enable_shared_from_this<grpc_subscriber> {
+// The gap event of a drop-oldest run (messages from..to skipped for this subscriber).
+byte_buffer frame_gap(const session::pending_gap& g) {
+    pb::Event e;
+    pb::Gap* gap = e.mutable_gap();
+    gap->set_topic(g.topic);
+    gap->set_from(g.from);
+    gap->set_to(g.to);
+    std::size_t n = e.ByteSizeLong();
+    byte_buffer out(5 + n);
+    auto prefix = grpc::encode_prefix(static_cast<std::uint32_t>(n), false);
+    out.append(byte_view(prefix.data(), prefix.size()));
+    std::string body = e.SerializeAsString();
+    out.append(as_bytes(std::string_view(body)));
+    return out;
+}
+
+// Subscribe's Events on the push core: identity-framed Events, cached per loop.
+class event_framer final : public session::push_framer {
   public:
-    grpc_subscriber(grpc::writer<pb::Event> w, hub::hub_shard* shard)
-        : w_(std::move(w)), shard_(shard) {}
-
-    void on_message(const hub::delivery& d) override {
-        auto keep = shared_from_this();  // finishing the call may drop the last reference
-        if (w_.finished() || w_.cancelled()) return;
-        const hub::message& m = d.msg();
-        if (!m.is_gap() && w_.above_high_watermark() && !slow(m)) return;
-        grpc::context& c = w_.ctx();
-        if (c.response_encoding() == grpc::compression::identity)
-            c.send_framed(d.framed(session::push_slot::grpc_event, frame_event));
-        else
-            w_.write(to_event(m));
+    shared_bytes frame(const hub::delivery& d) override {
+        return d.framed(session::push_slot::grpc_event, frame_event);
     }
+    byte_buffer gap(const session::pending_gap& g) override { return frame_gap(g); }
+};
 
-    hub::subscription_handle handle;
+// The gRPC writer of one Subscribe call as a push target. Writes are identity-framed messages:
+// shared as they are for an identity response, re-encoded (gzip) per call otherwise.
+// The call's cancel (client gone, deadline, server shutdown: UNAVAILABLE) is the close.
+class writer_target final : public session::push_target {
+  public:
+    writer_target(grpc::writer<pb::Event> w, core::loop& l) : w_(std::move(w)), loop_(&l) {}
+
+    bool open(std::shared_ptr<session::push_events> owner) override {
+        if (w_.finished() || w_.cancelled()) return false;
+        ev_ = owner.get();
+        keep_ = std::move(owner);
+        w_.on_drain([this] {
+            if (ev_) ev_->on_push_drain();
+        });
+        w_.on_cancel([this] { gone(); });  // the call drops it when it ends: no cycle
+        return ev_ != nullptr;
+    }
+    bool is_open() const override { return ev_ && !w_.finished() && !w_.cancelled(); }
+    void write(shared_bytes b) override {
+        grpc::context& c = w_.ctx();
+        if (c.response_encoding() == grpc::compression::identity) {
+            c.send_framed(std::move(b));
+        } else if (b.size() >= 5) {
+            c.send_message(byte_view(b.data() + 5, b.size() - 5));
+        }
+    }
+    void write(byte_buffer&& b) override {
+        if (b.size() >= 5) w_.ctx().send_message(b.readable().subspan(5));
+    }
+    std::size_t queued_bytes() const override { return w_.ctx().queued_bytes(); }
+    void finish(session::push_end why, std::string_view detail) override {
+        if (!ev_) return;
+        session::push_events* ev = ev_;
+        ev_ = nullptr;
+        w_.finish(status_of(why, detail));
+        ev->on_push_closed();
+        release();
+    }
+    core::loop& loop() const override { return *loop_; }
 
   private:
-    // The output is above the high watermark: apply the topic's slow-subscriber policy.
-    // Returns true when the message should still be queued.
-    bool slow(const hub::message& m) {
-        hub::slow_policy p = m.policy ? m.policy->slow : hub::slow_policy::drop_oldest;
-        switch (p) {
-            case hub::slow_policy::drop_oldest:
-                shard_->count_drop();
-                return false;
-            case hub::slow_policy::disconnect:
-                shard_->count_disconnect();
-                handle.reset();
-                w_.finish({status_code::resource_exhausted, "subscriber too slow"});
-                return false;
-            case hub::slow_policy::block_publisher:
-                if (handle) {
-                    shard_->set_over_cap(handle.id(), m.topic, true);
-                    std::weak_ptr<grpc_subscriber> weak = weak_from_this();
-                    w_.on_drain([weak, topic = m.topic] {
-                        auto self = weak.lock();
-                        if (self && self->handle)
-                            self->shard_->set_over_cap(self->handle.id(), topic, false);
-                    });
-                }
-                return true;
+    static grpc::status status_of(session::push_end why, std::string_view detail) {
+        switch (why) {
+            case session::push_end::slow:
+                return {status_code::resource_exhausted, std::string(detail)};
+            case session::push_end::invalid_topic:
+                return {status_code::invalid_argument, std::string(detail)};
+            case session::push_end::shutdown:
+                return {status_code::unavailable, "server shutting down"};
+            default:
+                return {};
         }
-        return false;
+    }
+    void gone() {
+        if (!ev_) return;
+        session::push_events* ev = ev_;
+        ev_ = nullptr;
+        ev->on_push_closed();
+        release();
+    }
+    void release() {
+        if (keep_) loop_->defer([k = std::move(keep_)] {});
+        keep_ = nullptr;
     }
 
     grpc::writer<pb::Event> w_;
-    hub::hub_shard* shard_;
+    core::loop* loop_;
+    session::push_events* ev_ = nullptr;
+    std::shared_ptr<session::push_events> keep_;
 };
 
 hub::hub_shard* current_shard(sy::app& a) {
@@ -139,24 +181,21 @@ void publish(sy::app& a, const pb::PublishRequest& in, grpc::unary_reply<pb::Pub
 
 void subscribe(sy::app& a, const pb::SubscribeRequest& in, grpc::writer<pb::Event>& w) {
     hub::hub_shard* shard = current_shard(a);
-    if (!shard) {
+    core::loop* l = core::loop::current();
+    if (!shard || !l) {
         w.finish({status_code::unavailable, "hub not running"});
         return;
     }
-    hub::subscribe_options opts;
+    session::push_subscription sub;
+    sub.pattern = in.pattern();
     if (in.start_case() == pb::SubscribeRequest::kSince)
-        opts = hub::subscribe_options::after(in.since());
+        sub.start = hub::subscribe_options::after(in.since());
     else if (in.start_case() == pb::SubscribeRequest::kNewest && in.newest())
-        opts = hub::subscribe_options::from_newest();
-    auto sub = std::make_shared<grpc_subscriber>(w, shard);
-    auto h = shard->subscribe(in.pattern(), sub.get(), opts);
-    if (!h) {
-        w.finish(topic_status(h.error()));
-        return;
-    }
-    sub->handle = std::move(*h);
-    // The cancel callback owns the subscriber: client gone or deadline -> unsubscribe.
-    w.on_cancel([sub] { sub->handle.reset(); });
+        sub.start = hub::subscribe_options::from_newest();
+    // The same push core as WebSocket and SSE: slow-subscriber policy against the call's queued
+    // bytes, gap events for drop-oldest, one shared frame per loop per message.
+    session::start_push(*shard, std::make_unique<writer_target>(w, *l),
+                        std::make_unique<event_framer>(), std::move(sub));
 }
 
 void stats(sy::app& a, const pb::StatsRequest& in, grpc::unary_reply<pb::TopicStats> reply) {

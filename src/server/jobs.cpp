@@ -305,7 +305,7 @@ void install_jobs(sy::app& a) {
         sub.start = hub::subscribe_options::from_newest();  // the current state, then changes
         sub.heartbeat = millis(a.config().hub.sse_heartbeat_ms);
         sub.counters = push_counters_of(*ls);
-        start_sse(res, *ls->shard, std::move(sub));
+        start_push(res, *ls, std::move(sub));
     });
 }
 

@@ -163,6 +163,9 @@ class h2_sink final : public http::response_sink {
                (static_cast<bool>(file_.fd) ||
                 session_->h2_.queued_bytes(id_) > session_->conn_->options().high_watermark);
     }
+    std::size_t do_queued_bytes() const override {
+        return live() ? session_->h2_.queued_bytes(id_) : 0;
+    }
     http::upgrade_support do_upgrade_support() const override {
         return live() && connect_ ? http::upgrade_support::extended_connect
                                   : http::upgrade_support::none;

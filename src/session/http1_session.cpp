@@ -73,6 +73,7 @@ class h1_sink final : public http::response_sink {
     bool do_above_high_watermark() const override {
         return live() && conn_->above_high_watermark();
     }
+    std::size_t do_queued_bytes() const override { return live() ? conn_->queued_bytes() : 0; }
     http::upgrade_support do_upgrade_support() const override {
         return live() && minor_ == 1 ? http::upgrade_support::connection_takeover
                                      : http::upgrade_support::none;

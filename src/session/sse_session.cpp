@@ -5,10 +5,6 @@
 
 namespace sy::session {
 
-namespace {
-constexpr millis watch_interval{20};
-}
-
 byte_buffer sse_opening(const sse_subscription& sub) {
     byte_buffer first(64);
     if (sub.retry_ms) {
@@ -46,101 +42,32 @@ const shared_bytes& sse_heartbeat() {
     return beat;
 }
 
-sse_session::sse_session(hub::hub_shard& shard, sse_subscription sub)
-    : shard_(&shard), sub_(std::move(sub)), guard_(shard, sub_.counters) {}
+namespace {
 
-sse_session::~sse_session() = default;
+class sse_framer final : public push_framer {
+  public:
+    explicit sse_framer(sse_subscription sub) : sub_(std::move(sub)) {}
+    shared_bytes frame(const hub::delivery& d) override { return sse_message(d, sub_); }
+    byte_buffer gap(const pending_gap& g) override { return sse_gap(g); }
+    shared_bytes heartbeat() override { return sse_heartbeat(); }
 
-void sse_session::on_open(net::connection& c) {
-    conn_ = &c;
-    c.set_idle_timeout(millis(0));  // the heartbeat keeps the stream alive; the peer's FIN ends it
-    if (sub_.counters) sub_.counters->sse_sessions.add();
-    c.write(sse_opening(sub_));
-    auto h = shard_->subscribe(sub_.pattern, this, sub_.start);
-    if (!h) {
-        c.close(net::close_mode::graceful);
-        return;
-    }
-    handle_ = std::move(h.value());
-    if (sub_.heartbeat.count() > 0) {
-        beat_ = c.owner_loop().add_timer(sub_.heartbeat, [this] { heartbeat(); });
-    }
-}
+  private:
+    sse_subscription sub_;
+};
 
-void sse_session::heartbeat() {
-    beat_ = {};
-    if (!conn_ || !conn_->is_open()) return;
-    if (conn_->queued_bytes() == 0) conn_->write(sse_heartbeat());
-    beat_ = conn_->owner_loop().add_timer(sub_.heartbeat, [this] { heartbeat(); });
-}
+}  // namespace
 
-void sse_session::on_data(net::connection&, byte_buffer& in) {
-    in.consume(in.size());  // a client sends nothing on an event stream (pipelining is moot)
-}
-
-void sse_session::on_message(const hub::delivery& d) {
-    if (!conn_ || !conn_->is_open() || ended_) return;
-    const hub::message& m = d.msg();
-    switch (guard_.check(m, conn_->queued_bytes(), handle_.id())) {
-        case outflow_guard::verdict::skip:
-            arm_watch();
-            return;
-        case outflow_guard::verdict::disconnect:
-            ended_ = true;
-            handle_.reset();
-            conn_->close(net::close_mode::graceful);
-            return;
-        case outflow_guard::verdict::send:
-            break;
-    }
-    if (auto g = guard_.take_gap()) send_gap(*g);
-    if (m.is_gap() && sub_.counters) sub_.counters->gaps_sent.add();
-    conn_->write(sse_message(d, sub_));
-    if (sub_.counters) sub_.counters->deliveries.add();
-    if (guard_.waiting()) arm_watch();
-}
-
-void sse_session::send_gap(const pending_gap& g) {
-    if (!conn_ || !conn_->is_open()) return;
-    conn_->write(sse_gap(g));
-    if (sub_.counters) sub_.counters->gaps_sent.add();
-}
-
-void sse_session::arm_watch() {
-    if (!conn_ || conn_->owner_loop().timer_pending(watch_)) return;
-    watch_ = conn_->owner_loop().add_timer(watch_interval, [this] {
-        watch_ = {};
-        if (!conn_ || !conn_->is_open()) return;
-        if (guard_.recheck(conn_->queued_bytes(), handle_.id())) {
-            if (auto g = guard_.take_gap()) send_gap(*g);
-        }
-        if (guard_.waiting()) arm_watch();
-    });
-}
-
-void sse_session::on_drain(net::connection& c) {
-    if (guard_.recheck(c.queued_bytes(), handle_.id())) {
-        if (auto g = guard_.take_gap()) send_gap(*g);
-    }
-}
-
-net::timeout_action sse_session::on_timeout(net::connection&, net::timeout_kind) {
-    return net::timeout_action::close;  // write timeout: the client stopped reading
-}
-
-void sse_session::on_close(net::connection& c, net::close_reason) {
-    auto& l = c.owner_loop();
-    if (l.timer_pending(beat_)) l.cancel_timer(beat_);
-    if (l.timer_pending(watch_)) l.cancel_timer(watch_);
-    handle_.reset();  // not in the destructor: the hub may be gone by then (shutdown)
-    if (sub_.counters) sub_.counters->sse_closed.add();
-    conn_ = nullptr;
-}
-
-void sse_session::begin_shutdown(net::connection& c) {
-    ended_ = true;
-    handle_.reset();
-    c.close(net::close_mode::graceful);  // flushes what is queued, then FIN: the stream ends
+bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscription sub) {
+    t->write(sse_opening(sub));  // first, before any history the subscription replays
+    push_subscription ps;
+    ps.pattern = sub.pattern;
+    ps.start = sub.start;
+    ps.heartbeat = sub.heartbeat;
+    ps.counters = sub.counters;
+    push_kind_counters k;
+    if (sub.counters) k = {&sub.counters->sse_sessions, &sub.counters->sse_closed};
+    return start_push(shard, std::move(t), std::make_unique<sse_framer>(std::move(sub)),
+                      std::move(ps), k);
 }
 
 }  // namespace sy::session

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -184,6 +185,92 @@ def test_hub_gap_event_when_history_is_gone(stubs, hub_srv):
         nxt = next(sub)
         assert nxt.message.id == first.gap.to + 1
         sub.cancel()
+
+
+def test_hub_slow_subscriber_with_drop_oldest_sees_a_gap(stubs):
+    """Subscribe runs on the push core: a subscriber whose stream queue passes the output cap
+    (it stops reading: the h2 window closes) skips messages under drop-oldest and, once it reads
+    again, gets a Gap event naming them before the next message (as WebSocket and SSE do)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    pb = stubs.hub
+    s = server(["--listen", "127.0.0.1:0", "--hub-slow-policy", "drop-oldest",
+                "--hub-subscriber-output-cap", "65536"])
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    try:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        sid = conn.get_next_available_stream_id()
+        req = pb.SubscribeRequest(pattern="g.slow").SerializeToString()
+        conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                                (":authority", "localhost"),
+                                (":path", "/switchyard.v1.Hub/Subscribe"),
+                                ("content-type", "application/grpc"), ("te", "trailers")])
+        conn.send_data(sid, b"\0" + len(req).to_bytes(4, "big") + req, end_stream=True)
+        sock.sendall(conn.data_to_send())
+        body, acking = bytearray(), False
+
+        def pump(timeout):
+            sock.settimeout(timeout)
+            try:
+                data = sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                return
+            assert data, "server closed the connection"
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid:
+                    body.extend(ev.data)
+                    if acking:  # otherwise the window stays closed: the server must queue
+                        conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+                elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                    raise AssertionError("Subscribe ended: %r" % bytes(body[:200]))
+            sock.sendall(conn.data_to_send())
+
+        with channel(s) as ch:
+            hub = stubs.hub_grpc.HubStub(ch)
+            deadline = time.time() + 5
+            while hub.Stats(pb.StatsRequest(topic="g.slow"), timeout=5).subscribers < 1:
+                assert time.time() < deadline, "Subscribe did not subscribe"
+                pump(0.05)
+            ids = [hub.Publish(pb.PublishRequest(topic="g.slow", payload=b"p" * 30000),
+                               timeout=5).id for _ in range(12)]
+            pump(0.3)
+            acking = True
+            conn.acknowledge_received_data(len(body), sid)
+            sock.sendall(conn.data_to_send())
+            events, after = [], None
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                pump(0.1)
+                while len(body) >= 5:
+                    n = int.from_bytes(body[1:5], "big")
+                    if len(body) < 5 + n:
+                        break
+                    e = pb.Event()
+                    e.ParseFromString(bytes(body[5:5 + n]))
+                    del body[:5 + n]
+                    events.append(e)
+                if any(e.WhichOneof("kind") == "gap" for e in events):
+                    if after is None:  # live again after the gap
+                        after = hub.Publish(pb.PublishRequest(topic="g.slow", payload=b"after"),
+                                            timeout=5).id
+                    if any(e.WhichOneof("kind") == "message" and e.message.id == after
+                           for e in events):
+                        break
+        kinds = [e.WhichOneof("kind") for e in events]
+        assert "gap" in kinds, kinds
+        gap = events[kinds.index("gap")].gap
+        sent = [e.message.id for e in events[:kinds.index("gap")]]
+        # What came before the gap is in order, the gap names the skipped run up to the last
+        # published message, and the live message follows it.
+        assert sent == ids[:len(sent)] and 0 < len(sent) < len(ids), (sent, ids)
+        assert gap.topic == "g.slow" and gap.to == ids[-1], gap
+        assert getattr(gap, "from") == ids[len(sent)], (gap, sent)
+        assert events[-1].message.id == after and events[-1].message.payload == b"after"
+    finally:
+        sock.close()
+        s.close()
 
 
 def test_hub_errors_and_deadline(stubs, hub_srv):

@@ -91,3 +91,34 @@ def test_waiting_worker_gets_the_next_job():
         assert out["r"][1]["payload"] == "plain text"
     finally:
         s.close()
+
+
+def test_job_events_over_http2_cleartext_and_tls(tmp_path):
+    """GET /jobs/{id}/events is the same event stream on every HTTP version (it answered 505
+    over HTTP/2): curl with prior-knowledge h2c and with h2 over TLS (ALPN) sees the job's
+    current state as the first event."""
+    import subprocess
+    from conftest import make_cert
+    cert, key = make_cert(str(tmp_path), "localhost")
+    s = server(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--tls-cert", cert,
+                "--tls-key", key], need=("http", "https"))
+    try:
+        st, body = call(s.port, "POST", "/jobs", b'{"n": 7}')
+        assert st == 201
+        jid = body["id"]
+        for url, extra in ((f"http://127.0.0.1:{s.port}", ["--http2-prior-knowledge"]),
+                           (f"https://localhost:{s.ports['https']}",
+                            ["--http2", "--cacert", cert, "--resolve",
+                             f"localhost:{s.ports['https']}:127.0.0.1"])):
+            # The stream does not end by itself: curl stops at --max-time; what it printed
+            # (with -i: the head) is what the test reads.
+            p = subprocess.run(["curl", "-sS", "-i", "-N", "--max-time", "2", *extra,
+                                "-H", "Accept: text/event-stream", f"{url}/jobs/{jid}/events"],
+                               capture_output=True, timeout=10)
+            out = p.stdout.decode(errors="replace")
+            assert out.startswith("HTTP/2 200"), (url, out[:300], p.stderr)
+            assert "content-type: text/event-stream" in out.lower(), out[:300]
+            data = [ln[len("data: "):] for ln in out.splitlines() if ln.startswith("data: ")]
+            assert data and json.loads(data[0])["status"] == "queued", out[:500]
+    finally:
+        s.close()

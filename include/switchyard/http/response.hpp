@@ -89,6 +89,9 @@ class byte_tunnel {
     virtual ~byte_tunnel() = default;
     virtual write_status write(byte_view bytes) = 0;
     virtual write_status write(shared_bytes bytes) = 0;
+    /// Queues bytes the caller gives up (a frame built for this tunnel only); the default
+    /// copies them, a tunnel over a connection moves the buffer into the queue.
+    virtual write_status write_owned(byte_buffer&& bytes) { return write(bytes.readable()); }
     /// Graceful close (h1: FIN after flushing; h2: END_STREAM).
     virtual void close() = 0;
     /// Abortive close (h1: the connection is reset; h2: RST_STREAM CANCEL). on_close follows.
@@ -159,6 +162,9 @@ class response_sink {
     // ---- Flow control and lifetime -------------------------------------------------------------
     /// True when the queued output is above the session's high watermark.
     bool above_high_watermark() const { return !aborted_ && do_above_high_watermark(); }
+    /// Body bytes written and still queued in the server for this response (h1: the
+    /// connection's output queue; h2: the stream's queue): what a slow-consumer cap measures.
+    std::size_t queued_bytes() const { return aborted_ ? 0 : do_queued_bytes(); }
     /// fn runs each time queued output falls below the low watermark after write() reported
     /// above_high_watermark. Replaces any previous callback.
     void on_drain(std::function<void()> fn) { on_drain_ = std::move(fn); }
@@ -208,6 +214,7 @@ class response_sink {
     virtual void do_end(const header_map* trailers) = 0;
     virtual void do_reset() = 0;
     virtual bool do_above_high_watermark() const = 0;
+    virtual std::size_t do_queued_bytes() const = 0;
     virtual upgrade_support do_upgrade_support() const { return upgrade_support::none; }
     virtual std::shared_ptr<byte_tunnel> do_upgrade(response_head& /*head*/) { return nullptr; }
 
@@ -292,6 +299,7 @@ class response {
     bool finished() const { return sink_->finished(); }
     bool headers_sent() const { return sink_->headers_sent(); }
     bool above_high_watermark() const { return sink_->above_high_watermark(); }
+    std::size_t queued_bytes() const { return sink_->queued_bytes(); }
     void on_abort(std::function<void()> fn) { sink_->on_abort(std::move(fn)); }
     void on_drain(std::function<void()> fn) { sink_->on_drain(std::move(fn)); }
     void on_shutdown(std::function<void()> fn) { sink_->on_shutdown(std::move(fn)); }

@@ -135,6 +135,9 @@ class call : public std::enable_shared_from_this<call> {
     bool send_framed(shared_bytes framed);
     /// Output above the session's high watermark: stop writing until on_drain.
     bool above_high_watermark() const;
+    /// Response bytes queued in the server for this call (0 once it is over): what a
+    /// slow-subscriber cap measures (http::response::queued_bytes).
+    std::size_t queued_bytes() const;
     void on_drain(std::function<void()> fn);
     /// Ends the call: trailers (or Trailers-Only). No-op once finished or cancelled.
     void finish(const status& s);

@@ -1,7 +1,11 @@
-// h1_tunnel: the byte stream an HTTP/1.1 connection becomes after a 101 upgrade (WebSocket).
-// The connection owns an h1_tunnel_handler (its protocol strategy); the upgrading code holds the
-// shared h1_tunnel (http::byte_tunnel) and reads/writes through it. When the connection closes
-// the tunnel turns closed and its on_close callback runs once.
+// h1_tunnel: the byte stream an HTTP/1.1 connection becomes after its upgrade (a 101 for
+// WebSocket; a 200 event-stream head delimited by the close for SSE). The connection owns an
+// h1_tunnel_handler (its protocol strategy); the upgrading code holds the shared h1_tunnel
+// (http::byte_tunnel) and reads/writes through it (session::tunnel_target: the push core's
+// HTTP/1.1 transport). When the connection closes the tunnel turns closed and its on_close
+// callback runs once. The server's graceful shutdown reaches the tunnel's on_shutdown callback.
+// Liveness belongs to the tunnelled protocol (WebSocket ping and idle timeout, SSE heartbeat):
+// the connection's idle timeout is switched off when the tunnel takes over.
 //
 // Thread: the connection's loop only.
 #pragma once
@@ -11,6 +15,7 @@
 
 #include "switchyard/http/response.hpp"
 #include "switchyard/net/connection.hpp"
+#include "switchyard/session/shutdown.hpp"
 
 namespace sy::session {
 
@@ -20,6 +25,7 @@ class h1_tunnel final : public http::byte_tunnel {
 
     http::write_status write(byte_view bytes) override;
     http::write_status write(shared_bytes bytes) override;
+    http::write_status write_owned(byte_buffer&& bytes) override;
     void close() override;
     void reset() override;
     bool is_open() const override { return conn_ != nullptr && conn_->is_open(); }
@@ -27,6 +33,7 @@ class h1_tunnel final : public http::byte_tunnel {
     void set_on_data(std::function<void(byte_view)> fn) override { on_data_ = std::move(fn); }
     void set_on_close(std::function<void()> fn) override { on_close_ = std::move(fn); }
     void set_on_drain(std::function<void()> fn) override { on_drain_ = std::move(fn); }
+    void set_on_shutdown(std::function<void()> fn) override { on_shutdown_ = std::move(fn); }
 
     net::connection* connection() const { return conn_; }
 
@@ -38,15 +45,19 @@ class h1_tunnel final : public http::byte_tunnel {
     std::function<void(byte_view)> on_data_;
     std::function<void()> on_close_;
     std::function<void()> on_drain_;
+    std::function<void()> on_shutdown_;
 };
 
-class h1_tunnel_handler final : public net::connection_handler {
+class h1_tunnel_handler final : public net::connection_handler, public graceful_shutdown {
   public:
     explicit h1_tunnel_handler(std::shared_ptr<h1_tunnel> t) : t_(std::move(t)) {}
+    void on_open(net::connection& c) override;
     void on_data(net::connection& c, byte_buffer& in) override;
     void on_drain(net::connection& c) override;
     net::timeout_action on_timeout(net::connection& c, net::timeout_kind k) override;
     void on_close(net::connection& c, net::close_reason r) override;
+    /// Runs the tunnel's on_shutdown (WebSocket close 1001, SSE end); none: closes gracefully.
+    void begin_shutdown(net::connection& c) override;
 
   private:
     std::shared_ptr<h1_tunnel> t_;

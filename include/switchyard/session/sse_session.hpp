@@ -1,18 +1,16 @@
-// sse_session: a Server-Sent Events stream of hub messages over one connection.
-//
-// The gateway validates the request, subscribes nothing itself, sends the response head through
-// http::response::upgrade (status 200, Content-Type: text/event-stream, no Content-Length: the
-// body runs until the connection closes, RFC 9112 6.3 rule 8) and installs an sse_session as the
-// connection's handler. Owning the connection is what lets the session see its queue (slow-
-// subscriber caps), the client leaving, and the server's graceful shutdown (the stream ends).
+// SSE over the push core: a Server-Sent Events stream of hub messages over any push_target
+// (session/push_stream.hpp): the HTTP/1.1 connection after the event-stream head (the body runs
+// until the connection closes, RFC 9112 6.3 rule 8; the transport is the connection's tunnel),
+// or an HTTP/2 response streamed through its sink (one DATA frame per event).
 //
 // Each message is one event framed once per loop (hub::delivery::framed) and queued as shared
 // bytes: "id: <message id>" (so EventSource resends it as Last-Event-ID), an optional event name,
 // the payload as data lines (binary payloads as a base64 JSON string). A gap is
 // "event: gap" with data {"type":"gap","topic","from","to","lost"} and id = the last lost id.
-// A comment line (": hb") goes out every heartbeat interval.
+// A comment line (": hb") goes out every heartbeat interval while nothing is queued. The stream
+// ends (FIN / END_STREAM) on the disconnect policy and the server's graceful shutdown.
 //
-// Thread: the connection's loop only.
+// Thread: the target's loop only.
 #pragma once
 
 #include <optional>
@@ -20,9 +18,8 @@
 
 #include "switchyard/base/clock.hpp"
 #include "switchyard/hub/hub.hpp"
-#include "switchyard/net/connection.hpp"
 #include "switchyard/session/outflow.hpp"
-#include "switchyard/session/shutdown.hpp"
+#include "switchyard/session/push_stream.hpp"
 
 namespace sy::session {
 
@@ -36,8 +33,7 @@ struct sse_subscription {
     push_counters* counters = nullptr;
 };
 
-// The bytes of an SSE stream, shared by sse_session (HTTP/1.1, owning the connection) and the
-// gateway's stream through http::response (HTTP/2).
+// The bytes of an SSE stream (its framer is these).
 /// The stream's first bytes: "retry:" when asked, then the ": ok" comment.
 byte_buffer sse_opening(const sse_subscription& sub);
 /// One hub message as an event: framed once per loop (hub::delivery::framed) unless the
@@ -48,34 +44,8 @@ byte_buffer sse_gap(const pending_gap& g);
 /// The heartbeat comment (": hb"), one shared copy per thread.
 const shared_bytes& sse_heartbeat();
 
-class sse_session final : public net::connection_handler,
-                          public graceful_shutdown,
-                          public hub::subscriber {
-  public:
-    sse_session(hub::hub_shard& shard, sse_subscription sub);
-    ~sse_session() override;
-
-    void on_open(net::connection& c) override;
-    void on_data(net::connection& c, byte_buffer& in) override;
-    void on_drain(net::connection& c) override;
-    void on_close(net::connection& c, net::close_reason r) override;
-    net::timeout_action on_timeout(net::connection& c, net::timeout_kind k) override;
-    void begin_shutdown(net::connection& c) override;
-    void on_message(const hub::delivery& d) override;
-
-  private:
-    void send_gap(const pending_gap& g);
-    void heartbeat();
-    void arm_watch();
-
-    hub::hub_shard* shard_;
-    sse_subscription sub_;
-    outflow_guard guard_;
-    hub::subscription_handle handle_;
-    net::connection* conn_ = nullptr;
-    core::timer_id beat_{};
-    core::timer_id watch_{};
-    bool ended_ = false;
-};
+/// Starts an SSE stream on t (its head already sent): the opening bytes, then the push core.
+/// False when the transport was gone or the pattern refused (the stream then ends).
+bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscription sub);
 
 }  // namespace sy::session

@@ -30,6 +30,7 @@ class fake_sink : public response_sink {
     int trailer_count = 0;
     // Knobs.
     bool watermark = false;
+    std::size_t queued = 0;  ///< what queued_bytes() reports
     upgrade_support upgrade_mode = upgrade_support::none;
 
     void client_left() { notify_abort(); }
@@ -45,6 +46,7 @@ class fake_sink : public response_sink {
     void do_end(const header_map* trailers) override;
     void do_reset() override;
     bool do_above_high_watermark() const override { return watermark; }
+    std::size_t do_queued_bytes() const override { return queued; }
     upgrade_support do_upgrade_support() const override { return upgrade_mode; }
     std::shared_ptr<byte_tunnel> do_upgrade(response_head& h) override;
 };

@@ -29,6 +29,7 @@ class sink : public http::response_sink {
     std::string body;
     http::header_map trailers;
     bool ended = false, was_reset = false, watermark = false;
+    std::size_t queued = 0;
 
     void client_left() { notify_abort(); }
     void drained() { notify_drain(); }
@@ -55,6 +56,7 @@ class sink : public http::response_sink {
     }
     void do_reset() override { was_reset = true; }
     bool do_above_high_watermark() const override { return watermark; }
+    std::size_t do_queued_bytes() const override { return queued; }
 };
 
 std::string frame(const std::string& payload, compression c = compression::identity) {
