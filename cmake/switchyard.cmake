@@ -80,6 +80,8 @@ function(sy_add_header_check)
   get_property(libs GLOBAL PROPERTY SY_LIBRARIES)
   add_library(sy_header_check OBJECT ${sources})
   target_link_libraries(sy_header_check PRIVATE ${libs} sy_warnings)
+  # Nothing here is linked or run: parse and type-check only (parsing is most of the cost).
+  target_compile_options(sy_header_check PRIVATE -O0 -g0)
 endfunction()
 
 # sy_add_test(<name> SOURCES ... [DEPS ...]): a GoogleTest binary, registered with CTest.
