@@ -16,6 +16,21 @@ if(SY_FUZZ)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# Layer direction is checked by the build, not only by lint: every layer library depends on this
+# target, which runs scripts/check-layers whenever a source, a header or the script changes, so an
+# include that points up a layer fails `cmake --build` before anything compiles (GUIDE 1).
+file(GLOB_RECURSE sy_layer_inputs CONFIGURE_DEPENDS
+     ${CMAKE_SOURCE_DIR}/src/*.cpp ${CMAKE_SOURCE_DIR}/src/*.hpp
+     ${CMAKE_SOURCE_DIR}/include/*.hpp)
+add_custom_command(
+  OUTPUT ${CMAKE_BINARY_DIR}/check-layers.stamp
+  COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-layers
+  COMMAND ${CMAKE_COMMAND} -E touch ${CMAKE_BINARY_DIR}/check-layers.stamp
+  DEPENDS ${CMAKE_SOURCE_DIR}/scripts/check-layers ${sy_layer_inputs}
+  COMMENT "Checking layer direction (scripts/check-layers)"
+  VERBATIM)
+add_custom_target(sy_check_layers DEPENDS ${CMAKE_BINARY_DIR}/check-layers.stamp)
+
 # Work in progress in a shared tree must not break everyone's configure: a target whose listed
 # sources do not exist yet is skipped with a warning (CI builds from a clean commit, where every
 # listed file exists, and a skipped library makes its dependents fail to link there).
@@ -45,6 +60,28 @@ function(sy_add_library name)
   target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/include
                                      PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(${name} PUBLIC ${A_DEPS} PRIVATE sy_warnings)
+  add_dependencies(${name} sy_check_layers)
+  set_property(GLOBAL APPEND PROPERTY SY_LIBRARIES ${name})
+endfunction()
+
+# sy_add_header_check(): every public header under include/switchyard compiles on its own. One
+# generated translation unit per header includes only that header (twice, so a missing include
+# guard shows too); they build as an object library that links every layer library for include
+# paths and generated headers. Called once, after the layers are added.
+function(sy_add_header_check)
+  file(GLOB_RECURSE headers CONFIGURE_DEPENDS RELATIVE ${CMAKE_SOURCE_DIR}/include
+       ${CMAKE_SOURCE_DIR}/include/switchyard/*.hpp)
+  set(sources)
+  foreach(h ${headers})
+    string(REGEX REPLACE "\\.hpp$" ".cpp" c ${CMAKE_BINARY_DIR}/header_check/${h})
+    file(CONFIGURE OUTPUT ${c} CONTENT "#include \"${h}\"\n#include \"${h}\"\n")
+    list(APPEND sources ${c})
+  endforeach()
+  get_property(libs GLOBAL PROPERTY SY_LIBRARIES)
+  add_library(sy_header_check OBJECT ${sources})
+  target_link_libraries(sy_header_check PRIVATE ${libs} sy_warnings)
+  # Nothing here is linked or run: parse and type-check only (parsing is most of the cost).
+  target_compile_options(sy_header_check PRIVATE -O0 -g0)
 endfunction()
 
 # sy_add_test(<name> SOURCES ... [DEPS ...]): a GoogleTest binary, registered with CTest.

@@ -8,23 +8,6 @@
 
 namespace sy::http {
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
-
 result<void, decode_error> percent_decode(std::string_view in, std::string& out, decode_mode mode) {
     out.reserve(out.size() + in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {

@@ -1,4 +1,4 @@
-// Private structures of hub_shard, shared by hub.cpp, topic_owner.cpp and hub_shard.cpp.
+// Private structures of hub_shard, shared by hub.cpp and hub_shard.cpp.
 #pragma once
 
 #include <deque>

@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "switchyard/base/log.hpp"
+#include "switchyard/base/text.hpp"
 #include "tls_internal.hpp"
 
 namespace sy::net {
@@ -39,12 +40,6 @@ std::string openssl_errors() {
     char buf[256];
     ERR_error_string_n(first, buf, sizeof buf);
     return buf;
-}
-
-std::string lower(std::string_view s) {
-    std::string r(s);
-    for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return r;
 }
 
 const tls_context_set* set_of(SSL* ssl) {
@@ -147,7 +142,7 @@ bool parse_sni_spec(std::string_view spec, tls_certificate& out) {
     if (a == std::string_view::npos || a == 0) return false;
     auto b = spec.find(':', a + 1);
     if (b == std::string_view::npos || b == a + 1 || b + 1 >= spec.size()) return false;
-    out.server_name = lower(spec.substr(0, a));
+    out.server_name = to_lower(spec.substr(0, a));
     out.cert_file = std::string(spec.substr(a + 1, b - a - 1));
     out.key_file = std::string(spec.substr(b + 1));
     return true;
@@ -215,7 +210,7 @@ tls_context_set::~tls_context_set() {
 }
 
 SSL_CTX* tls_context_set::find(std::string_view host) const {
-    std::string h = lower(host);
+    std::string h = to_lower(host);
     for (const auto& [name, ctx] : by_name) {
         if (name == h) return ctx;
     }
@@ -262,7 +257,7 @@ result<std::shared_ptr<const tls_context_set>, std::string> tls_server::build() 
     for (const auto& c : settings_.sni) {
         auto ctx = make_ctx(c.cert_file, c.key_file, *set);
         if (!ctx) return unexpected("tls sni " + c.server_name + ": " + ctx.error());
-        set->by_name.emplace_back(lower(c.server_name), *ctx);
+        set->by_name.emplace_back(to_lower(c.server_name), *ctx);
     }
     return std::shared_ptr<const tls_context_set>(std::move(set));
 }

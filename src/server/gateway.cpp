@@ -95,7 +95,7 @@ bool wants_websocket(const http::request& req) {
     // Upgrade is a token list (RFC 9110 7.8); proto/ws checks it exactly in the handshake.
     std::string_view u = hdr(req, "upgrade");
     for (std::size_t i = 0; i + 9 <= u.size(); ++i) {
-        if (http::iequals(u.substr(i, 9), "websocket")) return true;
+        if (iequals(u.substr(i, 9), "websocket")) return true;
     }
     return false;
 }

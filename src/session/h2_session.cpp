@@ -3,13 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <functional>
 #include <optional>
 #include <string>
 
 #include "switchyard/base/log.hpp"
+#include "switchyard/base/text.hpp"
 #include "switchyard/http/response.hpp"
 #include "switchyard/proto/http1/request_parser.hpp"
 
@@ -18,14 +18,6 @@ namespace sy::session {
 namespace {
 
 constexpr std::size_t k_file_chunk = 64 * 1024;
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-    }
-    return true;
-}
 
 // RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2.
 bool connection_specific(std::string_view lower_name) {
@@ -45,8 +37,7 @@ class h2_fields {
         store_.reserve(n);
         for (auto f : m) {
             std::size_t at = store_.size();
-            for (char c : f.name)
-                store_.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            for (char c : f.name) store_.push_back(ascii_lower(c));
             std::string_view name(store_.data() + at, f.name.size());
             if (connection_specific(name)) continue;
             fields_.push_back({name, f.value});
@@ -671,7 +662,7 @@ void h2_session::on_request(const h2::request_head& head) {
             auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
             if (ec == std::errc{}) content_length = n;
         }
-        if (f.name == "content-type" && starts_with_nocase(f.value, "application/grpc"))
+        if (f.name == "content-type" && istarts_with(f.value, "application/grpc"))
             st.streaming = true;
         req.add_header(f.name, f.value);
     }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "switchyard/base/json.hpp"
+#include "switchyard/base/text.hpp"
 #include "switchyard/proto/sse/encoder.hpp"
 #include "switchyard/proto/ws/frame.hpp"
 #include "switchyard/proto/ws/utf8.hpp"
@@ -11,58 +12,23 @@ namespace sy::session {
 
 namespace {
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != prefix[i]) return false;
-    }
-    return true;
-}
-
 bool contains(std::string_view s, std::string_view what) {
     return s.find(what) != std::string_view::npos;
 }
 
 bool is_json_type(std::string_view ct) {
-    return starts_with_ci(ct, "application/json") || contains(ct, "+json");
+    return istarts_with(ct, "application/json") || contains(ct, "+json");
 }
 
 bool is_textual_type(std::string_view ct) {
-    return ct.empty() || starts_with_ci(ct, "text/") || is_json_type(ct) || contains(ct, "xml") ||
-           contains(ct, "javascript") || starts_with_ci(ct, "application/x-www-form-urlencoded");
+    return ct.empty() || istarts_with(ct, "text/") || is_json_type(ct) || contains(ct, "xml") ||
+           contains(ct, "javascript") || istarts_with(ct, "application/x-www-form-urlencoded");
 }
 
 }  // namespace
 
 bool is_text_message(const hub::message& m) {
     return is_textual_type(m.content_type) && ws::is_valid_utf8(m.payload.bytes());
-}
-
-std::string base64_encode(std::string_view in) {
-    static constexpr char table[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const auto n = (std::uint32_t(std::uint8_t(in[i])) << 16) |
-                       (std::uint32_t(std::uint8_t(in[i + 1])) << 8) | std::uint8_t(in[i + 2]);
-        out += table[(n >> 18) & 63];
-        out += table[(n >> 12) & 63];
-        out += table[(n >> 6) & 63];
-        out += table[n & 63];
-    }
-    if (i < in.size()) {
-        std::uint32_t n = std::uint32_t(std::uint8_t(in[i])) << 16;
-        if (i + 1 < in.size()) n |= std::uint32_t(std::uint8_t(in[i + 1])) << 8;
-        out += table[(n >> 18) & 63];
-        out += table[(n >> 12) & 63];
-        out += i + 1 < in.size() ? table[(n >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
 }
 
 bool write_json_data(json::writer& w, const hub::message& m) {

@@ -5,9 +5,11 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -96,6 +98,30 @@ def make_cert(d, cn, tag=""):
                     "-subj", "/CN=" + cn + tag, "-addext", f"subjectAltName=DNS:{cn},IP:127.0.0.1"],
                    check=True, capture_output=True)
     return cert, key
+
+
+@pytest.fixture(scope="module")
+def localhost_cert():
+    """make_cert for "localhost" in a temporary directory kept for one test module."""
+    d = tempfile.mkdtemp(prefix="sy-cert-")
+    yield make_cert(d, "localhost")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hub_pb():
+    """(hub_pb2, hub_pb2_grpc): proto/switchyard/v1/hub.proto compiled by grpc_tools for one test
+    module (skips the module when grpcio-tools is missing)."""
+    pytest.importorskip("grpc_tools")
+    out = tempfile.mkdtemp(prefix="sy-hub-pb-")
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", os.path.join(ROOT, "proto"),
+                    "--python_out", out, "--grpc_python_out", out, "switchyard/v1/hub.proto"],
+                   check=True)
+    sys.path.insert(0, out)
+    from switchyard.v1 import hub_pb2, hub_pb2_grpc
+    yield hub_pb2, hub_pb2_grpc
+    sys.path.remove(out)
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def http_json(port, method, path, body=None, timeout=15, ctype="application/json"):

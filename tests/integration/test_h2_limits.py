@@ -8,16 +8,12 @@ Clients: nghttp (nghttp2-client), raw frames (h2raw: hyperframe/hpack from pytho
 test needs to watch what is read when, Python grpcio. curl 7.88 is not used for the 413: it drops
 any HTTP/2 response whose stream is reset while it still uploads (curl issue 986/15316; it fails
 the same way against nghttpd --early-response)."""
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
 
 import pytest
 from hyperframe.frame import DataFrame, HeadersFrame, RstStreamFrame, WindowUpdateFrame
 
-from conftest import ROOT, make_cert, server
+from conftest import server
 from h2raw import describe, raw_h2
 
 MAX_BODY = 64 * 1024
@@ -26,15 +22,8 @@ NO_ERROR = 0x0
 
 
 @pytest.fixture(scope="module")
-def certs():
-    d = tempfile.mkdtemp(prefix="sy-h2l-")
-    yield make_cert(d, "localhost")
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def srv(certs):
-    cert, key = certs
+def srv(localhost_cert):
+    cert, key = localhost_cert
     s = server(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--tls-cert", cert,
                 "--tls-key", key, "--workers", "1", "--max-body", str(MAX_BODY)],
                need=("http", "https"))
@@ -134,19 +123,6 @@ grpc = pytest.importorskip("grpc")
 pytest.importorskip("grpc_tools")
 
 
-@pytest.fixture(scope="module")
-def hub_stubs():
-    out = tempfile.mkdtemp(prefix="sy-h2l-py-")
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", os.path.join(ROOT, "proto"),
-                    "--python_out", out, "--grpc_python_out", out, "switchyard/v1/hub.proto"],
-                   check=True)
-    sys.path.insert(0, out)
-    from switchyard.v1 import hub_pb2, hub_pb2_grpc
-    yield hub_pb2, hub_pb2_grpc
-    sys.path.remove(out)
-    shutil.rmtree(out, ignore_errors=True)
-
-
 def grpc_channel(srv, mode):
     if mode == "h2c":
         return grpc.insecure_channel(f"127.0.0.1:{srv.port}")
@@ -157,8 +133,8 @@ def grpc_channel(srv, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_grpc_message_over_limit_is_resource_exhausted(srv, mode, hub_stubs):
-    pb, pb_grpc = hub_stubs
+def test_grpc_message_over_limit_is_resource_exhausted(srv, mode, hub_pb):
+    pb, pb_grpc = hub_pb
     with grpc_channel(srv, mode) as ch:
         hub = pb_grpc.HubStub(ch)
         with pytest.raises(grpc.RpcError) as e:

@@ -1,32 +1,23 @@
 """HTTP/2 on the same listeners and the same router as HTTP/1.1: h2 over TLS (ALPN), h2c with
 prior knowledge and via Upgrade: h2c, with curl, nghttp, h2load and raw frames."""
 import os
-import shutil
 import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import ROOT, curl, make_cert, server
+from conftest import ROOT, curl, server
 
 WWW = os.path.join(ROOT, "www")
 
 
 @pytest.fixture(scope="module")
-def certs():
-    d = tempfile.mkdtemp(prefix="sy-h2-")
-    yield make_cert(d, "localhost")
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def srv(certs):
-    cert, key = certs
+def srv(localhost_cert):
+    cert, key = localhost_cert
     s = server(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--tls-cert", cert,
                 "--tls-key", key, "--workers", "2", "--debug-stall"], need=("http", "https"))
     s.https = f"https://127.0.0.1:{s.ports['https']}"
@@ -180,8 +171,8 @@ def test_rapid_reset_flood_gets_goaway(srv):
     assert code == 0xB, f"GOAWAY code {code:#x}"  # ENHANCE_YOUR_CALM
 
 
-def test_graceful_shutdown_sends_goaway(certs):
-    cert, key = certs
+def test_graceful_shutdown_sends_goaway(localhost_cert):
+    cert, key = localhost_cert
     s = server(["--listen", "127.0.0.1:0", "--workers", "1"])
     try:
         c = socket.create_connection(("127.0.0.1", s.port), timeout=5)

@@ -18,8 +18,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 
@@ -38,19 +36,6 @@ GRACE_MS = 3000
 FORCED = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
 NODE_CONSUMER = os.path.join(ROOT, "tests", "integration", "amqp_node", "shutdown_consumer.mjs")
 NODE_MODULES = os.path.join(ROOT, "tests", "browser", "node_modules", "amqplib")
-
-
-@pytest.fixture(scope="module")
-def hub_pb():
-    out = tempfile.mkdtemp(prefix="sy-shutdown-pb-")
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", os.path.join(ROOT, "proto"),
-                    "--python_out", out, "--grpc_python_out", out, "switchyard/v1/hub.proto"],
-                   check=True)
-    sys.path.insert(0, out)
-    from switchyard.v1 import hub_pb2, hub_pb2_grpc
-    yield hub_pb2, hub_pb2_grpc
-    sys.path.remove(out)
-    shutil.rmtree(out, ignore_errors=True)
 
 
 class outcome:

@@ -1,5 +1,5 @@
 // Small HTTP utilities shared by sessions and handlers: percent-decoding, path normalisation,
-// query parsing, case-insensitive compare, status reasons, HTTP-date, JSON string escaping,
+// query parsing, status reasons, HTTP-date, JSON string escaping,
 // MIME types by extension. All functions are pure (no I/O, no globals written), thread-safe.
 #pragma once
 
@@ -11,26 +11,13 @@
 #include <string_view>
 
 #include "switchyard/base/result.hpp"
+#include "switchyard/base/text.hpp"
 
 namespace sy::http {
 
 // ---- Case-insensitive ASCII ----------------------------------------------------------------
 
-inline constexpr char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
-}
-
-/// ASCII case-insensitive equality (header names, tokens; RFC 9110 5.1: names are
-/// case-insensitive).
-inline bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
-
-/// Strips optional whitespace (SP / HTAB, RFC 9110 5.6.3) at both ends.
-std::string_view trim_ows(std::string_view s);
+// ascii_lower, iequals and trim_ows are the base/ text helpers (switchyard/base/text.hpp).
 
 /// Calls fn(item) for each non-empty element of a comma-separated list field value
 /// (RFC 9110 5.6.1), each trimmed of OWS. Quoted strings are not special-cased: commas never

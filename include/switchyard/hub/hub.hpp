@@ -196,7 +196,7 @@ class hub_shard {
     struct pending_publish;
     struct snapshot;
 
-    // Owner side (topic_owner.cpp).
+    // Owner side (hub.cpp).
     topic_state& topic(std::string_view name);
     void owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
                        unsigned origin, publish_callback done);

@@ -4,7 +4,8 @@
 //   shared - a slice of sy::shared_bytes (zero copy, refcounted; the fan-out path)
 //   file   - a file range sent with sendfile (the fd is closed after sending if owned)
 // gather() exposes the leading memory segments as iovecs for one writev; consume(n) drops what the
-// kernel took. When empty, release_storage() frees everything (idle connections hold no memory).
+// kernel took (a sent segment's buffer is freed at once). clear() drops everything and frees the
+// storage.
 // Not thread-safe (one loop).
 #pragma once
 

@@ -52,6 +52,4 @@ shared_bytes ws_frame(const hub::message& m, bool envelope);
 /// envelope: data is envelope_json. A gap message is "event: gap" with gap_json data.
 shared_bytes sse_event(const hub::message& m, bool envelope, std::string_view event);
 
-std::string base64_encode(std::string_view in);
-
 }  // namespace sy::session

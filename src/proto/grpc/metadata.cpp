@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 
+#include "switchyard/base/text.hpp"
+
 namespace sy::grpc {
 
 namespace {
@@ -74,24 +76,6 @@ std::string percent_encode(std::string_view s) {
     return out;
 }
 
-namespace {
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char a = s[i];
-        if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-        if (a != prefix[i]) return false;
-    }
-    return true;
-}
-}  // namespace
-
 std::string percent_decode(std::string_view s) {
     std::string out;
     out.reserve(s.size());
@@ -109,13 +93,13 @@ std::string percent_decode(std::string_view s) {
 
 content_type_kind classify_content_type(std::string_view v) {
     constexpr std::string_view base = "application/grpc";
-    if (!iequals_prefix(v, base)) return content_type_kind::not_grpc;
+    if (!istarts_with(v, base)) return content_type_kind::not_grpc;
     std::string_view rest = v.substr(base.size());
     if (auto semi = rest.find(';'); semi != std::string_view::npos) rest = rest.substr(0, semi);
     while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
     if (rest.empty()) return content_type_kind::grpc;
     if (rest[0] != '+' || rest.size() == 1) return content_type_kind::not_grpc;
-    if (iequals_prefix(rest, "+proto") && rest.size() == 6) return content_type_kind::grpc_proto;
+    if (istarts_with(rest, "+proto") && rest.size() == 6) return content_type_kind::grpc_proto;
     return content_type_kind::grpc_other;
 }
 

@@ -2,18 +2,12 @@
 #include <algorithm>
 
 #include "lines.hpp"
+#include "switchyard/base/text.hpp"
 #include "switchyard/proto/http1/detail/section.hpp"
 
 namespace sy::http1::detail {
 
 namespace {
-
-int hex_value(std::uint8_t c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
 
 chunk_step chunk_error(error e, std::size_t off) {
     chunk_step s;
@@ -102,7 +96,7 @@ bool chunked_decoder::size_line(byte_view in, std::size_t& pos, const limits& li
     }
     std::uint64_t size = 0;
     std::uint32_t i = b;
-    for (int d; i < e && (d = hex_value(base[i])) >= 0; ++i) {
+    for (int d; i < e && (d = hex_value(static_cast<char>(base[i]))) >= 0; ++i) {
         if (size >> 56) {  // a 15th significant digit: refuse sizes of 2^60 and more
             out = chunk_error(error::chunk_size_overflow, pos + i);
             return false;

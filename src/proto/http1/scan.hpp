@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "switchyard/base/text.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -153,14 +155,10 @@ inline std::size_t token_length(const std::uint8_t* p, std::size_t n) {
     return token_length(p, n, n);
 }
 
-inline std::uint8_t ascii_lower(std::uint8_t c) {
-    return static_cast<std::uint8_t>(static_cast<unsigned>(c - 'A') < 26u ? c | 0x20 : c);
-}
-
 /// Case-insensitive compare of s against a lowercase literal of the same length.
 inline bool equals_lower(const char* s, const char* lower, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
-        if (ascii_lower(static_cast<std::uint8_t>(s[i])) != static_cast<std::uint8_t>(lower[i])) {
+        if (sy::ascii_lower(s[i]) != lower[i]) {
             return false;
         }
     }

@@ -2,20 +2,10 @@
 #include "switchyard/proto/http1/detail/section.hpp"
 
 #include "lines.hpp"
+#include "switchyard/base/text.hpp"
 #include "switchyard/proto/http1/message.hpp"
 
 namespace sy::http1 {
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (detail::ascii_lower(static_cast<std::uint8_t>(a[i])) !=
-            detail::ascii_lower(static_cast<std::uint8_t>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 std::string_view find_header(std::span<const header> headers, std::string_view name) {
     for (const header& h : headers) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nv.hpp"
+#include "switchyard/base/text.hpp"
 
 namespace sy::h2 {
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "nv.hpp"
+#include "switchyard/base/text.hpp"
 
 namespace sy::h2 {
 

@@ -14,30 +14,6 @@ namespace sy::ws {
 namespace {
 
 constexpr std::string_view k_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-constexpr char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64(const std::uint8_t* p, std::size_t n) {
-    std::string out;
-    out.reserve((n + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
-        for (int s = 18; s >= 0; s -= 6) out += k_b64[(v >> s) & 63];
-    }
-    if (n - i == 1) {
-        const std::uint32_t v = p[i] << 16;
-        out += k_b64[(v >> 18) & 63];
-        out += k_b64[(v >> 12) & 63];
-        out += "==";
-    } else if (n - i == 2) {
-        const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
-        out += k_b64[(v >> 18) & 63];
-        out += k_b64[(v >> 12) & 63];
-        out += k_b64[(v >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
 
 int b64_value(char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -121,7 +97,7 @@ std::string compute_accept(std::string_view key) {
     std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
     unsigned int len = 0;
     if (EVP_Digest(in.data(), in.size(), md.data(), &len, EVP_sha1(), nullptr) != 1) return {};
-    return base64(md.data(), len);
+    return base64_encode({reinterpret_cast<const char*>(md.data()), len});
 }
 
 bool is_valid_key(std::string_view key) {
@@ -242,7 +218,7 @@ client_handshake::client_handshake(client_options opts) : opts_(std::move(opts))
     std::array<std::uint8_t, 16> raw{};
     if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
         throw std::runtime_error("RAND_bytes failed");
-    key_ = base64(raw.data(), raw.size());
+    key_ = base64_encode({reinterpret_cast<const char*>(raw.data()), raw.size()});
     accept_ = compute_accept(key_);
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/base/text.hpp"
 #include "switchyard/proto/http2/client_session.hpp"
 #include "switchyard/proto/http2/server_session.hpp"
 

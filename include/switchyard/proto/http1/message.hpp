@@ -106,9 +106,6 @@ struct diagnostics {
     std::string_view snippet_view() const { return {snippet, snippet_len}; }
 };
 
-/// Case-insensitive ASCII comparison (field names, tokens).
-bool iequals(std::string_view a, std::string_view b);
-
 /// First value of a field named `name` (case-insensitive), or empty.
 std::string_view find_header(std::span<const header> headers, std::string_view name);
 

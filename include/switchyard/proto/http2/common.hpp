@@ -97,9 +97,4 @@ class flood_counter {
     std::uint32_t seen_ = 0;
 };
 
-/// Decodes base64url without padding (RFC 4648 5), as used by the HTTP2-Settings header.
-/// Returns false on an invalid character or length.
-bool base64url_decode(std::string_view in, std::string& out);
-std::string base64url_encode(std::string_view in);
-
 }  // namespace sy::h2

@@ -4,7 +4,7 @@
 //   sy::ws::decoder dec({.side = sy::ws::role::server, .max_message_size = 1 << 20});
 //   sy::ws::event ev;
 //   for (;;) {
-//       auto r = dec.feed(in.data_span(), ev);   // mutable span over unread input
+//       auto r = dec.feed({in.data(), in.size()}, ev);  // mutable span over unread input
 //       in.consume(r.consumed);
 //       if (r.out == outcome::need_more) break;
 //       if (r.out == outcome::error) { send close(close_code_for(dec.last_error())); break; }
