@@ -273,8 +273,12 @@ void hub_shard::stats(std::string_view topic, stats_callback done) {
         if (it != o->topics_.end()) {
             topic_state& t = *it->second;
             o->evict(t, o->hub_.now());
+            std::uint64_t deliveries = 0;
+            for (unsigned d = 0; d < o->hub_.shard_count(); ++d) {
+                deliveries += t.delivered[d].load(std::memory_order_relaxed);
+            }
             st = topic_stats{t.last_id,   t.history.size(), 0,
-                             t.publishes, t.deliveries,     static_cast<std::uint64_t>(t.over_cap)};
+                             t.publishes, deliveries,       static_cast<std::uint64_t>(t.over_cap)};
         }
         o->run_on(me->index_, [g, st, step]() {
             const std::uint64_t subs = g->st.subscribers;
