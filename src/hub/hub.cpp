@@ -130,7 +130,7 @@ void hub_shard::evict(topic_state& t, std::int64_t now) {
 }
 
 void hub_shard::owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
-                              unsigned origin, publish_callback done) {
+                              bool utf8, unsigned origin, publish_callback done) {
     topic_state& t = topic(name);
     auto finish = [this, origin](publish_callback cb, result<publish_ack, publish_error> r) {
         if (!cb) return;
@@ -150,6 +150,7 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     m->time_ms = now;
     m->content_type = std::move(content_type);
     m->payload = std::move(payload);
+    m->utf8 = utf8;
     m->policy = t.policy;
     message_ptr msg = std::move(m);
     ++t.publishes;

@@ -36,6 +36,7 @@
 
 #include "gateway_internal.hpp"
 #include "job_fields.hpp"
+#include "switchyard/base/utf8.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/hub/broker.hpp"
 #include "switchyard/hub/hub.hpp"
@@ -530,6 +531,7 @@ class jobs_owner final : public hub::queue_watcher {
             m.content_type = std::string(h.value().properties.content_type);
         }
         m.payload = e.msg->body;
+        m.utf8 = is_valid_utf8(m.payload.bytes());
         std::string body = fmt::format(
             "{{\"id\":{},\"lease\":{},\"attempt\":{},\"content_type\":\"", j->id, tag, j->attempts);
         http::json_escape(m.content_type, body);
@@ -570,6 +572,7 @@ class jobs_owner final : public hub::queue_watcher {
             hub::message m;
             m.content_type = std::string(p.content_type);
             m.payload = e.msg->body;
+            m.utf8 = is_valid_utf8(m.payload.bytes());
             std::string result;
             bool b64 = false;
             session::append_json_data(result, m, b64);

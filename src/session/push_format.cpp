@@ -5,7 +5,6 @@
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/sse/encoder.hpp"
 #include "switchyard/proto/ws/frame.hpp"
-#include "switchyard/proto/ws/utf8.hpp"
 
 namespace sy::session {
 
@@ -37,7 +36,7 @@ bool is_textual_type(std::string_view ct) {
 }  // namespace
 
 bool is_text_message(const hub::message& m) {
-    return is_textual_type(m.content_type) && ws::is_valid_utf8(m.payload.bytes());
+    return m.utf8 && is_textual_type(m.content_type);
 }
 
 std::string base64_encode(std::string_view in) {
@@ -68,7 +67,7 @@ std::string base64_encode(std::string_view in) {
 void append_json_data(std::string& out, const hub::message& m, bool& base64) {
     base64 = false;
     const std::string_view data = m.payload.view();
-    const bool utf8 = ws::is_valid_utf8(m.payload.bytes());
+    const bool utf8 = m.utf8;  // decided once at publish (hub::message::utf8)
     // Embedded as it is only when it is JSON: one publisher's malformed body must not make the
     // envelope every subscriber receives unparsable (it goes as a string instead).
     if (utf8 && is_json_type(m.content_type) && http::is_json_value(data)) {

@@ -200,7 +200,7 @@ class hub_shard {
     // Owner side (topic_owner.cpp).
     topic_state& topic(std::string_view name);
     void owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
-                       unsigned origin, publish_callback done);
+                       bool utf8, unsigned origin, publish_callback done);
     void owner_reply(const std::shared_ptr<pending_publish>& p, std::uint64_t reached);
     static void count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n);
     void owner_over_cap(const std::string& name, int delta);

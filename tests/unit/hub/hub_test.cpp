@@ -190,6 +190,20 @@ TEST(Hub, RepliesOnlyWhenTheAckIsAwaited) {
     EXPECT_EQ((*st)->deliveries, 8u);  // both publishes, counted where they were delivered
 }
 
+// UTF-8 validity is decided once at publish and carried on the message for every framer.
+TEST(Hub, MessageCarriesUtf8Validity) {
+    fixture f(2);
+    recorder r;
+    std::vector<bool> utf8;
+    r.on_msg = [&](const delivery& d) { utf8.push_back(d.msg().utf8); };
+    auto sub = f.h->shard(0).subscribe("u", &r);
+    f.h->shard(1).publish("u", "text/plain", bytes("caf\xc3\xa9"));
+    f.h->shard(1).publish("u", "text/plain", bytes("caf\xc3"));
+    f.h->shard(0).publish("u", "", bytes(""));
+    f.ex.run_all(1);
+    EXPECT_EQ(utf8, (std::vector<bool>{true, false, true}));
+}
+
 // Framing once per protocol per shard: the second subscriber of a protocol reuses the bytes.
 TEST(Hub, FramedOncePerProtocolPerShard) {
     fixture f(2);
