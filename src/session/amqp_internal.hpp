@@ -239,9 +239,10 @@ class amqp_connection : public net::connection_handler,
     /// A body of at least shared_body_min bytes is not copied: each frame's body part goes to
     /// the socket as a slice of the message's own shared bytes, so a message delivered to many
     /// consumers exists once in memory. Smaller bodies are copied into out(): for them the
-    /// copy costs less than a queue segment and a shared reference count.
+    /// copy costs less than the two queue segments, the fresh out() buffer and the extra iovecs
+    /// a slice costs (measured: at 1 KiB, 1 -> 1, slices ran ~30% slower than the copy).
     void write_body(std::uint16_t channel, const shared_bytes& body);
-    static constexpr std::size_t shared_body_min = 1024;
+    static constexpr std::size_t shared_body_min = 16 * 1024;
     std::uint64_t id() const { return id_; }
     amqp_server_impl& server() { return srv_; }
     hub::broker_vhost& vhost() { return *vhost_; }
