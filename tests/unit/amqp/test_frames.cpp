@@ -75,8 +75,8 @@ TEST(AmqpFrames, BodyFramePiecesMatchTheCopyingEncoder) {
             for_each_body_frame(513, len, frame_max,
                                 [&](byte_view head, std::size_t off, std::size_t n) {
                                     if (frame_max) {
-                    EXPECT_LE(head.size() + n + 1, frame_max);
-                }
+                                        EXPECT_LE(head.size() + n + 1, frame_max);
+                                    }
                                     pieces += as_string_view(head);
                                     pieces += b.substr(off, n);
                                     pieces += static_cast<char>(frame_end_octet);
