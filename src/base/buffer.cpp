@@ -1,5 +1,6 @@
 #include "switchyard/base/buffer.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 #include <utility>
@@ -108,6 +109,35 @@ void shared_bytes::release() {
         std::free(h_);
     }
     h_ = nullptr;
+}
+
+// ---- shared_bytes_builder
+// ------------------------------------------------------------------------
+
+void shared_bytes_builder::append(byte_view b) {
+    if (b.empty()) return;
+    const std::size_t have = size();
+    const std::size_t need = have + b.size();
+    if (!unique() || need > cap_) {
+        // A new block: the old one is shared (its bytes must not change) or too small.
+        const std::size_t cap = unique() ? std::max(need, cap_ * 2) : std::max(need, cap_);
+        shared_bytes next = shared_bytes::allocate(cap);
+        if (have) std::memcpy(next.mutable_data(), block_.data(), have);
+        next.h_->size = have;
+        block_ = std::move(next);
+        cap_ = cap;
+    }
+    std::memcpy(block_.mutable_data() + have, b.data(), b.size());
+    block_.h_->size = need;
+}
+
+void shared_bytes_builder::clear() {
+    if (unique()) {
+        block_.h_->size = 0;
+    } else {
+        block_ = shared_bytes();
+        cap_ = 0;
+    }
 }
 
 }  // namespace sy

@@ -132,14 +132,14 @@ result<void, target_error> request::set_target(std::string_view t) {
 }
 
 void request::append_body(byte_view bytes) {
-    body_.append(as_string_view(bytes));
+    body_.append(bytes);
 }
 
 void request::deliver_body_chunk(byte_view bytes) {
     if (on_chunk_) {
         on_chunk_(bytes);
     } else {
-        body_.append(as_string_view(bytes));
+        body_.append(bytes);
     }
 }
 
@@ -155,7 +155,7 @@ void request::deliver_body_end() {
 void request::on_body(body_chunk_fn chunk_fn, body_end_fn end_fn) {
     if (!streaming_) body_ended_ = true;
     if (!body_.empty() && chunk_fn) {
-        chunk_fn(as_bytes(body_));
+        chunk_fn(body_.bytes());
         if (streaming_) body_.clear();
     }
     if (body_ended_) {

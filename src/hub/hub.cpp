@@ -115,6 +115,7 @@ hub_shard::topic_state& hub_shard::topic(std::string_view name) {
     auto t = std::make_unique<topic_state>();
     t->name = std::string(name);
     t->policy = &hub_.policy_for(name);
+    t->delivered = std::make_unique<std::atomic<std::uint64_t>[]>(hub_.shard_count());
     return *topics_.emplace(t->name, std::move(t)).first->second;
 }
 
@@ -129,7 +130,7 @@ void hub_shard::evict(topic_state& t, std::int64_t now) {
 }
 
 void hub_shard::owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
-                              unsigned origin, publish_callback done) {
+                              bool utf8, unsigned origin, publish_callback done) {
     topic_state& t = topic(name);
     auto finish = [this, origin](publish_callback cb, result<publish_ack, publish_error> r) {
         if (!cb) return;
@@ -149,6 +150,7 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     m->time_ms = now;
     m->content_type = std::move(content_type);
     m->payload = std::move(payload);
+    m->utf8 = utf8;
     m->policy = t.policy;
     message_ptr msg = std::move(m);
     ++t.publishes;
@@ -165,34 +167,53 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     const bool local = hub_.shared_[index_].interest.load(std::memory_order_relaxed) > 0;
     if (remote == 0) {
         const std::uint64_t reached = local ? deliver_local(msg) : 0;
-        t.deliveries += reached;
+        count_delivered(t.delivered[index_], reached);
         finish(std::move(done), publish_ack{msg->id, reached});
         return;
     }
-    auto p = std::make_shared<pending_publish>();
-    p->topic = &t;
-    p->id = msg->id;
-    p->waiting = remote + (local ? 1 : 0);
-    p->origin = origin;
-    p->done = std::move(done);
+    // One post per interested shard. Only a publish with a callback needs the shards' counts
+    // back (the ack carries `reached`): then each shard replies to the owner; otherwise the
+    // shards count in their slot of t.delivered and the publish costs no reply at all.
+    std::shared_ptr<pending_publish> p;
+    if (done) {
+        p = std::make_shared<pending_publish>();
+        p->id = msg->id;
+        p->waiting = remote + (local ? 1 : 0);
+        p->origin = origin;
+        p->done = std::move(done);
+    }
     for (unsigned d = 0; d < hub_.shard_count(); ++d) {
         if (d == index_ || hub_.shared_[d].interest.load(std::memory_order_relaxed) == 0) continue;
-        hub_shard* target = hub_.shards_[d].get();
-        hub_.post_(d, [target, owner = this, msg, p]() {
+        auto deliver = [target = hub_.shards_[d].get(), owner = this, msg, slot = &t.delivered[d],
+                        p]() {
             const std::uint64_t reached = target->deliver_local(msg);
-            target->run_on(owner->index_, [owner, p, reached] { owner->owner_reply(p, reached); });
-        });
+            count_delivered(*slot, reached);
+            if (p)
+                target->run_on(owner->index_,
+                               [owner, p, reached] { owner->owner_reply(p, reached); });
+        };
+        // The fan-out post must not allocate beyond the mailbox node (issue 10).
+        static_assert(task::fits_inline<decltype(deliver)>(),
+                      "a hub delivery must fit a task inline");
+        hub_.post_(d, std::move(deliver));
     }
-    if (local) owner_reply(p, deliver_local(msg));
+    if (local) {
+        const std::uint64_t reached = deliver_local(msg);
+        count_delivered(t.delivered[index_], reached);
+        if (p) owner_reply(p, reached);
+    }
+}
+
+void hub_shard::count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n) {
+    // Single writer per slot: a plain read-modify-write, no locked instruction.
+    slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 void hub_shard::owner_reply(const std::shared_ptr<pending_publish>& p, std::uint64_t reached) {
     p->reached += reached;
     if (--p->waiting > 0) return;
-    p->topic->deliveries += p->reached;
-    if (!p->done) return;
-    result<publish_ack, publish_error> r = publish_ack{p->id, p->reached};
-    run_on(p->origin, [cb = std::move(p->done), r]() mutable { cb(r); });
+    // The last reply: from here on only the origin shard touches *p.
+    run_on(p->origin, [p] { p->done(publish_ack{p->id, p->reached}); });
 }
 
 void hub_shard::owner_over_cap(const std::string& name, int delta) {

@@ -2,6 +2,8 @@
 // stats gathering, block_publisher marks).
 #include <algorithm>
 
+#include "switchyard/base/utf8.hpp"
+
 #include "shard_internal.hpp"
 
 namespace sy::hub {
@@ -33,16 +35,18 @@ void hub_shard::publish(std::string_view topic, std::string_view content_type,
         if (done) done(unexpected(publish_error::invalid_content_type));
         return;
     }
+    // Checked here, on the publisher's shard, once for every subscriber on every loop.
+    const bool utf8 = is_valid_utf8(payload.bytes());
     const unsigned owner = hub_.owner_of(topic);
     if (owner == index_) {
-        owner_publish(std::string(topic), std::string(content_type), std::move(payload), index_,
-                      std::move(done));
+        owner_publish(std::string(topic), std::string(content_type), std::move(payload), utf8,
+                      index_, std::move(done));
         return;
     }
     hub_shard* o = hub_.shards_[owner].get();
     hub_.post_(owner, [o, n = std::string(topic), c = std::string(content_type),
-                       p = std::move(payload), me = index_, d = std::move(done)]() mutable {
-        o->owner_publish(std::move(n), std::move(c), std::move(p), me, std::move(d));
+                       p = std::move(payload), utf8, me = index_, d = std::move(done)]() mutable {
+        o->owner_publish(std::move(n), std::move(c), std::move(p), utf8, me, std::move(d));
     });
 }
 
@@ -273,8 +277,12 @@ void hub_shard::stats(std::string_view topic, stats_callback done) {
         if (it != o->topics_.end()) {
             topic_state& t = *it->second;
             o->evict(t, o->hub_.now());
+            std::uint64_t deliveries = 0;
+            for (unsigned d = 0; d < o->hub_.shard_count(); ++d) {
+                deliveries += t.delivered[d].load(std::memory_order_relaxed);
+            }
             st = topic_stats{t.last_id,   t.history.size(), 0,
-                             t.publishes, t.deliveries,     static_cast<std::uint64_t>(t.over_cap)};
+                             t.publishes, deliveries,       static_cast<std::uint64_t>(t.over_cap)};
         }
         o->run_on(me->index_, [g, st, step]() {
             const std::uint64_t subs = g->st.subscribers;

@@ -1,7 +1,9 @@
 // Private structures of hub_shard, shared by hub.cpp and hub_shard.cpp.
 #pragma once
 
+#include <atomic>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,14 +37,20 @@ struct hub_shard::topic_state {
     std::uint64_t last_id = 0;
     std::deque<message_ptr> history;  // consecutive ids, oldest first
     std::uint64_t publishes = 0;
-    std::uint64_t deliveries = 0;
+    // Subscribers reached, one slot per shard: shard d adds what its delivery reached to
+    // delivered[d] (single writer, relaxed), and stats() sums the slots. Counting where the
+    // delivery happens is what lets a publish nobody waits for skip the reply to the owner.
+    // The array is made with the topic and never moves (topics are never forgotten), so the
+    // delivery task carries a plain pointer to its slot. Slots of one topic share cache lines:
+    // the cost is one line transfer per delivery per shard, paid while the mailbox's is paid.
+    std::unique_ptr<std::atomic<std::uint64_t>[]> delivered;
     std::int64_t over_cap = 0;  // block_publisher subscribers over cap, all shards
 };
 
-// Fan-out bookkeeping for one publish; touched only on the owner shard (the shared_ptr itself
-// travels to the receiving shards and back).
+// Fan-out bookkeeping for a publish whose caller waits for the ack (publish with a callback):
+// the shards' replies sum `reached` here. Touched only on the owner shard until the last reply,
+// then only on the origin shard (the shared_ptr itself travels to the receiving shards and back).
 struct hub_shard::pending_publish {
-    topic_state* topic = nullptr;
     std::uint64_t id = 0;
     unsigned waiting = 0;  // shard replies still expected
     std::uint64_t reached = 0;

@@ -339,7 +339,7 @@ void pub_handler(sy::app& a, http::request& req, http::response& res) {
     }
     std::string_view topic = req.param("topic");
     const std::string_view type = req.header("content-type").value_or("");
-    ls->shard->publish(topic, type, shared_bytes::copy_of(req.body()),
+    ls->shard->publish(topic, type, req.body_shared(),  // the body block itself, no copy
                        [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
                            if (res.closed()) return;
                            if (!r) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "switchyard/base/utf8.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/hub/broker.hpp"
 #include "switchyard/hub/hub.hpp"
@@ -113,7 +114,7 @@ class loop_clock final : public hub::jobs_clock {
   public:
     explicit loop_clock(core::loop& l) : loop_(l) {}
     std::int64_t now_ms() override { return loop_.now_ms(); }
-    std::uint64_t start_timer(std::int64_t after_ms, hub::unique_function<void()> fn) override {
+    std::uint64_t start_timer(std::int64_t after_ms, sy::unique_function<void()> fn) override {
         const core::timer_id t =
             loop_.add_timer(millis(after_ms), [f = std::move(fn)]() mutable { f(); });
         return (std::uint64_t{t.slot} + 1) << 32 | t.gen;
@@ -139,6 +140,8 @@ hub::jobs_json jobs_json_hooks() {
         hub::message m;
         m.content_type = std::string(type);
         m.payload = payload;
+        m.utf8 =
+            is_valid_utf8(m.payload.bytes());  // framers read the flag (hub.cpp sets it on publish)
         session::append_json_data(out, m, b64);
     };
     return j;

@@ -355,11 +355,11 @@ void runtime::make_hub() {
         throw config_error("hub.slow_policy: unknown policy '" + cfg_.hub.slow_policy + "'");
     hs.defaults.slow = *policy;
     // Tasks between two shards must stay in order (the hub's resume relies on it): loop::post
-    // is FIFO per producer, and each shard posts from its own thread.
+    // is FIFO per producer, and each shard posts from its own thread. The hub's task is the
+    // loop's task (sy::task), handed over as it is: no second wrapper, no second allocation.
     hub_ = std::make_unique<hub::hub>(
-        hs, static_cast<unsigned>(loops_.size()), [this](unsigned shard, hub::task t) {
-            loops_[shard]->loop->post([t = std::move(t)]() mutable { t(); });
-        });
+        hs, static_cast<unsigned>(loops_.size()),
+        [this](unsigned shard, sy::task t) { loops_[shard]->loop->post(std::move(t)); });
     for (auto& l : loops_) l->shard = &hub_->shard(l->index);
 }
 

@@ -310,7 +310,7 @@ bool amqp_channel::deliver_reply(const hub::broker_message& msg) {
     std::size_t at = begin_frame(o, frame_type::header, id_);
     o.append(msg.encoded(amqp_codec()).bytes());
     end_frame(o, at);
-    encode_body_frames(o, id_, msg.body.bytes(), conn_.frame_max());
+    conn_.write_body(id_, msg.body);
     return true;
 }
 
@@ -387,7 +387,7 @@ void amqp_channel::on(const basic_get& m) {
     std::size_t at = begin_frame(o, frame_type::header, id_);
     o.append(msg.encoded(amqp_codec()).bytes());
     end_frame(o, at);
-    encode_body_frames(o, id_, msg.body.bytes(), conn_.frame_max());
+    conn_.write_body(id_, msg.body);
     if (!m.no_ack) {
         unacked_.push_back({tag, q, std::move(*e), nullptr, false});
         unacked_count_++;
@@ -403,7 +403,7 @@ void amqp_channel::deliver(amqp_consumer& c, const hub::broker_queue_ptr& q, hub
     std::size_t at = begin_frame(o, frame_type::header, id_);
     o.append(msg.encoded(amqp_codec()).bytes());
     end_frame(o, at);
-    encode_body_frames(o, id_, msg.body.bytes(), conn_.frame_max());
+    conn_.write_body(id_, msg.body);
     if (c.no_ack_) return;
     c.unacked++;
     unacked_count_++;
@@ -696,7 +696,7 @@ bool amqp_channel::route_publish(const pending_publish& pp) {
         std::size_t at = begin_frame(o, frame_type::header, id_);
         o.append(m.encoded(amqp_codec()).bytes());
         end_frame(o, at);
-        encode_body_frames(o, id_, m.body.bytes(), conn_.frame_max());
+        conn_.write_body(id_, m.body);
     }
     if (res.rejected) tx_failed_ = true;
     bool stored = res.stored && srv.store_token() != 0;

@@ -25,6 +25,24 @@ byte_buffer& amqp_connection::out() {
     return out_;
 }
 
+void amqp_connection::write_body(std::uint16_t channel, const shared_bytes& body) {
+    byte_buffer& o = out();
+    if (body.size() < shared_body_min || !conn_ || !conn_->is_open()) {
+        amqp::encode_body_frames(o, channel, body.bytes(), frame_max_);
+        return;
+    }
+    amqp::for_each_body_frame(channel, body.size(), frame_max_,
+                              [&](byte_view head, std::size_t off, std::size_t n) {
+                                  // Order on the socket: what out_ holds so far (this frame's
+                                  // head included), the body slice, then the frame end.
+                                  out_.append(head);
+                                  conn_->write(std::move(out_));
+                                  out_ = byte_buffer();
+                                  conn_->write(body, off, n);
+                                  out_.append(&amqp::frame_end_octet, 1);
+                              });
+}
+
 void amqp_connection::before_sleep() {
     for (auto& [id, ch] : channels_) ch->flush_confirms();
     if (out_.empty() || !conn_ || !conn_->is_open()) {

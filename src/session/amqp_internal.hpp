@@ -238,6 +238,14 @@ class amqp_connection : public net::connection_handler,
 
     /// Output of this connection; flushed once per loop turn.
     byte_buffer& out();
+    /// Queues the body frames of a delivery (after its method and header frames in out()).
+    /// A body of at least shared_body_min bytes is not copied: each frame's body part goes to
+    /// the socket as a slice of the message's own shared bytes, so a message delivered to many
+    /// consumers exists once in memory. Smaller bodies are copied into out(): for them the
+    /// copy costs less than the two queue segments, the fresh out() buffer and the extra iovecs
+    /// a slice costs (measured: at 1 KiB, 1 -> 1, slices ran ~30% slower than the copy).
+    void write_body(std::uint16_t channel, const shared_bytes& body);
+    static constexpr std::size_t shared_body_min = 16 * 1024;
     std::uint64_t id() const { return id_; }
     amqp_server_impl& server() { return srv_; }
     hub::broker_vhost& vhost() { return *vhost_; }

@@ -6,7 +6,6 @@
 #include "switchyard/base/text.hpp"
 #include "switchyard/proto/sse/encoder.hpp"
 #include "switchyard/proto/ws/frame.hpp"
-#include "switchyard/proto/ws/utf8.hpp"
 
 namespace sy::session {
 
@@ -28,12 +27,12 @@ bool is_textual_type(std::string_view ct) {
 }  // namespace
 
 bool is_text_message(const hub::message& m) {
-    return is_textual_type(m.content_type) && ws::is_valid_utf8(m.payload.bytes());
+    return m.utf8 && is_textual_type(m.content_type);
 }
 
 bool write_json_data(json::writer& w, const hub::message& m) {
     const std::string_view data = m.payload.view();
-    const bool utf8 = ws::is_valid_utf8(m.payload.bytes());
+    const bool utf8 = m.utf8;  // decided once at publish (hub::message::utf8)
     // Embedded as it is only when it is JSON: one publisher's malformed body must not make the
     // envelope every subscriber receives unparsable (it goes as a string instead).
     if (utf8 && is_json_type(m.content_type) && json::valid(data)) {

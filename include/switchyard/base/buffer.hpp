@@ -86,6 +86,7 @@ class shared_bytes {
     std::uint32_t use_count() const { return h_ ? h_->refs.load(std::memory_order_relaxed) : 0; }
 
   private:
+    friend class shared_bytes_builder;
     struct header {
         std::atomic<std::uint32_t> refs;
         std::uint32_t pad;
@@ -97,6 +98,31 @@ class shared_bytes {
     }
     void release();
     header* h_ = nullptr;
+};
+
+/// Accumulates bytes (a request body arriving in pieces) in a block that share() hands over as
+/// shared_bytes without a copy. The bytes handed over never change: an append() after share(),
+/// while the shared copy is alive, moves the builder to a new block first. Growth is geometric
+/// from the first append's exact size, so a body that arrives in one read takes one allocation.
+/// Not thread-safe (one loop); the shared_bytes it returns are like any other.
+class shared_bytes_builder {
+  public:
+    void append(byte_view b);
+    std::size_t size() const { return block_.size(); }
+    bool empty() const { return size() == 0; }
+    std::string_view view() const { return block_.view(); }
+    byte_view bytes() const { return block_.bytes(); }
+    /// The bytes so far, shared (no copy). Empty builder: an empty shared_bytes.
+    shared_bytes share() const { return block_; }
+    /// Back to empty; keeps the block for reuse when nothing else shares it.
+    void clear();
+
+  private:
+    bool unique() const {
+        return block_.h_ && block_.h_->refs.load(std::memory_order_acquire) == 1;
+    }
+    shared_bytes block_;
+    std::size_t cap_ = 0;  // payload capacity of block_ (its header's size is what is written)
 };
 
 }  // namespace sy

@@ -37,10 +37,10 @@
 #include <vector>
 
 #include "switchyard/base/clock.hpp"
+#include "switchyard/base/unique_function.hpp"
 #include "switchyard/core/counter.hpp"
 #include "switchyard/core/mpsc_queue.hpp"
 #include "switchyard/core/poller.hpp"
-#include "switchyard/core/task.hpp"
 #include "switchyard/core/timer_queue.hpp"
 
 namespace sy::core {

@@ -10,7 +10,7 @@
 
 #include <atomic>
 
-#include "switchyard/core/task.hpp"
+#include "switchyard/base/unique_function.hpp"
 
 namespace sy::core {
 

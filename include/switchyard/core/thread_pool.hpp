@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "switchyard/base/result.hpp"
+#include "switchyard/base/unique_function.hpp"
 #include "switchyard/core/counter.hpp"
 #include "switchyard/core/loop.hpp"
-#include "switchyard/core/task.hpp"
 
 namespace sy::core {
 

@@ -16,7 +16,7 @@
 #include <limits>
 #include <vector>
 
-#include "switchyard/core/task.hpp"
+#include "switchyard/base/unique_function.hpp"
 
 namespace sy::core {
 

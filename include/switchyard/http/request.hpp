@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "switchyard/base/buffer.hpp"
 #include "switchyard/base/bytes.hpp"
 #include "switchyard/base/result.hpp"
 #include "switchyard/http/headers.hpp"
@@ -151,7 +152,10 @@ class request {
     path_param param_at(std::size_t i) const;
 
     /// Complete mode: the whole body. Streaming mode: bytes buffered before on_body().
-    std::string_view body() const { return body_; }
+    std::string_view body() const { return body_.view(); }
+    /// Complete mode: the whole body as shared bytes, without a copy (a publish hands it to the
+    /// hub as it is). The request keeps reading into a new block if it is reused meanwhile.
+    shared_bytes body_shared() const { return body_.share(); }
     bool body_streaming() const { return streaming_; }
     /// Streaming mode: registers the body callbacks (see the file comment). In complete mode
     /// chunk_fn receives body() once and end_fn runs immediately, so a handler can use one code
@@ -179,7 +183,7 @@ class request {
         slice value;
     };
     std::vector<param_slot> params_;
-    std::string body_;
+    shared_bytes_builder body_;
     body_chunk_fn on_chunk_;
     body_end_fn on_end_;
     http::method method_ = http::method::get;

@@ -36,11 +36,11 @@
 
 #include "switchyard/base/buffer.hpp"
 #include "switchyard/base/result.hpp"
+#include "switchyard/base/unique_function.hpp"
 #include "switchyard/hub/message.hpp"
 #include "switchyard/hub/policy.hpp"
 #include "switchyard/hub/sublist.hpp"
 #include "switchyard/hub/topic.hpp"
-#include "switchyard/hub/unique_function.hpp"
 
 namespace sy::hub {
 
@@ -103,7 +103,8 @@ struct topic_stats {
     std::uint64_t history_count = 0;
     std::uint64_t subscribers = 0;  // subscriptions matching the topic, over all shards
     std::uint64_t publishes = 0;
-    std::uint64_t deliveries = 0;  // sum of `reached` over the topic's publishes
+    std::uint64_t deliveries = 0;  // sum of `reached` over the topic's publishes (per-shard counts;
+                                   // a delivery still running on another shard may be missing)
     std::uint64_t over_cap = 0;    // block_publisher subscribers currently over cap
 };
 using stats_callback = unique_function<void(result<topic_stats, topic_error>)>;
@@ -199,8 +200,9 @@ class hub_shard {
     // Owner side (hub.cpp).
     topic_state& topic(std::string_view name);
     void owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
-                       unsigned origin, publish_callback done);
+                       bool utf8, unsigned origin, publish_callback done);
     void owner_reply(const std::shared_ptr<pending_publish>& p, std::uint64_t reached);
+    static void count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n);
     void owner_over_cap(const std::string& name, int delta);
     snapshot owner_fetch(const std::string& name, std::uint64_t since, std::size_t limit,
                          bool newest_only);

@@ -37,7 +37,7 @@
 #include <string_view>
 
 #include "switchyard/base/buffer.hpp"
-#include "switchyard/hub/unique_function.hpp"
+#include "switchyard/base/unique_function.hpp"
 
 namespace sy::hub {
 

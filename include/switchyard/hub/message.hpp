@@ -32,6 +32,11 @@ struct message {
     std::int64_t time_ms = 0;  // wall clock at the owner when the id was assigned
     std::string content_type;
     sy::shared_bytes payload;
+    /// The payload is valid UTF-8 (sy::is_valid_utf8). Decided once, when the hub makes the
+    /// message, so the framers of every loop (WebSocket text or binary, JSON string or base64)
+    /// read a flag instead of scanning the payload again. Whoever builds a message by hand sets
+    /// it the same way.
+    bool utf8 = false;
     message_kind kind = message_kind::data;
     std::uint64_t gap_from = 0;  // gap only
     std::uint64_t gap_to = 0;    // gap only; the first available id is gap_to + 1

@@ -28,7 +28,8 @@ inline constexpr unsigned grpc_event = 4;  // switchyard.v1.Event, gRPC length-p
 }  // namespace push_slot
 
 /// True when the payload goes out as text (WebSocket text frame, JSON string): the content type
-/// is text/*, JSON, XML, JavaScript, form data or empty, and the bytes are valid UTF-8.
+/// is text/*, JSON, XML, JavaScript, form data or empty, and the bytes are valid UTF-8
+/// (message::utf8, decided at publish).
 bool is_text_message(const hub::message& m);
 
 /// The payload as one JSON value written by w: embedded as is when the content type is JSON

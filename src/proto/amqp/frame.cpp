@@ -154,22 +154,16 @@ void encode_header_frame(byte_buffer& out, std::uint16_t channel, const content_
 
 void encode_body_frames(byte_buffer& out, std::uint16_t channel, byte_view body,
                         std::uint32_t frame_max) {
-    const std::size_t chunk_max =
-        frame_max == 0 ? body.size() : std::size_t{frame_max} - frame_overhead;
-    // frame_max is at least frame-min-size (4096) after negotiation, so chunk_max > 0.
+    // frame_max is at least frame-min-size (4096) after negotiation, so a frame carries bytes.
     assert(frame_max == 0 || frame_max > frame_overhead);
-    while (!body.empty()) {
-        const std::size_t n = std::min(body.size(), chunk_max);
-        std::uint8_t h[7] = {constant::frame_body};
-        detail::store_u16(h + 1, channel);
-        detail::store_u32(h + 3, static_cast<std::uint32_t>(n));
-        auto span = out.prepare(frame_overhead + n);
-        std::copy_n(h, 7, span.data());
-        std::copy_n(body.data(), n, span.data() + 7);
-        span[7 + n] = frame_end_octet;
-        out.commit(frame_overhead + n);
-        body = body.subspan(n);
-    }
+    for_each_body_frame(channel, body.size(), frame_max,
+                        [&](byte_view head, std::size_t off, std::size_t n) {
+                            auto span = out.prepare(frame_overhead + n);
+                            std::copy_n(head.data(), head.size(), span.data());
+                            std::copy_n(body.data() + off, n, span.data() + head.size());
+                            span[head.size() + n] = frame_end_octet;
+                            out.commit(frame_overhead + n);
+                        });
 }
 
 }  // namespace sy::amqp

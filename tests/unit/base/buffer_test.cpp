@@ -64,5 +64,31 @@ TEST(shared_bytes, refcount_follows_copies) {
     EXPECT_FALSE(empty);
 }
 
+// The builder hands its block over without a copy, and never changes bytes it handed over.
+TEST(shared_bytes_builder, share_is_the_block_and_stays_immutable) {
+    shared_bytes_builder b;
+    EXPECT_FALSE(b.share());
+    b.append(as_bytes(std::string_view("hello ")));
+    b.append(as_bytes(std::string_view("world")));
+    EXPECT_EQ(b.view(), "hello world");
+    shared_bytes s = b.share();
+    EXPECT_EQ(s.data(), reinterpret_cast<const std::uint8_t*>(b.view().data()));  // no copy
+    EXPECT_EQ(s.view(), "hello world");
+    b.append(as_bytes(std::string_view("!")));  // shared: moves to a new block
+    EXPECT_EQ(s.view(), "hello world");
+    EXPECT_EQ(b.view(), "hello world!");
+    EXPECT_NE(s.data(), reinterpret_cast<const std::uint8_t*>(b.view().data()));
+    b.clear();  // shared block released by the builder, the copy holds it
+    EXPECT_TRUE(b.empty());
+    EXPECT_EQ(s.view(), "hello world");
+    EXPECT_EQ(s.use_count(), 1u);
+    b.append(as_bytes(std::string_view("x")));
+    const std::uint8_t* block = b.bytes().data();
+    b.clear();  // unique: the block is kept for reuse
+    b.append(as_bytes(std::string_view("y")));
+    EXPECT_EQ(b.bytes().data(), block);
+    EXPECT_EQ(b.view(), "y");
+}
+
 }  // namespace
 }  // namespace sy

@@ -8,12 +8,13 @@
 #include <thread>
 #include <vector>
 
+#include "switchyard/base/unique_function.hpp"
 #include "switchyard/core/loop.hpp"
 #include "switchyard/core/loop_group.hpp"
-#include "switchyard/core/task.hpp"
 #include "switchyard/core/thread_pool.hpp"
 
 using namespace sy::core;
+using sy::task;
 using namespace std::chrono_literals;
 
 TEST(Task, MoveOnlyCaptureAndHeapFallback) {

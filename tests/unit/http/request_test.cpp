@@ -16,6 +16,21 @@ TEST(Request, MethodParse) {
     EXPECT_EQ(r.method_name(), "PROPFIND");
 }
 
+// POST /pub hands the body to the hub as shared bytes: the request's own block, not a copy.
+TEST(Request, BodySharedIsTheBodyItself) {
+    request r;
+    r.append_body(as_bytes(std::string_view("part one, ")));
+    r.append_body(as_bytes(std::string_view("part two")));
+    EXPECT_EQ(r.body(), "part one, part two");
+    shared_bytes b = r.body_shared();
+    EXPECT_EQ(b.view(), "part one, part two");
+    EXPECT_EQ(b.view().data(), r.body().data());
+    r.reset();  // the connection reads its next request: the shared bytes stay as they were
+    r.append_body(as_bytes(std::string_view("next")));
+    EXPECT_EQ(r.body(), "next");
+    EXPECT_EQ(b.view(), "part one, part two");
+}
+
 TEST(Request, TargetForms) {
     request r;
     ASSERT_TRUE(r.set_target("/a/b%20c/../d?x=1&y=%41").has_value());

@@ -160,6 +160,50 @@ TEST(Hub, SkipsShardsWithoutInterest) {
     EXPECT_EQ(r.got.size(), 1u);
 }
 
+// Posts per publish with a subscriber on each of 4 shards, published from a shard that is not
+// the owner: the publish to the owner plus one delivery per other shard (N+1). Only a publish
+// with a callback (the ack carries `reached`) adds a reply from each shard and one to the origin.
+TEST(Hub, RepliesOnlyWhenTheAckIsAwaited) {
+    fixture f(4);
+    const unsigned owner = f.h->owner_of("p");
+    const unsigned origin = (owner + 1) % 4;
+    std::vector<std::unique_ptr<recorder>> recs;
+    std::vector<subscription_handle> subs;
+    for (unsigned s = 0; s < 4; ++s) {
+        recs.push_back(std::make_unique<recorder>());
+        subs.push_back(std::move(f.h->shard(s).subscribe("p", recs.back().get()).value()));
+    }
+    f.h->shard(origin).publish("p", "", bytes("a"));
+    f.ex.run_all(1);
+    EXPECT_EQ(f.ex.ran(), 1u + 3u);
+    std::optional<result<publish_ack, publish_error>> ack;
+    f.h->shard(origin).publish("p", "", bytes("b"), [&](auto r) { ack = r; });
+    f.ex.run_all(2);
+    EXPECT_EQ(f.ex.ran(), 4u + (1u + 3u + 3u + 1u));
+    ASSERT_TRUE(ack && ack->has_value());
+    EXPECT_EQ((*ack)->reached, 4u);
+    for (const auto& r : recs) EXPECT_EQ(r->got.size(), 2u);
+    std::optional<result<topic_stats, topic_error>> st;
+    f.h->shard(owner).stats("p", [&](auto r) { st = std::move(r); });
+    f.ex.run_all(3);
+    ASSERT_TRUE(st && st->has_value());
+    EXPECT_EQ((*st)->deliveries, 8u);  // both publishes, counted where they were delivered
+}
+
+// UTF-8 validity is decided once at publish and carried on the message for every framer.
+TEST(Hub, MessageCarriesUtf8Validity) {
+    fixture f(2);
+    recorder r;
+    std::vector<bool> utf8;
+    r.on_msg = [&](const delivery& d) { utf8.push_back(d.msg().utf8); };
+    auto sub = f.h->shard(0).subscribe("u", &r);
+    f.h->shard(1).publish("u", "text/plain", bytes("caf\xc3\xa9"));
+    f.h->shard(1).publish("u", "text/plain", bytes("caf\xc3"));
+    f.h->shard(0).publish("u", "", bytes(""));
+    f.ex.run_all(1);
+    EXPECT_EQ(utf8, (std::vector<bool>{true, false, true}));
+}
+
 // Framing once per protocol per shard: the second subscriber of a protocol reuses the bytes.
 TEST(Hub, FramedOncePerProtocolPerShard) {
     fixture f(2);

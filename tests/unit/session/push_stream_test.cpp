@@ -45,9 +45,8 @@ struct fixture {
     std::string got;  // what the peer read so far
 
     explicit fixture(hub::hub_settings s) {
-        h = std::make_unique<hub::hub>(std::move(s), 1, [this](unsigned, hub::task t) {
-            loop.post([t = std::move(t)]() mutable { t(); });
-        });
+        h = std::make_unique<hub::hub>(std::move(s), 1,
+                                       [this](unsigned, sy::task t) { loop.post(std::move(t)); });
         conn = net::connection::create(loop, test::fault_stream(std::move(sp.a), plan),
                                        std::make_unique<idle_handler>(), opts, {}, &list);
     }

@@ -1,9 +1,12 @@
+// The validator lives in base/ (sy::is_valid_utf8, the hub decides message::utf8 with it);
+// tested here with the WebSocket decoder that feeds it fragment by fragment.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "switchyard/proto/ws/utf8.hpp"
+#include "switchyard/base/bytes.hpp"
+#include "switchyard/base/utf8.hpp"
 #include "ws_test_util.hpp"
 
 namespace sy::ws::test {

@@ -21,6 +21,7 @@
 // Thread: one decoder per connection, used by the connection's loop only.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -136,6 +137,29 @@ void encode_header_frame(byte_buffer& out, std::uint16_t channel, const content_
 /// writes no frame (4.2.6.2: the header's body-size 0 means no body frames follow).
 void encode_body_frames(byte_buffer& out, std::uint16_t channel, byte_view body,
                         std::uint32_t frame_max);
+
+/// The same split, for a writer that sends the body bytes from where they are (a shared slice):
+/// for each body frame, `frame(head, offset, length)` gets the frame's 7-byte head (type,
+/// channel, size) and the slice of the body it carries; the frame ends with frame_end_octet.
+template <typename Frame>
+void for_each_body_frame(std::uint16_t channel, std::size_t body_size, std::uint32_t frame_max,
+                         Frame&& frame) {
+    const std::size_t chunk_max =
+        frame_max == 0 ? body_size : std::size_t{frame_max} - frame_overhead;
+    for (std::size_t off = 0; off < body_size;) {
+        const std::size_t n = std::min(body_size - off, chunk_max);
+        const auto len = static_cast<std::uint32_t>(n);  // big-endian, as every AMQP integer
+        const std::uint8_t head[7] = {constant::frame_body,
+                                      static_cast<std::uint8_t>(channel >> 8),
+                                      static_cast<std::uint8_t>(channel),
+                                      static_cast<std::uint8_t>(len >> 24),
+                                      static_cast<std::uint8_t>(len >> 16),
+                                      static_cast<std::uint8_t>(len >> 8),
+                                      static_cast<std::uint8_t>(len)};
+        frame(byte_view(head, 7), off, n);
+        off += n;
+    }
+}
 
 /// A whole message: content method frame, header frame (body_size from body), body frames.
 template <typename Method>

@@ -43,10 +43,10 @@
 
 #include "switchyard/base/buffer.hpp"
 #include "switchyard/base/bytes.hpp"
+#include "switchyard/base/utf8.hpp"
 #include "switchyard/proto/ws/deflate.hpp"
 #include "switchyard/proto/ws/error.hpp"
 #include "switchyard/proto/ws/frame.hpp"
-#include "switchyard/proto/ws/utf8.hpp"
 
 namespace sy::ws {
 

@@ -11,7 +11,7 @@
 
 #include "switchyard/base/bytes.hpp"
 
-namespace sy::ws {
+namespace sy {
 
 class utf8_validator {
   public:
@@ -32,4 +32,4 @@ class utf8_validator {
 /// One-shot check of a whole buffer.
 bool is_valid_utf8(byte_view b);
 
-}  // namespace sy::ws
+}  // namespace sy

@@ -3,9 +3,9 @@
 #include <array>
 #include <memory>
 
-#include "switchyard/hub/unique_function.hpp"
+#include "switchyard/base/unique_function.hpp"
 
-namespace sy::hub {
+namespace sy {
 namespace {
 
 TEST(UniqueFunction, InlineAndHeapMoveOnly) {
@@ -25,6 +25,23 @@ TEST(UniqueFunction, InlineAndHeapMoveOnly) {
     EXPECT_FALSE(small);
 }
 
+TEST(UniqueFunction, OneCacheLineAndSevenPointersInline) {
+    static_assert(sizeof(task) == 64);
+    std::array<void*, 7> seven{};
+    auto fits = [seven] { (void)seven; };
+    static_assert(task::fits_inline<decltype(fits)>());
+    std::array<void*, 8> eight{};
+    auto spills = [eight] { (void)eight; };
+    static_assert(!task::fits_inline<decltype(spills)>());
+    int calls = 0;
+    task t = [seven, &calls] {
+        (void)seven;
+        ++calls;
+    };
+    t();
+    EXPECT_EQ(calls, 1);
+}
+
 TEST(UniqueFunction, DestroysCaptureOnce) {
     auto counter = std::make_shared<int>(0);
     {
@@ -39,4 +56,4 @@ TEST(UniqueFunction, DestroysCaptureOnce) {
 }
 
 }  // namespace
-}  // namespace sy::hub
+}  // namespace sy

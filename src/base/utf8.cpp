@@ -1,11 +1,11 @@
 // A small DFA written for this codec (the shape of Hoehrmann's decoder: byte -> class,
 // (state, class) -> state), states named below, plus an ASCII fast path.
-#include "switchyard/proto/ws/utf8.hpp"
+#include "switchyard/base/utf8.hpp"
 
 #include <array>
 #include <cstring>
 
-namespace sy::ws {
+namespace sy {
 namespace {
 
 // Byte classes (Unicode 3.9 table 3-7).
@@ -125,4 +125,4 @@ bool is_valid_utf8(byte_view b) {
     return v.feed(b) && v.complete();
 }
 
-}  // namespace sy::ws
+}  // namespace sy
