@@ -41,8 +41,23 @@ def publish_until_killed(port, confirmed, prefix, stop):
         pass
 
 
+def connect_after_restart(port, attempts=3):
+    """The first connection to a server restarted on a recovered store was once reset during
+    the AMQP handshake (1 run in about 7 under parallel load; not reproduced in 120 cycles
+    alone; open, see the session note). What this test guards is that no confirmed message is
+    lost, so the connect is tried again a few times, and every reset is printed."""
+    for i in range(attempts):
+        try:
+            return pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
+        except px.AMQPConnectionError as e:
+            print(f"connect after restart, attempt {i + 1}: {e!r}")
+            if i == attempts - 1:
+                raise
+            time.sleep(0.2)
+
+
 def drain(port):
-    c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
+    c = connect_after_restart(port)
     ch = c.channel()
     ch.queue_declare("durable.jobs", durable=True)
     got = set()
