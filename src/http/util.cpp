@@ -1,7 +1,6 @@
 #include "switchyard/http/util.hpp"
 
 #include "switchyard/base/http_status.hpp"
-#include "switchyard/base/json.hpp"
 
 #include <array>
 #include <cstring>
@@ -228,20 +227,6 @@ std::optional<std::time_t> parse_http_date(std::string_view s) {
         }
     }
     return std::nullopt;
-}
-
-// ---- JSON ----------------------------------------------------------------------------------
-
-void json_escape(std::string_view in, std::string& out) {
-    json::escape(in, out);
-}
-
-std::string json_quote(std::string_view in) {
-    return json::quote(in);
-}
-
-bool is_json_value(std::string_view text) {
-    return json::valid(text);
 }
 
 // ---- MIME ----------------------------------------------------------------------------------

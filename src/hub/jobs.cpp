@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "job_fields.hpp"
+#include "switchyard/base/json.hpp"
 #include "switchyard/hub/broker.hpp"
 
 namespace sy::hub {
@@ -311,7 +312,7 @@ void jobs_owner::impl::update(std::uint64_t id, std::string_view body, job_reply
         return to({job_outcome::lease_lost, "{\"error\":\"lease lost\"}"});
     }
     // The result is served to every watcher as it is: it must be JSON they can parse.
-    if (auto r = json_field(body, "result"); r && !env.json.is_value(*r)) {
+    if (auto r = json_field(body, "result"); r && !json::valid(*r)) {
         return to({job_outcome::bad_result, "{\"error\":\"result is not a JSON value\"}"});
     }
     std::string_view st = unquote(json_field(body, "status").value_or("\"running\""));
@@ -405,7 +406,7 @@ std::string jobs_owner::impl::to_json(const job& j) const {
                       ",\"updated\":" + std::to_string(j.updated);
     if (!j.reason.empty()) {
         out += ",\"reason\":\"";
-        env.json.escape(j.reason, out);
+        json::escape(j.reason, out);
         out += '"';
     }
     out += '}';
@@ -502,7 +503,7 @@ void jobs_owner::impl::hand_to_http(const broker_queue_ptr& q, queue_entry&& e) 
     const std::string& type = e.msg->properties().content_type;
     std::string body = "{\"id\":" + std::to_string(id) + ",\"lease\":" + std::to_string(tag) +
                        ",\"attempt\":" + std::to_string(j->attempts) + ",\"content_type\":\"";
-    env.json.escape(type, body);
+    json::escape(type, body);
     body += "\",\"payload\":";
     bool b64 = false;
     env.json.append_data(body, type, e.msg->body, b64);
@@ -546,7 +547,7 @@ void jobs_owner::impl::apply_report(job& j, std::string_view body) const {
     if (auto p = json_field(body, "progress")) {
         if (auto n = to_u64(*p)) j.progress = std::min<std::uint64_t>(*n, 100);
     }
-    if (auto r = json_field(body, "result"); r && env.json.is_value(*r)) j.result = std::string(*r);
+    if (auto r = json_field(body, "result"); r && json::valid(*r)) j.result = std::string(*r);
 }
 
 void jobs_owner::impl::finish(job& j, std::string_view status, const queue_entry& e) {

@@ -130,11 +130,9 @@ class loop_clock final : public hub::jobs_clock {
     core::loop& loop_;
 };
 
-/// The JSON helpers the owner uses (http/util, session/push_format), until base/json.
+/// The payload rule of the push framers (session/push_format), which the hub cannot include.
 hub::jobs_json jobs_json_hooks() {
     hub::jobs_json j;
-    j.is_value = [](std::string_view t) { return http::is_json_value(t); };
-    j.escape = [](std::string_view in, std::string& out) { http::json_escape(in, out); };
     j.append_data = [](std::string& out, std::string_view type, const shared_bytes& payload,
                        bool& b64) {
         hub::message m;

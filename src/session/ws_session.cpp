@@ -1,7 +1,7 @@
 #include "switchyard/session/ws_session.hpp"
 
+#include "switchyard/base/json.hpp"
 #include "switchyard/base/log.hpp"
-#include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/frame.hpp"
 #include "switchyard/session/push_format.hpp"
 
@@ -233,7 +233,7 @@ void ws_session::publish_presence(std::string_view kind) {
     std::string j = "{\"type\":\"";
     j += kind;
     j += "\",\"name\":\"";
-    http::json_escape(sub_->presence, j);
+    json::escape(sub_->presence, j);
     j += "\"}";
     shard_->publish(sub_->pattern, "application/json", shared_bytes::copy_of(j));
 }

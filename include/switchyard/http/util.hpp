@@ -106,19 +106,6 @@ std::string format_http_date(std::time_t t);
 /// the future means the previous century) and asctime ("Sun Nov  6 08:49:37 1994").
 std::optional<std::time_t> parse_http_date(std::string_view s);
 
-// ---- JSON ----------------------------------------------------------------------------------
-// Forwards to base/json (sy::json::escape/quote/valid), kept while server/jobs.cpp still calls
-// them; new code uses sy::json directly.
-
-/// Appends `in` escaped for the inside of a JSON string (RFC 8259 7): '"', '\\' and control
-/// characters; bytes >= 0x80 are passed through (the caller provides UTF-8).
-void json_escape(std::string_view in, std::string& out);
-/// `in` escaped and surrounded by double quotes.
-std::string json_quote(std::string_view in);
-/// One JSON value (RFC 8259), whitespace around it allowed, strings in UTF-8, nesting up to 512:
-/// text that every JSON parser accepts. Checks only; builds nothing.
-bool is_json_value(std::string_view text);
-
 // ---- MIME types ----------------------------------------------------------------------------
 
 /// Content-Type for a file name by its extension (case-insensitive); text types carry

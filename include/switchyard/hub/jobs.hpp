@@ -85,13 +85,9 @@ class jobs_clock {
     virtual void cancel_timer(std::uint64_t id) = 0;
 };
 
-/// The JSON the owner needs and the hub does not implement (injected by the server; base/json
-/// will provide it).
+/// The JSON the owner needs from a layer above the hub (the push framers' payload rule,
+/// session/push_format; injected by the server). Validating and escaping come from base/json.
 struct jobs_json {
-    /// text is exactly one JSON value.
-    bool (*is_value)(std::string_view text) = nullptr;
-    /// Appends in, escaped for a JSON string body (no quotes).
-    void (*escape)(std::string_view in, std::string& out) = nullptr;
     /// Appends a payload as a JSON value: itself when it is JSON, else a string (base64, then
     /// base64 = true, when it is not UTF-8).
     void (*append_data)(std::string& out, std::string_view content_type,

@@ -1,4 +1,5 @@
 #include "switchyard/http/util.hpp"
+#include "switchyard/base/json.hpp"
 
 #include <gtest/gtest.h>
 
@@ -114,11 +115,11 @@ TEST(HttpDate, Rejects) {
 }
 
 TEST(Json, Escape) {
-    EXPECT_EQ(json_quote("plain"), "\"plain\"");
-    EXPECT_EQ(json_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
-    EXPECT_EQ(json_quote("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
-    EXPECT_EQ(json_quote(std::string_view("\x01\x1f\0", 3)), "\"\\u0001\\u001f\\u0000\"");
-    EXPECT_EQ(json_quote("\xc3\xa9/"), "\"\xc3\xa9/\"");
+    EXPECT_EQ(sy::json::quote("plain"), "\"plain\"");
+    EXPECT_EQ(sy::json::quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    EXPECT_EQ(sy::json::quote("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
+    EXPECT_EQ(sy::json::quote(std::string_view("\x01\x1f\0", 3)), "\"\\u0001\\u001f\\u0000\"");
+    EXPECT_EQ(sy::json::quote("\xc3\xa9/"), "\"\xc3\xa9/\"");
 }
 
 TEST(json, is_json_value_accepts_what_every_parser_accepts) {
@@ -126,7 +127,7 @@ TEST(json, is_json_value_accepts_what_every_parser_accepts) {
          {"0", "-0", "12.5e-3", "1E+2", "true", "false", "null", "\"\"", " \"a\\n\\u00e9\" ",
           "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "[]", "{}", "[1, [2, {\"a\": null}]]",
           "{\"result\": {\"n\": [1, 2]}, \"x\": \"y\"}\n"}) {
-        EXPECT_TRUE(is_json_value(ok)) << ok;
+        EXPECT_TRUE(sy::json::valid(ok)) << ok;
     }
     for (std::string_view bad : {"",
                                  " ",
@@ -157,10 +158,10 @@ TEST(json, is_json_value_accepts_what_every_parser_accepts) {
                                  "\"\xe2\x82\"",
                                  "\xef\xbb\xbf"
                                  "1"}) {
-        EXPECT_FALSE(is_json_value(bad)) << bad;
+        EXPECT_FALSE(sy::json::valid(bad)) << bad;
     }
-    EXPECT_TRUE(is_json_value(std::string(512, '[') + std::string(512, ']')));
-    EXPECT_FALSE(is_json_value(std::string(100000, '[') + std::string(100000, ']')));
+    EXPECT_TRUE(sy::json::valid(std::string(512, '[') + std::string(512, ']')));
+    EXPECT_FALSE(sy::json::valid(std::string(100000, '[') + std::string(100000, ']')));
 }
 
 TEST(Mime, Table) {
