@@ -168,6 +168,13 @@ void connection::begin_linger() {
 void connection::on_io(std::uint32_t events) {
     if (state_ == state::closed) return;  // stale event in the batch that closed us
     if (events & core::ev::error) {
+        // Bytes that arrived before a reset are still in the receive queue (a TLS alert sent
+        // just before the peer's close, a last request): read them first, so they are handled
+        // and counted, then close.
+        if ((events & core::ev::readable) && state_ == state::open) {
+            on_readable();
+            if (state_ == state::closed) return;
+        }
         reason_ = close_reason::reset;
         finish(false);
         return;

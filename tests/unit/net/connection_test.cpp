@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -525,4 +526,36 @@ TEST(Connection, ListDrainReachesConnectionsAddedLater) {
     EXPECT_EQ(probes[1].opens, 1);  // on_open ran first
     list.close_all(close_mode::immediate);
     loop.run_once(0);
+}
+
+TEST(Connection, BytesBeforeAResetAreDeliveredThenTheResetCloses) {
+    // A TLS client that rejects the certificate sends its alert and closes with the server's
+    // last records unread, so the kernel sends an RST right behind the alert: the alert must
+    // still reach the handler (it is what gets classified and counted).
+    net::unique_fd lfd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    auto any = net::address::ipv4_loopback(0);
+    ASSERT_EQ(::bind(lfd.get(), any.sa(), any.len()), 0);
+    ASSERT_EQ(::listen(lfd.get(), 4), 0);
+    sockaddr_in bound{};
+    socklen_t blen = sizeof bound;
+    ASSERT_EQ(::getsockname(lfd.get(), reinterpret_cast<sockaddr*>(&bound), &blen), 0);
+    auto peer = test::connect_tcp(ntohs(bound.sin_port));
+    ASSERT_TRUE(peer);
+    net::unique_fd accepted(::accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    ASSERT_TRUE(accepted);
+    ASSERT_TRUE(test::write_all(peer.get(), "alert"));
+    linger lg{1, 0};  // close() = RST
+    ASSERT_EQ(::setsockopt(peer.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    peer.reset();
+    ::usleep(20000);  // both the bytes and the RST are queued before the first epoll_wait
+
+    core::loop loop;
+    connection_list list;
+    connection_options opts;
+    probe p;
+    connection::create(loop, net::tcp_stream(std::move(accepted)),
+                       std::make_unique<recording_handler>(p), opts, {}, &list);
+    ASSERT_TRUE(test::run_until(loop, [&] { return p.closes == 1; }));
+    EXPECT_EQ(p.data, "alert");
+    EXPECT_EQ(p.reason, close_reason::reset);
 }
