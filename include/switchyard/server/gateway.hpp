@@ -74,8 +74,5 @@ result<subscription, hub::topic_error> subscribe(std::string_view pattern, messa
 
 /// Jobs API routes (jobs.cpp); install_gateway calls it.
 void install_jobs(sy::app& a);
-/// Prometheus text of the jobs counters, appended by render_metrics (server/builtin.hpp) until
-/// the jobs component registers them in the registry.
-void render_jobs_metrics(std::string& out);
 
 }  // namespace sy::server
