@@ -4,6 +4,7 @@ those ports on the host (other tests, other servers), a test runs the server and
 a private network namespace (unshare -rn: its own loopback, where every port is free): `netns`
 holds one (a sleeping process), and netns.cmd(argv) is argv run inside it (nsenter execs it, so
 a server started that way is stopped by its own PID)."""
+import ctypes
 import os
 import shutil
 import signal
@@ -28,13 +29,20 @@ def course_file(*parts):
     return p
 
 
+def _die_with_parent():
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class netns:
     def __init__(self):
         if not (shutil.which("unshare") and shutil.which("nsenter") and shutil.which("ip")):
             pytest.skip("unshare/nsenter/ip missing: no private network namespace")
+        # The holder dies with the test process even when that is killed (PR_SET_PDEATHSIG
+        # survives the execs of unshare, sh and sleep).
         self.holder = subprocess.Popen(
             ["unshare", "-rn", "sh", "-c", "ip link set lo up && echo up && exec sleep 3600"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=_die_with_parent)
         if self.holder.stdout.readline().strip() != b"up":
             err = self.holder.stderr.read().decode(errors="replace")
             self.close()
