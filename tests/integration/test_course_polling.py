@@ -102,3 +102,26 @@ def test_long_polling_holds_until_complete(ns):
         assert status(ns, job) == (200, "\n\nJobStatus: Complete 100%\n\n")
     finally:
         s.close()
+
+
+def test_long_poll_is_answered_at_shutdown(ns):
+    """SIGTERM: a held /checkstatus gets 503 + Retry-After at once (the project's answer for a
+    waiting poll), and the server exits without waiting out its shutdown grace."""
+    s = server(["--workers", "2"], binary="course-long-polling", wrap=ns.cmd())
+    try:
+        job = submit(ns)
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=ns.curl(
+            "-i", f"{BASE}/checkstatus?jobId={job}")))
+        t.start()
+        time.sleep(1.0)
+        assert "r" not in out  # held (the job takes 100 s at the course's pace)
+        t0 = time.time()
+        assert s.terminate(timeout=8) == 0
+        t.join(10)
+        rc, head, _ = out["r"]
+        assert rc == 0 and head.startswith("HTTP/1.1 503"), head
+        assert "Retry-After: 1" in head
+        assert time.time() - t0 < 5  # the grace is 10 s
+    finally:
+        s.close()

@@ -6,7 +6,7 @@
 // The job moves 10 % every 10 s (--step-ms) on the server's timer, as in the course. Where the
 // course's handler re-checks every second, the held request here waits on the job's hub topic
 // (hub_shard::next_after: woken by the next step, nothing polled); a client that leaves drops
-// its wait at once. An unknown job is a 404.
+// its wait at once, a server that stops answers it at once (503). An unknown job is a 404.
 #include "../polling_jobs.hpp"
 #include "switchyard/server/builtin.hpp"
 
@@ -26,7 +26,7 @@ struct hold : std::enable_shared_from_this<hold> {
         if (w) wait = std::move(w.value());
     }
     void on(sy::result<sy::hub::history_result, sy::hub::topic_error>&& r) {
-        if (res.closed()) return;
+        if (res.closed() || res.finished()) return;  // gone, or answered at shutdown
         if (!r) return res.send(500, "\n\njob lost\n\n", "text/plain");
         const auto& h = r.value();
         if (h.messages.empty() || course::percent_of(*h.messages.back()) < 100) {
@@ -69,8 +69,18 @@ int main(int argc, char** argv) {
             res.on_abort([w = std::weak_ptr<hold>(h)] {
                 if (auto s = w.lock()) s->wait.reset();
             });
+            // SIGTERM: a held request is answered now (503 + Retry-After, the project's
+            // "going away" for a waiting poll), not kept through the shutdown grace.
+            res.on_shutdown([w = std::weak_ptr<hold>(h)] {
+                auto s = w.lock();
+                if (!s || s->res.finished()) return;
+                s->wait.reset();
+                s->res.set_header("Retry-After", "1");
+                s->res.send(503, "\n\nserver shutting down\n\n", "text/plain");
+            });
             course::newest_progress(
                 *ls->shard, *topic, [h](std::optional<std::uint64_t> p, std::uint64_t last) {
+                    if (h->res.closed() || h->res.finished()) return;
                     if (!p) return h->res.send(404, "\n\nno such job\n\n", "text/plain");
                     if (*p >= 100) {
                         return h->res.send(200, "\n\nJobStatus: Complete 100%\n\n",
