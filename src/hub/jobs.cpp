@@ -2,6 +2,7 @@
 #include "switchyard/hub/jobs.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -9,17 +10,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "job_fields.hpp"
 #include "switchyard/base/json.hpp"
 #include "switchyard/hub/broker.hpp"
 
 namespace sy::hub {
 
 namespace {
-
-using job_fields::json_field;
-using job_fields::to_u64;
-using job_fields::unquote;
 
 struct job {
     std::uint64_t id = 0;
@@ -53,10 +49,45 @@ std::int64_t wall_ms() {
         .count();
 }
 
+/// A non-negative number filling s exactly; a fraction is cut (42.5 -> 42).
+std::optional<std::uint64_t> to_u64(std::string_view s) {
+    std::uint64_t n = 0;
+    const char* end = s.data() + s.size();
+    if (auto [p, ec] = std::from_chars(s.data(), end, n); ec == std::errc() && p == end) return n;
+    double d = 0;
+    auto [p, ec] = std::from_chars(s.data(), end, d);
+    if (ec != std::errc() || p != end || !(d >= 0) || d >= 18446744073709551616.0) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(d);
+}
+
+/// A report's member as a non-negative number, quoted or not ("42", 42, 42.5 -> 42).
+std::optional<std::uint64_t> number_of(const json::document& d, std::string_view key) {
+    if (auto n = d.get_uint(key)) return n;
+    if (auto s = d.get_string(key)) return to_u64(*s);   // unescaped first
+    if (auto raw = d.get_raw(key)) return to_u64(*raw);  // 42.5, 4e1; objects etc. fail here
+    return std::nullopt;
+}
+
+/// A worker's report (a JSON object); an empty body is a report without members (a heartbeat).
+/// nullopt when the body is not a JSON object.
+std::optional<json::document> report_of(std::string_view body) {
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        return json::document::parse("{}");
+    }
+    auto d = json::document::parse(body);
+    if (!d || !d->is_object()) return std::nullopt;
+    return d;
+}
+
 }  // namespace
 
 std::optional<std::uint64_t> parse_job_id(std::string_view s) {
-    return job_fields::id_of(s);
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+    return n;
 }
 
 struct jobs_owner::impl final : queue_watcher {
@@ -142,7 +173,7 @@ struct jobs_owner::impl final : queue_watcher {
     void hand_to_http(const broker_queue_ptr& q, queue_entry&& e);
     void requeue_lease(std::uint64_t id);
     void on_report(const queue_entry& e);
-    void apply_report(job& j, std::string_view body) const;
+    void apply_report(job& j, const json::document& report) const;
     void set_deadline(job& j, std::int64_t at) {
         if (j.deadline) deadlines.erase({j.deadline, j.id});
         j.deadline = at;
@@ -239,7 +270,7 @@ void jobs_owner::impl::submit(std::string type, shared_bytes payload, job_reply 
         jobs.erase(id);
         return to({job_outcome::queue_full, "{\"error\":\"queue full\"}"});
     }
-    counters.submitted.fetch_add(1, std::memory_order_relaxed);
+    jobs_counters::bump(counters.submitted);
     // std::function (when_durable) needs a copyable target: share the one-shot reply.
     auto created = [this, id, to = std::make_shared<job_reply>(std::move(to))] {
         auto it = jobs.find(id);
@@ -308,14 +339,15 @@ void jobs_owner::impl::update(std::uint64_t id, std::string_view body, job_reply
         return to({job_outcome::not_running,
                    "{\"error\":\"job is " + j.status + "\",\"job\":" + to_json(j) + "}"});
     }
-    if (auto lease = json_field(body, "lease"); lease && to_u64(*lease) != lease_of(id)) {
+    // The result is served to every watcher as it is: the report must be JSON they can parse.
+    const std::optional<json::document> report = report_of(body);
+    if (!report) {
+        return to({job_outcome::bad_result, "{\"error\":\"the report is not a JSON object\"}"});
+    }
+    if (report->has("lease") && number_of(*report, "lease") != lease_of(id)) {
         return to({job_outcome::lease_lost, "{\"error\":\"lease lost\"}"});
     }
-    // The result is served to every watcher as it is: it must be JSON they can parse.
-    if (auto r = json_field(body, "result"); r && !json::valid(*r)) {
-        return to({job_outcome::bad_result, "{\"error\":\"result is not a JSON value\"}"});
-    }
-    std::string_view st = unquote(json_field(body, "status").value_or("\"running\""));
+    const std::string st = report->get_string("status").value_or("running");
     const bool done = st == "done" || st == "completed" || st == "succeeded";
     const bool failed = st == "failed" || st == "error";
     auto lease = leases.find(id);
@@ -324,7 +356,7 @@ void jobs_owner::impl::update(std::uint64_t id, std::string_view body, job_reply
                    "{\"error\":\"the job is held by an AMQP consumer: it settles it with "
                    "basic.ack or basic.reject\"}"});
     }
-    apply_report(j, body);
+    apply_report(j, *report);
     const std::int64_t now = clock.now_ms();
     if (done || failed) {
         http_lease l = std::move(lease->second);
@@ -371,27 +403,27 @@ void jobs_owner::impl::on_queue_event(queue_event ev, const queue_entry& e) {
         case queue_event::delivered:
             j->status = "running";
             j->attempts++;
-            counters.taken.fetch_add(1, std::memory_order_relaxed);
+            jobs_counters::bump(counters.taken);
             break;
         case queue_event::requeued:
             j->status = "queued";
             set_deadline(*j, 0);  // the lease (if any) is gone already
-            counters.reassigned.fetch_add(1, std::memory_order_relaxed);
+            jobs_counters::bump(counters.reassigned);
             break;
         case queue_event::acked:
             j->progress = 100;
             finish(*j, "done", e);
-            counters.completed.fetch_add(1, std::memory_order_relaxed);
+            jobs_counters::bump(counters.completed);
             break;
         case queue_event::rejected:
             if (j->reason.empty()) j->reason = "rejected";
             finish(*j, "failed", e);
-            counters.failed.fetch_add(1, std::memory_order_relaxed);
+            jobs_counters::bump(counters.failed);
             break;
         case queue_event::dropped:
             j->reason = "dropped from the queue (expired, overflow, purge or delete)";
             finish(*j, "failed", e);
-            counters.failed.fetch_add(1, std::memory_order_relaxed);
+            jobs_counters::bump(counters.failed);
             break;
     }
     changed(*j);
@@ -489,7 +521,7 @@ job* jobs_owner::impl::job_of(const queue_entry& e, bool create) {
     j.id = id;
     j.created = wall_ms();
     by_msg[e.msg.get()] = id;
-    counters.submitted.fetch_add(1, std::memory_order_relaxed);
+    jobs_counters::bump(counters.submitted);
     return &j;
 }
 
@@ -529,9 +561,9 @@ void jobs_owner::impl::on_report(const queue_entry& e) {
         parse_job_id(p.has(prop::correlation_id) ? p.correlation_id : p.message_id);
     auto it = id ? jobs.find(*id) : jobs.end();
     if (it == jobs.end() || it->second.status != "running") return;
-    std::string_view body = e.msg->body.view();
-    if (json_field(body, "progress") || json_field(body, "result")) {
-        apply_report(it->second, body);
+    const auto report = json::document::parse(e.msg->body.view());
+    if (report && report->is_object() && (report->has("progress") || report->has("result"))) {
+        apply_report(it->second, *report);
     } else {
         // The body itself is the result: as it is when it is JSON, else a JSON string
         // (base64 when it is not UTF-8), never bytes a watcher's JSON parser rejects.
@@ -543,11 +575,9 @@ void jobs_owner::impl::on_report(const queue_entry& e) {
     changed(it->second);
 }
 
-void jobs_owner::impl::apply_report(job& j, std::string_view body) const {
-    if (auto p = json_field(body, "progress")) {
-        if (auto n = to_u64(*p)) j.progress = std::min<std::uint64_t>(*n, 100);
-    }
-    if (auto r = json_field(body, "result"); r && json::valid(*r)) j.result = std::string(*r);
+void jobs_owner::impl::apply_report(job& j, const json::document& report) const {
+    if (auto n = number_of(report, "progress")) j.progress = std::min<std::uint64_t>(*n, 100);
+    if (auto r = report.get_raw("result")) j.result = std::move(*r);
 }
 
 void jobs_owner::impl::finish(job& j, std::string_view status, const queue_entry& e) {

@@ -277,6 +277,25 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
 
 // ---- handlers ----------------------------------------------------------------------------------
 
+/// The SSE answer of GET /sub/{pattern} (and of gateway::stream_sse): resume from sp, the
+/// query's envelope/event/retry options, the configured heartbeat.
+void serve_sse(const server_config& cfg, http::request& req, http::response& res, loop_state& ls,
+               std::string pattern, const start_point& sp) {
+    session::sse_subscription sub;
+    sub.pattern = std::move(pattern);
+    sub.start = options_of(sp);
+    sub.envelope = query_flag(req, "envelope");
+    sub.event = req.query("event").value_or("");
+    if (sub.event.find_first_of("\r\n") != std::string::npos) {
+        res.send(400, "invalid event name\n");
+        return;
+    }
+    sub.heartbeat = millis(cfg.hub.sse_heartbeat_ms);
+    sub.retry_ms = static_cast<std::uint32_t>(query_u64(req, "retry", 0));
+    sub.counters = counters_for(ls);
+    start_push(res, ls, std::move(sub));
+}
+
 void sub_handler(sy::app& a, http::request& req, http::response& res) {
     loop_state* ls = a.runtime()->current_loop();
     if (!ls || !ls->shard) {
@@ -309,22 +328,7 @@ void sub_handler(sy::app& a, http::request& req, http::response& res) {
         });
         return;
     }
-    if (wants_sse(req)) {
-        session::sse_subscription sub;
-        sub.pattern = pattern;
-        sub.start = options_of(sp);
-        sub.envelope = query_flag(req, "envelope");
-        sub.event = req.query("event").value_or("");
-        if (sub.event.find_first_of("\r\n") != std::string::npos) {
-            res.send(400, "invalid event name\n");
-            return;
-        }
-        sub.heartbeat = millis(cfg.hub.sse_heartbeat_ms);
-        sub.retry_ms = static_cast<std::uint32_t>(query_u64(req, "retry", 0));
-        sub.counters = counters_for(*ls);
-        start_push(res, *ls, std::move(sub));
-        return;
-    }
+    if (wants_sse(req)) return serve_sse(cfg, req, res, *ls, std::move(pattern), sp);
     const millis timeout(req.query("timeout") ? query_u64(req, "timeout", 0) * 1000
                                               : cfg.hub.longpoll_timeout_ms);
     auto lp = std::make_shared<longpoll>(res, *ls->loop, sp.since);
@@ -459,6 +463,16 @@ void start_push(http::response& res, loop_state& ls, session::sse_subscription s
 
 session::push_counters* push_counters_of(const loop_state& ls) {
     return counters_for(ls);
+}
+
+void gateway::stream_sse(sy::app& a, http::request& req, http::response& res,
+                         std::string_view pattern) {
+    loop_state* ls = a.runtime() ? a.runtime()->current_loop() : nullptr;
+    if (!ls || !ls->shard) return res.send(503, "no hub on this thread\n");
+    if (auto v = hub::validate_pattern(pattern); !v) {
+        return res.send(500, fmt::format("invalid topic pattern: {}\n", hub::to_string(v.error())));
+    }
+    serve_sse(a.runtime()->config(), req, res, *ls, std::string(pattern), start_of(req));
 }
 
 void install_gateway(sy::app& a) {

@@ -4,8 +4,10 @@
 // /jobs/{id} a short or long poll (version), GET /jobs/{id}/events an SSE stream of topic
 // jobs.{id}.
 //
-// Threads: the owner lives on loop 0 (the broker loop, see docs/threading.md). Handlers on other
-// loops post a closure to it; the owner answers through a job_reply that posts back to the
+// Threads: the owner lives on loop 0 (the broker loop, see docs/threading.md), in a typed slot
+// of that loop (jobs_service), beside its counters (hub::jobs_counters, the loop's slot too, read
+// by the sy_jobs_* families of the runtime's metrics registry). Handlers on other loops read the
+// slot only to post a closure to it; the owner answers through a job_reply that posts back to the
 // handler's loop (reply_to), where the http::response is touched. A response is never copied or
 // destroyed on the owner's thread (its handle count is loop-local).
 #include <atomic>
@@ -13,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "switchyard/base/metrics.hpp"
 #include "switchyard/base/utf8.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/hub/broker.hpp"
@@ -29,8 +32,6 @@ using hub::job_answer;
 using hub::job_outcome;
 using hub::jobs_owner;
 using hub::parse_job_id;
-
-hub::jobs_counters g_jobs;
 
 /// An answer travelling back to the loop that owns the response.
 struct reply {
@@ -147,16 +148,16 @@ hub::jobs_json jobs_json_hooks() {
 
 /// The owner on loop 0 with its clock.
 struct jobs_service {
-    jobs_service(loop_state& ls, const server_config& c)
-        : loop(*ls.loop), clock(loop), owner(settings_of(c), env_of(ls, clock)) {}
+    jobs_service(loop_state& ls, const server_config& c, hub::jobs_counters& counters)
+        : loop(*ls.loop), clock(loop), owner(settings_of(c), env_of(ls, clock, counters)) {}
     static hub::jobs_settings settings_of(const server_config& c) {
         return {static_cast<std::int64_t>(c.hub.job_visibility_timeout_ms), c.hub.jobs_queue,
                 static_cast<std::size_t>(c.hub.jobs_kept)};
     }
-    static hub::jobs_env env_of(loop_state& ls, loop_clock& clock) {
+    static hub::jobs_env env_of(loop_state& ls, loop_clock& clock, hub::jobs_counters& counters) {
         hub::jobs_env e;
         e.clock = &clock;
-        e.counters = &g_jobs;
+        e.counters = &counters;
         e.json = jobs_json_hooks();
         e.on_change = [&ls](const std::string& topic, shared_bytes json) {
             if (ls.shard) ls.shard->publish(topic, "application/json", std::move(json));
@@ -173,37 +174,67 @@ struct jobs_service {
     jobs_owner owner;
 };
 
-// Set on loop 0's thread at start; read by handlers on other loops only to post to its loop.
-std::atomic<jobs_service*> g_owner{nullptr};
+/// Loop 0's slot of type T (jobs_service, hub::jobs_counters), or nullptr before loop 0 started
+/// (or, for the owner, after it stopped). Any thread: the slot pointer is atomic.
+template <typename T>
+T* on_loop0(runtime* rt) {
+    if (!rt || rt->loop_count() == 0 || !rt->loop_at(0).loop) return nullptr;
+    return rt->loop_at(0).loop->slot<T>();
+}
 
-jobs_service* owner_of_jobs() {
-    return g_owner.load(std::memory_order_acquire);
+jobs_service* owner_of_jobs(sy::app& a) {
+    return on_loop0<jobs_service>(a.runtime());
 }
 
 /// Runs fn(owner, reply) on the owner loop; the reply answers this request on its loop.
 /// undelivered(answer) runs on the owner loop when the client had gone when the answer came.
 template <typename Fn>
-void on_owner(http::response& res, Fn fn,
+void on_owner(sy::app& a, http::response& res, Fn fn,
               std::function<void(jobs_owner&, const job_answer&)> undelivered = {}) {
     loop_state* ls = current_loop_state();
-    jobs_service* o = owner_of_jobs();
+    jobs_service* o = owner_of_jobs(a);
     if (!ls || !o) {
         res.send(503, "jobs are not running\n");
         return;
     }
     auto to = std::make_shared<reply_to>(*ls->loop, res);
-    hub::job_reply answer = [o, to, undelivered](job_answer a) {
+    hub::job_reply answer = [o, to, undelivered](job_answer ans) {
         std::function<void()> gone;
         if (undelivered) {
-            gone = [o, undelivered, a] {
-                o->loop.post([o, undelivered, a] { undelivered(o->owner, a); });
+            gone = [o, undelivered, ans] {
+                o->loop.post([o, undelivered, ans] { undelivered(o->owner, ans); });
             };
         }
-        to->send(http_reply(a), std::move(gone));
+        to->send(http_reply(ans), std::move(gone));
     };
     o->loop.post([o, fn = std::move(fn), answer = std::move(answer)]() mutable {
         fn(o->owner, std::move(answer));
     });
+}
+
+/// The sy_jobs_* families: loop 0's counters, read when scraped (0 before loop 0 started).
+void register_jobs_metrics(runtime& rt) {
+    struct family {
+        const char* name;
+        const char* help;
+        std::atomic<std::uint64_t> hub::jobs_counters::*field;
+    };
+    static constexpr family families[] = {
+        {"sy_jobs_submitted_total", "Jobs submitted.", &hub::jobs_counters::submitted},
+        {"sy_jobs_taken_total", "Jobs handed to workers (redeliveries included).",
+         &hub::jobs_counters::taken},
+        {"sy_jobs_completed_total", "Jobs reported done.", &hub::jobs_counters::completed},
+        {"sy_jobs_failed_total", "Jobs reported failed.", &hub::jobs_counters::failed},
+        {"sy_jobs_reassigned_total", "Jobs requeued after their worker went silent or left.",
+         &hub::jobs_counters::reassigned},
+    };
+    for (const family& f : families) {
+        rt.metrics().add_value({f.name, metrics::kind::counter, f.help, {}, false},
+                               [&rt, field = f.field]() -> std::uint64_t {
+                                   const auto* c = on_loop0<hub::jobs_counters>(&rt);
+                                   return c ? (c->*field).load(std::memory_order_relaxed) : 0;
+                               });
+    }
 }
 
 }  // namespace
@@ -220,19 +251,22 @@ void install_jobs(sy::app& a) {
         }
         rt.on_loop_start([&a](loop_state& ls) {
             if (ls.index != 0) return;
-            auto* o = new jobs_service(ls, a.config());
+            // The counters outlive the owner (loop-owned, freed by ~loop): a scrape after the
+            // stop still reads them.
+            auto& counters = ls.loop->emplace_slot<hub::jobs_counters>();
+            auto& o = ls.loop->emplace_slot<jobs_service>(ls, a.config(), counters);
             // After every loop-start hook ran (install_amqp sets ls.broker in its own hook); the
             // first task of loop 0, so before any handler's post reaches the owner.
-            ls.loop->post([o, &ls] { o->owner.start(ls.broker); });
-            g_owner.store(o, std::memory_order_release);
+            ls.loop->post([o = &o, &ls] { o->owner.start(ls.broker); });
         });
         rt.on_loop_stop([](loop_state& ls) {
             if (ls.index != 0) return;
-            delete g_owner.exchange(nullptr);
+            ls.loop->set_slot<jobs_service>(nullptr);  // frees the owner (on loop 0's thread)
         });
+        register_jobs_metrics(rt);
     });
     auto& r = a.router();
-    r.post("/jobs", [](http::request& req, http::response& res) {
+    r.post("/jobs", [&a](http::request& req, http::response& res) {
         std::string type(req.header("content-type").value_or("application/octet-stream"));
         // Served to workers as an AMQP shortstr and inside JSON: the hub's rule for what every
         // transport can carry.
@@ -240,9 +274,10 @@ void install_jobs(sy::app& a) {
             return res.send_json(400, "{\"error\":\"invalid content type\"}");
         }
         auto payload = shared_bytes::copy_of(req.body());
-        on_owner(res, [type = std::move(type), payload](jobs_owner& o, hub::job_reply to) mutable {
-            o.submit(std::move(type), std::move(payload), std::move(to));
-        });
+        on_owner(a, res,
+                 [type = std::move(type), payload](jobs_owner& o, hub::job_reply to) mutable {
+                     o.submit(std::move(type), std::move(payload), std::move(to));
+                 });
     });
     r.get("/jobs/next", [&a](http::request& req, http::response& res) {
         std::int64_t timeout = static_cast<std::int64_t>(a.config().hub.longpoll_timeout_ms);
@@ -251,33 +286,33 @@ void install_jobs(sy::app& a) {
         }
         static std::atomic<std::uint64_t> next_key{0};
         const std::uint64_t key = next_key.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (jobs_service* o = owner_of_jobs()) {
+        if (jobs_service* o = owner_of_jobs(a)) {
             // The client leaves while waiting: take it off the owner's list at once.
             res.on_abort([o, key] { o->loop.post([o, key] { o->owner.drop_worker(key); }); });
         }
         on_owner(
-            res,
+            a, res,
             [timeout, key](jobs_owner& o, hub::job_reply to) {
                 o.take(key, timeout, std::move(to));
             },
             // The offer reached a client that had gone: the job goes back to the queue.
-            [](jobs_owner& o, const job_answer& a) {
-                if (a.outcome == job_outcome::offer) o.give_back(a.id, a.lease);
+            [](jobs_owner& o, const job_answer& ans) {
+                if (ans.outcome == job_outcome::offer) o.give_back(ans.id, ans.lease);
             });
         // After on_owner: posted behind take() even when the shutdown already began.
-        if (jobs_service* o = owner_of_jobs(); o && !res.finished()) {
+        if (jobs_service* o = owner_of_jobs(a); o && !res.finished()) {
             res.on_shutdown([o, key] { o->loop.post([o, key] { o->owner.release_worker(key); }); });
         }
     });
-    r.put("/jobs/:id", [](http::request& req, http::response& res) {
+    r.put("/jobs/:id", [&a](http::request& req, http::response& res) {
         auto id = parse_job_id(req.param("id"));
         if (!id) return res.send_json(400, "{\"error\":\"bad job id\"}");
         std::string body(req.body());
-        on_owner(res, [id = *id, body = std::move(body)](jobs_owner& o, hub::job_reply to) {
+        on_owner(a, res, [id = *id, body = std::move(body)](jobs_owner& o, hub::job_reply to) {
             o.update(id, body, std::move(to));
         });
     });
-    r.get("/jobs/:id", [](http::request& req, http::response& res) {
+    r.get("/jobs/:id", [&a](http::request& req, http::response& res) {
         auto id = parse_job_id(req.param("id"));
         if (!id) return res.send_json(400, "{\"error\":\"bad job id\"}");
         std::optional<std::uint64_t> version;
@@ -286,11 +321,11 @@ void install_jobs(sy::app& a) {
         if (auto w = req.query("wait"))
             wait = static_cast<std::int64_t>(parse_job_id(*w).value_or(0));
         if (version && !req.query("wait")) wait = 30;
-        on_owner(res, [id = *id, version, wait](jobs_owner& o, hub::job_reply to) {
+        on_owner(a, res, [id = *id, version, wait](jobs_owner& o, hub::job_reply to) {
             o.watch(id, version, wait * 1000, std::move(to));
         });
         // After on_owner, as for /jobs/next: a long poll that waits is answered at shutdown.
-        jobs_service* o = owner_of_jobs();
+        jobs_service* o = owner_of_jobs(a);
         if (o && version && wait > 0 && !res.finished()) {
             res.on_shutdown(
                 [o, id = *id] { o->loop.post([o, id] { o->owner.release_watchers(id); }); });
@@ -308,20 +343,6 @@ void install_jobs(sy::app& a) {
         sub.counters = push_counters_of(*ls);
         start_push(res, *ls, std::move(sub));
     });
-}
-
-void render_jobs_metrics(std::string& out) {
-    auto line = [&out](std::string_view name, std::string_view help, std::uint64_t v) {
-        fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n{} {}\n", name,
-                       help, name, name, v);
-    };
-    line("sy_jobs_submitted_total", "Jobs submitted.", g_jobs.submitted.load());
-    line("sy_jobs_taken_total", "Jobs handed to workers (redeliveries included).",
-         g_jobs.taken.load());
-    line("sy_jobs_completed_total", "Jobs reported done.", g_jobs.completed.load());
-    line("sy_jobs_failed_total", "Jobs reported failed.", g_jobs.failed.load());
-    line("sy_jobs_reassigned_total", "Jobs requeued after their worker went silent or left.",
-         g_jobs.reassigned.load());
 }
 
 }  // namespace sy::server

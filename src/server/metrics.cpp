@@ -267,9 +267,7 @@ void register_runtime_metrics(runtime& rt) {
 }
 
 std::string render_metrics(runtime& rt) {
-    std::string out = rt.metrics().prometheus();
-    render_jobs_metrics(out);  // until the jobs component registers its families
-    return out;
+    return rt.metrics().prometheus();
 }
 
 std::string render_listeners_json(runtime& rt) {

@@ -1,6 +1,6 @@
 // Shared browser-test helpers: start build/bin/switchyard on port 0 and read the port from its
 // first line; launch Debian's chromium headless through playwright-core.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -9,9 +9,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '..', '..');
 
 // need: the schemes to wait for ("http", "amqp", ...); ports holds each one's port.
-export function startServer(args = [], need = ['http']) {
-  const bin = path.join(process.env.SY_BIN_DIR || path.join(root, 'build', 'bin'), 'switchyard');
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--workers', '2', ...args], {
+// opts.binary: another program of build/bin (a course demo); opts.listen: its address.
+export function startServer(args = [], need = ['http'], opts = {}) {
+  const bin = path.join(process.env.SY_BIN_DIR || path.join(root, 'build', 'bin'),
+    opts.binary || 'switchyard');
+  const listen = opts.listen || '127.0.0.1:0';
+  const child = spawn(bin, ['--listen', listen, '--workers', '2', ...args], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -44,4 +47,24 @@ export async function launch() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+// The course's browser snippets name a fixed URL (http://localhost:8080). A test that runs one
+// unchanged calls this first: in the outer process it runs the test file again inside a private
+// network namespace (unshare -rn: its own loopback, where port 8080 is free whatever the host
+// runs) and returns that run's result ({status, output}); inside, it returns null and the
+// file's tests run. skip: the reason when no namespace can be made.
+export function inPrivateNetwork(file) {
+  if (process.env.SY_PRIVATE_NET === '1') return null;
+  const probe = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    return { skip: `no private network namespace: ${probe.error || probe.stderr}` };
+  }
+  // Run as a plain script (its test() calls run, the exit status says whether they passed);
+  // without the runner's NODE_TEST_CONTEXT, which would make it report to a parent runner.
+  const env = { ...process.env, SY_PRIVATE_NET: '1' };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up && exec "$0" "$1"',
+    process.execPath, file], { encoding: 'utf8', timeout: 240000, env });
+  return { status: r.status, output: `${r.stdout}${r.stderr}${r.error || ''}` };
 }

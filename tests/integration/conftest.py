@@ -23,10 +23,12 @@ LINE = re.compile(r"listening on (\w+)://(\S+):(\d+)")
 
 
 class server:
-    def __init__(self, args=(), binary="switchyard", need=("http",), timeout=15.0):
+    def __init__(self, args=(), binary="switchyard", need=("http",), timeout=15.0, wrap=()):
+        """wrap: a command prefix that execs the binary (course_net.netns.cmd: inside a private
+        network namespace); the process is still the server's, killed by its PID."""
         self.out = tempfile.NamedTemporaryFile(prefix="sy-out-", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="sy-err-", delete=False)
-        argv = [os.path.join(BIN_DIR, binary)] + list(args)
+        argv = list(wrap) + [os.path.join(BIN_DIR, binary)] + list(args)
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.err, cwd=ROOT,
                                      start_new_session=True)
         self.ports = {}

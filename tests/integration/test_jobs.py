@@ -8,7 +8,7 @@ import time
 
 import websockets
 
-from conftest import http_json as call, server
+from conftest import curl, http_json as call, server
 from pushlib import sse
 
 
@@ -122,3 +122,47 @@ def test_job_events_over_http2_cleartext_and_tls(tmp_path):
             assert data and json.loads(data[0])["status"] == "queued", out[:500]
     finally:
         s.close()
+
+
+def test_jobs_families_in_the_metrics_registry():
+    """sy_jobs_* come from the runtime's metrics registry: the same figures in Prometheus text
+    and in /metrics?format=json, counted once per event (a redelivery counts as taken and
+    reassigned), whatever loop the handlers ran on."""
+    s = server(["--listen", "127.0.0.1:0", "--model", "reuseport", "--workers", "2",
+                "--hub-job-visibility-timeout-ms", "300"])
+    try:
+        ids = [call(s.port, "POST", "/jobs", b'{"n": %d}' % i)[1]["id"] for i in range(3)]
+        st, a = call(s.port, "GET", "/jobs/next?timeout=5")  # taken, then silent: reassigned
+        assert st == 200
+        st, j = call(s.port, "GET", f"/jobs/{a['id']}?wait=5&version={j_version(s, a['id'])}")
+        assert j["status"] == "queued"
+        outcomes = {}
+        for status in ("done", "failed", "done"):
+            st, w = call(s.port, "GET", "/jobs/next?timeout=5")
+            assert st == 200
+            st, _ = call(s.port, "PUT", f"/jobs/{w['id']}",
+                         json.dumps({"status": status, "lease": w["lease"]}).encode())
+            assert st == 200
+            outcomes[w["id"]] = status
+        assert sorted(outcomes) == sorted(ids)
+        want = {"sy_jobs_submitted_total": 3, "sy_jobs_taken_total": 4,
+                "sy_jobs_completed_total": 2, "sy_jobs_failed_total": 1,
+                "sy_jobs_reassigned_total": 1}
+        rc, text, err = curl(f"{s.url}/metrics")
+        assert rc == 0, err
+        lines = text.decode().splitlines()
+        for name, v in want.items():
+            assert f"# TYPE {name} counter" in lines
+            assert f"{name} {v}" in lines, (name, [x for x in lines if "sy_jobs" in x])
+        st, doc = call(s.port, "GET", "/metrics?format=json")
+        assert st == 200
+        for name, v in want.items():
+            fam = doc[name]
+            assert fam["type"] == "counter" and fam["help"]
+            assert [x["value"] for x in fam["samples"]] == [v], (name, fam)
+    finally:
+        s.close()
+
+
+def j_version(s, jid):
+    return call(s.port, "GET", f"/jobs/{jid}")[1]["version"]

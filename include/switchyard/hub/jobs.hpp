@@ -43,9 +43,15 @@ namespace sy::hub {
 
 class broker;
 
-/// Process-wide job counters (read by the metrics endpoint from any thread).
+/// The owner's counters. Single writer: only the owner's thread adds (relaxed load + store, no
+/// locked instruction); any thread may read them (the server keeps them in loop 0's slot and
+/// its metrics registry reads them when scraped).
 struct jobs_counters {
     std::atomic<std::uint64_t> submitted{0}, taken{0}, completed{0}, failed{0}, reassigned{0};
+    /// Owner thread only.
+    static void bump(std::atomic<std::uint64_t>& c) {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
 };
 
 /// What an operation came to. body is the JSON answer for every outcome that has one.
@@ -59,7 +65,7 @@ enum class job_outcome : std::uint8_t {
     no_such_job,    // update, watch
     not_running,    // update: the job is queued or finished (body includes it)
     lease_lost,     // update: the lease in the report is not the current one
-    bad_result,     // update: the result is not a JSON value
+    bad_result,     // update: the report is not a JSON object
     held_by_amqp,   // update: done/failed for a job an AMQP consumer holds
     state,          // watch: the job; version set
     not_modified,   // watch: the wait ended without a change; version = the one seen

@@ -70,12 +70,17 @@ class subscription {
 result<subscription, hub::topic_error> subscribe(std::string_view pattern, message_fn fn,
                                                  hub::subscribe_options opts = {});
 
+/// Answers req (on its loop) with an SSE stream of pattern, as GET /sub/{pattern} does for
+/// Accept: text/event-stream: events with their hub ids, a reconnect's Last-Event-ID (or
+/// ?since=, ?last_event_id=) resumes from the topic's history, heartbeats, the slow-subscriber
+/// policy; ?envelope, ?event=, ?retry= as there. For a handler serving a topic under its own URL
+/// (examples/course/server-sent-events). 503 off a loop thread; 500 for a pattern the hub
+/// refuses (the program's mistake, not the client's).
+void stream_sse(sy::app& a, http::request& req, http::response& res, std::string_view pattern);
+
 }  // namespace gateway
 
 /// Jobs API routes (jobs.cpp); install_gateway calls it.
 void install_jobs(sy::app& a);
-/// Prometheus text of the jobs counters, appended by render_metrics (server/builtin.hpp) until
-/// the jobs component registers them in the registry.
-void render_jobs_metrics(std::string& out);
 
 }  // namespace sy::server

@@ -220,6 +220,28 @@ TEST_F(jobs, release_answers_waiters_at_shutdown) {
     EXPECT_EQ(lp.a->outcome, job_outcome::shutting_down);
 }
 
+// The report is read by base/json's document reader: string members are unescaped before use
+// (a raw field scanner would compare the escaped status text with "done" and keep the escapes).
+TEST_F(jobs, escaped_string_fields_of_a_report_are_unescaped) {
+    const std::uint64_t id = submit("x");
+    slot offer;
+    owner->take(1, 1000, offer.reply());
+    ASSERT_EQ(offer.a->outcome, job_outcome::offer);
+    slot progress;
+    owner->update(id,
+                  "{\"progress\":\"\\u0034\\u0032\",\"lease\":\"" + std::to_string(offer.a->lease) +
+                      "\",\"result\":\"a\\\"b\\u00e9\"}",
+                  progress.reply());
+    ASSERT_EQ(progress.a->outcome, job_outcome::updated);
+    EXPECT_TRUE(has(*progress.a, "\"progress\":42"));
+    EXPECT_TRUE(has(*progress.a, "\"result\":\"a\\\"b\xc3\xa9\"")) << progress.a->body;
+    slot done;
+    owner->update(id, "{\"status\":\"d\\u006fne\",\"progress\":42.5}", done.reply());
+    ASSERT_EQ(done.a->outcome, job_outcome::updated);
+    EXPECT_TRUE(has(watch(id), "\"status\":\"done\""));
+    EXPECT_EQ(counters.completed.load(), 1u);
+}
+
 TEST_F(jobs, unknown_jobs_and_bad_results_are_refused) {
     slot none;
     owner->update(42, "{}", none.reply());
@@ -229,6 +251,12 @@ TEST_F(jobs, unknown_jobs_and_bad_results_are_refused) {
     owner->take(1, 1000, offer.reply());
     owner->update(id, "{\"result\":}", bad.reply());
     EXPECT_EQ(bad.a->outcome, job_outcome::bad_result);
+    slot not_json;
+    owner->update(id, "progress=5", not_json.reply());
+    EXPECT_EQ(not_json.a->outcome, job_outcome::bad_result);
+    slot heartbeat;  // an empty report only extends the lease
+    owner->update(id, "", heartbeat.reply());
+    EXPECT_EQ(heartbeat.a->outcome, job_outcome::updated);
     EXPECT_EQ(parse_job_id("12"), 12u);
     EXPECT_FALSE(parse_job_id("12x"));
 }
