@@ -266,8 +266,8 @@ void register_runtime_metrics(runtime& rt) {
     add_tls(rt);
 }
 
-std::string render_metrics(runtime& rt) {
-    std::string out = rt.metrics().prometheus();
+std::string render_metrics(runtime& rt, metrics::scope sc) {
+    std::string out = rt.metrics().prometheus(sc);
     render_jobs_metrics(out);  // until the jobs component registers its families
     return out;
 }
