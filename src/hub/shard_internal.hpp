@@ -16,7 +16,8 @@ struct hub_shard::subscription {
     subscription_id id = 0;
     std::string pattern;
     bool literal = true;
-    subscriber* target = nullptr;  // null for a long-poll waiter
+    subscriber_kind kind = subscriber_kind::other;  // which subscriber gauge counts it
+    subscriber* target = nullptr;                   // null for a long-poll waiter
     start_from start = start_from::live;
     std::uint64_t since = 0;
     // True between registration and the owner's history reply: live deliveries are buffered

@@ -11,6 +11,7 @@
 #include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
+#include "switchyard/server/hub_metrics.hpp"
 #include "switchyard/session/push_format.hpp"
 #include "switchyard/session/push_stream.hpp"
 #include "switchyard/session/sse_session.hpp"
@@ -183,7 +184,9 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         if (sp.given && hub::is_literal(pattern)) {
             h = shard.next_after(pattern, sp.since, 1, waiter_callback(self));
         } else {
-            h = shard.subscribe(pattern, this, {});
+            hub::subscribe_options live;
+            live.kind = hub::subscriber_kind::long_poll;
+            h = shard.subscribe(pattern, this, live);
         }
         if (!h) {
             finish();
@@ -465,6 +468,7 @@ void install_gateway(sy::app& a) {
     a.on_runtime([](runtime& rt) {
         rt.on_loop_start([](loop_state& ls) { ls.loop->emplace_slot<session::push_counters>(); });
         register_gateway_metrics(rt);
+        register_hub_metrics(rt);
     });
     auto& r = a.router();
     r.get("/echo", [&a](http::request& req, http::response& res) {

@@ -74,6 +74,13 @@ struct publish_ack {
 };
 using publish_callback = unique_function<void(result<publish_ack, publish_error>)>;
 
+/// Which kind of client holds a subscription: the per-shard subscriber gauges are kept by kind
+/// (hub::totals, metrics sy_hub_subscribers{transport}). The hub attaches no other meaning to it.
+enum class subscriber_kind : std::uint8_t { other, websocket, sse, grpc, long_poll, amqp, count_ };
+inline constexpr std::size_t subscriber_kinds = static_cast<std::size_t>(subscriber_kind::count_);
+/// "other" | "websocket" | "sse" | "grpc" | "long_poll" | "amqp".
+std::string_view to_string(subscriber_kind k);
+
 /// Where a subscription starts.
 enum class start_from : std::uint8_t {
     live,    // only messages published from now on
@@ -83,6 +90,7 @@ enum class start_from : std::uint8_t {
 struct subscribe_options {
     start_from start = start_from::live;
     std::uint64_t since = 0;
+    subscriber_kind kind = subscriber_kind::other;  ///< next_after's waiters are long_poll
     static subscribe_options after(std::uint64_t id) { return {start_from::since, id}; }
     static subscribe_options from_newest() { return {start_from::newest, 0}; }
 };
@@ -108,6 +116,17 @@ struct topic_stats {
     std::uint64_t over_cap = 0;    // block_publisher subscribers currently over cap
 };
 using stats_callback = unique_function<void(result<topic_stats, topic_error>)>;
+
+/// Hub-wide figures: each shard's single-writer counters summed (hub::totals). topics counts the
+/// topics each shard owns (topics are never forgotten); publishes the messages owners accepted;
+/// deliveries the subscribers reached, counted on the shard that reached them; subscribers the
+/// live subscriptions by kind.
+struct hub_totals {
+    std::uint64_t topics = 0;
+    std::uint64_t publishes = 0;
+    std::uint64_t deliveries = 0;
+    std::uint64_t subscribers[subscriber_kinds] = {};
+};
 
 using subscription_id = std::uint64_t;
 class hub_shard;
@@ -202,7 +221,9 @@ class hub_shard {
     void owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
                        bool utf8, unsigned origin, publish_callback done);
     void owner_reply(const std::shared_ptr<pending_publish>& p, std::uint64_t reached);
-    static void count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n);
+    /// This shard reached n subscribers with a message of a topic whose slot for this shard is
+    /// `slot`: adds n there and to the shard's delivery total.
+    void count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n);
     void owner_over_cap(const std::string& name, int delta);
     snapshot owner_fetch(const std::string& name, std::uint64_t since, std::size_t limit,
                          bool newest_only);
@@ -255,6 +276,9 @@ class hub {
     const hub_settings& settings() const { return settings_; }
     /// Sums of the per-shard counters. Any thread (relaxed; a momentary view).
     policy_counters counters() const;
+    /// Sums of the per-shard topic, publish, delivery and subscriber counters. Any thread
+    /// (relaxed; a momentary view, costs O(shards)).
+    hub_totals totals() const;
 
   private:
     friend class hub_shard;
@@ -263,7 +287,16 @@ class hub {
         std::atomic<std::uint64_t> drops{0};
         std::atomic<std::uint64_t> disconnects{0};
         std::atomic<std::uint64_t> rejections{0};
+        // Written by this shard only (a plain load + store, no locked instruction).
+        std::atomic<std::uint64_t> topics{0};
+        std::atomic<std::uint64_t> publishes{0};
+        std::atomic<std::uint64_t> deliveries{0};
+        std::atomic<std::uint64_t> subscribers[subscriber_kinds] = {};
     };
+    /// Single-writer increment (or decrement, by wrapping) of one of the shard's own counters.
+    static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+        c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     std::int64_t now() const;
 
     hub_settings settings_;

@@ -107,6 +107,8 @@ struct push_subscription {
     hub::subscribe_options start;
     millis heartbeat{0};                ///< 0: none (framer.heartbeat() while nothing is queued)
     push_counters* counters = nullptr;  ///< per loop; outlives the stream
+    /// The hub's subscriber gauge that counts the stream (sy_hub_subscribers{transport}).
+    hub::subscriber_kind kind = hub::subscriber_kind::other;
 };
 
 /// The subscriber loop for one target and framer (see the file comment). The owner forwards the
