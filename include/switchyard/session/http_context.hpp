@@ -23,6 +23,7 @@
 #include "switchyard/proto/http1/message.hpp"
 #include "switchyard/proto/http1/request_parser.hpp"
 #include "switchyard/proto/http1/serializer.hpp"
+#include "switchyard/proto/http2/common.hpp"
 
 namespace sy::session {
 
@@ -44,6 +45,7 @@ struct http_counters {
     core::counter upgrades;
     core::counter h2c_switches;
     core::counter active;  ///< sessions open now (gauge)
+    h2::frame_counters h2;  ///< this loop's h2 sessions: streams, RST_STREAM, GOAWAY
 };
 
 /// What one request in flight needs; pooled per loop.
