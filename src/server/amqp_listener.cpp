@@ -152,9 +152,9 @@ constexpr amqp_family k_amqp_families[] = {
      "Consumers currently connected", &amqp_snapshot::consumers, ""},
     {"rabbitmq_global_messages_received_total", "sy_amqp_published_total", metrics::kind::counter,
      "Total number of messages received from publishers", &amqp_snapshot::published, "protocol"},
-    {"rabbitmq_global_messages_delivered_total", "sy_amqp_delivered_total",
-     metrics::kind::counter, "Total number of messages delivered to consumers",
-     &amqp_snapshot::delivered, "protocol,queue_type"},
+    {"rabbitmq_global_messages_delivered_total", "sy_amqp_delivered_total", metrics::kind::counter,
+     "Total number of messages delivered to consumers", &amqp_snapshot::delivered,
+     "protocol,queue_type"},
     {"rabbitmq_global_messages_acknowledged_total", nullptr, metrics::kind::counter,
      "Total number of messages acknowledged by consumers", &amqp_snapshot::acknowledged,
      "protocol,queue_type"},
@@ -182,11 +182,13 @@ void add_amqp_family(metrics::registry& m, const std::shared_ptr<amqp_state>& st
         m.add(std::move(spec), [st, get = f.get](metrics::emitter& e) {
             if (!e.per_object()) return e.add((st->figures.*get).load(std::memory_order_relaxed));
             std::lock_guard lk(st->figures.mu);
-            for (const auto& q : st->figures.per_queue) e.add({q.vhost, q.name}, queue_value(q, get));
+            for (const auto& q : st->figures.per_queue)
+                e.add({q.vhost, q.name}, queue_value(q, get));
         });
     } else if (labels.empty()) {
-        m.add_value(std::move(spec),
-                    [st, get = f.get] { return (st->figures.*get).load(std::memory_order_relaxed); });
+        m.add_value(std::move(spec), [st, get = f.get] {
+            return (st->figures.*get).load(std::memory_order_relaxed);
+        });
     } else {
         // Only classic queues exist here: one sample, labelled as RabbitMQ labels its classic
         // queues' series.
@@ -200,8 +202,9 @@ void add_amqp_family(metrics::registry& m, const std::shared_ptr<amqp_state>& st
         });
     }
     if (f.sy) {
-        m.add_value({f.sy, f.type, f.help, {}, false},
-                    [st, get = f.get] { return (st->figures.*get).load(std::memory_order_relaxed); });
+        m.add_value({f.sy, f.type, f.help, {}, false}, [st, get = f.get] {
+            return (st->figures.*get).load(std::memory_order_relaxed);
+        });
     }
 }
 
@@ -224,7 +227,9 @@ void register_amqp_metrics(runtime& rt, const std::shared_ptr<amqp_state>& st) {
            "RabbitMQ node & cluster identity info",
            {"rabbitmq_node", "rabbitmq_cluster", "rabbitmq_cluster_permanent_id"},
            false},
-          [node](metrics::emitter& e) { e.add({node, node, node}, 1); });
+          [node](metrics::emitter& e) {
+              e.add({node, node, node}, 1);
+          });
     for (const amqp_family& f : k_amqp_families) add_amqp_family(m, st, f);
 }
 

@@ -94,9 +94,9 @@ void gather_topics(hub::hub_shard& shard, std::vector<std::string> names,
 
 void add_totals(runtime& rt) {
     auto& m = rt.metrics();
-    m.add_value({"sy_hub_topics", kind::gauge, "Hub topics (topics are never forgotten).", {},
-                 false},
-                [&rt] { return rt.hub().totals().topics; });
+    m.add_value(
+        {"sy_hub_topics", kind::gauge, "Hub topics (topics are never forgotten).", {}, false},
+        [&rt] { return rt.hub().totals().topics; });
     m.add({"sy_hub_subscribers",
            kind::gauge,
            "Hub subscriptions by transport (amqp: one per amq.topic binding pattern; other: "
@@ -109,25 +109,33 @@ void add_totals(runtime& rt) {
                   e.add({hub::to_string(static_cast<hub::subscriber_kind>(k))}, t.subscribers[k]);
               }
           });
-    m.add_value({"sy_hub_publishes_total", kind::counter,
-                 "Messages accepted by their topic's owner shard.", {}, false},
+    m.add_value({"sy_hub_publishes_total",
+                 kind::counter,
+                 "Messages accepted by their topic's owner shard.",
+                 {},
+                 false},
                 [&rt] { return rt.hub().totals().publishes; });
-    m.add_value({"sy_hub_deliveries_total", kind::counter,
-                 "Subscribers reached by hub messages, summed over publishes.", {}, false},
+    m.add_value({"sy_hub_deliveries_total",
+                 kind::counter,
+                 "Subscribers reached by hub messages, summed over publishes.",
+                 {},
+                 false},
                 [&rt] { return rt.hub().totals().deliveries; });
-    m.add_value({"sy_hub_drops_total", kind::counter,
-                 "Messages skipped by drop-oldest subscribers (slow-subscriber policy).", {}, false},
+    m.add_value({"sy_hub_drops_total",
+                 kind::counter,
+                 "Messages skipped by drop-oldest subscribers (slow-subscriber policy).",
+                 {},
+                 false},
                 [&rt] { return rt.hub().counters().drops; });
 }
 
 /// One per-topic family read from the snapshot.
 void add_topic_family(runtime& rt, const std::shared_ptr<topic_snapshot>& snap, const char* name,
                       kind type, const char* help, std::uint64_t hub::topic_stats::*field) {
-    rt.metrics().add({name, type, help, {"topic"}, true},
-                     [snap, field](metrics::emitter& e) {
-                         std::lock_guard lk(snap->mu);
-                         for (const auto& [topic, st] : snap->topics) e.add({topic}, st.*field);
-                     });
+    rt.metrics().add({name, type, help, {"topic"}, true}, [snap, field](metrics::emitter& e) {
+        std::lock_guard lk(snap->mu);
+        for (const auto& [topic, st] : snap->topics) e.add({topic}, st.*field);
+    });
 }
 
 }  // namespace
@@ -155,8 +163,8 @@ void register_hub_metrics(runtime& rt, topic_lister lister) {
         if (!sel.needs_listing() || !lister) {
             return gather_topics(*shard, select_topics(sel, {}), snap, std::move(done));
         }
-        lister(*shard, [shard, sel, snap, done = std::move(done)](
-                           std::vector<listed_topic> listed) mutable {
+        lister(*shard, [shard, sel, snap,
+                        done = std::move(done)](std::vector<listed_topic> listed) mutable {
             gather_topics(*shard, select_topics(sel, std::move(listed)), snap, std::move(done));
         });
     });

@@ -295,8 +295,8 @@ amqp_figures amqp_server::figures(std::size_t max_queues) const {
     f.per_queue.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         const ref& r = refs[i];
-        f.per_queue.push_back({*r.vhost, *r.name, r.q->ready_count(), r.q->unacked_count(),
-                               r.q->consumer_count()});
+        f.per_queue.push_back(
+            {*r.vhost, *r.name, r.q->ready_count(), r.q->unacked_count(), r.q->consumer_count()});
     }
     f.connections = impl_->connections.size();
     for (auto* c : impl_->connections) f.channels += c->channels().size();

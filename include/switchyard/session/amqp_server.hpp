@@ -60,17 +60,17 @@ struct amqp_queue_figures {
 
 /// The broker's figures at one instant (metrics: rabbitmq_* and sy_amqp_*).
 struct amqp_figures {
-    std::uint64_t published = 0;    ///< messages received by the broker since start
-    std::uint64_t delivered = 0;    ///< deliveries to consumers and basic.get, redeliveries too
-    std::uint64_t acknowledged = 0; ///< deliveries acknowledged by consumers
-    std::uint64_t redelivered = 0;  ///< deliveries flagged redelivered
-    std::uint64_t confirmed = 0;    ///< messages confirmed to publishers (basic.ack)
-    std::uint64_t ready = 0;        ///< messages waiting in queues, every vhost
-    std::uint64_t unacked = 0;      ///< delivered, not yet acknowledged
-    std::uint64_t consumers = 0;    ///< consumers over every queue
-    std::uint64_t queues = 0;       ///< queues over every vhost
-    std::uint64_t connections = 0;  ///< AMQP connections open
-    std::uint64_t channels = 0;     ///< channels open over those connections
+    std::uint64_t published = 0;     ///< messages received by the broker since start
+    std::uint64_t delivered = 0;     ///< deliveries to consumers and basic.get, redeliveries too
+    std::uint64_t acknowledged = 0;  ///< deliveries acknowledged by consumers
+    std::uint64_t redelivered = 0;   ///< deliveries flagged redelivered
+    std::uint64_t confirmed = 0;     ///< messages confirmed to publishers (basic.ack)
+    std::uint64_t ready = 0;         ///< messages waiting in queues, every vhost
+    std::uint64_t unacked = 0;       ///< delivered, not yet acknowledged
+    std::uint64_t consumers = 0;     ///< consumers over every queue
+    std::uint64_t queues = 0;        ///< queues over every vhost
+    std::uint64_t connections = 0;   ///< AMQP connections open
+    std::uint64_t channels = 0;      ///< channels open over those connections
     /// The first max_queues queues in (vhost, name) order.
     std::vector<amqp_queue_figures> per_queue;
 };

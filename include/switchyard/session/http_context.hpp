@@ -44,7 +44,7 @@ struct http_counters {
     core::counter body_timeouts;
     core::counter upgrades;
     core::counter h2c_switches;
-    core::counter active;  ///< sessions open now (gauge)
+    core::counter active;   ///< sessions open now (gauge)
     h2::frame_counters h2;  ///< this loop's h2 sessions: streams, RST_STREAM, GOAWAY
 };
 

@@ -331,7 +331,8 @@ struct server_session::impl {
         if (it == s.streams_.end()) return 0;
         bool announced = it->second->announced;
         s.streams_.erase(it);
-        s.count(&frame_counters::streams_closed);  // before the event: the observer may not touch it any more
+        s.count(&frame_counters::streams_closed);  // before the event: the observer may not touch
+                                                   // it any more
         if (announced) s.obs_.on_stream_close(id, static_cast<error_code>(code));
         return 0;
     }
