@@ -8,15 +8,17 @@ LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 class families(dict):
-    """name -> {"type": str, "labels": set of label-name tuples, "samples": [(labels, value)]}"""
+    """name -> {"type": str, "help": str, "labels": set of label-name tuples,
+    "samples": [(labels, value)]}"""
 
 
 def parse(text):
     out = families()
     for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, typ = line.split(" ", 3)
-            out.setdefault(name, {"type": None, "labels": set(), "samples": []})["type"] = typ
+        if line.startswith("# TYPE ") or line.startswith("# HELP "):
+            _, what, name, text = (line.split(" ", 3) + [""])[:4]
+            fam = out.setdefault(name, {"type": None, "labels": set(), "samples": []})
+            fam["type" if what == "TYPE" else "help"] = text
             continue
         if not line or line.startswith("#"):
             continue
