@@ -157,8 +157,9 @@ void register_hub_metrics(runtime& rt, topic_lister lister) {
     topic_selection sel{mc.topics, static_cast<std::size_t>(mc.topics_top)};
     if (sel.names.empty() && sel.top == 0) return;
     if (sel.needs_listing() && !lister) {
-        log::warn("metrics.topics patterns and metrics.topics_top need a listing of the hub's "
-                  "topics, which this build does not have: only exact topic names get series");
+        log::warn(
+            "metrics.topics patterns and metrics.topics_top need a listing of the hub's "
+            "topics, which this build does not have: only exact topic names get series");
     }
     auto snap = std::make_shared<topic_snapshot>();
     rt.metrics().add_refresh([sel, snap, lister](std::function<void()> done) {

@@ -16,8 +16,8 @@ TEST(HubMetrics, PatternsAndTopNChooseFromTheListing) {
     topic_selection sel{{"news", "chat.*"}, 2};
     EXPECT_TRUE(sel.needs_listing());
     EXPECT_TRUE((topic_selection{{}, 1}).needs_listing());
-    std::vector<listed_topic> listed = {
-        {"chat.a", 1}, {"chat.b.c", 50}, {"big", 100}, {"bigger", 100}, {"small", 3}, {"news", 7}};
+    std::vector<listed_topic> listed = {{"chat.a", 1},   {"chat.b.c", 50}, {"big", 100},
+                                        {"bigger", 100}, {"small", 3},     {"news", 7}};
     // chat.* matches chat.a only (one word); the top 2 by publishes tie at 100: by name.
     EXPECT_EQ(select_topics(sel, listed),
               (std::vector<std::string>{"big", "bigger", "chat.a", "news"}));
