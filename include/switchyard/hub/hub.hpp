@@ -12,8 +12,9 @@
 //   with shard_count 1 nothing is ever posted. Consequence: callbacks may run before the call
 //   that caused them returns (publish completion, on_message for a resume from local history).
 // - The only state read across threads is a per-shard "interest" count (relaxed atomics: how
-//   many subscriptions a shard holds, so a publish skips shards with none) and the policy
-//   counters (single writer per shard, relaxed).
+//   many subscriptions a shard holds, so a publish skips shards with none), the policy
+//   counters and the totals (topics, publishes, deliveries, subscribers by kind: hub::totals),
+//   each written by its own shard only, relaxed.
 //
 // Topic ownership: topic t is owned by shard hash(t) % shard_count. The owner assigns ids
 // (1, 2, ...), timestamps, keeps the bounded history and the per-topic counters, and posts one
