@@ -23,6 +23,24 @@ std::string_view to_string(publish_error e) {
     return "unknown publish error";
 }
 
+std::string_view to_string(subscriber_transport t) {
+    switch (t) {
+        case subscriber_transport::websocket:
+            return "websocket";
+        case subscriber_transport::sse:
+            return "sse";
+        case subscriber_transport::grpc:
+            return "grpc";
+        case subscriber_transport::long_poll:
+            return "long_poll";
+        case subscriber_transport::amqp:
+            return "amqp";
+        case subscriber_transport::other:
+            break;
+    }
+    return "other";
+}
+
 bool valid_content_type(std::string_view content_type) {
     if (content_type.size() > 255) return false;
     for (char ch : content_type) {
@@ -42,25 +60,6 @@ std::string_view to_string(slow_policy p) {
             return "block-publisher";
     }
     return "unknown";
-}
-
-std::string_view to_string(subscriber_kind k) {
-    switch (k) {
-        case subscriber_kind::websocket:
-            return "websocket";
-        case subscriber_kind::sse:
-            return "sse";
-        case subscriber_kind::grpc:
-            return "grpc";
-        case subscriber_kind::long_poll:
-            return "long_poll";
-        case subscriber_kind::amqp:
-            return "amqp";
-        case subscriber_kind::other:
-        case subscriber_kind::count_:
-            break;
-    }
-    return "other";
 }
 
 std::optional<slow_policy> parse_slow_policy(std::string_view s) {
@@ -124,7 +123,7 @@ hub_totals hub::totals() const {
         t.topics += s.topics.load(std::memory_order_relaxed);
         t.publishes += s.publishes.load(std::memory_order_relaxed);
         t.deliveries += s.deliveries.load(std::memory_order_relaxed);
-        for (std::size_t k = 0; k < subscriber_kinds; ++k) {
+        for (std::size_t k = 0; k < subscriber_transport_count; ++k) {
             t.subscribers[k] += s.subscribers[k].load(std::memory_order_relaxed);
         }
     }

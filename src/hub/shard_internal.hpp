@@ -16,8 +16,10 @@ struct hub_shard::subscription {
     subscription_id id = 0;
     std::string pattern;
     bool literal = true;
-    subscriber_kind kind = subscriber_kind::other;  // which subscriber gauge counts it
-    subscriber* target = nullptr;                   // null for a long-poll waiter
+    // Which subscriber gauge counts it: the target's transport() when it subscribed, kept so the
+    // release needs no call into a subscriber that may be in its destructor.
+    subscriber_transport transport = subscriber_transport::other;
+    subscriber* target = nullptr;  // null for a long-poll waiter
     start_from start = start_from::live;
     std::uint64_t since = 0;
     // True between registration and the owner's history reply: live deliveries are buffered

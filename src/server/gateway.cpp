@@ -184,9 +184,7 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         if (sp.given && hub::is_literal(pattern)) {
             h = shard.next_after(pattern, sp.since, 1, waiter_callback(self));
         } else {
-            hub::subscribe_options live;
-            live.kind = hub::subscriber_kind::long_poll;
-            h = shard.subscribe(pattern, this, live);
+            h = shard.subscribe(pattern, this, {});
         }
         if (!h) {
             finish();
@@ -201,6 +199,9 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         });
     }
 
+    hub::subscriber_transport transport() const override {
+        return hub::subscriber_transport::long_poll;
+    }
     void on_message(const hub::delivery& d) override {
         hub::history_result r;
         r.messages.push_back(d.message_ptr_ref());

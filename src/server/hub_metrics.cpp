@@ -106,8 +106,9 @@ void add_totals(runtime& rt) {
            false},
           [&rt](metrics::emitter& e) {
               const hub::hub_totals t = rt.hub().totals();
-              for (std::size_t k = 0; k < hub::subscriber_kinds; ++k) {
-                  e.add({hub::to_string(static_cast<hub::subscriber_kind>(k))}, t.subscribers[k]);
+              for (std::size_t k = 0; k < hub::subscriber_transport_count; ++k) {
+                  e.add({hub::to_string(static_cast<hub::subscriber_transport>(k))},
+                        t.subscribers[k]);
               }
           });
     m.add_value({"sy_hub_publishes_total",

@@ -189,9 +189,7 @@ void amqp_server_impl::bridge_bind(const std::string& key) {
     if (!shard || !opts.hub_bridge) return;
     std::string pat = hub_pattern(key);
     if (bridge_subs_.count(pat)) return;
-    hub::subscribe_options live;
-    live.kind = hub::subscriber_kind::amqp;  // one per amq.topic binding pattern, not per consumer
-    auto h = shard->subscribe(pat, this, live);
+    auto h = shard->subscribe(pat, this);
     if (h) bridge_subs_.emplace(pat, std::move(*h));
 }
 

@@ -135,9 +135,7 @@ push_stream::~push_stream() {
 bool push_stream::start() {
     if (ended_) return false;  // ended while opening (shutdown already under way)
     // Resumes from local history may call on_message before subscribe() returns.
-    hub::subscribe_options opts = sub_.start;
-    opts.kind = sub_.kind;
-    auto h = shard_->subscribe(sub_.pattern, this, opts);
+    auto h = shard_->subscribe(sub_.pattern, this, sub_.start);
     if (!h) {
         end(push_end::invalid_topic, "invalid topic: " + std::string(hub::to_string(h.error())));
         return false;

@@ -13,7 +13,8 @@
 //   that caused them returns (publish completion, on_message for a resume from local history).
 // - The only state read across threads is a per-shard "interest" count (relaxed atomics: how
 //   many subscriptions a shard holds, so a publish skips shards with none), the policy
-//   counters and the totals (topics, publishes, deliveries, subscribers by kind: hub::totals),
+//   counters and the totals (topics, publishes, deliveries, subscribers by transport:
+//   hub::totals),
 //   each written by its own shard only, relaxed.
 //
 // Topic ownership: topic t is owned by shard hash(t) % shard_count. The owner assigns ids
@@ -75,13 +76,6 @@ struct publish_ack {
 };
 using publish_callback = unique_function<void(result<publish_ack, publish_error>)>;
 
-/// Which kind of client holds a subscription: the per-shard subscriber gauges are kept by kind
-/// (hub::totals, metrics sy_hub_subscribers{transport}). The hub attaches no other meaning to it.
-enum class subscriber_kind : std::uint8_t { other, websocket, sse, grpc, long_poll, amqp, count_ };
-inline constexpr std::size_t subscriber_kinds = static_cast<std::size_t>(subscriber_kind::count_);
-/// "other" | "websocket" | "sse" | "grpc" | "long_poll" | "amqp".
-std::string_view to_string(subscriber_kind k);
-
 /// Where a subscription starts.
 enum class start_from : std::uint8_t {
     live,    // only messages published from now on
@@ -91,7 +85,6 @@ enum class start_from : std::uint8_t {
 struct subscribe_options {
     start_from start = start_from::live;
     std::uint64_t since = 0;
-    subscriber_kind kind = subscriber_kind::other;  ///< next_after's waiters are long_poll
     static subscribe_options after(std::uint64_t id) { return {start_from::since, id}; }
     static subscribe_options from_newest() { return {start_from::newest, 0}; }
 };
@@ -121,12 +114,13 @@ using stats_callback = unique_function<void(result<topic_stats, topic_error>)>;
 /// Hub-wide figures: each shard's single-writer counters summed (hub::totals). topics counts the
 /// topics each shard owns (topics are never forgotten); publishes the messages owners accepted;
 /// deliveries the subscribers reached, counted on the shard that reached them; subscribers the
-/// live subscriptions by kind.
+/// live subscriptions by the transport their subscriber reports when it subscribes
+/// (subscriber::transport(); next_after's waiters are long_poll), index = subscriber_transport.
 struct hub_totals {
     std::uint64_t topics = 0;
     std::uint64_t publishes = 0;
     std::uint64_t deliveries = 0;
-    std::uint64_t subscribers[subscriber_kinds] = {};
+    std::uint64_t subscribers[subscriber_transport_count] = {};
 };
 
 using subscription_id = std::uint64_t;
@@ -292,7 +286,7 @@ class hub {
         std::atomic<std::uint64_t> topics{0};
         std::atomic<std::uint64_t> publishes{0};
         std::atomic<std::uint64_t> deliveries{0};
-        std::atomic<std::uint64_t> subscribers[subscriber_kinds] = {};
+        std::atomic<std::uint64_t> subscribers[subscriber_transport_count] = {};
     };
     /// Single-writer increment (or decrement, by wrapping) of one of the shard's own counters.
     static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {

@@ -1,5 +1,5 @@
 // hub::totals(): per-shard single-writer counters (topics, publishes, deliveries, subscribers by
-// kind) summed over shards; what sy_hub_* report.
+// transport) summed over shards; what sy_hub_* report.
 #include <gtest/gtest.h>
 
 #include "hub_test_support.hpp"
@@ -11,39 +11,44 @@ using test::bytes;
 using test::fake_executor;
 using test::recorder;
 
-std::uint64_t subs(const hub& h, subscriber_kind k) {
+/// A recorder that reports a transport.
+struct labelled : recorder {
+    explicit labelled(subscriber_transport t) : t_(t) {}
+    subscriber_transport transport() const override { return t_; }
+    subscriber_transport t_;
+};
+
+std::uint64_t subs(const hub& h, subscriber_transport k) {
     return h.totals().subscribers[static_cast<std::size_t>(k)];
 }
 
 TEST(HubTotals, SubscribersAreCountedByKindAndReleased) {
     fake_executor ex(3);
     hub h({}, 3, ex.poster());
-    recorder a, b, c;
-    subscribe_options ws;
-    ws.kind = subscriber_kind::websocket;
-    subscribe_options sse;
-    sse.kind = subscriber_kind::sse;
-    auto s1 = h.shard(0).subscribe("t.a", &a, ws);
-    auto s2 = h.shard(1).subscribe("t.*", &b, ws);
-    auto s3 = h.shard(2).subscribe("t.a", &c, sse);
-    auto s4 = h.shard(2).subscribe("t.b", &c);  // no kind named: other
-    // A long poll's waiter is long_poll whatever the caller asks.
+    labelled a(subscriber_transport::websocket), b(subscriber_transport::websocket),
+        c(subscriber_transport::sse);
+    recorder d;  // says nothing: other
+    auto s1 = h.shard(0).subscribe("t.a", &a);
+    auto s2 = h.shard(1).subscribe("t.*", &b);
+    auto s3 = h.shard(2).subscribe("t.a", &c);
+    auto s4 = h.shard(2).subscribe("t.b", &d);
+    // A long poll's waiter (no subscriber object) is long_poll.
     auto w = h.shard(1).next_after("t.a", 0, 1, [](auto) {});
     ex.run_all(1);
     ASSERT_TRUE(s1 && s2 && s3 && s4 && w);
-    EXPECT_EQ(subs(h, subscriber_kind::websocket), 2u);
-    EXPECT_EQ(subs(h, subscriber_kind::sse), 1u);
-    EXPECT_EQ(subs(h, subscriber_kind::other), 1u);
-    EXPECT_EQ(subs(h, subscriber_kind::long_poll), 1u);
-    EXPECT_EQ(subs(h, subscriber_kind::grpc), 0u);
+    EXPECT_EQ(subs(h, subscriber_transport::websocket), 2u);
+    EXPECT_EQ(subs(h, subscriber_transport::sse), 1u);
+    EXPECT_EQ(subs(h, subscriber_transport::other), 1u);
+    EXPECT_EQ(subs(h, subscriber_transport::long_poll), 1u);
+    EXPECT_EQ(subs(h, subscriber_transport::grpc), 0u);
     s2->reset();
     s3->reset();
-    EXPECT_EQ(subs(h, subscriber_kind::websocket), 1u);
-    EXPECT_EQ(subs(h, subscriber_kind::sse), 0u);
+    EXPECT_EQ(subs(h, subscriber_transport::websocket), 1u);
+    EXPECT_EQ(subs(h, subscriber_transport::sse), 0u);
     // The waiter is answered by a publish and leaves.
     h.shard(0).publish("t.a", "", bytes("1"));
     ex.run_all(2);
-    EXPECT_EQ(subs(h, subscriber_kind::long_poll), 0u);
+    EXPECT_EQ(subs(h, subscriber_transport::long_poll), 0u);
 }
 
 TEST(HubTotals, TopicsPublishesAndDeliveriesSumOverShards) {
