@@ -16,22 +16,24 @@ RABBIT_BIN = "/usr/lib/rabbitmq/bin"  # the real scripts (Debian's /usr/sbin wra
 
 
 class rabbitmq_node:
-    def __init__(self, name="sy", port=None):
+    def __init__(self, name="sy", port=None, plugins=(), extra_conf=""):
+        """plugins: plugin names to enable (e.g. "rabbitmq_prometheus"); extra_conf: extra
+        rabbitmq.conf lines (e.g. "prometheus.tcp.port = N")."""
         self.dir = tempfile.mkdtemp(prefix="sy-rabbit-")
         self.port = port or free_port()
         epmd_port = free_port()
         self.node = f"{name}{os.getpid()}@localhost"
         conf = os.path.join(self.dir, "rabbitmq.conf")
         with open(conf, "w") as f:
-            f.write(f"listeners.tcp.default = {self.port}\nloopback_users = none\n")
-        plugins = os.path.join(self.dir, "enabled_plugins")
-        with open(plugins, "w") as f:
-            f.write("[].\n")
+            f.write(f"listeners.tcp.default = {self.port}\nloopback_users = none\n{extra_conf}\n")
+        plugins_file = os.path.join(self.dir, "enabled_plugins")
+        with open(plugins_file, "w") as f:
+            f.write("[" + ",".join(plugins) + "].\n")
         self.env = dict(os.environ, HOME=self.dir, RABBITMQ_NODENAME=self.node,
                         RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(free_port()),
                         RABBITMQ_MNESIA_BASE=os.path.join(self.dir, "mnesia"),
                         RABBITMQ_LOG_BASE=os.path.join(self.dir, "log"),
-                        RABBITMQ_CONFIG_FILE=conf, RABBITMQ_ENABLED_PLUGINS_FILE=plugins,
+                        RABBITMQ_CONFIG_FILE=conf, RABBITMQ_ENABLED_PLUGINS_FILE=plugins_file,
                         ERL_EPMD_PORT=str(epmd_port))
         # Our own epmd in the foreground on its own port: the node registers there instead of
         # spawning a daemon epmd on 4369 that would outlive us.

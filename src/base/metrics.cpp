@@ -11,7 +11,15 @@
 namespace sy::metrics {
 
 std::string_view to_string(kind k) {
-    return k == kind::counter ? "counter" : "gauge";
+    switch (k) {
+        case kind::counter:
+            return "counter";
+        case kind::gauge:
+            return "gauge";
+        case kind::untyped:
+            return "untyped";
+    }
+    return "untyped";
 }
 
 void emitter::add(std::initializer_list<std::string_view> label_values, value v) {
@@ -85,10 +93,10 @@ bool registry::contains(std::string_view name) const {
 }
 
 template <typename Fn>
-void registry::each(Fn&& fn) const {
+void registry::each(scope s, Fn&& fn) const {
     std::lock_guard lk(mu_);
     for (const auto& f : families_) {
-        emitter e;
+        emitter e(s);
         f.collect(e);
         if (e.samples_.empty() && f.spec.omit_when_empty) continue;
         fn(f.spec, e.samples_);
@@ -113,11 +121,11 @@ void append_label_value(std::string& out, std::string_view v) {
 
 }  // namespace
 
-std::string registry::prometheus() const {
+std::string registry::prometheus(scope sc) const {
     std::string out;
     out.reserve(8192);
     auto o = std::back_inserter(out);
-    each([&](const family_spec& f, const auto& samples) {
+    each(sc, [&](const family_spec& f, const auto& samples) {
         fmt::format_to(o, "# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name,
                        to_string(f.type));
         for (const auto& s : samples) {
@@ -143,12 +151,12 @@ std::string registry::prometheus() const {
     return out;
 }
 
-std::string registry::json() const {
+std::string registry::json(scope sc) const {
     std::string out;
     out.reserve(8192);
     json::writer w(out);
     w.begin_object();
-    each([&](const family_spec& f, const auto& samples) {
+    each(sc, [&](const family_spec& f, const auto& samples) {
         w.key(f.name).begin_object();
         w.member("type", to_string(f.type)).member("help", f.help);
         w.key("samples").begin_array();

@@ -121,6 +121,7 @@ void broker_queue::dispatch(std::int64_t now_ms) {
         if (prio_) prio_->count--;
         ready_bytes_ -= e.msg->body.size();
         broker_->stats().delivered++;
+        if (e.redelivered) broker_->stats().redelivered++;
         notify(queue_event::delivered, e);
         if (c->no_ack()) {
             notify(queue_event::acked, e);
@@ -143,6 +144,7 @@ std::optional<queue_entry> broker_queue::get(bool no_ack, std::int64_t now_ms) {
     if (prio_) prio_->count--;
     ready_bytes_ -= e.msg->body.size();
     broker_->stats().delivered++;
+    if (e.redelivered) broker_->stats().redelivered++;
     notify(queue_event::delivered, e);
     if (no_ack) {
         notify(queue_event::acked, e);

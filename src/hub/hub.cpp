@@ -23,6 +23,24 @@ std::string_view to_string(publish_error e) {
     return "unknown publish error";
 }
 
+std::string_view to_string(subscriber_transport t) {
+    switch (t) {
+        case subscriber_transport::websocket:
+            return "websocket";
+        case subscriber_transport::sse:
+            return "sse";
+        case subscriber_transport::grpc:
+            return "grpc";
+        case subscriber_transport::long_poll:
+            return "long_poll";
+        case subscriber_transport::amqp:
+            return "amqp";
+        case subscriber_transport::other:
+            break;
+    }
+    return "other";
+}
+
 bool valid_content_type(std::string_view content_type) {
     if (content_type.size() > 255) return false;
     for (char ch : content_type) {
@@ -98,6 +116,20 @@ policy_counters hub::counters() const {
     return c;
 }
 
+hub_totals hub::totals() const {
+    hub_totals t;
+    for (unsigned i = 0; i < shard_count(); ++i) {
+        const shard_shared& s = shared_[i];
+        t.topics += s.topics.load(std::memory_order_relaxed);
+        t.publishes += s.publishes.load(std::memory_order_relaxed);
+        t.deliveries += s.deliveries.load(std::memory_order_relaxed);
+        for (std::size_t k = 0; k < subscriber_transport_count; ++k) {
+            t.subscribers[k] += s.subscribers[k].load(std::memory_order_relaxed);
+        }
+    }
+    return t;
+}
+
 std::int64_t hub::now() const {
     if (settings_.clock) return settings_.clock();
     using namespace std::chrono;
@@ -116,6 +148,7 @@ hub_shard::topic_state& hub_shard::topic(std::string_view name) {
     t->name = std::string(name);
     t->policy = &hub_.policy_for(name);
     t->delivered = std::make_unique<std::atomic<std::uint64_t>[]>(hub_.shard_count());
+    hub::bump(hub_.shared_[index_].topics);
     return *topics_.emplace(t->name, std::move(t)).first->second;
 }
 
@@ -154,6 +187,7 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     m->policy = t.policy;
     message_ptr msg = std::move(m);
     ++t.publishes;
+    hub::bump(hub_.shared_[index_].publishes);
     if (t.policy->history_count > 0) t.history.push_back(msg);
     evict(t, now);
 
@@ -187,7 +221,7 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
         auto deliver = [target = hub_.shards_[d].get(), owner = this, msg, slot = &t.delivered[d],
                         p]() {
             const std::uint64_t reached = target->deliver_local(msg);
-            count_delivered(*slot, reached);
+            target->count_delivered(*slot, reached);
             if (p)
                 target->run_on(owner->index_,
                                [owner, p, reached] { owner->owner_reply(p, reached); });
@@ -205,8 +239,9 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
 }
 
 void hub_shard::count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n) {
-    // Single writer per slot: a plain read-modify-write, no locked instruction.
-    slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    // Single writer per slot (this shard): a plain read-modify-write, no locked instruction.
+    hub::bump(slot, n);
+    hub::bump(hub_.shared_[index_].deliveries, n);
 }
 
 void hub_shard::owner_reply(const std::shared_ptr<pending_publish>& p, std::uint64_t reached) {

@@ -67,6 +67,7 @@ subscription_handle hub_shard::add_subscription(std::string_view pattern, subscr
     sub.id = next_id_++;
     sub.pattern = std::string(pattern);
     sub.literal = is_literal(pattern);
+    sub.transport = s ? s->transport() : subscriber_transport::long_poll;
     sub.target = s;
     sub.start = sub.literal ? opts.start : start_from::live;  // wildcard: live only
     sub.since = opts.since;
@@ -78,6 +79,7 @@ subscription_handle hub_shard::add_subscription(std::string_view pattern, subscr
     // any message the owner publishes after answering reaches this shard: no hole.
     subs_.insert(sub.pattern, &sub);
     hub_.shared_[index_].interest.fetch_add(1, std::memory_order_relaxed);
+    hub::bump(hub_.shared_[index_].subscribers[static_cast<std::size_t>(sub.transport)]);
     const subscription_id id = sub.id;
     by_id_.emplace(id, std::move(owned));
     if (sub.resuming) {
@@ -103,6 +105,8 @@ void hub_shard::unsubscribe(subscription_id id) {
 void hub_shard::remove(subscription& s) {
     subs_.remove(s.pattern, &s);
     hub_.shared_[index_].interest.fetch_sub(1, std::memory_order_relaxed);
+    hub::bump(hub_.shared_[index_].subscribers[static_cast<std::size_t>(s.transport)],
+              ~std::uint64_t{0});  // minus one
     s.dead = true;
     for (const std::string& t : s.over_cap_topics) {
         hub_shard* o = hub_.shards_[hub_.owner_of(t)].get();

@@ -16,6 +16,9 @@ struct hub_shard::subscription {
     subscription_id id = 0;
     std::string pattern;
     bool literal = true;
+    // Which subscriber gauge counts it: the target's transport() when it subscribed, kept so the
+    // release needs no call into a subscriber that may be in its destructor.
+    subscriber_transport transport = subscriber_transport::other;
     subscriber* target = nullptr;  // null for a long-poll waiter
     start_from start = start_from::live;
     std::uint64_t since = 0;

@@ -6,6 +6,7 @@
 
 #include "switchyard/core/loop.hpp"
 #include "switchyard/proto/grpc/metadata.hpp"
+#include "switchyard/rpc/call_stats.hpp"
 
 namespace sy::grpc {
 
@@ -42,8 +43,13 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
         res.send(415, "Unsupported Media Type: expected application/grpc\n");
         return nullptr;
     }
+    // A refused call is counted with the status it gets (415 is not a gRPC status).
+    auto refuse = [&](const status& s) {
+        count_call(opts.method_id, s.code);
+        reply_trailers_only(res, s);
+    };
     if (ct == content_type_kind::grpc_other) {
-        reply_trailers_only(res, {status_code::unimplemented, "only application/grpc+proto"});
+        refuse({status_code::unimplemented, "only application/grpc+proto"});
         return nullptr;
     }
     compression in = compression::identity;
@@ -51,8 +57,7 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
         auto parsed = parse_encoding(*enc);
         if (!parsed) {
             res.set_header("grpc-accept-encoding", accept_encodings);
-            reply_trailers_only(res, {status_code::unimplemented,
-                                      "unsupported grpc-encoding " + std::string(*enc)});
+            refuse({status_code::unimplemented, "unsupported grpc-encoding " + std::string(*enc)});
             return nullptr;
         }
         in = *parsed;
@@ -61,7 +66,7 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
     if (auto t = req.header("grpc-timeout")) {
         auto parsed = parse_timeout(*t);
         if (!parsed) {
-            reply_trailers_only(res, {status_code::internal, "malformed grpc-timeout"});
+            refuse({status_code::internal, "malformed grpc-timeout"});
             return nullptr;
         }
         timeout = *parsed;
@@ -201,6 +206,7 @@ void call::on_drain(std::function<void()> fn) {
 void call::finish(const status& s) {
     if (finished_ || cancelled_) return;
     finished_ = true;
+    count_call(opts_.method_id, s.code);
     if (!res_.closed()) {
         if (!started_ && !res_.headers_sent()) {
             // Trailers-Only: nothing was sent, the status travels in the only HEADERS.
@@ -304,6 +310,7 @@ void call::on_server_shutdown() {
 void call::cancel() {
     if (cancelled_) return;
     cancelled_ = true;
+    if (!finished_) count_call(opts_.method_id, status_code::cancelled);  // the client left
     auto fn = std::move(on_cancel_);
     auto keep = shared_from_this();
     release();

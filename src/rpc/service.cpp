@@ -1,6 +1,7 @@
 #include "switchyard/rpc/service.hpp"
 
 #include "switchyard/proto/grpc/metadata.hpp"
+#include "switchyard/rpc/call_stats.hpp"
 
 #include <stdexcept>
 
@@ -17,6 +18,7 @@ void unimplemented(http::request& req, http::response& res) {
         res.send(404, "Not Found\n");
         return;
     }
+    count_call(0, status_code::unimplemented);  // "unknown": label values stay bounded
     reply_trailers_only(res,
                         {status_code::unimplemented, "unknown method " + std::string(req.path())});
 }
@@ -44,6 +46,7 @@ service& service::add(std::string_view method, method_kind kind, start_fn start)
 void service::install(http::router& r) const {
     for (const auto& m : methods_) {
         call_options opts = opts_;
+        opts.method_id = register_method(name_, m->name);
         r.post("/" + name_ + "/" + m->name, [m, opts](http::request& req, http::response& res) {
             auto c = call::accept(req, res, opts, m->kind);
             if (c) m->start(std::move(c));

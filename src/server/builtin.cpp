@@ -102,15 +102,20 @@ void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allo
     });
     // ?format=json: the same families as JSON (docs/metrics.md). Figures owned by one loop
     // (the AMQP broker's) are refreshed first, so the answer may come a loop hop later.
-    r.get("/metrics", [&a](http::request& req, http::response& res) {
-        const bool json = req.query("format") == "json";
-        runtime* rt = a.runtime();
-        rt->metrics().refresh([rt, res, json]() mutable {
-            if (res.finished() || res.closed()) return;
-            if (json) return res.send_json(200, rt->metrics().json());
-            res.send(200, render_metrics(*rt), "text/plain; version=0.0.4; charset=utf-8");
+    // /metrics/per-object: the same families, per-queue ones with a sample per queue (as
+    // rabbitmq_prometheus serves them there), at most metrics.per_object_max queues.
+    for (auto sc : {metrics::scope::aggregated, metrics::scope::per_object}) {
+        const char* path = sc == metrics::scope::aggregated ? "/metrics" : "/metrics/per-object";
+        r.get(path, [&a, sc](http::request& req, http::response& res) {
+            const bool json = req.query("format") == "json";
+            runtime* rt = a.runtime();
+            rt->metrics().refresh([rt, res, json, sc]() mutable {
+                if (res.finished() || res.closed()) return;
+                if (json) return res.send_json(200, rt->metrics().json(sc));
+                res.send(200, render_metrics(*rt, sc), "text/plain; version=0.0.4; charset=utf-8");
+            });
         });
-    });
+    }
     r.get("/debug/listeners", [&a](http::request&, http::response& res) {
         res.send_json(200, render_listeners_json(*a.runtime()));
     });

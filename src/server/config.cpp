@@ -143,6 +143,13 @@ const option_desc k_options[] = {
      "always|batch|never"},
     {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait (ms)",
      SY_REF(amqp.fsync_interval_ms)},
+    {"metrics.per_object_max", nullptr, "queues listed per family on /metrics/per-object",
+     SY_REF(metrics.per_object_max)},
+    {"metrics.topics", "--metrics-topic",
+     "hub topic (or * / > pattern) with its own sy_hub_topic_* series (repeatable)",
+     SY_REF(metrics.topics)},
+    {"metrics.topics_top", nullptr, "the N most published topics get their own series (max 100)",
+     SY_REF(metrics.topics_top)},
 };
 #undef SY_REF
 

@@ -11,6 +11,7 @@
 #include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
+#include "switchyard/server/hub_metrics.hpp"
 #include "switchyard/session/push_format.hpp"
 #include "switchyard/session/push_stream.hpp"
 #include "switchyard/session/sse_session.hpp"
@@ -198,6 +199,9 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         });
     }
 
+    hub::subscriber_transport transport() const override {
+        return hub::subscriber_transport::long_poll;
+    }
     void on_message(const hub::delivery& d) override {
         hub::history_result r;
         r.messages.push_back(d.message_ptr_ref());
@@ -479,6 +483,7 @@ void install_gateway(sy::app& a) {
     a.on_runtime([](runtime& rt) {
         rt.on_loop_start([](loop_state& ls) { ls.loop->emplace_slot<session::push_counters>(); });
         register_gateway_metrics(rt);
+        register_hub_metrics(rt);
     });
     auto& r = a.router();
     r.get("/echo", [&a](http::request& req, http::response& res) {

@@ -8,6 +8,8 @@
 #include "switchyard/net/kernel_queues.hpp"
 #include "switchyard/net/tls.hpp"
 #include "switchyard/proto/http1/errors.hpp"
+#include "switchyard/proto/http2/common.hpp"
+#include "switchyard/rpc/call_stats.hpp"
 #include "switchyard/server/builtin.hpp"
 #include "switchyard/server/gateway.hpp"
 
@@ -256,6 +258,90 @@ void add_tls(runtime& rt) {
           });
 }
 
+// gRPC: calls by method and status, from each loop's call_counters (rpc/call_stats.hpp). Only
+// non-zero series are listed: label values come from the installed methods, plus "unknown".
+void add_grpc(runtime& rt) {
+    rt.metrics().add(
+        {"sy_grpc_calls_total",
+         kind::counter,
+         "gRPC calls ended, by service, method and status code.",
+         {"service", "method", "code"},
+         false},
+        [&rt](metrics::emitter& e) {
+            const auto names = grpc::method_names();
+            for (unsigned m = 0; m < names.size(); ++m) {
+                for (std::size_t c = 0; c < grpc::status_codes; ++c) {
+                    const auto code = static_cast<grpc::status_code>(c);
+                    const std::uint64_t n = sum_loops(rt, [m, code](loop_state& l) {
+                        const auto* cc = l.loop ? grpc::counters_of(*l.loop) : nullptr;
+                        return cc ? cc->get(m, code) : 0;
+                    });
+                    if (n) {
+                        e.add({names[m].service, names[m].method, grpc::to_string(code)}, n);
+                    }
+                }
+            }
+        });
+}
+
+/// One h2 figure by direction and error code: received and sent slots of frame_counters.
+void h2_by_code(runtime& rt, metrics::family_spec spec,
+                h2::frame_counters::slots h2::frame_counters::*rx,
+                h2::frame_counters::slots h2::frame_counters::*tx) {
+    spec.labels = {"direction", "code"};
+    rt.metrics().add(std::move(spec), [&rt, rx, tx](metrics::emitter& e) {
+        for (auto [dir, slots] : {std::pair{"received", rx}, std::pair{"sent", tx}}) {
+            for (std::size_t c = 0; c < h2::error_code_slots; ++c) {
+                const std::uint64_t n = sum_loops(rt, [c, slots = slots](loop_state& l) {
+                    return l.http
+                               ? (l.http->counters().h2.*slots)[c].load(std::memory_order_relaxed)
+                               : 0;
+                });
+                if (n) e.add({dir, h2::error_code_slot_name(c)}, n);
+            }
+        }
+    });
+}
+
+// HTTP/2: streams and the RST_STREAM / GOAWAY frames of every h2 session (h2c, TLS, gRPC).
+void add_h2(runtime& rt) {
+    using fc = h2::frame_counters;
+    auto total = [&rt](std::atomic<std::uint64_t> fc::*f) {
+        return sum_loops(rt, [f](loop_state& l) {
+            return l.http ? (l.http->counters().h2.*f).load(std::memory_order_relaxed) : 0;
+        });
+    };
+    auto& m = rt.metrics();
+    m.add_value({"sy_h2_streams_opened_total",
+                 kind::counter,
+                 "HTTP/2 streams opened by clients.",
+                 {},
+                 false},
+                [total] { return total(&fc::streams_opened); });
+    m.add_value({"sy_h2_streams_open", kind::gauge, "HTTP/2 streams open now.", {}, false},
+                [total] {
+                    // Closed first: opened >= closed at every instant (see
+                    // sy_tls_connections_open).
+                    const std::uint64_t closed = total(&fc::streams_closed);
+                    const std::uint64_t opened = total(&fc::streams_opened);
+                    return opened >= closed ? opened - closed : 0;
+                });
+    h2_by_code(rt,
+               {"sy_h2_resets_total",
+                kind::counter,
+                "HTTP/2 RST_STREAM frames by direction and error code (RFC 9113 7).",
+                {},
+                false},
+               &fc::rst_received, &fc::rst_sent);
+    h2_by_code(rt,
+               {"sy_h2_goaways_total",
+                kind::counter,
+                "HTTP/2 GOAWAY frames by direction and error code (RFC 9113 7).",
+                {},
+                false},
+               &fc::goaway_received, &fc::goaway_sent);
+}
+
 }  // namespace
 
 void register_runtime_metrics(runtime& rt) {
@@ -264,10 +350,12 @@ void register_runtime_metrics(runtime& rt) {
     add_listeners(rt);
     add_loops(rt);
     add_tls(rt);
+    add_grpc(rt);
+    add_h2(rt);
 }
 
-std::string render_metrics(runtime& rt) {
-    return rt.metrics().prometheus();
+std::string render_metrics(runtime& rt, metrics::scope sc) {
+    return rt.metrics().prometheus(sc);
 }
 
 std::string render_listeners_json(runtime& rt) {

@@ -594,6 +594,7 @@ void amqp_channel::flush_confirms() {
         std::uint64_t seq = confirm_base_;
         if (confirms_.front() == confirm_state::ack) {
             ack_upto = seq;
+            conn_.server().broker.stats().confirmed++;
         } else {
             if (ack_upto) reply(basic_ack{ack_upto, true});
             ack_upto = 0;

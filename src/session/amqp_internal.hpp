@@ -329,6 +329,8 @@ class amqp_server_impl : public hub::subscriber {
     void publish_to_hub(std::string_view key, std::string_view content_type,
                         const shared_bytes& body);
     void on_message(const hub::delivery& d) override;
+    /// The amq.topic bridge: one subscription per binding pattern, not per consumer.
+    hub::subscriber_transport transport() const override { return hub::subscriber_transport::amqp; }
 
   private:
     void recover();

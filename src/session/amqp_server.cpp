@@ -2,6 +2,9 @@
 // memory alarm, store wiring and the amq.topic <-> hub bridge. Broker loop thread only.
 #include "switchyard/session/amqp_server.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 #include "amqp_internal.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/net/stream.hpp"
@@ -257,17 +260,41 @@ void amqp_server::stop() {
     impl_->stop();
 }
 
-amqp_figures amqp_server::figures() const {
+amqp_figures amqp_server::figures(std::size_t max_queues) const {
     amqp_figures f;
     const hub::broker& b = impl_->broker;
-    f.published = impl_->broker.stats().published;
-    f.delivered = impl_->broker.stats().delivered;
+    const hub::broker_stats& st = impl_->broker.stats();
+    f.published = st.published;
+    f.delivered = st.delivered;
+    f.acknowledged = st.acked;
+    f.redelivered = st.redelivered;
+    f.confirmed = st.confirmed;
+    struct ref {
+        const std::string* vhost;
+        const std::string* name;
+        const hub::broker_queue* q;
+    };
+    std::vector<ref> refs;
     for (const auto& [name, vh] : b.vhosts()) {
         for (const auto& [qname, q] : vh.queues) {
             f.ready += q->ready_count();
             f.unacked += q->unacked_count();
             f.consumers += q->consumer_count();
+            f.queues++;
+            if (max_queues > 0) refs.push_back({&name, &qname, q.get()});
         }
+    }
+    // The first max_queues by vhost and name, so every scrape lists the same ones.
+    const std::size_t n = std::min(max_queues, refs.size());
+    std::partial_sort(refs.begin(), refs.begin() + static_cast<std::ptrdiff_t>(n), refs.end(),
+                      [](const ref& x, const ref& y) {
+                          return std::tie(*x.vhost, *x.name) < std::tie(*y.vhost, *y.name);
+                      });
+    f.per_queue.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const ref& r = refs[i];
+        f.per_queue.push_back(
+            {*r.vhost, *r.name, r.q->ready_count(), r.q->unacked_count(), r.q->consumer_count()});
     }
     f.connections = impl_->connections.size();
     for (auto* c : impl_->connections) f.channels += c->channels().size();

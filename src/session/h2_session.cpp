@@ -425,8 +425,9 @@ std::shared_ptr<http::byte_tunnel> h2_sink::do_upgrade(http::response_head& head
 // ----------------------------------------------------------------------------------
 
 namespace {
-h2::server_settings settings_for(const http_context& ctx) {
+h2::server_settings settings_for(http_context& ctx) {
     h2::server_settings s;
+    s.counters = &ctx.counters().h2;
     const auto& lim = ctx.options().limits;
     s.max_header_list_size = std::max<std::uint32_t>(4096, lim.max_head_bytes);
     return s;

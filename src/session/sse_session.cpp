@@ -64,6 +64,7 @@ bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscr
     ps.start = sub.start;
     ps.heartbeat = sub.heartbeat;
     ps.counters = sub.counters;
+    ps.transport = hub::subscriber_transport::sse;
     push_kind_counters k;
     if (sub.counters) k = {&sub.counters->sse_sessions, &sub.counters->sse_closed};
     return start_push(shard, std::move(t), std::make_unique<sse_framer>(std::move(sub)),

@@ -52,6 +52,7 @@ void ws_session::start() {
     ps.pattern = sub_->pattern;
     ps.start = sub_->start;
     ps.counters = opts_.counters;
+    ps.transport = hub::subscriber_transport::websocket;
     stream_.emplace(*shard_, *target_, *this, std::move(ps));
     if (!stream_->start()) return;  // refused pattern: closed 1008 by farewell
     if (!sub_->presence.empty()) {

@@ -80,3 +80,27 @@ def test_json_rendering_matches_the_text(broker):
     assert isinstance(value(doc, "sy_connections_accepted_total"), int)
     lag = doc["sy_loop_lag_seconds"]["samples"][0]["value"]
     assert isinstance(lag, (int, float))
+
+
+def test_per_object_listing_is_capped_by_metrics_per_object_max():
+    """/metrics/per-object lists at most metrics.per_object_max queues (the first by vhost and
+    name); the aggregated figures still cover every queue."""
+    from promtext import scrape, value
+    s = server(["--listen", "127.0.0.1:0", "--amqp-listen", "127.0.0.1:0",
+                "--metrics-per-object-max", "2"], need=("http", "amqp"))
+    try:
+        c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", s.ports["amqp"]))
+        ch = c.channel()
+        for name in ("q.c", "q.a", "q.b"):
+            ch.queue_declare(name)
+            ch.basic_publish("", name, b"x")
+        ch.basic_publish("", "q.c", b"y")
+        per = scrape(s.url + "/metrics/per-object")
+        listed = [lab["queue"] for lab, _ in per["rabbitmq_queue_messages_ready"]["samples"]]
+        assert listed == ["q.a", "q.b"]
+        agg = scrape(s.url + "/metrics")
+        assert value(agg, "rabbitmq_queues") == 3
+        assert value(agg, "rabbitmq_queue_messages_ready") == 4
+        c.close()
+    finally:
+        s.close()

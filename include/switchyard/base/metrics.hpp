@@ -18,7 +18,9 @@
 
 namespace sy::metrics {
 
-enum class kind : std::uint8_t { counter, gauge };
+/// untyped: Prometheus' "untyped", for info series (value 1, the labels are the data) such as
+/// rabbitmq_identity_info.
+enum class kind : std::uint8_t { counter, gauge, untyped };
 std::string_view to_string(kind k);
 
 /// A sample's value: an integer, or seconds (rendered with 6 decimals in Prometheus text).
@@ -38,9 +40,18 @@ struct family_spec {
     bool omit_when_empty = false;
 };
 
-/// What a collect function writes into; label values in the order of family_spec::labels.
+/// Which rendering is asked for. aggregated (/metrics): a family with per-object labels emits
+/// one unlabelled sample summed over its objects; per_object (/metrics/per-object, as
+/// rabbitmq_prometheus): one sample per object (a queue), bounded by the family's own cap.
+enum class scope : std::uint8_t { aggregated, per_object };
+
+/// What a collect function writes into; label values in the order of family_spec::labels. A
+/// sample may carry fewer label values than the family names (none, for an aggregated sample of
+/// a per-object family): only the first ones given are rendered.
 class emitter {
   public:
+    explicit emitter(scope s = scope::aggregated) : scope_(s) {}
+    bool per_object() const { return scope_ == scope::per_object; }
     void add(std::uint64_t v) { add({}, value{v, 0, false}); }
     void add(std::initializer_list<std::string_view> label_values, std::uint64_t v) {
         add(label_values, value{v, 0, false});
@@ -57,6 +68,7 @@ class emitter {
         value v;
     };
     std::vector<sample> samples_;
+    scope scope_;
 };
 
 using collect_fn = std::function<void(emitter&)>;
@@ -81,9 +93,9 @@ class registry {
     bool contains(std::string_view name) const;
     /// Prometheus text: "# HELP", "# TYPE", then one line per sample, families in registration
     /// order.
-    std::string prometheus() const;
+    std::string prometheus(scope s = scope::aggregated) const;
     /// {"name":{"type":"counter","help":"...","samples":[{"labels":{"loop":"0"},"value":3}]}}
-    std::string json() const;
+    std::string json(scope s = scope::aggregated) const;
 
   private:
     struct family {
@@ -91,7 +103,7 @@ class registry {
         collect_fn collect;
     };
     template <typename Fn>
-    void each(Fn&& fn) const;
+    void each(scope s, Fn&& fn) const;
 
     mutable std::mutex mu_;  // registration against rendering; never held on a hot path
     std::vector<family> families_;

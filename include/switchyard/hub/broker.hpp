@@ -341,9 +341,13 @@ struct publish_result {
     bool stored = false;     // persisted in at least one durable queue: confirm after sync
 };
 
+/// Broker-wide counters since start (the broker thread writes them, plainly; metrics copy them
+/// there at a scrape). delivered counts consumer deliveries and basic.get alike, redelivered
+/// those of them flagged redelivered; confirmed counts publisher confirms (basic.ack sent per
+/// message, a multiple ack counting each message it covers), written by the AMQP session.
 struct broker_stats {
     std::uint64_t published = 0, delivered = 0, acked = 0, dead_lettered = 0, expired = 0,
-                  dropped = 0;
+                  dropped = 0, redelivered = 0, confirmed = 0;
 };
 
 class broker {

@@ -12,8 +12,10 @@
 //   with shard_count 1 nothing is ever posted. Consequence: callbacks may run before the call
 //   that caused them returns (publish completion, on_message for a resume from local history).
 // - The only state read across threads is a per-shard "interest" count (relaxed atomics: how
-//   many subscriptions a shard holds, so a publish skips shards with none) and the policy
-//   counters (single writer per shard, relaxed).
+//   many subscriptions a shard holds, so a publish skips shards with none), the policy
+//   counters and the totals (topics, publishes, deliveries, subscribers by transport:
+//   hub::totals),
+//   each written by its own shard only, relaxed.
 //
 // Topic ownership: topic t is owned by shard hash(t) % shard_count. The owner assigns ids
 // (1, 2, ...), timestamps, keeps the bounded history and the per-topic counters, and posts one
@@ -109,6 +111,18 @@ struct topic_stats {
 };
 using stats_callback = unique_function<void(result<topic_stats, topic_error>)>;
 
+/// Hub-wide figures: each shard's single-writer counters summed (hub::totals). topics counts the
+/// topics each shard owns (topics are never forgotten); publishes the messages owners accepted;
+/// deliveries the subscribers reached, counted on the shard that reached them; subscribers the
+/// live subscriptions by the transport their subscriber reports when it subscribes
+/// (subscriber::transport(); next_after's waiters are long_poll), index = subscriber_transport.
+struct hub_totals {
+    std::uint64_t topics = 0;
+    std::uint64_t publishes = 0;
+    std::uint64_t deliveries = 0;
+    std::uint64_t subscribers[subscriber_transport_count] = {};
+};
+
 using subscription_id = std::uint64_t;
 class hub_shard;
 
@@ -202,7 +216,9 @@ class hub_shard {
     void owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
                        bool utf8, unsigned origin, publish_callback done);
     void owner_reply(const std::shared_ptr<pending_publish>& p, std::uint64_t reached);
-    static void count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n);
+    /// This shard reached n subscribers with a message of a topic whose slot for this shard is
+    /// `slot`: adds n there and to the shard's delivery total.
+    void count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n);
     void owner_over_cap(const std::string& name, int delta);
     snapshot owner_fetch(const std::string& name, std::uint64_t since, std::size_t limit,
                          bool newest_only);
@@ -255,6 +271,9 @@ class hub {
     const hub_settings& settings() const { return settings_; }
     /// Sums of the per-shard counters. Any thread (relaxed; a momentary view).
     policy_counters counters() const;
+    /// Sums of the per-shard topic, publish, delivery and subscriber counters. Any thread
+    /// (relaxed; a momentary view, costs O(shards)).
+    hub_totals totals() const;
 
   private:
     friend class hub_shard;
@@ -263,7 +282,16 @@ class hub {
         std::atomic<std::uint64_t> drops{0};
         std::atomic<std::uint64_t> disconnects{0};
         std::atomic<std::uint64_t> rejections{0};
+        // Written by this shard only (a plain load + store, no locked instruction).
+        std::atomic<std::uint64_t> topics{0};
+        std::atomic<std::uint64_t> publishes{0};
+        std::atomic<std::uint64_t> deliveries{0};
+        std::atomic<std::uint64_t> subscribers[subscriber_transport_count] = {};
     };
+    /// Single-writer increment (or decrement, by wrapping) of one of the shard's own counters.
+    static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+        c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     std::int64_t now() const;
 
     hub_settings settings_;

@@ -81,6 +81,9 @@ struct call_options {
     std::size_t min_compress_size = 256;
     /// Upper bound for client deadlines (0: none). A longer grpc-timeout is clamped.
     std::chrono::milliseconds max_deadline{0};
+    /// The method's id for the call counters (rpc/call_stats.hpp; 0: unknown). service::install
+    /// sets it per method.
+    unsigned method_id = 0;
 };
 
 class call : public std::enable_shared_from_this<call> {

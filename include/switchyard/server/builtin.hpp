@@ -13,7 +13,7 @@ namespace sy::server {
 void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall);
 
 /// Prometheus text exposition of everything the runtime counts (see docs/metrics.md).
-std::string render_metrics(runtime& rt);
+std::string render_metrics(runtime& rt, metrics::scope sc = metrics::scope::aggregated);
 /// JSON for /debug/listeners (any thread).
 std::string render_listeners_json(runtime& rt);
 

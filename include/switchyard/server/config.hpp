@@ -80,6 +80,16 @@ struct amqp_config {
     std::uint64_t fsync_interval_ms = 2;
 };
 
+/// docs/metrics.md.
+struct metrics_config {
+    /// Queues listed per family on /metrics/per-object (the first ones by vhost and name).
+    std::uint64_t per_object_max = 1000;
+    /// Topics with their own sy_hub_topic_* series: exact names or hub patterns (* and >).
+    std::vector<std::string> topics;
+    /// The N most published topics also get their own series (0: none; at most 100).
+    std::uint64_t topics_top = 0;
+};
+
 struct server_config {
     std::vector<std::string> listen{"127.0.0.1:8080"};
     std::string static_dir;  // empty: the bundled www/
@@ -97,6 +107,7 @@ struct server_config {
     hub_config hub;
     tls_config tls;
     amqp_config amqp;
+    metrics_config metrics;
 };
 
 class config_error : public std::runtime_error {

@@ -49,15 +49,30 @@ struct amqp_options {
 
 class amqp_server_impl;
 
-/// The broker's figures at one instant (metrics: sy_amqp_*).
+/// One queue's figures (metrics: rabbitmq_queue_* on /metrics/per-object).
+struct amqp_queue_figures {
+    std::string vhost;
+    std::string name;
+    std::uint64_t ready = 0;
+    std::uint64_t unacked = 0;
+    std::uint64_t consumers = 0;
+};
+
+/// The broker's figures at one instant (metrics: rabbitmq_* and sy_amqp_*).
 struct amqp_figures {
-    std::uint64_t published = 0;    ///< messages routed by the broker since start
-    std::uint64_t delivered = 0;    ///< deliveries to consumers and basic.get, redeliveries too
-    std::uint64_t ready = 0;        ///< messages waiting in queues, every vhost
-    std::uint64_t unacked = 0;      ///< delivered, not yet acknowledged
-    std::uint64_t consumers = 0;    ///< consumers over every queue
-    std::uint64_t connections = 0;  ///< AMQP connections open
-    std::uint64_t channels = 0;     ///< channels open over those connections
+    std::uint64_t published = 0;     ///< messages received by the broker since start
+    std::uint64_t delivered = 0;     ///< deliveries to consumers and basic.get, redeliveries too
+    std::uint64_t acknowledged = 0;  ///< deliveries acknowledged by consumers
+    std::uint64_t redelivered = 0;   ///< deliveries flagged redelivered
+    std::uint64_t confirmed = 0;     ///< messages confirmed to publishers (basic.ack)
+    std::uint64_t ready = 0;         ///< messages waiting in queues, every vhost
+    std::uint64_t unacked = 0;       ///< delivered, not yet acknowledged
+    std::uint64_t consumers = 0;     ///< consumers over every queue
+    std::uint64_t queues = 0;        ///< queues over every vhost
+    std::uint64_t connections = 0;   ///< AMQP connections open
+    std::uint64_t channels = 0;      ///< channels open over those connections
+    /// The first max_queues queues in (vhost, name) order.
+    std::vector<amqp_queue_figures> per_queue;
 };
 
 class amqp_server {
@@ -78,8 +93,8 @@ class amqp_server {
     void stop();
     hub::broker& broker();
     /// Broker loop thread: the figures now (walks the queues and connections: per scrape, not
-    /// per message).
-    amqp_figures figures() const;
+    /// per message), with per_queue filled for at most max_queues queues.
+    amqp_figures figures(std::size_t max_queues = 0) const;
     /// Broker loop thread: runs fn once every record the store has accepted so far is on disk
     /// (at once without a store). A publish that reported publish_result::stored is durable then.
     void when_durable(std::function<void()> fn);

@@ -23,6 +23,7 @@
 #include "switchyard/proto/http1/message.hpp"
 #include "switchyard/proto/http1/request_parser.hpp"
 #include "switchyard/proto/http1/serializer.hpp"
+#include "switchyard/proto/http2/common.hpp"
 
 namespace sy::session {
 
@@ -43,7 +44,8 @@ struct http_counters {
     core::counter body_timeouts;
     core::counter upgrades;
     core::counter h2c_switches;
-    core::counter active;  ///< sessions open now (gauge)
+    core::counter active;   ///< sessions open now (gauge)
+    h2::frame_counters h2;  ///< this loop's h2 sessions: streams, RST_STREAM, GOAWAY
 };
 
 /// What one request in flight needs; pooled per loop.

@@ -24,6 +24,10 @@ std::string_view to_string(error_code c) {
     return i < names.size() ? names[i] : "UNKNOWN";
 }
 
+std::string_view error_code_slot_name(std::size_t slot) {
+    return slot < error_code_slots - 1 ? to_string(static_cast<error_code>(slot)) : "UNKNOWN";
+}
+
 namespace {
 struct error_row {
     error e;

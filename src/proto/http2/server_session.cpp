@@ -97,7 +97,18 @@ struct server_session::impl {
         : obs_(o), cfg_(c), rst_(c.rst_limit), settings_(c.settings_limit), ping_(c.ping_limit) {}
 
     ~impl() {
+        // Streams still open end with the session: counted closed here (and forgotten first,
+        // so no stream-close callback during the delete counts them again).
+        for (std::size_t i = 0; i < streams_.size(); ++i) count(&frame_counters::streams_closed);
+        streams_.clear();
         if (ng_) nghttp2_session_del(ng_);
+    }
+
+    void count(std::atomic<std::uint64_t> frame_counters::*c) {
+        if (cfg_.counters) frame_counters::bump(cfg_.counters->*c);
+    }
+    void count(frame_counters::slots frame_counters::*c, std::uint32_t code) {
+        if (cfg_.counters) frame_counters::bump((cfg_.counters->*c)[error_code_slot(code)]);
     }
 
     stream_state* find(stream_id id) {
@@ -184,6 +195,7 @@ struct server_session::impl {
             st->id = id;
             s.streams_[id] = std::move(st);
             s.stats_.streams_opened++;
+            s.count(&frame_counters::streams_opened);
         } else if (auto* st = s.find(id)) {
             st->release_headers();  // trailers: a fresh header block
         }
@@ -275,10 +287,14 @@ struct server_session::impl {
                 break;
             case NGHTTP2_RST_STREAM:
                 s.stats_.rst_received++;
+                s.count(&frame_counters::rst_received, frame->rst_stream.error_code);
                 if (s.rst_.hit(s.now_)) s.fail(error::rapid_reset);
                 if (stream_state* st = s.find(frame->hd.stream_id); st && st->announced)
                     s.obs_.on_stream_reset(st->id,
                                            static_cast<error_code>(frame->rst_stream.error_code));
+                break;
+            case NGHTTP2_GOAWAY:
+                s.count(&frame_counters::goaway_received, frame->goaway.error_code);
                 break;
             case NGHTTP2_SETTINGS:
                 if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) && s.settings_.hit(s.now_))
@@ -314,7 +330,9 @@ struct server_session::impl {
         auto it = s.streams_.find(id);
         if (it == s.streams_.end()) return 0;
         bool announced = it->second->announced;
-        s.streams_.erase(it);  // before the event: the observer may not touch it any more
+        s.streams_.erase(it);
+        s.count(&frame_counters::streams_closed);  // before the event: the observer may not touch
+                                                   // it any more
         if (announced) s.obs_.on_stream_close(id, static_cast<error_code>(code));
         return 0;
     }
@@ -356,6 +374,10 @@ struct server_session::impl {
 
     static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
         auto& s = self(ud);
+        if (frame->hd.type == NGHTTP2_RST_STREAM)
+            s.count(&frame_counters::rst_sent, frame->rst_stream.error_code);
+        if (frame->hd.type == NGHTTP2_GOAWAY)
+            s.count(&frame_counters::goaway_sent, frame->goaway.error_code);
         if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
             (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             if (stream_state* st = s.find(frame->hd.stream_id)) {
@@ -522,6 +544,7 @@ sy::result<void, error> server_session::upgrade_h2c(std::string_view http2_setti
         return sy::unexpected(error::bad_upgrade);
     }
     s.stats_.streams_opened++;
+    s.count(&frame_counters::streams_opened);
     s.highest_ = 1;
     return {};
 }

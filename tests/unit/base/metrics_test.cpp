@@ -110,5 +110,33 @@ TEST(metrics_registry, refresh_runs_each_step_then_done) {
     EXPECT_TRUE(ran);
 }
 
+// A per-object family: one unlabelled sum when aggregated, a sample per object otherwise; an
+// untyped info family renders its type as Prometheus' "untyped".
+TEST(metrics_registry, per_object_scope_and_untyped) {
+    registry r;
+    r.add({"t_queue_ready", kind::gauge, "Ready.", {"vhost", "queue"}, false}, [](emitter& e) {
+        if (!e.per_object()) return e.add(5);
+        e.add({"/", "a"}, 2);
+        e.add({"/", "b"}, 3);
+    });
+    r.add({"t_info", kind::untyped, "Identity.", {"node"}, false},
+          [](emitter& e) { e.add({"n@h"}, 1); });
+    EXPECT_EQ(r.prometheus(),
+              "# HELP t_queue_ready Ready.\n# TYPE t_queue_ready gauge\nt_queue_ready 5\n"
+              "# HELP t_info Identity.\n# TYPE t_info untyped\nt_info{node=\"n@h\"} 1\n");
+    const std::string per = r.prometheus(scope::per_object);
+    EXPECT_NE(per.find("t_queue_ready{vhost=\"/\",queue=\"a\"} 2\n"
+                       "t_queue_ready{vhost=\"/\",queue=\"b\"} 3\n"),
+              std::string::npos)
+        << per;
+    EXPECT_EQ(per.find("t_queue_ready 5"), std::string::npos);
+    const std::string j = r.json(scope::per_object);
+    EXPECT_TRUE(json::valid(j)) << j;
+    EXPECT_NE(j.find("{\"labels\":{\"vhost\":\"/\",\"queue\":\"b\"},\"value\":3}"),
+              std::string::npos)
+        << j;
+    EXPECT_NE(r.json().find("\"type\":\"untyped\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sy::metrics

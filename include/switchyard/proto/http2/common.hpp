@@ -10,6 +10,8 @@
 //   so the session owns no clock.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +51,29 @@ enum class error_code : std::uint32_t {
     http_1_1_required = 0xd,
 };
 std::string_view to_string(error_code c);
+
+/// Counter slots per error code: one per code RFC 9113 7 defines, the last for any other value.
+inline constexpr std::size_t error_code_slots = 15;
+inline std::size_t error_code_slot(std::uint32_t code) {
+    return code < error_code_slots - 1 ? code : error_code_slots - 1;
+}
+/// The label of a slot: to_string of its code, "UNKNOWN" for the last.
+std::string_view error_code_slot_name(std::size_t slot);
+
+/// Frame counters the sessions of one thread add to (server_settings::counters): written by that
+/// thread only (a plain load + store, no locked instruction), readable from any thread (metrics).
+struct frame_counters {
+    using slots = std::array<std::atomic<std::uint64_t>, error_code_slots>;
+    std::atomic<std::uint64_t> streams_opened{0};
+    std::atomic<std::uint64_t> streams_closed{0};  ///< open now = opened - closed
+    slots rst_received{};
+    slots rst_sent{};
+    slots goaway_received{};
+    slots goaway_sent{};
+    static void bump(std::atomic<std::uint64_t>& c) {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+};
 
 /// Why a session stopped accepting input.
 enum class error : std::uint8_t {

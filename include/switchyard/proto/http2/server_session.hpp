@@ -82,6 +82,9 @@ struct server_settings {
     /// RFC 8441 extended CONNECT (WebSocket over h2): advertises SETTINGS_ENABLE_CONNECT_PROTOCOL
     /// and exposes :protocol in request_head.
     bool enable_connect_protocol = true;
+    /// Streams, RST_STREAM and GOAWAY frames (both ways) are counted here when set (the
+    /// sessions of one loop share one; metrics sy_h2_*). Not owned; outlives the session.
+    frame_counters* counters = nullptr;
 };
 
 /// A request head (RFC 9113 8.3.1). All views valid only during on_request().
