@@ -19,6 +19,8 @@ std::string_view to_string(publish_error e) {
             return "rejected: a subscriber is over its cap";
         case publish_error::invalid_content_type:
             return "invalid content type";
+        case publish_error::reserved_topic:
+            return "reserved topic: published by the server only";
     }
     return "unknown publish error";
 }
@@ -98,6 +100,14 @@ policy_counters hub::counters() const {
     return c;
 }
 
+std::uint64_t hub::publishes_total() const {
+    std::uint64_t n = 0;
+    for (unsigned i = 0; i < shard_count(); ++i) {
+        n += shared_[i].publishes.load(std::memory_order_relaxed);
+    }
+    return n;
+}
+
 std::int64_t hub::now() const {
     if (settings_.clock) return settings_.clock();
     using namespace std::chrono;
@@ -154,6 +164,8 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     m->policy = t.policy;
     message_ptr msg = std::move(m);
     ++t.publishes;
+    auto& total = hub_.shared_[index_].publishes;  // single writer: this shard
+    total.store(total.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (t.policy->history_count > 0) t.history.push_back(msg);
     evict(t, now);
 

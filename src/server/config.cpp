@@ -143,6 +143,9 @@ const option_desc k_options[] = {
      "always|batch|never"},
     {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait (ms)",
      SY_REF(amqp.fsync_interval_ms)},
+    {"management.stats_interval_ms", nullptr,
+     "period of the sys.* stats topics, published only while subscribed (0: off; min 100)",
+     SY_REF(management.stats_interval_ms)},
 };
 #undef SY_REF
 

@@ -167,9 +167,12 @@ void publish(sy::app& a, const pb::PublishRequest& in, grpc::unary_reply<pb::Pub
         in.topic(), in.content_type(), shared_bytes::copy_of(in.payload()),
         [reply](result<hub::publish_ack, hub::publish_error> r) {
             if (!r) {
-                bool over = r.error() == hub::publish_error::rejected_over_cap;
-                reply.fail({over ? status_code::resource_exhausted : status_code::invalid_argument,
-                            std::string(hub::to_string(r.error()))});
+                status_code code = status_code::invalid_argument;
+                if (r.error() == hub::publish_error::rejected_over_cap)
+                    code = status_code::resource_exhausted;
+                if (r.error() == hub::publish_error::reserved_topic)
+                    code = status_code::permission_denied;
+                reply.fail({code, std::string(hub::to_string(r.error()))});
                 return;
             }
             pb::PublishReply out;

@@ -80,6 +80,10 @@ struct amqp_config {
     std::uint64_t fsync_interval_ms = 2;
 };
 
+struct management_config {
+    std::uint64_t stats_interval_ms = 1000;  // sys.* topics published this often; 0: off
+};
+
 struct server_config {
     std::vector<std::string> listen{"127.0.0.1:8080"};
     std::string static_dir;  // empty: the bundled www/
@@ -97,6 +101,7 @@ struct server_config {
     hub_config hub;
     tls_config tls;
     amqp_config amqp;
+    management_config management;
 };
 
 class config_error : public std::runtime_error {
