@@ -90,7 +90,7 @@ export function renderTopics(data) {
 
 export function renderQueues(data) {
   renderTable($('t-queues'), listOf(data), {
-    key: (q) => `${q.vhost}\u0000${q.name}`,
+    key: (q) => `${q.vhost}|${q.name}`,
     cols: [
       { get: (q) => q.vhost },
       { get: (q) => q.name },
