@@ -348,8 +348,7 @@ void pub_handler(sy::app& a, http::request& req, http::response& res) {
                                    res.set_header("Retry-After", "1");
                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
                                } else if (r.error() == hub::publish_error::reserved_topic) {
-                                   res.send(403, fmt::format("{}: {}*\n",
-                                                             hub::to_string(r.error()),
+                                   res.send(403, fmt::format("{}: {}*\n", hub::to_string(r.error()),
                                                              k_system_prefix));
                                } else {
                                    std::string e;

@@ -65,7 +65,8 @@ void write_connections(json::writer& w, runtime& rt) {
 void write_amqp(json::writer& w, runtime& rt) {
     w.key("amqp")
         .begin_object()
-        .member("ready", family_sum(rt, {"rabbitmq_queue_messages_ready", "sy_amqp_messages_ready"}))
+        .member("ready",
+                family_sum(rt, {"rabbitmq_queue_messages_ready", "sy_amqp_messages_ready"}))
         .member("unacked",
                 family_sum(rt, {"rabbitmq_queue_messages_unacked", "sy_amqp_messages_unacked"}))
         .member("consumers", family_sum(rt, {"rabbitmq_queue_consumers", "sy_amqp_consumers"}))

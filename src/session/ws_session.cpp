@@ -150,8 +150,8 @@ void ws_session::on_client_message(const ws::event& ev) {
         ev.op == ws::opcode::text ? "text/plain; charset=utf-8" : "application/octet-stream";
     // No callback (an ack would cost a reply per shard per message); a refusal decided on this
     // shard (a reserved topic) is returned and ends the socket like the check above.
-    if (auto refused =
-            shard_->publish(sub_->pattern, type, shared_bytes::copy_of(as_string_view(ev.payload)))) {
+    if (auto refused = shard_->publish(sub_->pattern, type,
+                                       shared_bytes::copy_of(as_string_view(ev.payload)))) {
         end(ws::close_code::policy_violation, hub::to_string(*refused));
     }
 }

@@ -167,8 +167,8 @@ class hub_shard {
     /// (nullopt: accepted so far), so a caller that passes no callback (a WebSocket client's
     /// publish, which must not pay for an ack) can still answer it.
     std::optional<publish_error> publish(std::string_view topic, std::string_view content_type,
-                                        sy::shared_bytes payload, publish_callback done = {},
-                                        publish_origin origin = publish_origin::client);
+                                         sy::shared_bytes payload, publish_callback done = {},
+                                         publish_origin origin = publish_origin::client);
 
     /// Registers s for messages whose topic matches pattern. With since/newest on a literal
     /// pattern: history first (or a gap message), then live, no duplicate, no hole. For a
