@@ -58,7 +58,10 @@ test('dashboard: live figures, publish and stall actions, screenshot', { timeout
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${srv.url}/admin`);
+    // The demo index links to the dashboard.
+    await page.goto(`${srv.url}/`);
+    await page.click('a[href="admin"]');
+    await page.waitForURL(`${srv.url}/admin`);
     await page.waitForSelector('#status[data-state="open"]');
     await page.waitForFunction(() => window.adminState.ticks >= 2, null, { timeout: 10000 });
     const before = await page.textContent('#k-req');
