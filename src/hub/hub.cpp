@@ -72,6 +72,7 @@ hub::hub(hub_settings settings, unsigned shard_count, post_fn post)
                                               r.history_age_ms.value_or(d.history_age_ms)});
     }
     shared_ = std::make_unique<shard_shared[]>(shard_count);
+    published_ = std::make_unique<shard_publishes[]>(shard_count);
     for (unsigned i = 0; i < shard_count; ++i) {
         shards_.push_back(std::make_unique<hub_shard>(*this, i));
     }
@@ -103,7 +104,7 @@ policy_counters hub::counters() const {
 std::uint64_t hub::publishes_total() const {
     std::uint64_t n = 0;
     for (unsigned i = 0; i < shard_count(); ++i) {
-        n += shared_[i].publishes.load(std::memory_order_relaxed);
+        n += published_[i].n.load(std::memory_order_relaxed);
     }
     return n;
 }
@@ -164,7 +165,7 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     m->policy = t.policy;
     message_ptr msg = std::move(m);
     ++t.publishes;
-    auto& total = hub_.shared_[index_].publishes;  // single writer: this shard
+    auto& total = hub_.published_[index_].n;  // single writer: this shard
     total.store(total.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (t.policy->history_count > 0) t.history.push_back(msg);
     evict(t, now);

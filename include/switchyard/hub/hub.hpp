@@ -66,12 +66,12 @@ enum class publish_error : std::uint8_t {
     invalid_content_type,  // not valid_content_type()
     reserved_topic,        // under hub_settings::reserved_prefix, published by a client
 };
+std::string_view to_string(publish_error e);
 
 /// Who publishes: every transport a client reaches publishes as `client` (the default), so the
 /// reserved-prefix check is made once here for /pub, WebSocket, gRPC and the AMQP bridge alike;
 /// only the server's own publisher (server::system_topics) passes `server`.
 enum class publish_origin : std::uint8_t { client, server };
-std::string_view to_string(publish_error e);
 
 /// A content type the hub can hand to every transport as it is: at most 255 bytes of visible
 /// ASCII, space or tab (an HTTP field value without obs-text, a JSON and a protobuf string, an
@@ -285,7 +285,11 @@ class hub {
         std::atomic<std::uint64_t> drops{0};
         std::atomic<std::uint64_t> disconnects{0};
         std::atomic<std::uint64_t> rejections{0};
-        std::atomic<std::uint64_t> publishes{0};  // written by the shard as owner only
+    };
+    // Messages each shard accepted as owner: a line of its own, since it is written on every
+    // publish and shard_shared's line is read by the other shards on theirs (interest).
+    struct alignas(64) shard_publishes {
+        std::atomic<std::uint64_t> n{0};
     };
     std::int64_t now() const;
 
@@ -293,6 +297,7 @@ class hub {
     std::vector<topic_policy> rule_policies_;  // parallel to settings_.rules
     post_fn post_;
     std::unique_ptr<shard_shared[]> shared_;
+    std::unique_ptr<shard_publishes[]> published_;
     std::vector<std::unique_ptr<hub_shard>> shards_;
 };
 
