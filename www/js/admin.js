@@ -120,6 +120,11 @@ function connect() {
   };
 }
 
+// Stats off (management.stats_interval_ms = 0) or a server without them: say so rather than
+// show dashes with no explanation.
+setTimeout(() => {
+  if (!state.ticks) $('updated').textContent = 'no sys.stats yet (off when management.stats_interval_ms = 0)';
+}, 5000);
 addEventListener('resize', () => Object.values(charts).forEach((ch) => ch.draw()));
 wireActions();
 connect();
