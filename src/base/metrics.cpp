@@ -1,6 +1,7 @@
 // The metrics registry: families collected at scrape time, rendered twice from the same samples.
 #include "switchyard/base/metrics.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 
@@ -90,6 +91,21 @@ bool registry::contains(std::string_view name) const {
         if (f.spec.name == name) return true;
     }
     return false;
+}
+
+bool registry::collect(
+    std::string_view name,
+    const std::function<void(const std::vector<std::string>& labels, value v)>& fn) const {
+    emitter e;
+    {
+        std::lock_guard lk(mu_);
+        auto it = std::find_if(families_.begin(), families_.end(),
+                               [name](const family& f) { return f.spec.name == name; });
+        if (it == families_.end()) return false;
+        it->collect(e);
+    }
+    for (const auto& s : e.samples_) fn(s.labels, s.v);
+    return true;
 }
 
 template <typename Fn>

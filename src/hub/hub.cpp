@@ -19,6 +19,8 @@ std::string_view to_string(publish_error e) {
             return "rejected: a subscriber is over its cap";
         case publish_error::invalid_content_type:
             return "invalid content type";
+        case publish_error::reserved_topic:
+            return "reserved topic: published by the server only";
     }
     return "unknown publish error";
 }

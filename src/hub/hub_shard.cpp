@@ -25,15 +25,20 @@ void subscription_handle::reset() {
 
 // ---- publish entry -----------------------------------------------------------------------------
 
-void hub_shard::publish(std::string_view topic, std::string_view content_type,
-                        sy::shared_bytes payload, publish_callback done) {
-    if (!validate_topic(topic, hub_.settings_.limits)) {
-        if (done) done(unexpected(publish_error::invalid_topic));
-        return;
-    }
-    if (!valid_content_type(content_type)) {
-        if (done) done(unexpected(publish_error::invalid_content_type));
-        return;
+std::optional<publish_error> hub_shard::publish(std::string_view topic,
+                                                std::string_view content_type,
+                                                sy::shared_bytes payload, publish_callback done,
+                                                publish_origin origin) {
+    auto refuse = [&done](publish_error e) -> std::optional<publish_error> {
+        if (done) done(unexpected(e));
+        return e;
+    };
+    if (!validate_topic(topic, hub_.settings_.limits)) return refuse(publish_error::invalid_topic);
+    if (!valid_content_type(content_type)) return refuse(publish_error::invalid_content_type);
+    // The one reserved-prefix check for every transport (they all publish through here).
+    const std::string& reserved = hub_.settings_.reserved_prefix;
+    if (origin == publish_origin::client && !reserved.empty() && topic.starts_with(reserved)) {
+        return refuse(publish_error::reserved_topic);
     }
     // Checked here, on the publisher's shard, once for every subscriber on every loop.
     const bool utf8 = is_valid_utf8(payload.bytes());
@@ -41,13 +46,14 @@ void hub_shard::publish(std::string_view topic, std::string_view content_type,
     if (owner == index_) {
         owner_publish(std::string(topic), std::string(content_type), std::move(payload), utf8,
                       index_, std::move(done));
-        return;
+        return std::nullopt;
     }
     hub_shard* o = hub_.shards_[owner].get();
     hub_.post_(owner, [o, n = std::string(topic), c = std::string(content_type),
                        p = std::move(payload), utf8, me = index_, d = std::move(done)]() mutable {
         o->owner_publish(std::move(n), std::move(c), std::move(p), utf8, me, std::move(d));
     });
+    return std::nullopt;
 }
 
 // ---- subscriptions -----------------------------------------------------------------------------
@@ -302,6 +308,37 @@ void hub_shard::stats(std::string_view topic, stats_callback done) {
             s->run_on(me->index_, [g, n, step]() {
                 g->st.subscribers += n;
                 step(*g);
+            });
+        });
+    }
+}
+
+void hub_shard::count_subscribers(std::string_view topic,
+                                  unique_function<void(std::uint64_t)> done) {
+    struct gather {
+        std::uint64_t n = 0;
+        unsigned waiting = 0;
+        unique_function<void(std::uint64_t)> done;
+    };
+    std::vector<unsigned> asked;
+    for (unsigned d = 0; d < hub_.shard_count(); ++d) {
+        if (hub_.shared_[d].interest.load(std::memory_order_relaxed) > 0) asked.push_back(d);
+    }
+    if (asked.empty()) {
+        done(0);
+        return;
+    }
+    auto g = std::make_shared<gather>();
+    g->waiting = static_cast<unsigned>(asked.size());
+    g->done = std::move(done);
+    const std::string name(topic);
+    for (unsigned d : asked) {
+        hub_shard* s = hub_.shards_[d].get();
+        run_on(d, [s, me = this, g, name]() {
+            const std::uint64_t n = s->count_matches(name);
+            s->run_on(me->index_, [g, n]() {
+                g->n += n;
+                if (--g->waiting == 0) g->done(g->n);
             });
         });
     }

@@ -94,6 +94,18 @@ http::handler open_static_dir(const std::string& dir) {
 
 }  // namespace
 
+http::handler admin_page(const std::string& static_dir) {
+    auto root = std::make_shared<http::static_root>(static_dir, http::static_options{});
+    return [root](http::request& req, http::response& res) {
+        auto f = root->resolve("admin.html", false);
+        if (!f) {
+            res.send(http::status_for(f.error()), "admin.html is not in static_dir\n");
+            return;
+        }
+        http::serve_file(req, res, std::move(f.value()), root->options());
+    };
+}
+
 void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall) {
     auto& r = a.router();
     r.post("/echo", [](http::request& req, http::response& res) {
@@ -158,6 +170,8 @@ void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allo
     }
     if (!static_dir.empty()) {
         auto files = open_static_dir(static_dir);
+        // The live dashboard (www/admin.html; data from the sys.* topics), on the main port.
+        r.get("/admin", admin_page(static_dir));
         r.get("/", files);
         r.get("/*path", files);
     }

@@ -150,6 +150,9 @@ const option_desc k_options[] = {
      SY_REF(metrics.topics)},
     {"metrics.topics_top", nullptr, "the N most published topics get their own series (max 100)",
      SY_REF(metrics.topics_top)},
+    {"management.stats_interval_ms", nullptr,
+     "period of the sys.* stats topics, published only while subscribed (0: off; min 100)",
+     SY_REF(management.stats_interval_ms)},
 };
 #undef SY_REF
 

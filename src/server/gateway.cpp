@@ -12,6 +12,7 @@
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
 #include "switchyard/server/hub_metrics.hpp"
+#include "switchyard/server/system_topics.hpp"
 #include "switchyard/session/push_format.hpp"
 #include "switchyard/session/push_stream.hpp"
 #include "switchyard/session/sse_session.hpp"
@@ -354,6 +355,9 @@ void pub_handler(sy::app& a, http::request& req, http::response& res) {
                                if (r.error() == hub::publish_error::rejected_over_cap) {
                                    res.set_header("Retry-After", "1");
                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
+                               } else if (r.error() == hub::publish_error::reserved_topic) {
+                                   res.send(403, fmt::format("{}: {}*\n", hub::to_string(r.error()),
+                                                             k_system_prefix));
                                } else {
                                    std::string e;
                                    json::writer(e)

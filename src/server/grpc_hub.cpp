@@ -157,6 +157,14 @@ hub::hub_shard* current_shard(sy::app& a) {
     return ls ? ls->shard : nullptr;
 }
 
+/// A refused publish as a gRPC status: over cap is RESOURCE_EXHAUSTED, a sys.* topic (the
+/// server's own) PERMISSION_DENIED, anything else about the request INVALID_ARGUMENT.
+status_code status_of(hub::publish_error e) {
+    if (e == hub::publish_error::rejected_over_cap) return status_code::resource_exhausted;
+    if (e == hub::publish_error::reserved_topic) return status_code::permission_denied;
+    return status_code::invalid_argument;
+}
+
 void publish(sy::app& a, const pb::PublishRequest& in, grpc::unary_reply<pb::PublishReply> reply) {
     hub::hub_shard* shard = current_shard(a);
     if (!shard) {
@@ -167,9 +175,7 @@ void publish(sy::app& a, const pb::PublishRequest& in, grpc::unary_reply<pb::Pub
         in.topic(), in.content_type(), shared_bytes::copy_of(in.payload()),
         [reply](result<hub::publish_ack, hub::publish_error> r) {
             if (!r) {
-                bool over = r.error() == hub::publish_error::rejected_over_cap;
-                reply.fail({over ? status_code::resource_exhausted : status_code::invalid_argument,
-                            std::string(hub::to_string(r.error()))});
+                reply.fail({status_of(r.error()), std::string(hub::to_string(r.error()))});
                 return;
             }
             pb::PublishReply out;

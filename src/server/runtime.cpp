@@ -16,6 +16,7 @@
 #include "switchyard/core/loop_group.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/tls.hpp"
+#include "switchyard/server/system_topics.hpp"
 #include "switchyard/session/http1_session.hpp"
 #include "switchyard/session/shutdown.hpp"
 #include "switchyard/session/tls_dispatch.hpp"
@@ -354,6 +355,7 @@ void runtime::make_hub() {
     if (!policy)
         throw config_error("hub.slow_policy: unknown policy '" + cfg_.hub.slow_policy + "'");
     hs.defaults.slow = *policy;
+    hs.reserved_prefix = std::string(k_system_prefix);  // sys.*: server::system_topics only
     // Tasks between two shards must stay in order (the hub's resume relies on it): loop::post
     // is FIFO per producer, and each shard posts from its own thread. The hub's task is the
     // loop's task (sy::task), handed over as it is: no second wrapper, no second allocation.

@@ -149,7 +149,12 @@ void ws_session::on_client_message(const ws::event& ev) {
     }
     const std::string_view type =
         ev.op == ws::opcode::text ? "text/plain; charset=utf-8" : "application/octet-stream";
-    shard_->publish(sub_->pattern, type, shared_bytes::copy_of(as_string_view(ev.payload)));
+    // No callback (an ack would cost a reply per shard per message); a refusal decided on this
+    // shard (a reserved topic) is returned and ends the socket like the check above.
+    if (auto refused = shard_->publish(sub_->pattern, type,
+                                       shared_bytes::copy_of(as_string_view(ev.payload)))) {
+        end(ws::close_code::policy_violation, hub::to_string(*refused));
+    }
 }
 
 void ws_session::send_message(ws::opcode op, byte_view payload) {

@@ -11,6 +11,7 @@
 #include "switchyard/server/builtin.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/server/grpc_hub.hpp"
+#include "switchyard/server/system_topics.hpp"
 
 namespace {
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
         sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
         sy::server::install_amqp(app);
         sy::server::install_grpc_hub(app);
+        sy::server::install_system_topics(app);  // sys.stats (the /admin dashboard's data)
         return app.run();
     });
 }

@@ -91,6 +91,12 @@ class registry {
     void refresh(std::function<void()> done) const;
 
     bool contains(std::string_view name) const;
+    /// Collects one family now and hands each sample to fn (label values in the order of the
+    /// family's labels). false: no family of that name. For readers that want a few figures
+    /// (the sys.stats topic) rather than a whole rendering.
+    bool collect(
+        std::string_view name,
+        const std::function<void(const std::vector<std::string>& labels, value v)>& fn) const;
     /// Prometheus text: "# HELP", "# TYPE", then one line per sample, families in registration
     /// order.
     std::string prometheus(scope s = scope::aggregated) const;

@@ -31,6 +31,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,6 +54,10 @@ struct hub_settings {
     /// Wall-clock milliseconds for message timestamps and history age. Empty: system clock.
     /// Called on owner shards, possibly concurrently: must be thread-safe.
     std::function<std::int64_t()> clock;
+    /// Topics starting with this prefix (the server's "sys.") are published by the server only:
+    /// publish() refuses them with publish_error::reserved_topic unless the origin is
+    /// publish_origin::server. Empty: no reserved topics. Subscribing there is not restricted.
+    std::string reserved_prefix;
 };
 
 using post_fn = std::function<void(unsigned shard, task)>;
@@ -61,8 +66,14 @@ enum class publish_error : std::uint8_t {
     invalid_topic,
     rejected_over_cap,     // a block_publisher subscriber of the topic is over its output cap
     invalid_content_type,  // not valid_content_type()
+    reserved_topic,        // under hub_settings::reserved_prefix, published by a client
 };
 std::string_view to_string(publish_error e);
+
+/// Who publishes: every transport a client reaches publishes as `client` (the default), so the
+/// reserved-prefix check is made once here for /pub, WebSocket, gRPC and the AMQP bridge alike;
+/// only the server's own publisher (server::system_topics) passes `server`.
+enum class publish_origin : std::uint8_t { client, server };
 
 /// A content type the hub can hand to every transport as it is: at most 255 bytes of visible
 /// ASCII, space or tab (an HTTP field value without obs-text, a JSON and a protobuf string, an
@@ -165,9 +176,13 @@ class hub_shard {
     unsigned index() const { return index_; }
 
     /// Publishes to a topic. `done` (optional) runs on this shard with the id and the number of
-    /// subscribers reached, or the error. The payload is shared, not copied.
-    void publish(std::string_view topic, std::string_view content_type, sy::shared_bytes payload,
-                 publish_callback done = {});
+    /// subscribers reached, or the error. The payload is shared, not copied. A refusal decided
+    /// here, before any post (invalid topic or content type, reserved topic), is also returned
+    /// (nullopt: accepted so far), so a caller that passes no callback (a WebSocket client's
+    /// publish, which must not pay for an ack) can still answer it.
+    std::optional<publish_error> publish(std::string_view topic, std::string_view content_type,
+                                         sy::shared_bytes payload, publish_callback done = {},
+                                         publish_origin origin = publish_origin::client);
 
     /// Registers s for messages whose topic matches pattern. With since/newest on a literal
     /// pattern: history first (or a gap message), then live, no duplicate, no hole. For a
@@ -187,6 +202,11 @@ class hub_shard {
                                                         std::size_t limit, history_callback done);
 
     void stats(std::string_view topic, stats_callback done);
+
+    /// How many subscriptions on every shard match `topic` (a concrete topic name); done runs
+    /// on this shard. Shards holding no subscription at all are not asked, so with no
+    /// subscriber anywhere it answers at once without a post (a cheap "is anyone listening").
+    void count_subscribers(std::string_view topic, unique_function<void(std::uint64_t)> done);
 
     /// block_publisher: subscription `id` declares its output over (or back under) the cap for
     /// topic (a concrete topic it received, which matters for wildcard subscriptions). The owner
@@ -282,8 +302,10 @@ class hub {
         std::atomic<std::uint64_t> drops{0};
         std::atomic<std::uint64_t> disconnects{0};
         std::atomic<std::uint64_t> rejections{0};
-        // Written by this shard only (a plain load + store, no locked instruction).
-        std::atomic<std::uint64_t> topics{0};
+        // Written by this shard only (a plain load + store, no locked instruction), on every
+        // publish and delivery: a cache line of their own, since `interest` above is read by
+        // the other shards on each of their publishes.
+        alignas(64) std::atomic<std::uint64_t> topics{0};
         std::atomic<std::uint64_t> publishes{0};
         std::atomic<std::uint64_t> deliveries{0};
         std::atomic<std::uint64_t> subscribers[subscriber_transport_count] = {};

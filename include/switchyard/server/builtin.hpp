@@ -1,6 +1,7 @@
 // The routes the switchyard binary serves besides the user's: POST /echo (conformance tests),
 // GET /metrics (Prometheus text), GET /debug/listeners and /debug/connections (JSON), optional
-// POST /debug/stall, and the static files (default: the bundled www/).
+// POST /debug/stall, GET /admin (the dashboard page) and the static files (default: the bundled
+// www/).
 #pragma once
 
 #include <string>
@@ -11,6 +12,11 @@ namespace sy::server {
 
 /// Adds the built-in routes to a. static_dir empty: no static files.
 void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall);
+
+/// GET /admin: static_dir's admin.html (the live dashboard, docs/dashboard.md). Any listener's
+/// router may mount it; the page's URLs are relative, so it works from any origin that also
+/// serves static_dir's js/ and style.css and the hub's /sub (and /pub, /debug/stall, /api/).
+http::handler admin_page(const std::string& static_dir);
 
 /// Prometheus text exposition of everything the runtime counts (see docs/metrics.md).
 std::string render_metrics(runtime& rt, metrics::scope sc = metrics::scope::aggregated);

@@ -90,6 +90,11 @@ struct metrics_config {
     std::uint64_t topics_top = 0;
 };
 
+/// docs/management.md.
+struct management_config {
+    std::uint64_t stats_interval_ms = 1000;  // sys.* topics published this often; 0: off
+};
+
 struct server_config {
     std::vector<std::string> listen{"127.0.0.1:8080"};
     std::string static_dir;  // empty: the bundled www/
@@ -108,6 +113,7 @@ struct server_config {
     tls_config tls;
     amqp_config amqp;
     metrics_config metrics;
+    management_config management;
 };
 
 class config_error : public std::runtime_error {

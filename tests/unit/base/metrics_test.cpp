@@ -29,6 +29,25 @@ void fill(registry& r, std::uint64_t& hits) {
           [](emitter&) {});
 }
 
+// collect(): one family's samples now, without rendering the others.
+TEST(metrics_registry, collects_one_family) {
+    std::uint64_t hits = 7;
+    registry r;
+    fill(r, hits);
+    std::vector<std::pair<std::string, std::uint64_t>> got;
+    EXPECT_TRUE(r.collect("t_opened_total", [&](const std::vector<std::string>& l, value v) {
+        got.emplace_back(l.empty() ? "" : l[0], v.n);
+    }));
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0], (std::pair<std::string, std::uint64_t>{"0", 10}));
+    EXPECT_EQ(got[1], (std::pair<std::string, std::uint64_t>{"1", 20}));
+    hits = 9;
+    std::uint64_t n = 0;
+    EXPECT_TRUE(r.collect("t_requests_total", [&](const auto&, value v) { n = v.n; }));
+    EXPECT_EQ(n, 9u);
+    EXPECT_FALSE(r.collect("t_missing", [](const auto&, value) { FAIL(); }));
+}
+
 TEST(metrics_registry, renders_prometheus_text) {
     std::uint64_t hits = 7;
     registry r;

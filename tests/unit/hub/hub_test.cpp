@@ -77,6 +77,52 @@ TEST(Hub, ContentTypeEveryTransportCanCarry) {
     EXPECT_TRUE(r.got.empty());
 }
 
+// The reserved prefix: a client publish is refused before anything is posted (returned and
+// given to the callback); the server's own publish goes through to subscribers there.
+TEST(Hub, ReservedPrefixIsServerOnly) {
+    hub_settings s;
+    s.reserved_prefix = "sys.";
+    fixture f(2, s);
+    recorder r;
+    auto h = f.h->shard(1).subscribe("sys.stats", &r);
+    ASSERT_TRUE(h);
+    std::optional<result<publish_ack, publish_error>> ack;
+    auto refused = f.h->shard(0).publish("sys.stats", "", bytes("x"), [&](auto res) { ack = res; });
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(*refused, publish_error::reserved_topic);
+    ASSERT_TRUE(ack.has_value());
+    ASSERT_FALSE(ack->has_value());
+    EXPECT_EQ(ack->error(), publish_error::reserved_topic);
+    EXPECT_EQ(f.ex.pending(), 0u);
+    EXPECT_FALSE(f.h->shard(0).publish("sysx", "", bytes("ok")).has_value());  // prefix only
+    EXPECT_FALSE(f.h->shard(0)
+                     .publish("sys.stats", "", bytes("srv"), {}, publish_origin::server)
+                     .has_value());
+    f.ex.run_all(1);
+    ASSERT_EQ(r.got.size(), 1u);
+    EXPECT_EQ(r.got[0].payload, "srv");
+}
+
+// count_subscribers asks only shards holding a subscription: none anywhere, no post at all.
+TEST(Hub, CountSubscribers) {
+    fixture f(3);
+    std::optional<std::uint64_t> n;
+    f.h->shard(0).count_subscribers("sys.stats", [&](std::uint64_t v) { n = v; });
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, 0u);
+    EXPECT_EQ(f.ex.pending(), 0u);
+    recorder a, b, c;
+    auto ha = f.h->shard(1).subscribe("sys.stats", &a);
+    auto hb = f.h->shard(2).subscribe("sys.>", &b);
+    auto hc = f.h->shard(2).subscribe("other", &c);
+    n.reset();
+    f.h->shard(0).count_subscribers("sys.stats", [&](std::uint64_t v) { n = v; });
+    EXPECT_FALSE(n.has_value());
+    f.ex.run_all(7);
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, 2u);
+}
+
 // Subscribers spread over shards with literal and wildcard patterns; publishes from every shard
 // in random interleavings. Each subscriber sees exactly its matching messages, in id order per
 // topic, and each ack reports the number of matching subscribers.
