@@ -1,5 +1,7 @@
 #include "switchyard/session/ws_session.hpp"
 
+#include <charconv>
+
 #include "switchyard/base/json.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/proto/ws/frame.hpp"
@@ -58,6 +60,7 @@ void ws_session::start() {
         joined_ = true;
         publish_presence("join");
     }
+    if (sub_->hooks.on_connect) sub_->hooks.on_connect(*this);
 }
 
 void ws_session::on_tick() {
@@ -142,6 +145,10 @@ bool ws_session::handle(const ws::event& ev) {
 }
 
 void ws_session::on_client_message(const ws::event& ev) {
+    if (sub_->hooks.on_message) {
+        sub_->hooks.on_message(*this, as_string_view(ev.payload), ev.op != ws::opcode::text);
+        return;
+    }
     if (!sub_->allow_publish || !hub::is_literal(sub_->pattern)) {
         end(ws::close_code::policy_violation, "publishing is not allowed here");
         return;
@@ -229,6 +236,10 @@ void ws_session::on_push_shutdown() {
     end(ws::close_code::going_away, "server shutting down");
 }
 
+void ws_session::on_push_removed() {
+    end(ws::close_code::going_away, "route removed");
+}
+
 void ws_session::publish_presence(std::string_view kind) {
     std::string j = "{\"type\":\"";
     j += kind;
@@ -243,7 +254,34 @@ void ws_session::on_push_closed() {
     if (stream_) stream_->stop();  // here, not in the destructor: the hub may be gone by then
     if (joined_) publish_presence("leave");
     joined_ = false;
+    if (sub_ && sub_->hooks.on_close) sub_->hooks.on_close(*this);
     if (opts_.counters) opts_.counters->ws_closed.add();
+}
+
+std::uint16_t ws_peer::remote_port() const {
+    const std::string_view a = remote_address();
+    const auto colon = a.rfind(':');
+    std::uint16_t port = 0;
+    if (colon == std::string_view::npos) return 0;
+    std::from_chars(a.data() + colon + 1, a.data() + a.size(), port);
+    return port;
+}
+
+std::string_view ws_session::remote_address() const {
+    return sub_ ? std::string_view(sub_->remote) : std::string_view();
+}
+
+std::string_view ws_session::topic() const {
+    return sub_ ? std::string_view(sub_->pattern) : std::string_view();
+}
+
+void ws_session::publish(std::string_view text) {
+    if (!sub_ || !shard_ || !hub::is_literal(sub_->pattern)) return;
+    shard_->publish(sub_->pattern, "text/plain; charset=utf-8", shared_bytes::copy_of(text));
+}
+
+void ws_session::send_text(std::string_view text) {
+    if (open() && !close_sent_) send_message(ws::opcode::text, as_bytes(text));
 }
 
 }  // namespace sy::session

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,15 +48,46 @@ struct ws_options {
     push_counters* counters = nullptr;          ///< per loop; outlives the session
 };
 
+/// A subscriber WebSocket as a hook sees it (route hooks: docs/routes.md). Valid during the call.
+class ws_peer {
+  public:
+    /// The client's address as "host:port" (http::request::remote_address).
+    virtual std::string_view remote_address() const = 0;
+    /// The port of remote_address (0 when it has none).
+    std::uint16_t remote_port() const;
+    /// The topic the socket follows.
+    virtual std::string_view topic() const = 0;
+    /// Publishes text to the socket's topic (every subscriber of it gets it, this one too).
+    virtual void publish(std::string_view text) = 0;
+    /// A text message to this socket only.
+    virtual void send_text(std::string_view text) = 0;
+
+  protected:
+    ~ws_peer() = default;
+};
+
+/// Code run on a subscriber WebSocket's events, on its loop. Each may be empty.
+struct ws_hooks {
+    /// The subscription exists (what the hook publishes reaches this socket too).
+    std::function<void(ws_peer&)> on_connect;
+    /// A message from the client; replaces the publish-as-is of allow_publish.
+    std::function<void(ws_peer&, std::string_view message, bool binary)> on_message;
+    /// The socket is gone (no send possible; publish still is).
+    std::function<void(ws_peer&)> on_close;
+    explicit operator bool() const { return on_connect || on_message || on_close; }
+};
+
 struct ws_subscription {
     std::string pattern;  ///< topic or wildcard pattern
     hub::subscribe_options start;
     bool allow_publish = false;  ///< client messages publish to `pattern` (literal topics only)
     bool envelope = false;       ///< JSON envelopes instead of raw payload frames
     std::string presence;        ///< non-empty: publish join/leave under this name
+    ws_hooks hooks;              ///< route hooks (literal topics only)
+    std::string remote;          ///< the client's "host:port" (ws_peer::remote_address)
 };
 
-class ws_session final : public push_events, public push_framer {
+class ws_session final : public push_events, public push_framer, public ws_peer {
   public:
     /// Echo role.
     explicit ws_session(ws_options o);
@@ -73,12 +105,19 @@ class ws_session final : public push_events, public push_framer {
     void on_push_data(byte_view b) override;
     void on_push_drain() override;
     void on_push_shutdown() override;
+    void on_push_removed() override;
     void on_push_closed() override;
 
     // push_framer (for the push_stream of the subscriber role)
     shared_bytes frame(const hub::delivery& d) override;
     byte_buffer gap(const pending_gap& g) override;
     void farewell(push_target& t, push_end why, std::string_view detail) override;
+
+    // ws_peer (for the route hooks)
+    std::string_view remote_address() const override;
+    std::string_view topic() const override;
+    void publish(std::string_view text) override;
+    void send_text(std::string_view text) override;
 
   private:
     void start();
