@@ -161,7 +161,6 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
     bool done_ = false;
 };
 
-
 void messages_handler(sy::app& a, http::request& req, http::response& res) {
     loop_state* ls = a.runtime()->current_loop();
     if (!ls || !ls->shard) {
@@ -227,7 +226,6 @@ void stats_handler(sy::app& a, http::request& req, http::response& res) {
     });
 }
 
-
 }  // namespace
 
 bool wants_websocket(const http::request& req) {
@@ -242,7 +240,6 @@ bool wants_websocket(const http::request& req) {
 bool wants_sse(const http::request& req) {
     return hdr(req, "accept").find("text/event-stream") != std::string_view::npos;
 }
-
 
 start_point start_of(const http::request& req) {
     start_point sp;
@@ -290,30 +287,30 @@ void serve_long_poll(http::response& res, loop_state& ls, const std::string& pat
 void publish_body(http::request& req, http::response& res, loop_state& ls, std::string_view topic) {
     const std::string_view type = req.header("content-type").value_or("");
     ls.shard->publish(topic, type, req.body_shared(),  // the body block itself, no copy
-                       [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
-                           if (res.closed()) return;
-                           if (!r) {
-                               if (r.error() == hub::publish_error::rejected_over_cap) {
-                                   res.set_header("Retry-After", "1");
-                                   res.send_json(503, "{\"error\":\"subscriber over cap\"}");
-                               } else {
-                                   std::string e;
-                                   json::writer(e)
-                                       .begin_object()
-                                       .member("error", hub::to_string(r.error()))
-                                       .end_object();
-                                   res.send_json(400, e);
-                               }
-                               return;
-                           }
-                           std::string ok;
-                           json::writer(ok)
-                               .begin_object()
-                               .member("id", r.value().id)
-                               .member("subscribers", r.value().reached)
-                               .end_object();
-                           res.send_json(201, ok);
-                       });
+                      [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
+                          if (res.closed()) return;
+                          if (!r) {
+                              if (r.error() == hub::publish_error::rejected_over_cap) {
+                                  res.set_header("Retry-After", "1");
+                                  res.send_json(503, "{\"error\":\"subscriber over cap\"}");
+                              } else {
+                                  std::string e;
+                                  json::writer(e)
+                                      .begin_object()
+                                      .member("error", hub::to_string(r.error()))
+                                      .end_object();
+                                  res.send_json(400, e);
+                              }
+                              return;
+                          }
+                          std::string ok;
+                          json::writer(ok)
+                              .begin_object()
+                              .member("id", r.value().id)
+                              .member("subscribers", r.value().reached)
+                              .end_object();
+                          res.send_json(201, ok);
+                      });
 }
 
 session::push_counters* push_counters_of(const loop_state& ls) {

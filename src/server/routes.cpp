@@ -307,15 +307,17 @@ std::shared_ptr<const route_table> routes::build(const std::vector<route_config>
         check_route(s, origin);
         auto r = std::make_shared<topic_route>();
         const route_config& c = s.config;
-        r->post_topic = !s.post_topic.empty() ? s.post_topic
-                        : !c.publish_post     ? std::string()
+        r->post_topic = !s.post_topic.empty()  ? s.post_topic
+                        : !c.publish_post      ? std::string()
                         : !c.websocket.empty() ? c.websocket
                         : !c.sse.empty()       ? c.sse
                                                : c.long_poll;
         r->envelope = c.framing == "envelope";
         r->spec = std::move(s);
         sy::app* a = &app_;
-        auto fn = [a, r](http::request& req, http::response& res) { serve_route(*a, *r, req, res); };
+        auto fn = [a, r](http::request& req, http::response& res) {
+            serve_route(*a, *r, req, res);
+        };
         const route_config& rc = r->spec.config;
         try {
             if (!rc.websocket.empty() || !rc.sse.empty() || !rc.long_poll.empty()) {
@@ -327,7 +329,8 @@ std::shared_ptr<const route_table> routes::build(const std::vector<route_config>
             }
             if (!r->post_topic.empty()) t->router.post(rc.path, fn);
         } catch (const std::invalid_argument& e) {
-            if (rc.line) throw config_error(fmt::format("{}:{}: routes: {}", origin, rc.line, e.what()));
+            if (rc.line)
+                throw config_error(fmt::format("{}:{}: routes: {}", origin, rc.line, e.what()));
             throw config_error(fmt::format("routes: {}", e.what()));
         }
         t->paths.push_back(rc.path);

@@ -84,16 +84,16 @@ struct amqp_config {
 /// templates may use the path's parameters as whole tokens ("room.:id"). Empty topic: that
 /// transport is not offered on the path.
 struct route_config {
-    std::string path;       // "/", "/rooms/:id", "/files/*" (http::router patterns)
-    std::string websocket;  // topic template for WebSocket subscribers
-    std::string sse;        // ... for Accept: text/event-stream
-    std::string long_poll;  // ... for any other GET
-    bool publish = false;       // messages a WebSocket client sends publish to its topic
-    bool publish_post = false;  // POST to the path publishes the body to the route's topic
-    std::uint64_t history = 0;  // messages kept per topic of this route; 0: hub.history_count
-    bool resume = true;         // since= / Last-Event-ID / If-None-Match resume from history
-    std::string slow_policy;    // "": hub.slow_policy; drop-oldest | disconnect | block-publisher
-    std::string framing = "raw";       // raw | envelope (the JSON envelope)
+    std::string path;             // "/", "/rooms/:id", "/files/*" (http::router patterns)
+    std::string websocket;        // topic template for WebSocket subscribers
+    std::string sse;              // ... for Accept: text/event-stream
+    std::string long_poll;        // ... for any other GET
+    bool publish = false;         // messages a WebSocket client sends publish to its topic
+    bool publish_post = false;    // POST to the path publishes the body to the route's topic
+    std::uint64_t history = 0;    // messages kept per topic of this route; 0: hub.history_count
+    bool resume = true;           // since= / Last-Event-ID / If-None-Match resume from history
+    std::string slow_policy;      // "": hub.slow_policy; drop-oldest | disconnect | block-publisher
+    std::string framing = "raw";  // raw | envelope (the JSON envelope)
     std::vector<std::string> origins;  // allowed Origin values; empty: ws.origins
     std::size_t line = 0;              // where the table starts in the file (errors); 0: in code
 };

@@ -153,8 +153,7 @@ sse = "clock"
     EXPECT_EQ(r.origins, std::vector<std::string>{"https://a.example"});
     EXPECT_EQ(r.line, 2u);
     EXPECT_EQ(c.routes[1].line, 12u);
-    EXPECT_EQ(routes_from_toml("workers = 2\n[[routes]]\npath = \"/\"\nsse = \"x\"\n", "f")
-                  .size(),
+    EXPECT_EQ(routes_from_toml("workers = 2\n[[routes]]\npath = \"/\"\nsse = \"x\"\n", "f").size(),
               1u);
 }
 
@@ -171,8 +170,7 @@ TEST(config, bad_routes_name_their_lines) {
         EXPECT_NE(w.find("r.toml:3: routes.sse: expected a string"), std::string::npos) << w;
         EXPECT_NE(w.find("r.toml:4: routes.framing: unknown value 'xml'"), std::string::npos) << w;
         EXPECT_NE(w.find("r.toml:5: unknown key 'routes.wat'"), std::string::npos) << w;
-        EXPECT_NE(w.find("r.toml:6: routes: path 'b' must start with '/'"), std::string::npos)
-            << w;
+        EXPECT_NE(w.find("r.toml:6: routes: path 'b' must start with '/'"), std::string::npos) << w;
     }
 }
 
