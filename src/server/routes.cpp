@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "switchyard/base/json.hpp"
 #include "switchyard/base/log.hpp"
+#include "switchyard/proto/ws/error.hpp"
 #include "switchyard/server/app.hpp"
 
 namespace sy::server {
@@ -48,6 +50,7 @@ struct route_loop {
         std::weak_ptr<session::push_events> owner;
     };
     std::shared_ptr<const route_table> table;
+    std::shared_ptr<const route_table> previous;
     std::vector<stream> streams;
     std::size_t prune_at = 64;
 
@@ -62,6 +65,9 @@ struct route_loop {
 
     /// The new table; streams of paths it no longer has end (WebSocket 1001, SSE end).
     void swap(std::shared_ptr<const route_table> t) {
+        // The previous table stays until the next reload: a request's parameter names point
+        // into the router that matched it (http::request::add_param).
+        previous = std::move(table);
         table = std::move(t);
         std::vector<std::shared_ptr<session::push_events>> ending;
         std::erase_if(streams, [&](const stream& s) {
@@ -98,6 +104,37 @@ std::string topic_for(std::string_view t, http::request& req, http::response& re
     return topic;
 }
 
+/// Messages a client sends, published as they are (publish = true); a pattern has no topic to
+/// publish to: closed 1008.
+void publish_as_is(ws_peer& p, std::string_view message, bool binary) {
+    if (!p.publish(message, binary ? "application/octet-stream" : "text/plain; charset=utf-8")) {
+        p.close(ws::close_code::policy_violation, "publishing is not allowed here");
+    }
+}
+
+std::string presence_json(std::string_view kind, std::string_view name) {
+    std::string j;
+    json::writer(j).begin_object().member("type", kind).member("name", name).end_object();
+    return j;
+}
+
+/// What a topic route's WebSocket runs: presence join/leave (GET /sub?presence=NAME), the
+/// program's hooks, and publish = true's publish-as-is where the program has no on_message.
+ws_hooks socket_hooks(const route_spec& r, std::string presence) {
+    ws_hooks h = r.hooks;
+    if (!h.on_message && r.config.publish) h.on_message = publish_as_is;
+    if (presence.empty()) return h;
+    h.on_connect = [then = std::move(h.on_connect), presence](ws_peer& p) {
+        p.publish(presence_json("join", presence), "application/json");
+        if (then) then(p);
+    };
+    h.on_close = [then = std::move(h.on_close), presence](ws_peer& p) {
+        p.publish(presence_json("leave", presence), "application/json");
+        if (then) then(p);
+    };
+    return h;
+}
+
 void serve_websocket(const server_config& cfg, const topic_route& r, http::request& req,
                      http::response& res, route_loop* rl) {
     const route_config& c = r.spec.config;
@@ -105,14 +142,14 @@ void serve_websocket(const server_config& cfg, const topic_route& r, http::reque
     sub.pattern = topic_for(c.websocket, req, res);
     if (sub.pattern.empty()) return;
     sub.start = c.resume ? options_of(start_of(req)) : hub::subscribe_options{};
-    sub.allow_publish = c.publish;
     sub.envelope = r.envelope || (r.spec.query_options && query_flag(req, "envelope"));
-    if (r.spec.query_options) sub.presence = req.query("presence").value_or("");
-    if (!sub.presence.empty() && !hub::is_literal(sub.pattern)) {
+    std::string presence;
+    if (r.spec.query_options) presence = req.query("presence").value_or("");
+    if (!presence.empty() && !hub::is_literal(sub.pattern)) {
         res.send(400, "presence needs a topic, not a pattern\n");
         return;
     }
-    sub.hooks = r.spec.hooks;
+    sub.hooks = socket_hooks(r.spec, std::move(presence));
     sub.remote = std::string(req.remote_address());
     auto w = start_push(req, res, ws_push_of(cfg, c.origins, std::move(sub)));
     if (rl) rl->track(c.path, std::move(w));

@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "switchyard/base/json.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/proto/ws/frame.hpp"
 #include "switchyard/session/push_format.hpp"
@@ -56,10 +55,7 @@ void ws_session::start() {
     ps.counters = opts_.counters;
     stream_.emplace(*shard_, *target_, *this, std::move(ps));
     if (!stream_->start()) return;  // refused pattern: closed 1008 by farewell
-    if (!sub_->presence.empty()) {
-        joined_ = true;
-        publish_presence("join");
-    }
+    connected_ = true;
     if (sub_->hooks.on_connect) sub_->hooks.on_connect(*this);
 }
 
@@ -145,17 +141,11 @@ bool ws_session::handle(const ws::event& ev) {
 }
 
 void ws_session::on_client_message(const ws::event& ev) {
-    if (sub_->hooks.on_message) {
-        sub_->hooks.on_message(*this, as_string_view(ev.payload), ev.op != ws::opcode::text);
-        return;
-    }
-    if (!sub_->allow_publish || !hub::is_literal(sub_->pattern)) {
+    if (!sub_->hooks.on_message) {
         end(ws::close_code::policy_violation, "publishing is not allowed here");
         return;
     }
-    const std::string_view type =
-        ev.op == ws::opcode::text ? "text/plain; charset=utf-8" : "application/octet-stream";
-    shard_->publish(sub_->pattern, type, shared_bytes::copy_of(as_string_view(ev.payload)));
+    sub_->hooks.on_message(*this, as_string_view(ev.payload), ev.op != ws::opcode::text);
 }
 
 void ws_session::send_message(ws::opcode op, byte_view payload) {
@@ -240,21 +230,11 @@ void ws_session::on_push_removed() {
     end(ws::close_code::going_away, "route removed");
 }
 
-void ws_session::publish_presence(std::string_view kind) {
-    std::string j = "{\"type\":\"";
-    j += kind;
-    j += "\",\"name\":\"";
-    json::escape(sub_->presence, j);
-    j += "\"}";
-    shard_->publish(sub_->pattern, "application/json", shared_bytes::copy_of(j));
-}
-
 void ws_session::on_push_closed() {
     if (loop_->timer_pending(tick_)) loop_->cancel_timer(tick_);
     if (stream_) stream_->stop();  // here, not in the destructor: the hub may be gone by then
-    if (joined_) publish_presence("leave");
-    joined_ = false;
-    if (sub_ && sub_->hooks.on_close) sub_->hooks.on_close(*this);
+    if (connected_ && sub_->hooks.on_close) sub_->hooks.on_close(*this);
+    connected_ = false;
     if (opts_.counters) opts_.counters->ws_closed.add();
 }
 
@@ -275,9 +255,14 @@ std::string_view ws_session::topic() const {
     return sub_ ? std::string_view(sub_->pattern) : std::string_view();
 }
 
-void ws_session::publish(std::string_view text) {
-    if (!sub_ || !shard_ || !hub::is_literal(sub_->pattern)) return;
-    shard_->publish(sub_->pattern, "text/plain; charset=utf-8", shared_bytes::copy_of(text));
+bool ws_session::publish(std::string_view payload, std::string_view content_type) {
+    if (!sub_ || !shard_ || !hub::is_literal(sub_->pattern)) return false;
+    shard_->publish(sub_->pattern, content_type, shared_bytes::copy_of(payload));
+    return true;
+}
+
+void ws_session::close(std::uint16_t code, std::string_view reason) {
+    end(code, reason);
 }
 
 void ws_session::send_text(std::string_view text) {
