@@ -245,3 +245,26 @@ def test_sighup_reloads_routes_and_closes_removed_subscribers():
         assert "routes not reloaded" in s.stderr()
     finally:
         s.close()
+
+
+def test_slow_policy_per_route():
+    # The hub's default stays drop-oldest; this route's topics block the publisher instead.
+    s = start('[hub]\nsubscriber_output_cap = 65536\n[[routes]]\npath = "/slow"\n'
+              'websocket = "slow.x"\npublish_post = true\nslow_policy = "block-publisher"\n')
+    try:
+        slow = raw_ws(s.port, "/slow", rcvbuf=4096)  # never reads
+        assert slow.status == 101
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        seen = None
+        for _ in range(3000):
+            c.request("POST", "/slow", body=b"y" * 4096)
+            r = c.getresponse()
+            r.read()
+            if r.status == 503:
+                seen = r.getheader("Retry-After")
+                break
+        c.close()
+        slow.close()
+        assert seen == "1"
+    finally:
+        s.close()
