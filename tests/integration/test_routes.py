@@ -268,3 +268,26 @@ def test_slow_policy_per_route():
         assert seen == "1"
     finally:
         s.close()
+
+
+def test_a_route_over_http2():
+    s = start(ROOMS)
+    try:
+        p = subprocess.Popen(["curl", "-sS", "--http2-prior-knowledge", "-N", "--max-time", "5",
+                              "-H", "Accept: text/event-stream", f"{s.url}/rooms/9"],
+                             stdout=subprocess.PIPE)
+        deadline = time.time() + 5
+        while post(s.port, "/rooms/9", b"via h2")[1]["subscribers"] == 0:
+            assert time.time() < deadline, "the h2 subscriber never arrived"
+            time.sleep(0.05)
+        out = b""
+        while b"data: via h2" not in out:
+            chunk = p.stdout.read1(4096)
+            if not chunk:
+                break
+            out += chunk
+        p.kill()
+        p.wait()
+        assert b": ok" in out and b"data: via h2" in out, out
+    finally:
+        s.close()
