@@ -62,6 +62,11 @@ hub::subscribe_options options_of(const start_point& sp);
 /// first), else 304 after timeout. envelope: the JSON envelope instead of the payload.
 void serve_long_poll(http::response& res, loop_state& ls, const std::string& pattern,
                      const start_point& sp, millis timeout, bool envelope);
+/// What a client publishes (POST /pub, publish_post, a WebSocket message of a publish = true
+/// route) goes through here: the one place for rules on client publishes (reserved topics).
+void publish_from_client(loop_state& ls, std::string_view topic, std::string_view type,
+                         shared_bytes payload, hub::publish_callback done = {});
+
 /// Publishes the request body to topic (POST /pub/{topic}, publish_post routes): 201 with the
 /// id and the subscribers reached; 400 invalid topic; 503 + Retry-After over a block cap.
 void publish_body(http::request& req, http::response& res, loop_state& ls, std::string_view topic);

@@ -107,9 +107,14 @@ std::string topic_for(std::string_view t, http::request& req, http::response& re
 /// Messages a client sends, published as they are (publish = true); a pattern has no topic to
 /// publish to: closed 1008.
 void publish_as_is(ws_peer& p, std::string_view message, bool binary) {
-    if (!p.publish(message, binary ? "application/octet-stream" : "text/plain; charset=utf-8")) {
+    loop_state* ls = current_loop_state();
+    if (!ls || !ls->shard || !hub::is_literal(p.topic())) {
         p.close(ws::close_code::policy_violation, "publishing is not allowed here");
+        return;
     }
+    publish_from_client(*ls, p.topic(),
+                        binary ? "application/octet-stream" : "text/plain; charset=utf-8",
+                        shared_bytes::copy_of(message));
 }
 
 std::string presence_json(std::string_view kind, std::string_view name) {
