@@ -204,6 +204,7 @@ router::match_result router::match(request& req) const {
 }
 
 void router::dispatch(request& req, response& res) const {
+    if (front_ && front_(req, res)) return;
     match_result m = match(req);
     switch (m.kind) {
         case outcome::found:

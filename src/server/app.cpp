@@ -30,6 +30,11 @@ app& app::any(std::string_view p, http::handler h) {
     return *this;
 }
 
+server::routes& app::routes() {
+    if (!routes_) routes_ = std::make_unique<server::routes>(*this);
+    return *routes_;
+}
+
 int app::run(int argc, char** argv) {
     const std::string name = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "";
     return server::guard_startup(name.empty() ? "switchyard" : name, [&] {
@@ -47,6 +52,7 @@ int app::run_runtime() {
     log::level lvl;
     if (log::parse_level(cfg_.log_level, lvl)) log::set_level(lvl);
     rt_ = std::make_unique<server::runtime>(cfg_, router_);
+    if (routes_) routes_->attach(*rt_);
     for (auto& fn : runtime_hooks_) fn(*rt_);
     return rt_->run();
 }

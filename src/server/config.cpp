@@ -11,6 +11,7 @@
 #include <sstream>
 #include <variant>
 
+#include "config_routes.hpp"
 #include "switchyard/version.hpp"
 
 namespace sy::server {
@@ -364,6 +365,13 @@ void walk(server_config& cfg, const toml::table& t, const std::string& prefix,
         std::string key =
             prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
         const std::size_t line = k.source().begin.line;
+        if (key == "routes") {  // [[routes]]: an array of tables, not options (docs/routes.md)
+            detail::config_problems ps;
+            cfg.routes.clear();
+            detail::read_routes(v, origin, cfg.routes, ps);
+            for (auto& [l, text] : ps) out.push_back({l, std::move(text)});
+            continue;
+        }
         if (auto* sub = v.as_table()) {
             bool known_section = false;
             for (const auto& o : k_options) {
@@ -565,6 +573,12 @@ void apply_toml(server_config& cfg, std::string_view text, const std::string& or
     if (!problems.empty()) throw config_error(join(std::move(problems)));
 }
 
+std::vector<route_config> routes_from_toml(std::string_view text, const std::string& origin) {
+    server_config cfg;
+    apply_toml(cfg, text, origin);
+    return std::move(cfg.routes);
+}
+
 bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_code,
                         const cli_program& prog) {
     exit_code = 0;
@@ -600,6 +614,7 @@ bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_cod
     }
     report_unknown(app, problems);
     if (!config_file.empty()) {
+        cfg.config_file = config_file;
         try {
             apply_toml(cfg, read_file(config_file), config_file);
         } catch (const config_error& e) {

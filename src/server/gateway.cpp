@@ -31,79 +31,8 @@ std::string etag_of(std::uint64_t id) {
     return fmt::format("\"{}\"", id);
 }
 
-// ---- WebSocket handshake --------------------------------------------------------------------
-
 std::string_view hdr(const http::request& req, std::string_view name) {
     return req.header(name).value_or(std::string_view{});
-}
-
-/// Answers the handshake and runs the session on loop l over the tunnel the upgrade gives: the
-/// connection (HTTP/1.1 101) or the stream (HTTP/2 extended CONNECT, RFC 8441); make(o) builds
-/// the session.
-/// Replies 400/403/426 (proto/ws table) itself when the handshake is refused.
-template <typename Make>
-void accept_websocket(const server_config& cfg, http::request& req, http::response& res,
-                      core::loop* l, Make&& make) {
-    const bool h2 = res.upgrade_kind() == http::upgrade_support::extended_connect;
-    ws::handshake_request hr;
-    hr.method = req.method_name();
-    hr.http_version = !h2 && req.version() == http::http_version::http1_0 ? "HTTP/1.0" : "HTTP/1.1";
-    hr.host = hdr(req, "host");
-    hr.upgrade = hdr(req, "upgrade");
-    hr.connection = hdr(req, "connection");
-    hr.key = hdr(req, "sec-websocket-key");
-    hr.version = hdr(req, "sec-websocket-version");
-    hr.protocol = hdr(req, "sec-websocket-protocol");
-    hr.extensions = hdr(req, "sec-websocket-extensions");
-    hr.origin = hdr(req, "origin");
-    // RFC 8441 5: no Sec-WebSocket-Key / -Accept over HTTP/2 (h2_session presents the
-    // extended CONNECT as GET + "upgrade: websocket").
-    hr.extended_connect = h2;
-    ws::handshake_config hc;
-    hc.allowed_origins = cfg.ws.origins;
-    hc.deflate.enabled = cfg.ws.deflate;
-    auto r = ws::accept_handshake(hr, hc);
-    if (!r) {
-        if (r.error() == ws::handshake_error::unsupported_version) {
-            res.set_header("Sec-WebSocket-Version", "13");
-        }
-        res.send(ws::status_for(r.error()), std::string(ws::to_string(r.error())) + "\n");
-        return;
-    }
-    if (res.upgrade_kind() == http::upgrade_support::none || !l) {
-        res.send(400, "WebSocket needs HTTP/1.1 or HTTP/2 extended CONNECT here\n");
-        return;
-    }
-    const auto& hs = r.value();
-    const std::string ext = hs.deflate ? hs.deflate->to_header() : std::string();
-    if (!hs.protocol.empty()) res.set_header("Sec-WebSocket-Protocol", hs.protocol);
-    if (!ext.empty()) res.set_header("Sec-WebSocket-Extensions", ext);
-    session::ws_options o;
-    o.max_message = cfg.ws.max_message;
-    o.ping_interval = millis(cfg.ws.ping_interval_ms);
-    o.idle_timeout = millis(cfg.ws.idle_timeout_ms);
-    o.deflate = hs.deflate;
-    std::shared_ptr<http::byte_tunnel> tunnel;
-    if (h2) {
-        tunnel = res.upgrade(200);  // 2xx: the stream is now the WebSocket (RFC 8441 5)
-    } else {
-        res.set_header("Sec-WebSocket-Accept", hs.accept);
-        tunnel = res.upgrade(101, {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
-    }
-    if (tunnel) session::ws_session::run(make(std::move(o)), session::tunnel_target(tunnel, *l));
-}
-
-bool wants_websocket(const http::request& req) {
-    // Upgrade is a token list (RFC 9110 7.8); proto/ws checks it exactly in the handshake.
-    std::string_view u = hdr(req, "upgrade");
-    for (std::size_t i = 0; i + 9 <= u.size(); ++i) {
-        if (iequals(u.substr(i, 9), "websocket")) return true;
-    }
-    return false;
-}
-
-bool wants_sse(const http::request& req) {
-    return hdr(req, "accept").find("text/event-stream") != std::string_view::npos;
 }
 
 // ---- resume positions -----------------------------------------------------------------------
@@ -119,59 +48,14 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
     return v;
 }
 
-/// Where a subscriber starts: ?since=ID (or since=newest), ?last_event_id=, Last-Event-ID,
-/// If-None-Match. The largest id given wins.
-struct start_point {
-    bool given = false;
-    bool newest = false;
-    std::uint64_t since = 0;
-};
-
-start_point start_of(const http::request& req) {
-    start_point sp;
-    auto take = [&sp](std::optional<std::uint64_t> v) {
-        if (!v) return;
-        sp.since = sp.given ? std::max(sp.since, *v) : *v;
-        sp.given = true;
-    };
-    if (auto q = req.query("since")) {
-        if (*q == "newest") {
-            sp.newest = true;
-        } else {
-            take(parse_u64(*q));
-        }
-    }
-    if (auto q = req.query("last_event_id")) take(parse_u64(*q));
-    if (auto h = req.header("last-event-id")) take(parse_u64(*h));
-    if (auto h = req.header("if-none-match")) take(parse_u64(*h));
-    return sp;
-}
-
-hub::subscribe_options options_of(const start_point& sp) {
-    if (sp.given) return hub::subscribe_options::after(sp.since);
-    if (sp.newest) return hub::subscribe_options::from_newest();
-    return {};
-}
-
-bool query_flag(const http::request& req, std::string_view name) {
-    auto v = req.query(name);
-    return v && (*v == "1" || *v == "true" || *v == "yes" || v->empty());
-}
-
-std::uint64_t query_u64(const http::request& req, std::string_view name, std::uint64_t dflt) {
-    auto v = req.query(name);
-    if (!v) return dflt;
-    return parse_u64(*v).value_or(dflt);
-}
-
 // ---- long poll ----------------------------------------------------------------------------------
 
 /// One waiting long-poll request. Kept alive by its timer (and the hub's waiter callback); the
 /// response's on_abort holds only a weak reference.
 class longpoll final : public hub::subscriber, public std::enable_shared_from_this<longpoll> {
   public:
-    longpoll(http::response res, core::loop& l, std::uint64_t since)
-        : res_(std::move(res)), loop_(&l), since_(since) {}
+    longpoll(http::response res, core::loop& l, std::uint64_t since, bool envelope)
+        : res_(std::move(res)), loop_(&l), since_(since), envelope_(envelope) {}
 
     void start(hub::hub_shard& shard, const std::string& pattern, const start_point& sp,
                millis timeout) {
@@ -237,6 +121,7 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         res_.set_header("ETag", etag_of(m.id));
         res_.set_header("X-Message-Id", std::to_string(m.id));
         res_.set_header("X-Topic", m.topic);
+        if (envelope_) return res_.send_json(200, session::envelope_json(m));
         res_.send(200, m.payload,
                   m.content_type.empty() ? std::string_view("application/octet-stream")
                                          : std::string_view(m.content_type));
@@ -275,108 +160,11 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
     http::response res_;
     core::loop* loop_;
     std::uint64_t since_;
+    bool envelope_;
     hub::subscription_handle handle_;
     core::timer_id timer_{};
     bool done_ = false;
 };
-
-// ---- handlers ----------------------------------------------------------------------------------
-
-/// The SSE answer of GET /sub/{pattern} (and of gateway::stream_sse): resume from sp, the
-/// query's envelope/event/retry options, the configured heartbeat.
-void serve_sse(const server_config& cfg, http::request& req, http::response& res, loop_state& ls,
-               std::string pattern, const start_point& sp) {
-    session::sse_subscription sub;
-    sub.pattern = std::move(pattern);
-    sub.start = options_of(sp);
-    sub.envelope = query_flag(req, "envelope");
-    sub.event = req.query("event").value_or("");
-    if (sub.event.find_first_of("\r\n") != std::string::npos) {
-        res.send(400, "invalid event name\n");
-        return;
-    }
-    sub.heartbeat = millis(cfg.hub.sse_heartbeat_ms);
-    sub.retry_ms = static_cast<std::uint32_t>(query_u64(req, "retry", 0));
-    sub.counters = counters_for(ls);
-    start_push(res, ls, std::move(sub));
-}
-
-void sub_handler(sy::app& a, http::request& req, http::response& res) {
-    loop_state* ls = a.runtime()->current_loop();
-    if (!ls || !ls->shard) {
-        res.send(503, "no hub on this thread\n");
-        return;
-    }
-    const auto& cfg = a.runtime()->config();
-    std::string pattern(req.param("topic"));
-    if (auto v = hub::validate_pattern(pattern); !v) {
-        res.send(400, fmt::format("invalid topic pattern: {}\n", hub::to_string(v.error())));
-        return;
-    }
-    const start_point sp = start_of(req);
-    if (wants_websocket(req)) {
-        session::ws_subscription sub;
-        sub.pattern = pattern;
-        sub.start = options_of(sp);
-        sub.allow_publish = cfg.ws.allow_client_publish;
-        sub.envelope = query_flag(req, "envelope");
-        sub.presence = req.query("presence").value_or("");
-        if (!sub.presence.empty() && !hub::is_literal(pattern)) {
-            res.send(400, "presence needs a topic, not a pattern\n");
-            return;
-        }
-        hub::hub_shard& shard = *ls->shard;
-        auto* counters = counters_for(*ls);
-        accept_websocket(cfg, req, res, ls->loop, [&](session::ws_options o) {
-            o.counters = counters;
-            return std::make_shared<session::ws_session>(std::move(o), shard, std::move(sub));
-        });
-        return;
-    }
-    if (wants_sse(req)) return serve_sse(cfg, req, res, *ls, std::move(pattern), sp);
-    const millis timeout(req.query("timeout") ? query_u64(req, "timeout", 0) * 1000
-                                              : cfg.hub.longpoll_timeout_ms);
-    auto lp = std::make_shared<longpoll>(res, *ls->loop, sp.since);
-    lp->start(*ls->shard, pattern, sp, timeout);
-}
-
-void pub_handler(sy::app& a, http::request& req, http::response& res) {
-    loop_state* ls = a.runtime()->current_loop();
-    if (!ls || !ls->shard) {
-        res.send(503, "no hub on this thread\n");
-        return;
-    }
-    std::string_view topic = req.param("topic");
-    const std::string_view type = req.header("content-type").value_or("");
-    ls->shard->publish(topic, type, req.body_shared(),  // the body block itself, no copy
-                       [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
-                           if (res.closed()) return;
-                           if (!r) {
-                               if (r.error() == hub::publish_error::rejected_over_cap) {
-                                   res.set_header("Retry-After", "1");
-                                   res.send_json(503, "{\"error\":\"subscriber over cap\"}");
-                               } else if (r.error() == hub::publish_error::reserved_topic) {
-                                   res.send(403, fmt::format("{}: {}*\n", hub::to_string(r.error()),
-                                                             k_system_prefix));
-                               } else {
-                                   std::string e;
-                                   json::writer(e)
-                                       .begin_object()
-                                       .member("error", hub::to_string(r.error()))
-                                       .end_object();
-                                   res.send_json(400, e);
-                               }
-                               return;
-                           }
-                           std::string ok;
-                           json::writer(ok)
-                               .begin_object()
-                               .member("id", r.value().id)
-                               .member("subscribers", r.value().reached)
-                               .end_object();
-                           res.send_json(201, ok);
-                       });
-}
 
 void messages_handler(sy::app& a, http::request& req, http::response& res) {
     loop_state* ls = a.runtime()->current_loop();
@@ -445,28 +233,99 @@ void stats_handler(sy::app& a, http::request& req, http::response& res) {
 
 }  // namespace
 
-void start_push(http::response& res, loop_state& ls, session::sse_subscription sub) {
-    std::unique_ptr<session::push_target> target;
-    if (res.upgrade_kind() == http::upgrade_support::connection_takeover) {
-        // HTTP/1.1: the head goes out through the upgrade path so the stream owns the
-        // connection; the body is delimited by the connection's close (RFC 9112 6.3 rule 8).
-        auto tunnel = res.upgrade(200, {{"Content-Type", "text/event-stream"},
-                                        {"Cache-Control", "no-cache"},
-                                        {"X-Accel-Buffering", "no"},
-                                        {"Connection", "close"}});
-        if (!tunnel) return;
-        target = session::tunnel_target(std::move(tunnel), *ls.loop);
-    } else {
-        // HTTP/2 (and any response that cannot hand over its transport): a streamed body.
-        if (!res.begin(200, {{"Content-Type", "text/event-stream"},
-                             {"Cache-Control", "no-cache"},
-                             {"X-Accel-Buffering", "no"}})) {
-            if (!res.headers_sent() && !res.closed()) res.send(500, "cannot stream\n");
-            return;
-        }
-        target = session::response_target(res, *ls.loop);
+bool wants_websocket(const http::request& req) {
+    // Upgrade is a token list (RFC 9110 7.8); proto/ws checks it exactly in the handshake.
+    std::string_view u = hdr(req, "upgrade");
+    for (std::size_t i = 0; i + 9 <= u.size(); ++i) {
+        if (iequals(u.substr(i, 9), "websocket")) return true;
     }
-    session::start_sse(*ls.shard, std::move(target), std::move(sub));
+    return false;
+}
+
+bool wants_sse(const http::request& req) {
+    return hdr(req, "accept").find("text/event-stream") != std::string_view::npos;
+}
+
+start_point start_of(const http::request& req) {
+    start_point sp;
+    auto take = [&sp](std::optional<std::uint64_t> v) {
+        if (!v) return;
+        sp.since = sp.given ? std::max(sp.since, *v) : *v;
+        sp.given = true;
+    };
+    if (auto q = req.query("since")) {
+        if (*q == "newest") {
+            sp.newest = true;
+        } else {
+            take(parse_u64(*q));
+        }
+    }
+    if (auto q = req.query("last_event_id")) take(parse_u64(*q));
+    if (auto h = req.header("last-event-id")) take(parse_u64(*h));
+    if (auto h = req.header("if-none-match")) take(parse_u64(*h));
+    return sp;
+}
+
+hub::subscribe_options options_of(const start_point& sp) {
+    if (sp.given) return hub::subscribe_options::after(sp.since);
+    if (sp.newest) return hub::subscribe_options::from_newest();
+    return {};
+}
+
+bool query_flag(const http::request& req, std::string_view name) {
+    auto v = req.query(name);
+    return v && (*v == "1" || *v == "true" || *v == "yes" || v->empty());
+}
+
+std::uint64_t query_u64(const http::request& req, std::string_view name, std::uint64_t dflt) {
+    auto v = req.query(name);
+    if (!v) return dflt;
+    return parse_u64(*v).value_or(dflt);
+}
+
+void serve_long_poll(http::response& res, loop_state& ls, const std::string& pattern,
+                     const start_point& sp, millis timeout, bool envelope) {
+    auto lp = std::make_shared<longpoll>(res, *ls.loop, sp.since, envelope);
+    lp->start(*ls.shard, pattern, sp, timeout);
+}
+
+std::optional<hub::publish_error> publish_from_client(loop_state& ls, std::string_view topic,
+                                                     std::string_view type, shared_bytes payload,
+                                                     hub::publish_callback done) {
+    return ls.shard->publish(topic, type, std::move(payload), std::move(done));
+}
+
+void publish_body(http::request& req, http::response& res, loop_state& ls, std::string_view topic) {
+    const std::string_view type = req.header("content-type").value_or("");
+    publish_from_client(ls, topic, type, req.body_shared(),  // the body block itself, no copy
+                        [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
+                            if (res.closed()) return;
+                            if (!r) {
+                                if (r.error() == hub::publish_error::rejected_over_cap) {
+                                    res.set_header("Retry-After", "1");
+                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
+                                } else if (r.error() == hub::publish_error::reserved_topic) {
+                                    res.send(403, fmt::format("{}: {}*\n",
+                                                              hub::to_string(r.error()),
+                                                              k_system_prefix));
+                                } else {
+                                    std::string e;
+                                    json::writer(e)
+                                        .begin_object()
+                                        .member("error", hub::to_string(r.error()))
+                                        .end_object();
+                                    res.send_json(400, e);
+                                }
+                                return;
+                            }
+                            std::string ok;
+                            json::writer(ok)
+                                .begin_object()
+                                .member("id", r.value().id)
+                                .member("subscribers", r.value().reached)
+                                .end_object();
+                            res.send_json(201, ok);
+                        });
 }
 
 session::push_counters* push_counters_of(const loop_state& ls) {
@@ -480,7 +339,7 @@ void gateway::stream_sse(sy::app& a, http::request& req, http::response& res,
     if (auto v = hub::validate_pattern(pattern); !v) {
         return res.send(500, fmt::format("invalid topic pattern: {}\n", hub::to_string(v.error())));
     }
-    serve_sse(a.runtime()->config(), req, res, *ls, std::string(pattern), start_of(req));
+    serve_sse_pattern(a.runtime()->config(), req, res, std::string(pattern), true, false, true);
 }
 
 void install_gateway(sy::app& a) {
@@ -489,25 +348,28 @@ void install_gateway(sy::app& a) {
         register_gateway_metrics(rt);
         register_hub_metrics(rt);
     });
-    auto& r = a.router();
+    // The default route table (docs/routes.md): /sub and /pub are topic routes like any
+    // [[routes]] table; the rest are handler routes of the same table.
+    auto& routes = a.routes();
+    route_spec sub;
+    sub.config.path = "/sub/:topic";
+    sub.config.websocket = sub.config.sse = sub.config.long_poll = ":topic";
+    sub.config.publish = a.config().ws.allow_client_publish;
+    sub.query_options = true;
+    routes.add(std::move(sub));
+    route_spec pub;
+    pub.config.path = "/pub/:topic";
+    pub.post_topic = ":topic";
+    routes.add(std::move(pub));
+    auto& r = routes.handlers();
     r.get("/echo", [&a](http::request& req, http::response& res) {
         if (!wants_websocket(req)) {
             res.set_header("Allow", "GET, POST");
             res.send(426, "GET /echo is a WebSocket endpoint (POST /echo echoes the body)\n");
             return;
         }
-        loop_state* ls = a.runtime()->current_loop();
-        auto* counters = ls ? counters_for(*ls) : nullptr;
-        accept_websocket(a.runtime()->config(), req, res, ls ? ls->loop : nullptr,
-                         [&](session::ws_options o) {
-                             o.counters = counters;
-                             return std::make_shared<session::ws_session>(std::move(o));
-                         });
+        start_push(req, res, ws_push_of(a.runtime()->config(), {}));
     });
-    r.post("/pub/:topic",
-           [&a](http::request& req, http::response& res) { pub_handler(a, req, res); });
-    r.get("/sub/:topic",
-          [&a](http::request& req, http::response& res) { sub_handler(a, req, res); });
     r.get("/topics/:topic/messages",
           [&a](http::request& req, http::response& res) { messages_handler(a, req, res); });
     r.get("/topics/:topic",

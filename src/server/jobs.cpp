@@ -265,7 +265,7 @@ void install_jobs(sy::app& a) {
         });
         register_jobs_metrics(rt);
     });
-    auto& r = a.router();
+    auto& r = a.routes().handlers();
     r.post("/jobs", [&a](http::request& req, http::response& res) {
         std::string type(req.header("content-type").value_or("application/octet-stream"));
         // Served to workers as an AMQP shortstr and inside JSON: the hub's rule for what every
@@ -341,7 +341,7 @@ void install_jobs(sy::app& a) {
         sub.start = hub::subscribe_options::from_newest();  // the current state, then changes
         sub.heartbeat = millis(a.config().hub.sse_heartbeat_ms);
         sub.counters = push_counters_of(*ls);
-        start_push(res, *ls, std::move(sub));
+        start_push(req, res, std::move(sub));
     });
 }
 

@@ -356,6 +356,7 @@ void runtime::make_hub() {
         throw config_error("hub.slow_policy: unknown policy '" + cfg_.hub.slow_policy + "'");
     hs.defaults.slow = *policy;
     hs.reserved_prefix = std::string(k_system_prefix);  // sys.*: server::system_topics only
+    hs.rules = topic_rules_;
     // Tasks between two shards must stay in order (the hub's resume relies on it): loop::post
     // is FIFO per producer, and each shard posts from its own thread. The hub's task is the
     // loop's task (sy::task), handed over as it is: no second wrapper, no second allocation.

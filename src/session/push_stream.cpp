@@ -247,9 +247,11 @@ void push_session::on_push_closed() {
 }
 
 bool start_push(hub::hub_shard& shard, std::unique_ptr<push_target> t,
-                std::unique_ptr<push_framer> f, push_subscription sub, push_kind_counters k) {
+                std::unique_ptr<push_framer> f, push_subscription sub, push_kind_counters k,
+                std::weak_ptr<push_events>* owner) {
     push_target& target = *t;
     auto s = std::make_shared<push_session>(shard, std::move(t), std::move(f), std::move(sub), k);
+    if (owner) *owner = s;
     if (!target.open(s)) return false;
     return s->stream().start();
 }

@@ -57,7 +57,8 @@ class sse_framer final : public push_framer {
 
 }  // namespace
 
-bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscription sub) {
+bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscription sub,
+               std::weak_ptr<push_events>* owner) {
     t->write(sse_opening(sub));  // first, before any history the subscription replays
     push_subscription ps;
     ps.pattern = sub.pattern;
@@ -68,7 +69,7 @@ bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscr
     push_kind_counters k;
     if (sub.counters) k = {&sub.counters->sse_sessions, &sub.counters->sse_closed};
     return start_push(shard, std::move(t), std::make_unique<sse_framer>(std::move(sub)),
-                      std::move(ps), k);
+                      std::move(ps), k, owner);
 }
 
 }  // namespace sy::session

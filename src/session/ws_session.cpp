@@ -1,6 +1,7 @@
 #include "switchyard/session/ws_session.hpp"
 
-#include "switchyard/base/json.hpp"
+#include <charconv>
+
 #include "switchyard/base/log.hpp"
 #include "switchyard/proto/ws/frame.hpp"
 #include "switchyard/session/push_format.hpp"
@@ -55,10 +56,8 @@ void ws_session::start() {
     ps.transport = hub::subscriber_transport::websocket;
     stream_.emplace(*shard_, *target_, *this, std::move(ps));
     if (!stream_->start()) return;  // refused pattern: closed 1008 by farewell
-    if (!sub_->presence.empty()) {
-        joined_ = true;
-        publish_presence("join");
-    }
+    connected_ = true;
+    if (sub_->hooks.on_connect) sub_->hooks.on_connect(*this);
 }
 
 void ws_session::on_tick() {
@@ -143,18 +142,11 @@ bool ws_session::handle(const ws::event& ev) {
 }
 
 void ws_session::on_client_message(const ws::event& ev) {
-    if (!sub_->allow_publish || !hub::is_literal(sub_->pattern)) {
+    if (!sub_->hooks.on_message) {
         end(ws::close_code::policy_violation, "publishing is not allowed here");
         return;
     }
-    const std::string_view type =
-        ev.op == ws::opcode::text ? "text/plain; charset=utf-8" : "application/octet-stream";
-    // No callback (an ack would cost a reply per shard per message); a refusal decided on this
-    // shard (a reserved topic) is returned and ends the socket like the check above.
-    if (auto refused = shard_->publish(sub_->pattern, type,
-                                       shared_bytes::copy_of(as_string_view(ev.payload)))) {
-        end(ws::close_code::policy_violation, hub::to_string(*refused));
-    }
+    sub_->hooks.on_message(*this, as_string_view(ev.payload), ev.op != ws::opcode::text);
 }
 
 void ws_session::send_message(ws::opcode op, byte_view payload) {
@@ -235,21 +227,47 @@ void ws_session::on_push_shutdown() {
     end(ws::close_code::going_away, "server shutting down");
 }
 
-void ws_session::publish_presence(std::string_view kind) {
-    std::string j = "{\"type\":\"";
-    j += kind;
-    j += "\",\"name\":\"";
-    json::escape(sub_->presence, j);
-    j += "\"}";
-    shard_->publish(sub_->pattern, "application/json", shared_bytes::copy_of(j));
+void ws_session::on_push_removed() {
+    end(ws::close_code::going_away, "route removed");
 }
 
 void ws_session::on_push_closed() {
     if (loop_->timer_pending(tick_)) loop_->cancel_timer(tick_);
     if (stream_) stream_->stop();  // here, not in the destructor: the hub may be gone by then
-    if (joined_) publish_presence("leave");
-    joined_ = false;
+    if (connected_ && sub_->hooks.on_close) sub_->hooks.on_close(*this);
+    connected_ = false;
     if (opts_.counters) opts_.counters->ws_closed.add();
+}
+
+std::uint16_t ws_peer::remote_port() const {
+    const std::string_view a = remote_address();
+    const auto colon = a.rfind(':');
+    std::uint16_t port = 0;
+    if (colon == std::string_view::npos) return 0;
+    std::from_chars(a.data() + colon + 1, a.data() + a.size(), port);
+    return port;
+}
+
+std::string_view ws_session::remote_address() const {
+    return sub_ ? std::string_view(sub_->remote) : std::string_view();
+}
+
+std::string_view ws_session::topic() const {
+    return sub_ ? std::string_view(sub_->pattern) : std::string_view();
+}
+
+bool ws_session::publish(std::string_view payload, std::string_view content_type) {
+    if (!sub_ || !shard_ || !hub::is_literal(sub_->pattern)) return false;
+    shard_->publish(sub_->pattern, content_type, shared_bytes::copy_of(payload));
+    return true;
+}
+
+void ws_session::close(std::uint16_t code, std::string_view reason) {
+    end(code, reason);
+}
+
+void ws_session::send_text(std::string_view text) {
+    if (open() && !close_sent_) send_message(ws::opcode::text, as_bytes(text));
 }
 
 }  // namespace sy::session

@@ -1,6 +1,7 @@
 // Shared browser-test helpers: start build/bin/switchyard on port 0 and read the port from its
 // first line; launch Debian's chromium headless through playwright-core.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -40,12 +41,15 @@ export function startServer(args = [], need = ['http'], opts = {}) {
   });
 }
 
-export async function launch() {
+// extraArgs: more Chromium switches (--host-resolver-rules to send a client's fixed
+// localhost:8080 to the test's port).
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...extraArgs],
   });
 }
 
@@ -67,4 +71,15 @@ export function inPrivateNetwork(file) {
   const r = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up && exec "$0" "$1"',
     process.execPath, file], { encoding: 'utf8', timeout: 240000, env });
   return { status: r.status, output: `${r.stdout}${r.stderr}${r.error || ''}` };
+}
+
+// The course's code (hnasr/backend-course-code at a fixed commit) beside the project:
+// ../shared/course, or SY_COURSE_DIR. Tests read its clients from there, never a copy.
+export function courseDir() {
+  if (process.env.SY_COURSE_DIR) return process.env.SY_COURSE_DIR;
+  for (const up of [['..'], ['..', '..']]) {
+    const d = path.resolve(root, ...up, 'shared', 'course');
+    if (fs.existsSync(d)) return d;
+  }
+  throw new Error('the course code is not beside the project (set SY_COURSE_DIR)');
 }

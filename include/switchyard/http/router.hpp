@@ -68,6 +68,10 @@ class router {
     }
     /// Replaces the default 404 reply.
     void set_not_found(handler h) { not_found_ = std::move(h); }
+    /// What dispatch() asks first: true when it answered the request (server/routes.hpp puts the
+    /// route table here), false to match this router's routes.
+    using front_fn = std::function<bool(request&, response&)>;
+    void set_front(front_fn f) { front_ = std::move(f); }
 
     enum class outcome : std::uint8_t { found, not_found, method_not_allowed, options };
     struct match_result {
@@ -96,6 +100,7 @@ class router {
     std::unique_ptr<node> root_;
     method_mask all_methods_ = 0;
     handler not_found_;
+    front_fn front_;
 };
 
 }  // namespace sy::http

@@ -25,6 +25,7 @@
 #include "switchyard/http/response.hpp"
 #include "switchyard/http/router.hpp"
 #include "switchyard/server/config.hpp"
+#include "switchyard/server/routes.hpp"
 #include "switchyard/server/runtime.hpp"
 
 namespace sy {
@@ -42,6 +43,9 @@ class app {
     app& del(std::string_view pattern, http::handler h);
     app& any(std::string_view pattern, http::handler h);
     http::router& router() { return router_; }
+    /// The route table (server/routes.hpp, docs/routes.md): topic routes and the gateway's
+    /// handler routes, consulted before router(). Made on first use; before run().
+    server::routes& routes();
 
     server::server_config& config() { return cfg_; }
     /// The running runtime (metrics, loops, pool); nullptr before run().
@@ -72,6 +76,7 @@ class app {
 
     server::server_config cfg_;
     http::router router_;
+    std::unique_ptr<server::routes> routes_;
     std::unique_ptr<server::runtime> rt_;
     std::vector<std::function<void(server::runtime&)>> runtime_hooks_;
 };

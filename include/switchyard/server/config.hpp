@@ -95,6 +95,24 @@ struct management_config {
     std::uint64_t stats_interval_ms = 1000;  // sys.* topics published this often; 0: off
 };
 
+/// One [[routes]] table (docs/routes.md): a URL pattern and the hub topics it serves. Topic
+/// templates may use the path's parameters as whole tokens ("room.:id"). Empty topic: that
+/// transport is not offered on the path.
+struct route_config {
+    std::string path;             // "/", "/rooms/:id", "/files/*" (http::router patterns)
+    std::string websocket;        // topic template for WebSocket subscribers
+    std::string sse;              // ... for Accept: text/event-stream
+    std::string long_poll;        // ... for any other GET
+    bool publish = false;         // messages a WebSocket client sends publish to its topic
+    bool publish_post = false;    // POST to the path publishes the body to the route's topic
+    std::uint64_t history = 0;    // messages kept per topic of this route; 0: hub.history_count
+    bool resume = true;           // since= / Last-Event-ID / If-None-Match resume from history
+    std::string slow_policy;      // "": hub.slow_policy; drop-oldest | disconnect | block-publisher
+    std::string framing = "raw";  // raw | envelope (the JSON envelope)
+    std::vector<std::string> origins;  // allowed Origin values; empty: ws.origins
+    std::size_t line = 0;              // where the table starts in the file (errors); 0: in code
+};
+
 struct server_config {
     std::vector<std::string> listen{"127.0.0.1:8080"};
     std::string static_dir;  // empty: the bundled www/
@@ -114,6 +132,8 @@ struct server_config {
     amqp_config amqp;
     metrics_config metrics;
     management_config management;
+    std::vector<route_config> routes;  // [[routes]] tables (not flags)
+    std::string config_file;           // --config as given: SIGHUP reads its [[routes]] again
 };
 
 class config_error : public std::runtime_error {
@@ -156,6 +176,10 @@ bool parse_model(std::string_view s, execution_model& out);
 /// Throws config_error naming the line for a syntax error; unknown keys and bad values are all
 /// reported in one config_error, one per line of its message, in line order.
 void apply_toml(server_config& cfg, std::string_view text, const std::string& origin);
+
+/// The [[routes]] of a TOML document only (the SIGHUP reload): every other key is ignored, errors
+/// are thrown as by apply_toml.
+std::vector<route_config> routes_from_toml(std::string_view text, const std::string& origin);
 
 /// Parses argv (flags override the file named by --config, which is read first). `cfg` holds
 /// the program's defaults on entry (shown by --help). Returns false when the process should exit

@@ -10,6 +10,8 @@
 //   GET  /topics/{topic}       stats JSON
 // and the jobs API (jobs.cpp): POST /jobs, GET /jobs/next, PUT /jobs/{id}, GET /jobs/{id},
 // GET /jobs/{id}/events; a job's changes are published on topic jobs.{id}.
+// All of them are routes of the default table (server/routes.hpp): /sub/:topic and /pub/:topic
+// are topic routes as [[routes]] tables are, the rest handler routes; app.routes() adds more.
 //
 // Embedded use: handlers running on a loop thread can publish and subscribe directly on the
 // calling loop's hub shard with the functions below (no HTTP involved).
@@ -29,8 +31,8 @@
 
 namespace sy::server {
 
-/// Adds the gateway and jobs routes; call before run() (registers per-loop hooks through
-/// app::on_runtime).
+/// Adds the gateway and jobs routes to app.routes(); call before run() (registers per-loop hooks
+/// through app::on_runtime).
 void install_gateway(sy::app& a);
 
 /// Registers the gateway's metric families in rt.metrics() (WS/SSE sessions, deliveries, gaps,

@@ -88,6 +88,10 @@ class runtime {
     /// Before run(): fn runs on the main thread (each process under prefork) on SIGHUP (TLS
     /// certificate reload). fn must only publish new state safely to the loops (atomics, post).
     void on_reload(std::function<void()> fn);
+    /// Before run(): hub policy rules ahead of the defaults (routes' history and slow policy).
+    void add_topic_rules(std::vector<hub::topic_rule> rules) {
+        for (auto& r : rules) topic_rules_.push_back(std::move(r));
+    }
 
     /// Runs until SIGTERM/SIGINT (or request_stop()); returns the process exit code.
     int run();
@@ -150,6 +154,7 @@ class runtime {
     std::vector<listener_info> listener_infos_;
     std::unique_ptr<core::thread_pool> pool_;
     std::unique_ptr<hub::hub> hub_;
+    std::vector<hub::topic_rule> topic_rules_;  // add_topic_rules: first match wins
     std::vector<listener_kind> kinds_;
     std::vector<std::function<void(loop_state&)>> start_hooks_;
     std::vector<std::function<void(loop_state&)>> stop_hooks_;

@@ -55,6 +55,8 @@ class push_events {
     virtual void on_push_drain() = 0;
     /// The server began a graceful shutdown of the transport.
     virtual void on_push_shutdown() = 0;
+    /// What the stream served was removed (a route gone after a reload): end as at shutdown.
+    virtual void on_push_removed() { on_push_shutdown(); }
     /// The transport is gone (peer left, reset, closed after finish): the last event.
     virtual void on_push_closed() = 0;
     /// Bytes from the peer (lent for the call). Default: ignored (SSE, gRPC server stream).
@@ -178,9 +180,11 @@ class push_session final : public push_events {
 
 /// The one entry of the push core: opens t, starts a push_session of f over it. The target is
 /// past its head (HTTP status sent). False when the transport was gone or the pattern refused
-/// (the stream is then ended).
+/// (the stream is then ended). owner (optional) gets the session, to end it later from the same
+/// loop (on_push_shutdown: a route removed by a reload).
 bool start_push(hub::hub_shard& shard, std::unique_ptr<push_target> t,
-                std::unique_ptr<push_framer> f, push_subscription sub, push_kind_counters k = {});
+                std::unique_ptr<push_framer> f, push_subscription sub, push_kind_counters k = {},
+                std::weak_ptr<push_events>* owner = nullptr);
 
 /// A target over a byte tunnel: the HTTP/1.1 connection after its upgrade (h1_tunnel) or an h2
 /// extended-CONNECT stream. finish() is the tunnel's graceful close.

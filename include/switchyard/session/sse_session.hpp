@@ -13,6 +13,7 @@
 // Thread: the target's loop only.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -46,6 +47,8 @@ const shared_bytes& sse_heartbeat();
 
 /// Starts an SSE stream on t (its head already sent): the opening bytes, then the push core.
 /// False when the transport was gone or the pattern refused (the stream then ends).
-bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscription sub);
+/// owner: as session::start_push's.
+bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscription sub,
+               std::weak_ptr<push_events>* owner = nullptr);
 
 }  // namespace sy::session

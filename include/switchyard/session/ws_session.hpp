@@ -2,8 +2,10 @@
 // two roles:
 //   echo        every message goes back as it came (text stays text, binary stays binary);
 //   subscriber  hub messages matching a pattern go out as frames (framed once per loop through
-//               hub::delivery::framed, written as shared_bytes); messages the client sends
-//               publish to the topic when allowed; optional presence join/leave messages.
+//               hub::delivery::framed, written as shared_bytes); what the client sends goes to
+//               the subscription's hooks (ws_hooks: the route decides, server/routes.cpp:
+//               publish as is, presence join/leave, a program's own code); without an
+//               on_message hook a client message closes the socket 1008.
 //
 // The gateway answers the handshake (proto/ws accept_handshake: 101 or 400/403/426), takes the
 // transport over (http::response::upgrade) and runs the session over it (run): a push_target
@@ -24,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,15 +50,48 @@ struct ws_options {
     push_counters* counters = nullptr;          ///< per loop; outlives the session
 };
 
+/// A subscriber WebSocket as a hook sees it (route hooks: docs/routes.md). Valid during the call.
+class ws_peer {
+  public:
+    /// The client's address as "host:port" (http::request::remote_address).
+    virtual std::string_view remote_address() const = 0;
+    /// The port of remote_address (0 when it has none).
+    std::uint16_t remote_port() const;
+    /// The topic the socket follows.
+    virtual std::string_view topic() const = 0;
+    /// Publishes to the socket's topic (every subscriber of it gets it, this one too); false
+    /// when the topic is a pattern (nothing to publish to).
+    virtual bool publish(std::string_view payload,
+                         std::string_view content_type = "text/plain; charset=utf-8") = 0;
+    /// A text message to this socket only.
+    virtual void send_text(std::string_view text) = 0;
+    /// Closes the socket with code and reason (RFC 6455 7.4).
+    virtual void close(std::uint16_t code, std::string_view reason) = 0;
+
+  protected:
+    ~ws_peer() = default;
+};
+
+/// Code run on a subscriber WebSocket's events, on its loop. Each may be empty.
+struct ws_hooks {
+    /// The subscription exists (what the hook publishes reaches this socket too).
+    std::function<void(ws_peer&)> on_connect;
+    /// A message from the client. None: a client message closes the socket 1008.
+    std::function<void(ws_peer&, std::string_view message, bool binary)> on_message;
+    /// The socket is gone (no send possible; publish still is); only after on_connect ran.
+    std::function<void(ws_peer&)> on_close;
+    explicit operator bool() const { return on_connect || on_message || on_close; }
+};
+
 struct ws_subscription {
     std::string pattern;  ///< topic or wildcard pattern
     hub::subscribe_options start;
-    bool allow_publish = false;  ///< client messages publish to `pattern` (literal topics only)
-    bool envelope = false;       ///< JSON envelopes instead of raw payload frames
-    std::string presence;        ///< non-empty: publish join/leave under this name
+    bool envelope = false;  ///< JSON envelopes instead of raw payload frames
+    ws_hooks hooks;         ///< what the socket's events run (the route's)
+    std::string remote;     ///< the client's "host:port" (ws_peer::remote_address)
 };
 
-class ws_session final : public push_events, public push_framer {
+class ws_session final : public push_events, public push_framer, public ws_peer {
   public:
     /// Echo role.
     explicit ws_session(ws_options o);
@@ -73,12 +109,20 @@ class ws_session final : public push_events, public push_framer {
     void on_push_data(byte_view b) override;
     void on_push_drain() override;
     void on_push_shutdown() override;
+    void on_push_removed() override;
     void on_push_closed() override;
 
     // push_framer (for the push_stream of the subscriber role)
     shared_bytes frame(const hub::delivery& d) override;
     byte_buffer gap(const pending_gap& g) override;
     void farewell(push_target& t, push_end why, std::string_view detail) override;
+
+    // ws_peer (for the route hooks)
+    std::string_view remote_address() const override;
+    std::string_view topic() const override;
+    bool publish(std::string_view payload, std::string_view content_type) override;
+    void send_text(std::string_view text) override;
+    void close(std::uint16_t code, std::string_view reason) override;
 
   private:
     void start();
@@ -92,7 +136,6 @@ class ws_session final : public push_events, public push_framer {
     void on_client_message(const ws::event& ev);
     void send_message(ws::opcode op, byte_view payload);
     void send_close(std::uint16_t code, std::string_view reason);
-    void publish_presence(std::string_view kind);
     void on_tick();
 
     ws_options opts_;
@@ -107,7 +150,7 @@ class ws_session final : public push_events, public push_framer {
     core::timer_id tick_{};
     std::int64_t last_rx_ms_ = 0;
     bool close_sent_ = false;
-    bool joined_ = false;  // presence join published: publish leave on close
+    bool connected_ = false;  // on_connect ran: on_close runs at the end
 };
 
 }  // namespace sy::session

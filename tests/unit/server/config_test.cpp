@@ -122,5 +122,57 @@ TEST(config, unknown_flag_suggests_the_closest) {
     }
 }
 
+TEST(config, routes_tables_are_read_with_their_lines) {
+    server_config c;
+    apply_toml(c, R"(
+[[routes]]
+path = "/rooms/:id"
+websocket = "room.:id"
+sse = "room.:id"
+publish = true
+history = 10
+resume = false
+slow_policy = "disconnect"
+framing = "envelope"
+origins = ["https://a.example"]
+[[routes]]
+path = "/stream"
+sse = "clock"
+)",
+               "r.toml");
+    ASSERT_EQ(c.routes.size(), 2u);
+    const route_config& r = c.routes[0];
+    EXPECT_EQ(r.path, "/rooms/:id");
+    EXPECT_EQ(r.websocket, "room.:id");
+    EXPECT_TRUE(r.publish);
+    EXPECT_FALSE(r.publish_post);
+    EXPECT_EQ(r.history, 10u);
+    EXPECT_FALSE(r.resume);
+    EXPECT_EQ(r.slow_policy, "disconnect");
+    EXPECT_EQ(r.framing, "envelope");
+    EXPECT_EQ(r.origins, std::vector<std::string>{"https://a.example"});
+    EXPECT_EQ(r.line, 2u);
+    EXPECT_EQ(c.routes[1].line, 12u);
+    EXPECT_EQ(routes_from_toml("workers = 2\n[[routes]]\npath = \"/\"\nsse = \"x\"\n", "f").size(),
+              1u);
+}
+
+TEST(config, bad_routes_name_their_lines) {
+    server_config c;
+    try {
+        apply_toml(c,
+                   "[[routes]]\npath = \"/a\"\nsse = 3\nframing = \"xml\"\nwat = 1\n"
+                   "[[routes]]\npath = \"b\"\n",
+                   "r.toml");
+        FAIL() << "expected config_error";
+    } catch (const config_error& e) {
+        const std::string w = e.what();
+        EXPECT_NE(w.find("r.toml:3: routes.sse: expected a string"), std::string::npos) << w;
+        EXPECT_NE(w.find("r.toml:4: routes.framing: unknown value 'xml'"), std::string::npos) << w;
+        EXPECT_NE(w.find("r.toml:5: unknown key 'routes.wat'"), std::string::npos) << w;
+        EXPECT_NE(w.find("r.toml:6: routes: path 'b' must start with '/'"), std::string::npos) << w;
+    }
+}
+
 }  // namespace
 }  // namespace sy::server
