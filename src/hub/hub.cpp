@@ -23,6 +23,24 @@ std::string_view to_string(publish_error e) {
     return "unknown publish error";
 }
 
+std::string_view to_string(subscriber_transport t) {
+    switch (t) {
+        case subscriber_transport::websocket:
+            return "websocket";
+        case subscriber_transport::sse:
+            return "sse";
+        case subscriber_transport::grpc:
+            return "grpc";
+        case subscriber_transport::long_poll:
+            return "long_poll";
+        case subscriber_transport::amqp:
+            return "amqp";
+        case subscriber_transport::other:
+            break;
+    }
+    return "other";
+}
+
 bool valid_content_type(std::string_view content_type) {
     if (content_type.size() > 255) return false;
     for (char ch : content_type) {

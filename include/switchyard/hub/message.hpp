@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "switchyard/base/buffer.hpp"
@@ -85,6 +86,13 @@ class delivery {
     mutable std::array<sy::shared_bytes, max_protocol_slots> cache_;
 };
 
+/// How a subscriber's messages leave the server, as far as the session tells the hub (a label
+/// for introspection: hub::hub_shard::list_topics counts subscribers by it; routing ignores it).
+enum class subscriber_transport : std::uint8_t { other, websocket, sse, grpc, long_poll, amqp };
+inline constexpr std::size_t subscriber_transport_count = 6;
+/// "websocket", "sse", "grpc", "long_poll", "amqp", "other".
+std::string_view to_string(subscriber_transport t);
+
 /// Implemented by sessions. Called on the shard that subscribed, never concurrently.
 /// on_message may unsubscribe (this or any subscription) and may publish; a subscriber must stay
 /// alive until it is unsubscribed.
@@ -92,6 +100,9 @@ class subscriber {
   public:
     virtual ~subscriber() = default;
     virtual void on_message(const delivery& d) = 0;
+    /// The transport label (introspection only). A long-poll waiter without a subscriber object
+    /// counts as long_poll.
+    virtual subscriber_transport transport() const { return subscriber_transport::other; }
 };
 
 }  // namespace sy::hub
