@@ -143,6 +143,13 @@ const option_desc k_options[] = {
      "always|batch|never"},
     {"amqp.fsync_interval_ms", nullptr, "AMQP group commit wait (ms)",
      SY_REF(amqp.fsync_interval_ms)},
+    {"management.listen", "--management-listen",
+     "HOST:PORT to serve the management API and /admin on (repeatable; empty: none)",
+     SY_REF(management.listen)},
+    {"management.on_main_port", nullptr, "also serve /api/ and /admin on the HTTP listeners",
+     SY_REF(management.on_main_port)},
+    {"management.stats_interval_ms", nullptr, "sampling interval of message rates (ms)",
+     SY_REF(management.stats_interval_ms)},
 };
 #undef SY_REF
 

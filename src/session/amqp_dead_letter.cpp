@@ -13,7 +13,7 @@
 #include <deque>
 #include <vector>
 
-#include "amqp_args.hpp"
+#include "switchyard/session/amqp_args.hpp"
 #include "amqp_internal.hpp"
 
 namespace sy::session {

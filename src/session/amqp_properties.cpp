@@ -3,7 +3,7 @@
 // encoding (hub/properties.hpp says who calls it and when). Stateless; broker loop thread.
 #include <vector>
 
-#include "amqp_args.hpp"
+#include "switchyard/session/amqp_args.hpp"
 #include "amqp_internal.hpp"
 
 namespace sy::session {

@@ -11,6 +11,7 @@
 #include "switchyard/server/builtin.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/server/grpc_hub.hpp"
+#include "switchyard/server/management.hpp"
 
 namespace {
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
         auto& cfg = app.config();
         if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
         sy::server::install_gateway(app);  // before the static files' catch-all route
+        sy::server::install_management(app);
         sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
         sy::server::install_amqp(app);
         sy::server::install_grpc_hub(app);

@@ -80,6 +80,13 @@ struct amqp_config {
     std::uint64_t fsync_interval_ms = 2;
 };
 
+/// The RabbitMQ-compatible management API and the dashboard (docs/management.md).
+struct management_config {
+    std::vector<std::string> listen;  // empty: no management listener
+    bool on_main_port = false;        // also serve /api/ and /admin on the HTTP listeners
+    std::uint64_t stats_interval_ms = 1000;  // sampling interval of message rates
+};
+
 struct server_config {
     std::vector<std::string> listen{"127.0.0.1:8080"};
     std::string static_dir;  // empty: the bundled www/
@@ -97,6 +104,7 @@ struct server_config {
     hub_config hub;
     tls_config tls;
     amqp_config amqp;
+    management_config management;
 };
 
 class config_error : public std::runtime_error {

@@ -76,6 +76,7 @@ class h2_session final : public net::connection_handler,
     net::timeout_action on_timeout(net::connection& c, net::timeout_kind k) override;
     void on_close(net::connection& c, net::close_reason r) override;
     void begin_shutdown(net::connection& c) override;
+    std::string_view protocol() const override { return "h2"; }
 
     const h2::session_stats& stats() const { return h2_.stats(); }
 

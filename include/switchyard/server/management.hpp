@@ -1,0 +1,38 @@
+// The management API: RabbitMQ 3.10's management HTTP API (GET /api/overview, /api/queues,
+// /api/connections ...; PUT/DELETE of queues, exchanges, bindings; purge, get, publish, close a
+// connection) plus switchyard's own resources (/api/topics, /api/listeners, /api/loops), on the
+// management.listen listeners (their own router: /api/..., /admin and the static files), and on
+// the main HTTP listeners too with management.on_main_port. HTTP Basic against amqp.users, the
+// same check as AMQP's PLAIN (guest from loopback only). docs/management.md.
+//
+// Threading: a request is answered on its own loop; what the broker owns (queues, exchanges,
+// AMQP connections and channels) is read on loop 0 by a post, the loops' own figures (their
+// connections, hub shards) by one post to each loop, merged on the request's loop. Message
+// rates are sampled every management.stats_interval_ms by a timer on loop 0 (one pass over the
+// queues, not per message).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "switchyard/server/app.hpp"
+#include "switchyard/server/runtime.hpp"
+
+namespace sy::server {
+
+/// Registers the management listener(s), the rate sampler and the routes. Call before
+/// app.run(), after install_gateway and before install_builtin_routes (whose static catch-all
+/// would otherwise take /admin on the main port).
+void install_management(sy::app& app);
+
+/// The JSON documents of GET /api/queues, /api/topics, /api/connections and /api/listeners
+/// (plain arrays, every field, no paging), built the same way the API builds them. Call on a
+/// loop thread of rt while it runs; done runs later on that same loop. The dashboard's sys.*
+/// topics publish these.
+using json_done = std::function<void(std::string)>;
+void management_queues_json(runtime& rt, json_done done);
+void management_topics_json(runtime& rt, json_done done);
+void management_connections_json(runtime& rt, json_done done);
+void management_listeners_json(runtime& rt, json_done done);
+
+}  // namespace sy::server
