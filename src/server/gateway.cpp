@@ -198,6 +198,9 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         });
     }
 
+    hub::subscriber_transport transport() const override {
+        return hub::subscriber_transport::long_poll;
+    }
     void on_message(const hub::delivery& d) override {
         hub::history_result r;
         r.messages.push_back(d.message_ptr_ref());

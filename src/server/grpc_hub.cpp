@@ -188,6 +188,7 @@ void subscribe(sy::app& a, const pb::SubscribeRequest& in, grpc::writer<pb::Even
     }
     session::push_subscription sub;
     sub.pattern = in.pattern();
+    sub.transport = hub::subscriber_transport::grpc;
     if (in.start_case() == pb::SubscribeRequest::kSince)
         sub.start = hub::subscribe_options::after(in.since());
     else if (in.start_case() == pb::SubscribeRequest::kNewest && in.newest())

@@ -430,16 +430,22 @@ void serve_api(state& st, http::request& req, http::response& res) {
     });
 }
 
+// One file of the static dir: `rel`, or with a trailing '/' the route's *path below it.
+http::handler static_file(const std::string& dir, std::string rel) {
+    auto root = std::make_shared<http::static_root>(dir, http::static_options{});
+    return [root, rel = std::move(rel)](http::request& req, http::response& res) {
+        const std::string path = rel.ends_with('/') ? rel + std::string(req.param("path")) : rel;
+        auto f = root->resolve(path, false);
+        if (!f) return res.send(http::status_for(f.error()));
+        http::serve_file(req, res, std::move(*f), root->options());
+    };
+}
+
 void add_routes(http::router& r, const std::shared_ptr<state>& st, const std::string& static_dir) {
     r.any("/api/*rest", [st](http::request& req, http::response& res) { serve_api(*st, req, res); });
     if (static_dir.empty()) return;
     // The dashboard page (www/admin.html); a plain 404 while the file does not exist.
-    auto root = std::make_shared<http::static_root>(static_dir, http::static_options{});
-    r.get("/admin", [root](http::request& req, http::response& res) {
-        auto f = root->resolve("admin.html", false);
-        if (!f) return res.send(http::status_for(f.error()));
-        http::serve_file(req, res, std::move(*f), root->options());
-    });
+    r.get("/admin", static_file(static_dir, "admin.html"));
 }
 
 void install_listener(runtime& rt, const std::shared_ptr<state>& st) {
@@ -473,11 +479,12 @@ void install_management(sy::app& app) {
     const server_config& cfg = app.config();
     add_routes(st->router, st, cfg.static_dir);
     if (!cfg.static_dir.empty()) {
-        auto files = http::static_files(cfg.static_dir);
-        st->router.get("/js/*path", files);
-        st->router.get("/style.css", files);
+        // The dashboard's assets, from the same static dir as the main port's (a missing file
+        // is a 404).
+        st->router.get("/js/*path", static_file(cfg.static_dir, "js/"));
+        st->router.get("/style.css", static_file(cfg.static_dir, "style.css"));
     }
-    if (cfg.management.on_main_port) add_routes(app.router(), st, {});
+    if (cfg.management.on_main_port) add_routes(app.router(), st, cfg.static_dir);
     app.on_runtime([st](runtime& rt) {
         const management_config& mc = rt.config().management;
         st->rt = &rt;

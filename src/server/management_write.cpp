@@ -42,6 +42,13 @@ std::optional<json::document> body_object(const std::string& body) {
     return doc;
 }
 
+// A boolean member; RabbitMQ also takes "true"/"false" strings (rabbitmqadmin sends those).
+bool flag(const json::document& d, std::string_view key, bool dflt) {
+    if (auto b = d.get_bool(key)) return *b;
+    if (auto s = d.get_string(key)) return *s == "true";
+    return dflt;
+}
+
 // A JSON object of arguments as an AMQP field table (integers, strings, booleans; anything
 // else is left out), so the session's own argument checks apply unchanged.
 class json_table {
@@ -80,8 +87,8 @@ reply put_queue(loop_state& ls, hub::broker_vhost& vh, const std::string& name, 
     if (!doc) return bad_request("Malformed JSON");
     hub::queue_declare_request r;
     r.name = name;
-    r.durable = doc->get_bool("durable").value_or(true);  // RabbitMQ's defaults for PUT
-    r.auto_delete = doc->get_bool("auto_delete").value_or(false);
+    r.durable = flag(*doc, "durable", true);  // RabbitMQ's defaults for PUT
+    r.auto_delete = flag(*doc, "auto_delete", false);
     json_table args(doc->get_raw("arguments"));
     std::string bad, why;
     if (!session::parse_queue_args(args.view(), r.args, bad, why)) {
@@ -105,9 +112,9 @@ reply put_exchange(loop_state& ls, hub::broker_vhost& vh, const std::string& nam
     hub::broker_exchange e;
     e.name = name;
     e.type = *t;
-    e.durable = doc->get_bool("durable").value_or(true);
-    e.auto_delete = doc->get_bool("auto_delete").value_or(false);
-    e.internal = doc->get_bool("internal").value_or(false);
+    e.durable = flag(*doc, "durable", true);
+    e.auto_delete = flag(*doc, "auto_delete", false);
+    e.internal = flag(*doc, "internal", false);
     const bool existed = ls.broker->find_exchange(vh, name) != nullptr;
     auto st = ls.broker->exchange_declare(vh, e, false);
     if (!st.ok()) return broker_failure(st);

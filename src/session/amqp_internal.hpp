@@ -340,6 +340,7 @@ class amqp_server_impl : public hub::subscriber {
     void publish_to_hub(std::string_view key, std::string_view content_type,
                         const shared_bytes& body);
     void on_message(const hub::delivery& d) override;
+    hub::subscriber_transport transport() const override { return hub::subscriber_transport::amqp; }
 
   private:
     void recover();

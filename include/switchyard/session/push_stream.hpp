@@ -107,6 +107,8 @@ struct push_subscription {
     hub::subscribe_options start;
     millis heartbeat{0};                ///< 0: none (framer.heartbeat() while nothing is queued)
     push_counters* counters = nullptr;  ///< per loop; outlives the stream
+    /// The label the hub counts this subscriber under (hub_shard::list_topics).
+    hub::subscriber_transport transport = hub::subscriber_transport::other;
 };
 
 /// The subscriber loop for one target and framer (see the file comment). The owner forwards the
@@ -122,6 +124,7 @@ class push_stream final : public hub::subscriber {
     /// A refused pattern ends the stream (push_end::invalid_topic) and returns false.
     bool start();
     void on_message(const hub::delivery& d) override;
+    hub::subscriber_transport transport() const override { return sub_.transport; }
     /// The target's queue drained: clears block marks, sends a pending gap.
     void drained();
     /// Farewell + finish + stop: the server ends the stream.
