@@ -16,17 +16,23 @@ RABBIT_BIN = "/usr/lib/rabbitmq/bin"  # the real scripts (Debian's /usr/sbin wra
 
 
 class rabbitmq_node:
-    def __init__(self, name="sy", port=None):
+    def __init__(self, name="sy", port=None, management=False):
+        """management: also enable rabbitmq_management on a free loopback port
+        (self.management_port), with statistics collected every 500 ms."""
         self.dir = tempfile.mkdtemp(prefix="sy-rabbit-")
         self.port = port or free_port()
+        self.management_port = free_port() if management else None
         epmd_port = free_port()
         self.node = f"{name}{os.getpid()}@localhost"
         conf = os.path.join(self.dir, "rabbitmq.conf")
         with open(conf, "w") as f:
             f.write(f"listeners.tcp.default = {self.port}\nloopback_users = none\n")
+            if management:
+                f.write(f"management.tcp.port = {self.management_port}\n"
+                        "management.tcp.ip = 127.0.0.1\ncollect_statistics_interval = 500\n")
         plugins = os.path.join(self.dir, "enabled_plugins")
         with open(plugins, "w") as f:
-            f.write("[].\n")
+            f.write("[rabbitmq_management].\n" if management else "[].\n")
         self.env = dict(os.environ, HOME=self.dir, RABBITMQ_NODENAME=self.node,
                         RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(free_port()),
                         RABBITMQ_MNESIA_BASE=os.path.join(self.dir, "mnesia"),
@@ -47,6 +53,8 @@ class rabbitmq_node:
                                          cwd=self.dir)
             wait_port(self.port, 120)
             self.ctl("await_startup")
+            if management:
+                wait_port(self.management_port, 60)
         except Exception:
             self.stop()
             raise
