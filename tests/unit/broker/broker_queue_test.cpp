@@ -29,7 +29,8 @@ TEST_F(queue, counters_count_publish_deliver_get_ack_and_redeliver) {
     auto q = declare("q");
     for (const char* s : {"1", "2", "3", "4"}) publish(msg("", "q", s));
     fake_consumer c(2);
-    q->add_consumer("c", &c);  // takes 1 and 2
+    q->add_consumer("c", &c);
+    q->dispatch(now);  // takes 1 and 2
     ASSERT_EQ(c.held.size(), 2u);
     q->ack(c.held[0].e);
     q->requeue(std::move(c.held[1].e));  // 2 goes back, redelivered
