@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
         auto& cfg = app.config();
         if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
         sy::server::install_gateway(app);  // before the static files' catch-all route
-        sy::server::install_management(app);
         sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
+        sy::server::install_management(app);  // after: static_dir is checked there first
         sy::server::install_amqp(app);
         sy::server::install_grpc_hub(app);
         return app.run();

@@ -21,8 +21,8 @@
 namespace sy::server {
 
 /// Registers the management listener(s), the rate sampler and the routes. Call before
-/// app.run(), after install_gateway and before install_builtin_routes (whose static catch-all
-/// would otherwise take /admin on the main port).
+/// app.run(), after install_builtin_routes (which reports a bad static_dir as a config error;
+/// /api/ and /admin, exact segments, take precedence over its static catch-all on the main port).
 void install_management(sy::app& app);
 
 /// The JSON documents of GET /api/queues, /api/topics, /api/connections and /api/listeners
