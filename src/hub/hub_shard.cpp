@@ -382,7 +382,8 @@ void hub_shard::count_topic_subscribers(std::vector<topic_info>& topics, topics_
         hub_shard* s = hub_.shards_[d].get();
         run_on(d, [s, me = this, g, names]() {
             counts c(names->size());
-            for (std::size_t i = 0; i < names->size(); ++i) s->count_by_transport((*names)[i], c[i]);
+            for (std::size_t i = 0; i < names->size(); ++i)
+                s->count_by_transport((*names)[i], c[i]);
             s->run_on(me->index_, [g, c = std::move(c)]() {
                 for (std::size_t i = 0; i < c.size(); ++i) {
                     for (std::size_t k = 0; k < subscriber_transport_count; ++k) {

@@ -90,22 +90,18 @@ rate_sampler* sampler_of(runtime& rt) {
     return rt.loop_count() ? rt.loop_at(0).loop->slot<rate_sampler>() : nullptr;
 }
 
-void start_sampler(runtime& rt, loop_state& ls, std::uint64_t interval_ms) {
-    auto tick = std::make_shared<std::function<void()>>();
-    *tick = [&rt, &ls, interval_ms, tick] {
-        rate_sampler* rs = ls.loop->slot<rate_sampler>();
-        if (!rs) {
-            *tick = nullptr;  // stopped: break the cycle
-            return;
-        }
-        if (ls.broker) rs->sample(*ls.broker, ls.loop->now_ms());
-        if (ls.shard) sample_hub(ls);
-        ls.loop->add_timer(millis(interval_ms), [tick] {
-            if (*tick) (*tick)();
-        });
-    };
-    (void)rt;
-    (*tick)();
+void start_sampler(loop_state& ls, std::uint64_t interval_ms) {
+    rate_sampler* rs = ls.loop->slot<rate_sampler>();
+    if (!rs) return;
+    if (ls.broker) rs->sample(*ls.broker, ls.loop->now_ms());
+    if (ls.shard) sample_hub(ls);
+    rs->timer = ls.loop->add_timer(millis(interval_ms),
+                                   [&ls, interval_ms] { start_sampler(ls, interval_ms); });
+}
+
+void stop_sampler(loop_state& ls) {
+    if (rate_sampler* rs = ls.loop->slot<rate_sampler>()) ls.loop->cancel_timer(rs->timer);
+    ls.loop->set_slot<rate_sampler>(nullptr);
 }
 
 // ---- shared pieces -----------------------------------------------------------------------------
@@ -139,13 +135,15 @@ std::string queue_args_json(const hub::queue_args& a) {
     json::writer w(out);
     w.begin_object();
     if (a.dead_letter_exchange) w.member("x-dead-letter-exchange", *a.dead_letter_exchange);
-    if (a.dead_letter_routing_key) w.member("x-dead-letter-routing-key", *a.dead_letter_routing_key);
+    if (a.dead_letter_routing_key)
+        w.member("x-dead-letter-routing-key", *a.dead_letter_routing_key);
     if (a.expires_ms) w.member("x-expires", *a.expires_ms);
     if (a.max_length) w.member("x-max-length", *a.max_length);
     if (a.max_length_bytes) w.member("x-max-length-bytes", *a.max_length_bytes);
     if (a.max_priority) w.member("x-max-priority", unsigned{*a.max_priority});
     if (a.message_ttl_ms) w.member("x-message-ttl", *a.message_ttl_ms);
-    if (a.overflow == hub::overflow_policy::reject_publish) w.member("x-overflow", "reject-publish");
+    if (a.overflow == hub::overflow_policy::reject_publish)
+        w.member("x-overflow", "reject-publish");
     w.end_object();
     return out;
 }
@@ -303,7 +301,11 @@ item consumer_item(const session::amqp_consumer_info& k, const session::amqp_con
             .member("user", c->user);
     }
     w.end_object();
-    json::writer(queue).begin_object().member("name", k.queue).member("vhost", k.vhost).end_object();
+    json::writer(queue)
+        .begin_object()
+        .member("name", k.queue)
+        .member("vhost", k.vhost)
+        .end_object();
     item it;
     it.raw("arguments", "{}").boolean("ack_required", k.ack_required).boolean("active", k.active);
     it.str("activity_status", k.active ? "up" : "waiting");
@@ -376,7 +378,7 @@ namespace {
 
 std::string overview_json(runtime& rt, loop_state& ls) {
     const rate_sampler* rs = sampler_of(rt);
-    std::uint64_t queues = 0, exchanges = 0, consumers = 0, channels = 0, amqp_conns = 0;
+    std::uint64_t queues = 0, exchanges = 0, consumers = 0, channels = 0;
     if (ls.broker) {
         for (const auto& [n, vh] : ls.broker->vhosts()) {
             queues += vh.queues.size();
@@ -386,14 +388,12 @@ std::string overview_json(runtime& rt, loop_state& ls) {
     }
     if (ls.amqp) {
         for (const auto& c : ls.amqp->connections()) channels += c.channels.size();
-        amqp_conns = ls.amqp->connections().size();
     }
     std::uint64_t conns = 0;
     for (std::size_t i = 0; i < rt.loop_count(); ++i) {
         const auto& io = rt.loop_at(i).io;
         conns += io.opened.get() - io.closed.get();
     }
-    (void)amqp_conns;
     static const queue_sample none;
     const queue_sample& t = rs ? rs->totals : none;
     std::string out;
@@ -461,7 +461,8 @@ std::string definitions_json(loop_state& ls, const call& c) {
     w.key("tags").begin_array().value("administrator").end_array().end_object().end_array();
     w.key("vhosts").begin_array();
     if (ls.broker) {
-        for (const auto& [n, vh] : ls.broker->vhosts()) w.begin_object().member("name", n).end_object();
+        for (const auto& [n, vh] : ls.broker->vhosts())
+            w.begin_object().member("name", n).end_object();
     }
     w.end_array().key("queues").begin_array();
     std::string exchanges = "[", bindings = "[";

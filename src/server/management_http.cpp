@@ -196,7 +196,8 @@ std::optional<std::string> render_list(item_list items, const list_query& q, std
     if (!q.sort.empty()) {
         std::vector<std::pair<std::optional<field>, std::size_t>> keys;
         keys.reserve(items.size());
-        for (std::size_t i = 0; i < items.size(); ++i) keys.emplace_back(sort_key(items[i], q.sort), i);
+        for (std::size_t i = 0; i < items.size(); ++i)
+            keys.emplace_back(sort_key(items[i], q.sort), i);
         std::stable_sort(keys.begin(), keys.end(),
                          [](const auto& a, const auto& b) { return key_less(a.first, b.first); });
         if (q.sort_reverse) std::reverse(keys.begin(), keys.end());
@@ -262,7 +263,11 @@ const std::string& node_name() {
 reply error_reply(int status, std::string_view error, std::string_view reason) {
     reply r;
     r.status = status;
-    json::writer(r.body).begin_object().member("error", error).member("reason", reason).end_object();
+    json::writer(r.body)
+        .begin_object()
+        .member("error", error)
+        .member("reason", reason)
+        .end_object();
     return r;
 }
 
@@ -442,9 +447,10 @@ http::handler static_file(const std::string& dir, std::string rel) {
 }
 
 void add_routes(http::router& r, const std::shared_ptr<state>& st, const std::string& static_dir) {
-    r.any("/api/*rest", [st](http::request& req, http::response& res) { serve_api(*st, req, res); });
+    r.any("/api/*rest",
+          [st](http::request& req, http::response& res) { serve_api(*st, req, res); });
     if (static_dir.empty()) return;
-    // The dashboard page (www/admin.html); a plain 404 while the file does not exist.
+    // The dashboard page (admin.html in the static dir); a plain 404 while it does not exist.
     r.get("/admin", static_file(static_dir, "admin.html"));
 }
 
@@ -500,11 +506,11 @@ void install_management(sy::app& app) {
             }
             if (ls.index == 0) {
                 ls.loop->set_slot(st->sampler.get());
-                start_sampler(*st->rt, ls, st->interval_ms);
+                start_sampler(ls, st->interval_ms);
             }
         });
         rt.on_loop_stop([st](loop_state& ls) {
-            if (ls.index == 0) ls.loop->set_slot<rate_sampler>(nullptr);
+            if (ls.index == 0) stop_sampler(ls);
             if (auto* ctx = ls.loop->slot<loop_context>()) ctx->http.reset();
         });
     });

@@ -102,6 +102,7 @@ struct rate_sampler {
     };
     std::map<std::string, topic_sample, std::less<>> topics;
     std::int64_t topics_at_ms = 0;
+    core::timer_id timer{};  ///< the next sampling
     /// Loop 0: takes a sample of every queue of b (and forgets deleted ones).
     void sample(const hub::broker& b, std::int64_t now_ms);
     /// Rates of q (zero before the second sample).
@@ -109,8 +110,10 @@ struct rate_sampler {
 };
 /// Loop 0: one list_topics pass into the sampler's topic rates.
 void sample_hub(loop_state& zero);
-/// Starts the sampling timer on loop 0 (on_loop_start of loop 0).
-void start_sampler(runtime& rt, loop_state& ls, std::uint64_t interval_ms);
+/// Loop 0: samples now and every interval_ms after (the sampler is loop 0's slot, set first).
+void start_sampler(loop_state& ls, std::uint64_t interval_ms);
+/// Loop 0, at stop: cancels the timer and clears the slot.
+void stop_sampler(loop_state& ls);
 rate_sampler* sampler_of(runtime& rt);  ///< loop 0's sampler; nullptr if not installed
 
 /// An answer: status and JSON body ("" with 204), produced on loop 0 and sent on the request's

@@ -23,8 +23,7 @@ namespace sy::server::mgmt {
 namespace {
 
 std::int64_t wall_ms() {
-    return std::chrono::duration_cast<millis>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<millis>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -71,7 +70,9 @@ item plain_connection(runtime& rt, const loop_state& ls, net::connection& c) {
     item it;
     it.num("connected_at", wall_ms() - (ls.loop->now_ms() - c.opened_ms()));
     it.str("host", host).str("name", connection_name(peer, local)).str("node", node_name());
-    it.str("peer_host", peer_host).num("peer_port", unsigned{peer_port}).num("port", unsigned{port});
+    it.str("peer_host", peer_host)
+        .num("peer_port", unsigned{peer_port})
+        .num("port", unsigned{port});
     it.str("protocol", proto).num("recv_oct", c.bytes_in()).num("send_oct", c.bytes_out());
     it.boolean("ssl", proto == "TLS").str("state", c.is_open() ? "running" : "closing");
     it.str("type", "network");
@@ -151,7 +152,8 @@ void sample_topics(rate_sampler& rs, const std::vector<hub::topic_info>& topics,
 }  // namespace
 
 void gather_connections(runtime& rt, std::function<void(item_list)> done) {
-    per_loop(rt, [&rt](loop_state& ls) { return loop_connections(rt, ls); }, std::move(done));
+    per_loop(
+        rt, [&rt](loop_state& ls) { return loop_connections(rt, ls); }, std::move(done));
 }
 
 // The list is taken on loop 0 (its shard asks every shard), where the sampler keeps the
@@ -160,22 +162,22 @@ void gather_topics(runtime& rt, std::function<void(item_list)> done) {
     loop_state* origin = current_loop_state();
     loop_state* zero = &rt.loop_at(0);
     zero->loop->post([zero, origin, done = std::move(done)]() mutable {
-        zero->shard->list_topics([zero, origin, done = std::move(done)](
-                                     std::vector<hub::topic_info> topics) mutable {
-            const rate_sampler* rs = zero->loop->slot<rate_sampler>();
-            item_list out;
-            for (const auto& t : topics) {
-                const rate_sampler::topic_sample* r = nullptr;
-                if (rs) {
-                    auto it = rs->topics.find(t.name);
-                    if (it != rs->topics.end()) r = &it->second;
+        zero->shard->list_topics(
+            [zero, origin, done = std::move(done)](std::vector<hub::topic_info> topics) mutable {
+                const rate_sampler* rs = zero->loop->slot<rate_sampler>();
+                item_list out;
+                for (const auto& t : topics) {
+                    const rate_sampler::topic_sample* r = nullptr;
+                    if (rs) {
+                        auto it = rs->topics.find(t.name);
+                        if (it != rs->topics.end()) r = &it->second;
+                    }
+                    out.push_back(topic_item(t, r));
                 }
-                out.push_back(topic_item(t, r));
-            }
-            origin->loop->post([done = std::move(done), out = std::move(out)]() mutable {
-                done(std::move(out));
+                origin->loop->post([done = std::move(done), out = std::move(out)]() mutable {
+                    done(std::move(out));
+                });
             });
-        });
     });
 }
 
@@ -224,7 +226,8 @@ void gather_loops(runtime& rt, std::function<void(item_list)> done) {
             const core::loop_stats& s = ls.loop->stats();
             item it;
             it.num("connections", std::uint64_t{ls.conns.size()});
-            it.num("hub_subscriptions", std::uint64_t{ls.shard ? ls.shard->subscription_count() : 0});
+            it.num("hub_subscriptions",
+                   std::uint64_t{ls.shard ? ls.shard->subscription_count() : 0});
             it.num("index", std::uint64_t{ls.index});
             it.real("lag_max_ms", static_cast<double>(s.timer_lag_max_ns.get()) / 1e6);
             it.real("lag_ms", static_cast<double>(s.timer_lag_last_ns.get()) / 1e6);
@@ -302,23 +305,20 @@ void management_queues_json(runtime& rt, json_done done) {
 }
 
 void management_topics_json(runtime& rt, json_done done) {
-    mgmt::gather_topics(rt, [done = std::move(done)](mgmt::item_list l) {
-        done(render_items(std::move(l)));
-    });
+    mgmt::gather_topics(
+        rt, [done = std::move(done)](mgmt::item_list l) { done(render_items(std::move(l))); });
 }
 
 void management_connections_json(runtime& rt, json_done done) {
-    mgmt::gather_connections(rt, [done = std::move(done)](mgmt::item_list l) {
-        done(render_items(std::move(l)));
-    });
+    mgmt::gather_connections(
+        rt, [done = std::move(done)](mgmt::item_list l) { done(render_items(std::move(l))); });
 }
 
 void management_listeners_json(runtime& rt, json_done done) {
     std::string out = render_items(mgmt::listener_items(rt));
     loop_state* origin = current_loop_state();
-    origin->loop->post([done = std::move(done), out = std::move(out)]() mutable {
-        done(std::move(out));
-    });
+    origin->loop->post(
+        [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
 }
 
 }  // namespace sy::server

@@ -214,7 +214,8 @@ bool typed_properties(const std::optional<std::string>& raw, hub::broker_message
             p.content_encoding = *v;
             p.mark(hub::prop::content_encoding);
         }
-        if (auto v = doc->get_uint("delivery_mode")) p.set_delivery_mode(static_cast<std::uint8_t>(*v));
+        if (auto v = doc->get_uint("delivery_mode"))
+            p.set_delivery_mode(static_cast<std::uint8_t>(*v));
         if (auto v = doc->get_uint("priority")) {
             p.priority = static_cast<std::uint8_t>(std::min<std::uint64_t>(*v, 255));
             p.mark(hub::prop::priority);
@@ -291,8 +292,8 @@ reply bindings_between(loop_state& ls, hub::broker_vhost& vh, const call& c) {
         auto doc = body_object(c.body);
         if (!doc) return bad_request("Malformed JSON");
         json_table args(doc->get_raw("arguments"));
-        auto b = session::make_binding(dest, to_exchange, doc->get_string("routing_key").value_or(""),
-                                       args.view());
+        auto b = session::make_binding(dest, to_exchange,
+                                       doc->get_string("routing_key").value_or(""), args.view());
         const std::string props = binding_props_key(b);
         auto qi = vh.queues.find(dest);
         const std::uint64_t owner = qi != vh.queues.end() ? qi->second->exclusive_owner : 0;
@@ -331,8 +332,8 @@ reply queue_write(loop_state& ls, hub::broker_vhost& vh, const call& c) {
     hub::broker_queue& q = *qi->second;
     std::uint32_t count = 0;
     if (s.size() == 3 && c.method == http::method::del) {
-        auto st = ls.broker->queue_delete(vh, s[2], q.exclusive_owner, c.if_unused, c.if_empty,
-                                          count);
+        auto st =
+            ls.broker->queue_delete(vh, s[2], q.exclusive_owner, c.if_unused, c.if_empty, count);
         return st.ok() ? reply{204, {}, {}, {}} : broker_failure(st);
     }
     if (s.size() == 3) return reply{405, {}, {}, "GET, HEAD, PUT, DELETE"};

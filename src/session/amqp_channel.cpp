@@ -2,8 +2,8 @@
 // Broker loop thread only. Replies follow RabbitMQ's codes and texts (see fault_of).
 #include <charconv>
 
-#include "switchyard/session/amqp_args.hpp"
 #include "amqp_internal.hpp"
+#include "switchyard/session/amqp_args.hpp"
 
 namespace sy::session {
 

@@ -18,9 +18,9 @@ amqp_connection::amqp_connection(amqp_server_impl& s, std::uint64_t id, std::str
                                  bool loopback)
     : srv_(s), id_(id), peer_(std::move(peer)), loopback_(loopback) {
     srv_.connections.insert(this);
-    connected_at_ms_ = std::chrono::duration_cast<millis>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+    connected_at_ms_ =
+        std::chrono::duration_cast<millis>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
 }
 
 amqp_connection::~amqp_connection() {

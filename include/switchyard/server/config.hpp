@@ -82,8 +82,8 @@ struct amqp_config {
 
 /// The RabbitMQ-compatible management API and the dashboard (docs/management.md).
 struct management_config {
-    std::vector<std::string> listen;  // empty: no management listener
-    bool on_main_port = false;        // also serve /api/ and /admin on the HTTP listeners
+    std::vector<std::string> listen;         // empty: no management listener
+    bool on_main_port = false;               // also serve /api/ and /admin on the HTTP listeners
     std::uint64_t stats_interval_ms = 1000;  // sampling interval of message rates
 };
 

@@ -61,9 +61,9 @@ struct amqp_channel_info {
     std::uint32_t prefetch_count = 0;         ///< basic.qos global=false (new consumers)
     std::uint32_t global_prefetch_count = 0;  ///< basic.qos global=true
     std::uint32_t messages_unacknowledged = 0;
-    std::uint64_t messages_unconfirmed = 0;   ///< confirm mode: published, not yet confirmed
-    std::uint64_t messages_uncommitted = 0;   ///< tx mode: publishes waiting for tx.commit
-    std::uint64_t acks_uncommitted = 0;       ///< tx mode: settles waiting for tx.commit
+    std::uint64_t messages_unconfirmed = 0;  ///< confirm mode: published, not yet confirmed
+    std::uint64_t messages_uncommitted = 0;  ///< tx mode: publishes waiting for tx.commit
+    std::uint64_t acks_uncommitted = 0;      ///< tx mode: settles waiting for tx.commit
     std::size_t consumer_count = 0;
     bool confirm = false;
     bool transactional = false;
