@@ -498,6 +498,7 @@ void install_management(sy::app& app) {
         st->interval_ms = std::max<std::uint64_t>(mc.stats_interval_ms, 100);
         st->sampler = std::make_unique<rate_sampler>();
         const bool listen = !mc.listen.empty();
+        if (!listen && !mc.on_main_port) return;  // not served: no sampling either
         if (listen) install_listener(rt, st);
         rt.on_loop_start([st, listen](loop_state& ls) {
             if (listen) {

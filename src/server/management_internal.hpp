@@ -35,6 +35,7 @@ struct field {
 /// parameters) before it is written.
 class item {
   public:
+    item() { fields_.reserve(24); }  // a connection has ~22 members: no regrowth
     item& str(std::string_view k, std::string_view v);
     item& num(std::string_view k, std::uint64_t v);
     item& num(std::string_view k, std::int64_t v);

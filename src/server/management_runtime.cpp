@@ -84,6 +84,7 @@ item_list loop_connections(runtime& rt, loop_state& ls) {
     std::map<const net::connection*, item> amqp;
     if (ls.amqp) amqp = amqp_connection_items(ls);
     item_list out;
+    out.reserve(ls.conns.size());
     ls.conns.for_each([&](net::connection& c) {
         auto it = amqp.find(&c);
         if (it == amqp.end()) return out.push_back(plain_connection(rt, ls, c));
@@ -102,6 +103,9 @@ void per_loop(runtime& rt, Fn fn, std::function<void(item_list)> done) {
     rt.for_each_loop([parts, fn](loop_state& ls) { (*parts)[ls.index] = fn(ls); },
                      [parts, done = std::move(done)] {
                          item_list all;
+                         std::size_t n = 0;
+                         for (const auto& p : *parts) n += p.size();
+                         all.reserve(n);
                          for (auto& p : *parts) {
                              for (auto& i : p) all.push_back(std::move(i));
                          }
