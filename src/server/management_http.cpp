@@ -464,10 +464,13 @@ void install_listener(runtime& rt, const std::shared_ptr<state>& st) {
     st->http_opts.body_timeout = millis(cfg.limits.body_timeout_ms);
     st->http_opts.idle_timeout = millis(cfg.limits.idle_timeout_ms);
     st->http_opts.access_log = cfg.access_log;
-    rt.add_listener("http", cfg.management.listen, [](loop_state& ls, net::accepted_socket&& s) {
-        auto* ctx = ls.loop->slot<loop_context>();
-        if (!ctx || !ctx->http) return;
-        auto handler = std::make_unique<session::http1_session>(*ctx->http, s.peer.to_string());
+    rt.add_listener("http", cfg.management.listen, [st](loop_state& ls, net::accepted_socket&& s) {
+        // Made on the first accept of each loop (on its thread): a start hook is a posted task,
+        // which the loop may run after its first accepts.
+        auto& ctx = ls.loop->emplace_slot<loop_context>();
+        if (!ctx.http)
+            ctx.http = std::make_unique<session::http_context>(*ls.loop, st->http_opts, st->router);
+        auto handler = std::make_unique<session::http1_session>(*ctx.http, s.peer.to_string());
         net::connection::create(*ls.loop, net::tcp_stream(std::move(s.fd)), std::move(handler),
                                 ls.conn_opts, std::move(s.slot), &ls.conns);
     });
@@ -500,11 +503,7 @@ void install_management(sy::app& app) {
         const bool listen = !mc.listen.empty();
         if (!listen && !mc.on_main_port) return;  // not served: no sampling either
         if (listen) install_listener(rt, st);
-        rt.on_loop_start([st, listen](loop_state& ls) {
-            if (listen) {
-                ls.loop->emplace_slot<loop_context>().http =
-                    std::make_unique<session::http_context>(*ls.loop, st->http_opts, st->router);
-            }
+        rt.on_loop_start([st](loop_state& ls) {
             if (ls.index == 0) {
                 ls.loop->set_slot(st->sampler.get());
                 start_sampler(ls, st->interval_ms);

@@ -74,7 +74,8 @@ item plain_connection(runtime& rt, const loop_state& ls, net::connection& c) {
         .num("peer_port", unsigned{peer_port})
         .num("port", unsigned{port});
     it.str("protocol", proto).num("recv_oct", c.bytes_in()).num("send_oct", c.bytes_out());
-    it.boolean("ssl", proto == "TLS").str("state", c.is_open() ? "running" : "closing");
+    it.boolean("ssl", listener_of(rt, port).starts_with("https://"));
+    it.str("state", c.is_open() ? "running" : "closing");
     it.str("type", "network");
     kernel_fields(it, rt, ls, c, port);
     return it;

@@ -435,6 +435,26 @@ def test_topics_listeners_loops_and_every_protocol(srv):
         conn.close()
 
 
+def test_h2_and_grpc_connections_are_listed(srv):
+    import grpc
+    import h2.config
+    import h2.connection
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    h2c.initiate_connection()
+    s.sendall(h2c.data_to_send())
+    s.recv(65535)  # the server's SETTINGS: the h2 session runs
+    ch = grpc.insecure_channel(f"127.0.0.1:{srv.port}")
+    try:
+        check = ch.unary_unary("/grpc.health.v1.Health/Check")
+        assert check(b"", timeout=5) is not None  # an empty HealthCheckRequest
+        protos = [c["protocol"] for c in get(srv.mport, "/api/connections")]
+        assert "h2" in protos and "gRPC" in protos, protos
+    finally:
+        ch.close()
+        s.close()
+
+
 def test_delete_connection_closes_amqp_with_320_and_websocket(srv):
     conn = pika_conn(srv)
     conn.channel()
