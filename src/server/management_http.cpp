@@ -340,7 +340,10 @@ void send_reply(http::response& res, const reply& r) {
 // Answers on the request's loop whatever thread produced the reply.
 reply_fn answer_on(loop_state* origin, http::response res) {
     return [origin, res](reply r) mutable {
-        origin->loop->post([res, r = std::move(r)]() mutable { send_reply(res, r); });
+        // Moved, never copied here: a copy of a response handle counts on the sink, which only
+        // its own loop may touch.
+        origin->loop->post(
+            [res = std::move(res), r = std::move(r)]() mutable { send_reply(res, r); });
     };
 }
 
@@ -359,34 +362,40 @@ bool serve_runtime(state& st, const call& c, http::response& res) {
     if (c.method != http::method::get && !(s.size() == 2 && s[0] == "connections")) return false;
     auto q = c.query;
     if (s.size() == 1 && s[0] == "connections") {
-        gather_connections(rt, [res, q](item_list l) { send_list(res, std::move(l), q); });
+        gather_connections(
+            rt, [res, q](item_list l) mutable { send_list(std::move(res), std::move(l), q); });
     } else if (s.size() == 2 && s[0] == "connections" && c.method == http::method::get) {
         gather_connections(rt, [res, name = s[1]](item_list l) mutable {
+            http::response r = std::move(res);  // the callback may be freed on another loop
             for (auto& it : l) {
                 const field* f = it.find("name");
-                if (f && f->text == name) return send_reply(res, reply{200, it.render(), {}});
+                if (f && f->text == name) return send_reply(r, reply{200, it.render(), {}});
             }
-            send_reply(res, not_found());
+            send_reply(r, not_found());
         });
     } else if (s.size() == 2 && s[0] == "connections" && c.method == http::method::del) {
         std::string why = c.reason.empty() ? "Closed via management plugin" : c.reason;
         close_connection(rt, s[1], why, [res](bool found) mutable {
-            send_reply(res, found ? reply{204, {}, {}} : not_found());
+            http::response r = std::move(res);  // the callback may be freed on another loop
+            send_reply(r, found ? reply{204, {}, {}} : not_found());
         });
     } else if (s.size() == 1 && s[0] == "topics") {
-        gather_topics(rt, [res, q](item_list l) { send_list(res, std::move(l), q); });
+        gather_topics(
+            rt, [res, q](item_list l) mutable { send_list(std::move(res), std::move(l), q); });
     } else if (s.size() == 2 && s[0] == "topics") {
         gather_topics(rt, [res, name = s[1]](item_list l) mutable {
+            http::response r = std::move(res);  // the callback may be freed on another loop
             for (auto& it : l) {
                 const field* f = it.find("name");
-                if (f && f->text == name) return send_reply(res, reply{200, it.render(), {}});
+                if (f && f->text == name) return send_reply(r, reply{200, it.render(), {}});
             }
-            send_reply(res, not_found());
+            send_reply(r, not_found());
         });
     } else if (s.size() == 1 && s[0] == "listeners") {
         send_list(res, listener_items(rt), q);
     } else if (s.size() == 1 && s[0] == "loops") {
-        gather_loops(rt, [res, q](item_list l) { send_list(res, std::move(l), q); });
+        gather_loops(rt,
+                     [res, q](item_list l) mutable { send_list(std::move(res), std::move(l), q); });
     } else if (s.size() == 1 && s[0] == "nodes") {
         send_list(res, item_list{node_item(rt)}, q);
     } else if (s.size() == 2 && s[0] == "nodes") {
