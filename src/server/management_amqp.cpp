@@ -501,6 +501,117 @@ bool get_only(const call& c, reply& out) {
 
 }  // namespace
 
+namespace {
+
+// One GET of the broker's objects: what serve_amqp's branches share.
+struct get_ctx {
+    loop_state& ls;
+    const call& c;
+    reply& out;
+    const rate_sampler* rs;
+    void list(item_list l) {
+        out.status = 200;
+        if (auto err = render_list(std::move(l), c.query, out.body))
+            out = error_reply(400, "bad_request", *err);
+    }
+};
+
+// GET /api/queues... (false: not a queue read; the writes are tried next).
+bool serve_queues(get_ctx& g) {
+    loop_state& ls = g.ls;
+    const call& c = g.c;
+    reply& out = g.out;
+    const rate_sampler* rs = g.rs;
+    const auto& s = c.seg;
+    bool missing = false;
+    auto list = [&g](item_list l) { g.list(std::move(l)); };
+    if (s.size() <= 2) {
+        if (!get_only(c, out)) return true;
+        vhosts_of(ls, c, missing);
+        if (missing) return out = not_found(), true;
+        list(amqp_queue_items(ls, rs, s.size() == 2 ? std::string_view(s[1]) : ""));
+        return true;
+    }
+    if (s.size() == 3 && c.method == http::method::get) {
+        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
+        auto qi = vh ? vh->queues.find(s[2]) : decltype(vh->queues.end()){};
+        if (!vh || qi == vh->queues.end()) return out = not_found(), true;
+        static const rates none;
+        item it = queue_item(*vh, *qi->second, rs ? rs->of(*qi->second) : none);
+        std::string details = "[";
+        for (auto& k : consumer_items(ls, s[1], s[2])) {
+            if (details.size() > 1) details.push_back(',');
+            details += k.render();
+        }
+        it.raw("consumer_details", details + "]");
+        out = reply{200, it.render(c.query.columns), {}, {}};
+        return true;
+    }
+    if (s.size() == 4 && s[3] == "bindings") {
+        if (!get_only(c, out)) return true;
+        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
+        if (!vh || !vh->queues.count(s[2])) return out = not_found(), true;
+        item_list l;
+        for (auto& b : binding_items(*vh)) {
+            const field* d = b.find("destination");
+            const field* t = b.find("destination_type");
+            if (d && d->text == s[2] && t && t->text == "queue") l.push_back(std::move(b));
+        }
+        list(std::move(l));
+        return true;
+    }
+    return false;
+}
+
+// GET /api/exchanges... (false: not an exchange read).
+bool serve_exchanges(get_ctx& g) {
+    loop_state& ls = g.ls;
+    const call& c = g.c;
+    reply& out = g.out;
+    const auto& s = c.seg;
+    bool missing = false;
+    auto list = [&g](item_list l) { g.list(std::move(l)); };
+    if (s.size() <= 2) {
+        if (!get_only(c, out)) return true;
+        auto vhs = vhosts_of(ls, c, missing);
+        if (missing) return out = not_found(), true;
+        item_list l;
+        for (const auto* vh : vhs) {
+            for (const auto& [n, e] : vh->exchanges) l.push_back(exchange_item(*vh, e));
+        }
+        list(std::move(l));
+        return true;
+    }
+    if (s.size() == 3 && c.method == http::method::get) {
+        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
+        const std::string name = s[2] == "amq.default" ? std::string() : s[2];
+        const hub::broker_exchange* e = vh ? ls.broker->find_exchange(*vh, name) : nullptr;
+        if (!e) return out = not_found(), true;
+        out = reply{200, exchange_item(*vh, *e).render(c.query.columns), {}, {}};
+        return true;
+    }
+    if (s.size() == 5 && s[3] == "bindings") {
+        if (!get_only(c, out)) return true;
+        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
+        const std::string name = s[2] == "amq.default" ? std::string() : s[2];
+        if (!vh || !ls.broker->find_exchange(*vh, name) ||
+            (s[4] != "source" && s[4] != "destination"))
+            return out = not_found(), true;
+        item_list l;
+        for (auto& b : binding_items(*vh)) {
+            const field* f = b.find(s[4] == "source" ? "source" : "destination");
+            const field* t = b.find("destination_type");
+            const bool dest_ok = s[4] == "source" || (t && t->text == "exchange");
+            if (f && f->text == name && dest_ok) l.push_back(std::move(b));
+        }
+        list(std::move(l));
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 bool serve_amqp(runtime& rt, loop_state& ls, const call& c, reply& out) {
     const auto& s = c.seg;
     const std::string& what = s[0];
@@ -521,65 +632,10 @@ bool serve_amqp(runtime& rt, loop_state& ls, const call& c, reply& out) {
         for (const auto* vh : vhs) l.push_back(vhost_item(*vh, rs));
         if (s.size() == 2) return out = reply{200, l.at(0).render(c.query.columns), {}, {}}, true;
         list(std::move(l));
-    } else if (what == "queues" && s.size() <= 2) {
-        if (!get_only(c, out)) return true;
-        vhosts_of(ls, c, missing);
-        if (missing) return out = not_found(), true;
-        list(amqp_queue_items(ls, rs, s.size() == 2 ? std::string_view(s[1]) : ""));
-    } else if (what == "queues" && s.size() == 3 && c.method == http::method::get) {
-        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
-        auto qi = vh ? vh->queues.find(s[2]) : decltype(vh->queues.end()){};
-        if (!vh || qi == vh->queues.end()) return out = not_found(), true;
-        static const rates none;
-        item it = queue_item(*vh, *qi->second, rs ? rs->of(*qi->second) : none);
-        std::string details = "[";
-        for (auto& k : consumer_items(ls, s[1], s[2])) {
-            if (details.size() > 1) details.push_back(',');
-            details += k.render();
-        }
-        it.raw("consumer_details", details + "]");
-        out = reply{200, it.render(c.query.columns), {}, {}};
-    } else if (what == "queues" && s.size() == 4 && s[3] == "bindings") {
-        if (!get_only(c, out)) return true;
-        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
-        if (!vh || !vh->queues.count(s[2])) return out = not_found(), true;
-        item_list l;
-        for (auto& b : binding_items(*vh)) {
-            const field* d = b.find("destination");
-            const field* t = b.find("destination_type");
-            if (d && d->text == s[2] && t && t->text == "queue") l.push_back(std::move(b));
-        }
-        list(std::move(l));
-    } else if (what == "exchanges" && s.size() <= 2) {
-        if (!get_only(c, out)) return true;
-        auto vhs = vhosts_of(ls, c, missing);
-        if (missing) return out = not_found(), true;
-        item_list l;
-        for (const auto* vh : vhs) {
-            for (const auto& [n, e] : vh->exchanges) l.push_back(exchange_item(*vh, e));
-        }
-        list(std::move(l));
-    } else if (what == "exchanges" && s.size() == 3 && c.method == http::method::get) {
-        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
-        const std::string name = s[2] == "amq.default" ? std::string() : s[2];
-        const hub::broker_exchange* e = vh ? ls.broker->find_exchange(*vh, name) : nullptr;
-        if (!e) return out = not_found(), true;
-        out = reply{200, exchange_item(*vh, *e).render(c.query.columns), {}, {}};
-    } else if (what == "exchanges" && s.size() == 5 && s[3] == "bindings") {
-        if (!get_only(c, out)) return true;
-        hub::broker_vhost* vh = ls.broker ? ls.broker->vhost(s[1]) : nullptr;
-        const std::string name = s[2] == "amq.default" ? std::string() : s[2];
-        if (!vh || !ls.broker->find_exchange(*vh, name) ||
-            (s[4] != "source" && s[4] != "destination"))
-            return out = not_found(), true;
-        item_list l;
-        for (auto& b : binding_items(*vh)) {
-            const field* f = b.find(s[4] == "source" ? "source" : "destination");
-            const field* t = b.find("destination_type");
-            const bool dest_ok = s[4] == "source" || (t && t->text == "exchange");
-            if (f && f->text == name && dest_ok) l.push_back(std::move(b));
-        }
-        list(std::move(l));
+    } else if (what == "queues" || what == "exchanges") {
+        get_ctx g{ls, c, out, rs};
+        if (!(what == "queues" ? serve_queues(g) : serve_exchanges(g)))
+            return serve_amqp_write(rt, ls, c, out);
     } else if (what == "bindings" && s.size() <= 2) {
         if (!get_only(c, out)) return true;
         auto vhs = vhosts_of(ls, c, missing);
