@@ -16,16 +16,23 @@ RABBIT_BIN = "/usr/lib/rabbitmq/bin"  # the real scripts (Debian's /usr/sbin wra
 
 
 class rabbitmq_node:
-    def __init__(self, name="sy", port=None, plugins=(), extra_conf=""):
+    def __init__(self, name="sy", port=None, plugins=(), extra_conf="", management=False):
         """plugins: plugin names to enable (e.g. "rabbitmq_prometheus"); extra_conf: extra
-        rabbitmq.conf lines (e.g. "prometheus.tcp.port = N")."""
+        rabbitmq.conf lines (e.g. "prometheus.tcp.port = N"); management: also enable
+        rabbitmq_management on a free loopback port (self.management_port), with statistics
+        collected every 500 ms."""
         self.dir = tempfile.mkdtemp(prefix="sy-rabbit-")
         self.port = port or free_port()
+        self.management_port = free_port() if management else None
         epmd_port = free_port()
         self.node = f"{name}{os.getpid()}@localhost"
         conf = os.path.join(self.dir, "rabbitmq.conf")
         with open(conf, "w") as f:
             f.write(f"listeners.tcp.default = {self.port}\nloopback_users = none\n{extra_conf}\n")
+            if management:
+                f.write(f"management.tcp.port = {self.management_port}\n"
+                        "management.tcp.ip = 127.0.0.1\ncollect_statistics_interval = 500\n")
+        plugins = list(plugins) + (["rabbitmq_management"] if management else [])
         plugins_file = os.path.join(self.dir, "enabled_plugins")
         with open(plugins_file, "w") as f:
             f.write("[" + ",".join(plugins) + "].\n")
@@ -49,6 +56,8 @@ class rabbitmq_node:
                                          cwd=self.dir)
             wait_port(self.port, 120)
             self.ctl("await_startup")
+            if management:
+                wait_port(self.management_port, 60)
         except Exception:
             self.stop()
             raise

@@ -327,6 +327,13 @@ std::optional<bool> document::get_bool(std::string_view name) const {
     return m->flag;
 }
 
+std::vector<std::string> document::names() const {
+    std::vector<std::string> out;
+    out.reserve(impl_->members.size());
+    for (const auto& m : impl_->members) out.push_back(m.name);
+    return out;
+}
+
 std::optional<std::string> document::get_raw(std::string_view name) const {
     const member* m = impl_->find(name);
     if (!m) return std::nullopt;

@@ -9,13 +9,34 @@ namespace {
 constexpr char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr char k_b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int b64url_value(char c) {
+// c62/c63: the two alphabet-specific digits ('-' '_' for base64url, '+' '/' for base64).
+int b64_value(char c, char c62, char c63) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
     if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
+    if (c == c62) return 62;
+    if (c == c63) return 63;
     return -1;
+}
+
+bool b64_decode(std::string_view in, std::string& out, char c62, char c63) {
+    while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+    if (in.size() % 4 == 1) return false;
+    out.clear();
+    out.reserve(in.size() * 3 / 4);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        const int v = b64_value(c, c62, c63);
+        if (v < 0) return false;
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xff));
+        }
+    }
+    return true;
 }
 
 // Encodes groups of 6 bits with `alphabet`; pads the last quantum with '=' when `pad`.
@@ -71,23 +92,11 @@ std::string base64url_encode(std::string_view in) {
 }
 
 bool base64url_decode(std::string_view in, std::string& out) {
-    while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-    if (in.size() % 4 == 1) return false;
-    out.clear();
-    out.reserve(in.size() * 3 / 4);
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        const int v = b64url_value(c);
-        if (v < 0) return false;
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xff));
-        }
-    }
-    return true;
+    return b64_decode(in, out, '-', '_');
+}
+
+bool base64_decode(std::string_view in, std::string& out) {
+    return b64_decode(in, out, '+', '/');
 }
 
 }  // namespace sy

@@ -47,6 +47,7 @@ bool broker_queue::enqueue(queue_entry e, std::int64_t now_ms) {
                 drop_head_one(now_ms, dead_reason::maxlen);
             }
             if (args.max_length && *args.max_length == 0) {
+                counters_.publish++;
                 notify(queue_event::enqueued, e);
                 notify(queue_event::dropped, e);
                 broker_->dead_letter(*vh_, *this, std::move(e), dead_reason::maxlen, now_ms);
@@ -54,6 +55,7 @@ bool broker_queue::enqueue(queue_entry e, std::int64_t now_ms) {
             }
         }
     }
+    counters_.publish++;
     if (e.expires_at_ms == 0) e.expires_at_ms = expiry_for(e, now_ms);
     e.seq = next_seq_++;
     ready_bytes_ += e.msg->body.size();
@@ -121,7 +123,11 @@ void broker_queue::dispatch(std::int64_t now_ms) {
         if (prio_) prio_->count--;
         ready_bytes_ -= e.msg->body.size();
         broker_->stats().delivered++;
-        if (e.redelivered) broker_->stats().redelivered++;
+        (c->no_ack() ? counters_.deliver_no_ack : counters_.deliver)++;
+        if (e.redelivered) {
+            counters_.redeliver++;
+            broker_->stats().redelivered++;
+        }
         notify(queue_event::delivered, e);
         if (c->no_ack()) {
             notify(queue_event::acked, e);
@@ -144,7 +150,11 @@ std::optional<queue_entry> broker_queue::get(bool no_ack, std::int64_t now_ms) {
     if (prio_) prio_->count--;
     ready_bytes_ -= e.msg->body.size();
     broker_->stats().delivered++;
-    if (e.redelivered) broker_->stats().redelivered++;
+    (no_ack ? counters_.get_no_ack : counters_.get)++;
+    if (e.redelivered) {
+        counters_.redeliver++;
+        broker_->stats().redelivered++;
+    }
     notify(queue_event::delivered, e);
     if (no_ack) {
         notify(queue_event::acked, e);
@@ -159,6 +169,7 @@ std::optional<queue_entry> broker_queue::get(bool no_ack, std::int64_t now_ms) {
 void broker_queue::ack(const queue_entry& e) {
     if (unacked_ > 0) unacked_--;
     broker_->stats().acked++;
+    counters_.ack++;
     notify(queue_event::acked, e);
     if (e.store_id != 0 && broker_->observer()) broker_->observer()->on_settled(e.store_id);
 }

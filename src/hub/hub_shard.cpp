@@ -344,6 +344,100 @@ void hub_shard::count_subscribers(std::string_view topic,
     }
 }
 
+// ---- the list of every topic -------------------------------------------------------------------
+
+std::vector<topic_info> hub_shard::owned_topics() {
+    std::vector<topic_info> out;
+    out.reserve(topics_.size());
+    const std::int64_t now = hub_.now();
+    for (auto& [name, tp] : topics_) {
+        topic_state& t = *tp;
+        evict(t, now);
+        topic_info ti;
+        ti.name = name;
+        ti.stats.last_id = t.last_id;
+        ti.stats.history_count = t.history.size();
+        ti.stats.publishes = t.publishes;
+        for (unsigned d = 0; d < hub_.shard_count(); ++d) {
+            ti.stats.deliveries += t.delivered[d].load(std::memory_order_relaxed);
+        }
+        ti.stats.over_cap = static_cast<std::uint64_t>(t.over_cap);
+        out.push_back(std::move(ti));
+    }
+    return out;
+}
+
+void hub_shard::count_by_transport(std::string_view topic,
+                                   std::array<std::uint64_t, subscriber_transport_count>& out) {
+    if (scratch_.size() <= depth_) scratch_.emplace_back();
+    std::vector<subscription*>& matches = scratch_[depth_];
+    matches.clear();
+    subs_.match(topic, matches);
+    for (subscription* s : matches) {
+        if (s->dead) continue;
+        auto t = s->target ? s->target->transport() : subscriber_transport::long_poll;
+        out[static_cast<std::size_t>(t)]++;
+    }
+    matches.clear();
+}
+
+void hub_shard::list_topics(topics_callback done) {
+    // Only touched on this shard: each reply is posted back here before it is applied.
+    struct gather {
+        std::vector<topic_info> topics;
+        unsigned waiting = 0;
+        topics_callback done;
+    };
+    auto g = std::make_shared<gather>();
+    g->waiting = hub_.shard_count();
+    g->done = std::move(done);
+    for (unsigned d = 0; d < hub_.shard_count(); ++d) {
+        hub_shard* s = hub_.shards_[d].get();
+        run_on(d, [s, me = this, g]() {
+            auto part = s->owned_topics();
+            s->run_on(me->index_, [me, g, part = std::move(part)]() mutable {
+                for (auto& t : part) g->topics.push_back(std::move(t));
+                if (--g->waiting == 0) me->count_topic_subscribers(g->topics, std::move(g->done));
+            });
+        });
+    }
+}
+
+void hub_shard::count_topic_subscribers(std::vector<topic_info>& topics, topics_callback done) {
+    std::sort(topics.begin(), topics.end(),
+              [](const topic_info& a, const topic_info& b) { return a.name < b.name; });
+    struct gather {
+        std::vector<topic_info> topics;
+        unsigned waiting = 0;
+        topics_callback done;
+    };
+    auto g = std::make_shared<gather>();
+    g->topics = std::move(topics);
+    g->waiting = hub_.shard_count();
+    g->done = std::move(done);
+    auto names = std::make_shared<std::vector<std::string>>();
+    names->reserve(g->topics.size());
+    for (const auto& t : g->topics) names->push_back(t.name);
+    using counts = std::vector<std::array<std::uint64_t, subscriber_transport_count>>;
+    for (unsigned d = 0; d < hub_.shard_count(); ++d) {
+        hub_shard* s = hub_.shards_[d].get();
+        run_on(d, [s, me = this, g, names]() {
+            counts c(names->size());
+            for (std::size_t i = 0; i < names->size(); ++i)
+                s->count_by_transport((*names)[i], c[i]);
+            s->run_on(me->index_, [g, c = std::move(c)]() {
+                for (std::size_t i = 0; i < c.size(); ++i) {
+                    for (std::size_t k = 0; k < subscriber_transport_count; ++k) {
+                        g->topics[i].subscribers_by[k] += c[i][k];
+                        g->topics[i].stats.subscribers += c[i][k];
+                    }
+                }
+                if (--g->waiting == 0) g->done(std::move(g->topics));
+            });
+        });
+    }
+}
+
 // ---- slow-subscriber policy --------------------------------------------------------------------
 
 void hub_shard::set_over_cap(subscription_id id, std::string_view topic, bool over) {

@@ -87,6 +87,19 @@ void address::set_port(std::uint16_t p) {
     if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&ss_)->sin6_port = htons(p);
 }
 
+bool address::is_loopback() const {
+    if (family() == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&ss_);
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (family() == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss_);
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) return true;
+        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
+    }
+    return family() == AF_UNIX;
+}
+
 std::string address::to_string() const {
     char buf[INET6_ADDRSTRLEN] = {};
     if (family() == AF_INET) {

@@ -71,6 +71,7 @@ void connection::unlink() {
 
 connection::connection(core::loop& l, int fd, const connection_options& o, connection_slot slot)
     : loop_(&l), opts_(&o), slot_(std::move(slot)), fd_(fd) {
+    opened_ms_ = l.now_ms();
     idle_ms_ = static_cast<std::uint32_t>(o.idle_timeout.count());
     write_ms_ = static_cast<std::uint32_t>(o.write_timeout.count());
 }
@@ -231,6 +232,7 @@ void connection::on_readable() {
     auto r = stream_read(span.first(want < span.size() ? want : span.size()));
     if (r) {
         in_.commit(*r);
+        bytes_in_ += *r;
         last_activity_ms_ = loop_->now_ms();
         if (auto* k = counters()) {
             k->reads.add();
@@ -430,6 +432,7 @@ void connection::write_out() {
             return;
         }
         out_.consume(*r);
+        bytes_out_ += *r;
         if (counters()) counters()->bytes_out.add(*r);
         after_progress();
         if (state_ == state::closed) return;

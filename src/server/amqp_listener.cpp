@@ -1,9 +1,6 @@
 // AMQP listener wiring (see server/amqp.hpp).
 #include "switchyard/server/amqp.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,14 +55,7 @@ struct amqp_state {
 
 session::amqp_options options_of(const amqp_config& c) {
     session::amqp_options o;
-    for (const auto& u : c.users) {
-        auto colon = u.find(':');
-        session::amqp_user au;
-        au.name = u.substr(0, colon);
-        au.password = colon == std::string::npos ? std::string() : u.substr(colon + 1);
-        au.loopback_only = au.name == "guest";
-        o.users.push_back(std::move(au));
-    }
+    o.users = amqp_users_of(c);
     if (!c.vhosts.empty()) o.vhosts = c.vhosts;
     o.heartbeat_s = static_cast<std::uint16_t>(c.heartbeat_s);
     o.handshake_timeout_ms = c.handshake_timeout_ms;
@@ -77,22 +67,6 @@ session::amqp_options options_of(const amqp_config& c) {
     o.fsync = c.fsync;
     o.fsync_interval_ms = c.fsync_interval_ms;
     return o;
-}
-
-bool is_loopback(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
-    if (ss.ss_family == AF_INET) {
-        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss.ss_family == AF_INET6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) return true;
-        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
-    }
-    return ss.ss_family == AF_UNIX;
 }
 
 // Creates and checks amqp.store_dir on the main thread before any loop runs, so a wrong
@@ -235,6 +209,19 @@ void register_amqp_metrics(runtime& rt, const std::shared_ptr<amqp_state>& st) {
 
 }  // namespace
 
+std::vector<session::amqp_user> amqp_users_of(const amqp_config& c) {
+    std::vector<session::amqp_user> users;
+    for (const auto& u : c.users) {
+        auto colon = u.find(':');
+        session::amqp_user au;
+        au.name = u.substr(0, colon);
+        au.password = colon == std::string::npos ? std::string() : u.substr(colon + 1);
+        au.loopback_only = au.name == "guest";
+        users.push_back(std::move(au));
+    }
+    return users;
+}
+
 void install_amqp(sy::app& app) {
     app.on_runtime([](runtime& rt) {
         const amqp_config& ac = rt.config().amqp;
@@ -249,6 +236,7 @@ void install_amqp(sy::app& app) {
             st->server = std::make_unique<session::amqp_server>(*ls.loop, opts, ls.shard,
                                                                 ls.conn_opts, &ls.conns);
             ls.broker = &st->server->broker();
+            ls.amqp = st->server.get();
             ls.when_durable = [srv = st->server.get()](std::function<void()> fn) {
                 srv->when_durable(std::move(fn));
             };
@@ -258,7 +246,7 @@ void install_amqp(sy::app& app) {
         });
         rt.add_listener("amqp", ac.listen, [st, &rt](loop_state&, net::accepted_socket&& s) {
             loop_state& owner = rt.loop_at(0);
-            bool lb = is_loopback(s.fd.get());
+            const bool lb = s.peer.is_loopback();
             auto peer = s.peer.to_string();
             owner.loop->post([st, sock = std::make_shared<net::accepted_socket>(std::move(s)),
                               peer = std::move(peer), lb]() mutable {

@@ -106,6 +106,14 @@ http::handler admin_page(const std::string& static_dir) {
     };
 }
 
+http::handler stall_handler(sy::app& a) {
+    return [&a](http::request& req, http::response& res) {
+        auto ms = std::min<std::uint64_t>(query_u64(req, "ms", 2000), 60000);
+        a.runtime()->stall_accept(ms);
+        res.send(200, fmt::format("accepting paused for {} ms\n", ms));
+    };
+}
+
 void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall) {
     auto& r = a.router();
     r.post("/echo", [](http::request& req, http::response& res) {
@@ -137,11 +145,7 @@ void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allo
         // Stops accepting on every loop for ?ms= (default 2000): the kernel keeps completing
         // handshakes into the accept queue, which /metrics then shows filling (and overflowing
         // past the backlog).
-        r.post("/debug/stall", [&a](http::request& req, http::response& res) {
-            auto ms = std::min<std::uint64_t>(query_u64(req, "ms", 2000), 60000);
-            a.runtime()->stall_accept(ms);
-            res.send(200, fmt::format("accepting paused for {} ms\n", ms));
-        });
+        r.post("/debug/stall", stall_handler(a));
         // Streams ?n= events ?ms= apart through the response sink (the same on h1 and h2): lets
         // tests check streaming, client aborts and backpressure without the hub.
         r.get("/debug/stream", [&a](http::request& req, http::response& res) {

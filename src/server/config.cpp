@@ -151,8 +151,14 @@ const option_desc k_options[] = {
      SY_REF(metrics.topics)},
     {"metrics.topics_top", nullptr, "the N most published topics get their own series (max 100)",
      SY_REF(metrics.topics_top)},
+    {"management.listen", "--management-listen",
+     "HOST:PORT to serve the management API and /admin on (repeatable; empty: none)",
+     SY_REF(management.listen)},
+    {"management.on_main_port", nullptr, "also serve /api/ and /admin on the HTTP listeners",
+     SY_REF(management.on_main_port)},
     {"management.stats_interval_ms", nullptr,
-     "period of the sys.* stats topics, published only while subscribed (0: off; min 100)",
+     "sampling interval of message rates and period of the sys.* stats topics (published only "
+     "while subscribed; 0: off; min 100)",
      SY_REF(management.stats_interval_ms)},
 };
 #undef SY_REF

@@ -142,7 +142,7 @@ void add_topic_family(runtime& rt, const std::shared_ptr<topic_snapshot>& snap, 
 
 }  // namespace
 
-void register_hub_metrics(runtime& rt, topic_lister lister) {
+void register_hub_metrics(runtime& rt) {
     add_totals(rt);
     const metrics_config& mc = rt.config().metrics;
     // Start-up checks (main thread): each series is a label value, so the cap bounds them.
@@ -157,21 +157,20 @@ void register_hub_metrics(runtime& rt, topic_lister lister) {
     }
     topic_selection sel{mc.topics, static_cast<std::size_t>(mc.topics_top)};
     if (sel.names.empty() && sel.top == 0) return;
-    if (sel.needs_listing() && !lister) {
-        log::warn(
-            "metrics.topics patterns and metrics.topics_top need a listing of the hub's "
-            "topics, which this build does not have: only exact topic names get series");
-    }
     auto snap = std::make_shared<topic_snapshot>();
-    rt.metrics().add_refresh([sel, snap, lister](std::function<void()> done) {
+    rt.metrics().add_refresh([sel, snap](std::function<void()> done) {
         loop_state* ls = current_loop_state();
         if (!ls || !ls->shard) return done();
         hub::hub_shard* shard = ls->shard;
-        if (!sel.needs_listing() || !lister) {
+        if (!sel.needs_listing()) {
             return gather_topics(*shard, select_topics(sel, {}), snap, std::move(done));
         }
-        lister(*shard, [shard, sel, snap,
-                        done = std::move(done)](std::vector<listed_topic> listed) mutable {
+        // Patterns and the top N choose from the hub's listing of every topic.
+        shard->list_topics([shard, sel, snap, done = std::move(done)](
+                               std::vector<hub::topic_info> topics) mutable {
+            std::vector<listed_topic> listed;
+            listed.reserve(topics.size());
+            for (auto& t : topics) listed.push_back({std::move(t.name), t.stats.publishes});
             gather_topics(*shard, select_topics(sel, std::move(listed)), snap, std::move(done));
         });
     });

@@ -425,16 +425,27 @@ void runtime::run_everywhere(const std::function<void(loop_state&)>& fn) {
 }
 
 void runtime::for_each_loop(std::function<void(loop_state&)> fn, std::function<void()> done) {
+    // `done` may hold what only the calling loop may touch (an http::response): the last loop
+    // to finish moves it into the post back, so it is run and destroyed on the calling loop
+    // alone, whichever loop drops the shared state last.
+    struct state {
+        std::function<void(loop_state&)> fn;
+        std::function<void()> done;
+        std::atomic<std::size_t> remaining;
+    };
     loop_state* origin = current_loop_state();
-    auto remaining = std::make_shared<std::atomic<std::size_t>>(loops_.size());
-    auto shared_fn = std::make_shared<std::function<void(loop_state&)>>(std::move(fn));
-    auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+    auto st = std::make_shared<state>();
+    st->fn = std::move(fn);
+    st->done = std::move(done);
+    st->remaining.store(loops_.size(), std::memory_order_relaxed);
     for (auto& l : loops_) {
         loop_state* ls = l.get();
-        ls->loop->post([ls, origin, remaining, shared_fn, shared_done] {
-            (*shared_fn)(*ls);
-            if (remaining->fetch_sub(1) == 1)
-                origin->loop->post([shared_done] { (*shared_done)(); });
+        ls->loop->post([ls, origin, st] {
+            st->fn(*ls);
+            // acq_rel: every loop's writes made in fn happen before done runs.
+            if (st->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                origin->loop->post([d = std::move(st->done)]() mutable { d(); });
+            }
         });
     }
 }

@@ -1,4 +1,4 @@
-#include "amqp_args.hpp"
+#include "switchyard/session/amqp_args.hpp"
 
 #include <optional>
 #include <type_traits>

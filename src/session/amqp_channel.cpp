@@ -2,8 +2,8 @@
 // Broker loop thread only. Replies follow RabbitMQ's codes and texts (see fault_of).
 #include <charconv>
 
-#include "amqp_args.hpp"
 #include "amqp_internal.hpp"
+#include "switchyard/session/amqp_args.hpp"
 
 namespace sy::session {
 
@@ -710,6 +710,41 @@ bool amqp_channel::route_publish(const pending_publish& pp) {
         confirm(seq, confirm_state::ack);
     }
     return stored;
+}
+
+}  // namespace sy::session
+
+namespace sy::session {
+
+void amqp_channel::describe(amqp_channel_info& out) const {
+    out.number = id_;
+    out.prefetch_count = prefetch_;
+    out.global_prefetch_count = global_prefetch_;
+    out.messages_unacknowledged = unacked_count_;
+    out.confirm = confirm_;
+    out.transactional = tx_;
+    for (auto s : confirms_) out.messages_unconfirmed += s == confirm_state::pending ? 1 : 0;
+    out.messages_uncommitted = tx_publishes_.size();
+    for (const auto& t : tx_settles_) out.acks_uncommitted += t.tags.size();
+    out.consumer_count = consumers_.size() + (reply_tag_.empty() ? 0 : 1);
+}
+
+void amqp_channel::describe_consumers(std::uint64_t connection_id,
+                                      std::vector<amqp_consumer_info>& out) const {
+    for (const auto& [tag, c] : consumers_) {
+        amqp_consumer_info& i = out.emplace_back();
+        i.connection_id = connection_id;
+        i.channel = id_;
+        i.tag = tag;
+        if (c->queue) {
+            i.queue = c->queue->name();
+            i.exclusive = c->queue->exclusive_consumer;
+        }
+        i.vhost = conn_.vhost().name;
+        i.prefetch_count = c->prefetch;
+        i.ack_required = !c->no_ack_;
+        i.active = c->active;
+    }
 }
 
 }  // namespace sy::session

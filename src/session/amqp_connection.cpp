@@ -1,9 +1,13 @@
 // amqp_connection: protocol header, negotiation (amqp0-9-1.pdf 2.2.4: start, start-ok, tune,
 // tune-ok, open), channel demultiplexing, heartbeats (4.2.7), connection exceptions.
 // Broker loop thread only.
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "amqp_internal.hpp"
+#include "switchyard/net/address.hpp"
 #include "switchyard/version.hpp"
 
 namespace sy::session {
@@ -14,6 +18,9 @@ amqp_connection::amqp_connection(amqp_server_impl& s, std::uint64_t id, std::str
                                  bool loopback)
     : srv_(s), id_(id), peer_(std::move(peer)), loopback_(loopback) {
     srv_.connections.insert(this);
+    connected_at_ms_ =
+        std::chrono::duration_cast<millis>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
 }
 
 amqp_connection::~amqp_connection() {
@@ -249,6 +256,7 @@ void amqp_connection::on_start_ok(const connection_start_ok& m) {
             10, 11);
     }
     user_ = user;
+    mechanism_ = std::string(m.mechanism);
     if (auto caps = find(m.client_properties, "capabilities")) {
         if (auto* t = std::get_if<table_view>(&*caps)) {
             auto on = [&](std::string_view k) {
@@ -348,6 +356,55 @@ void amqp_connection::begin_shutdown(net::connection& c) {
     } else if (state_ != conn_state::closing) {
         c.close(net::close_mode::graceful);  // still negotiating: nothing to tell it
     }
+}
+
+void amqp_connection::force_close(std::string_view reason) {
+    if (state_ == conn_state::open || state_ == conn_state::ready) {
+        connection_error(make_fault(320, reason), 0, 0);
+    } else if (state_ != conn_state::closing && conn_) {
+        conn_->close(net::close_mode::graceful);
+    }
+}
+
+namespace {
+std::string_view state_name(conn_state s, bool blocked) {
+    switch (s) {
+        case conn_state::protocol_header:
+        case conn_state::start_ok:
+        case conn_state::secure_ok:
+            return "starting";
+        case conn_state::tune_ok:
+            return "tuning";
+        case conn_state::open:
+            return "opening";
+        case conn_state::ready:
+            return blocked ? "blocked" : "running";
+        case conn_state::closing:
+            break;
+    }
+    return "closing";
+}
+}  // namespace
+
+void amqp_connection::describe(amqp_connection_info& out) const {
+    out.id = id_;
+    out.peer = peer_;
+    if (conn_) {
+        net::address local;
+        *local.len_ptr() = net::address::capacity();
+        if (::getsockname(conn_->fd(), local.sa(), local.len_ptr()) == 0)
+            out.local = local.to_string();
+    }
+    out.user = user_;
+    out.vhost = vhost_ ? vhost_->name : std::string();
+    out.state = std::string(state_name(state_, blocked_));
+    out.auth_mechanism = mechanism_;
+    out.channel_max = channel_max_;
+    out.frame_max = frame_max_;
+    out.heartbeat_s = heartbeat_s_;
+    out.connected_at_ms = connected_at_ms_;
+    out.conn = conn_;
+    for (const auto& [num, ch] : channels_) ch->describe(out.channels.emplace_back());
 }
 
 void amqp_connection::close_socket() {

@@ -13,8 +13,8 @@
 #include <deque>
 #include <vector>
 
-#include "amqp_args.hpp"
 #include "amqp_internal.hpp"
+#include "switchyard/session/amqp_args.hpp"
 
 namespace sy::session {
 

@@ -126,6 +126,10 @@ class amqp_channel {
     /// reply-to name goes straight to its reply consumer (no queue, no ack). false: this channel
     /// cannot take it (closing), the publish is dropped like an unroutable one.
     bool deliver_reply(const hub::broker_message& m);
+    /// Management: this channel's figures, and its consumers appended to out.
+    void describe(amqp_channel_info& out) const;
+    void describe_consumers(std::uint64_t connection_id,
+                            std::vector<amqp_consumer_info>& out) const;
 
   private:
     void on_method(const amqp::method_variant& m);
@@ -234,6 +238,7 @@ class amqp_connection : public net::connection_handler,
     /// Server shutdown: connection.close 320 CONNECTION_FORCED with RabbitMQ's text, then the
     /// socket closes at close-ok (or the close-ok deadline / the end of the grace period).
     void begin_shutdown(net::connection& c) override;
+    std::string_view protocol() const override { return "AMQP 0-9-1"; }
     void before_sleep() override;
 
     /// Output of this connection; flushed once per loop turn.
@@ -262,6 +267,10 @@ class amqp_connection : public net::connection_handler,
     bool caps_blocked = false;  // client accepts connection.blocked
     bool caps_cancel = false;   // client accepts basic.cancel from the server
     std::map<std::uint16_t, std::unique_ptr<amqp_channel>>& channels() { return channels_; }
+    /// Management: this connection's figures (amqp_server::connections).
+    void describe(amqp_connection_info& out) const;
+    /// Management: connection.close 320 CONNECTION_FORCED with reason, as at shutdown.
+    void force_close(std::string_view reason);
 
   private:
     void on_frame(const amqp::frame& f);
@@ -290,6 +299,8 @@ class amqp_connection : public net::connection_handler,
     bool hb_armed_ = false;
     bool blocked_ = false;
     std::string user_;
+    std::string mechanism_;
+    std::int64_t connected_at_ms_ = 0;  // wall clock
     hub::broker_vhost* vhost_ = nullptr;
     std::map<std::uint16_t, std::unique_ptr<amqp_channel>> channels_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

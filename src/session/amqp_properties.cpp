@@ -3,8 +3,8 @@
 // encoding (hub/properties.hpp says who calls it and when). Stateless; broker loop thread.
 #include <vector>
 
-#include "amqp_args.hpp"
 #include "amqp_internal.hpp"
+#include "switchyard/session/amqp_args.hpp"
 
 namespace sy::session {
 

@@ -136,13 +136,18 @@ void amqp_server_impl::on_store_synced(std::uint64_t token) {
     }
 }
 
-bool amqp_server_impl::authenticate(std::string_view user, std::string_view pass,
-                                    bool loopback) const {
-    if (opts.users.empty()) return user == "guest" && pass == "guest" && loopback;
-    for (const auto& u : opts.users) {
+bool authenticate_user(const std::vector<amqp_user>& users, std::string_view user,
+                       std::string_view pass, bool loopback) {
+    if (users.empty()) return user == "guest" && pass == "guest" && loopback;
+    for (const auto& u : users) {
         if (u.name == user && u.password == pass) return loopback || !u.loopback_only;
     }
     return false;
+}
+
+bool amqp_server_impl::authenticate(std::string_view user, std::string_view pass,
+                                    bool loopback) const {
+    return authenticate_user(opts.users, user, pass, loopback);
 }
 
 void amqp_server_impl::tick() {
@@ -299,6 +304,35 @@ amqp_figures amqp_server::figures(std::size_t max_queues) const {
     f.connections = impl_->connections.size();
     for (auto* c : impl_->connections) f.channels += c->channels().size();
     return f;
+}
+
+std::vector<amqp_connection_info> amqp_server::connections() const {
+    std::vector<amqp_connection_info> out;
+    out.reserve(impl_->connections.size());
+    for (const amqp_connection* c : impl_->connections) c->describe(out.emplace_back());
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+}
+
+std::vector<amqp_consumer_info> amqp_server::consumers() const {
+    std::vector<amqp_consumer_info> out;
+    for (amqp_connection* c : impl_->connections) {
+        for (auto& [num, ch] : c->channels()) ch->describe_consumers(c->id(), out);
+    }
+    return out;
+}
+
+bool amqp_server::close_connection(std::uint64_t id, std::string_view reason) {
+    for (amqp_connection* c : impl_->connections) {
+        if (c->id() != id) continue;
+        c->force_close(reason);
+        return true;
+    }
+    return false;
+}
+
+bool amqp_server::authenticate(std::string_view user, std::string_view pass, bool loopback) const {
+    return impl_->authenticate(user, pass, loopback);
 }
 
 hub::broker& amqp_server::broker() {

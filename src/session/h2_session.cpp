@@ -663,8 +663,10 @@ void h2_session::on_request(const h2::request_head& head) {
             auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
             if (ec == std::errc{}) content_length = n;
         }
-        if (f.name == "content-type" && istarts_with(f.value, "application/grpc"))
+        if (f.name == "content-type" && istarts_with(f.value, "application/grpc")) {
             st.streaming = true;
+            grpc_seen_ = true;
+        }
         req.add_header(f.name, f.value);
     }
     if (!cookies.empty()) req.add_header("cookie", cookies);

@@ -181,7 +181,10 @@ std::shared_ptr<http::byte_tunnel> h1_sink::do_upgrade(http::response_head& head
     net::connection* c = conn_;
     if (session_) session_->response_upgraded(status);
     // The session is replaced by the tunnel; it is destroyed at the end of the turn.
-    c->set_handler(std::make_unique<h1_tunnel_handler>(tunnel));
+    // 101 is a WebSocket upgrade here (the only one the server answers); a 200 tunnel is an SSE
+    // stream delimited by the close.
+    c->set_handler(
+        std::make_unique<h1_tunnel_handler>(tunnel, status == 101 ? "WebSocket" : "SSE"));
     return tunnel;
 }
 

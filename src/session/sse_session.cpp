@@ -62,6 +62,7 @@ bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscr
     t->write(sse_opening(sub));  // first, before any history the subscription replays
     push_subscription ps;
     ps.pattern = sub.pattern;
+    ps.transport = hub::subscriber_transport::sse;
     ps.start = sub.start;
     ps.heartbeat = sub.heartbeat;
     ps.counters = sub.counters;

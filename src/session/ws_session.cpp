@@ -51,6 +51,7 @@ void ws_session::start() {
     if (!sub_) return;
     push_subscription ps;
     ps.pattern = sub_->pattern;
+    ps.transport = hub::subscriber_transport::websocket;
     ps.start = sub_->start;
     ps.counters = opts_.counters;
     ps.transport = hub::subscriber_transport::websocket;

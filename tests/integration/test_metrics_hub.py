@@ -117,3 +117,21 @@ def test_subscribers_by_transport_and_totals(srv, hub_pb):
 def test_topics_top_is_capped():
     with pytest.raises(RuntimeError, match="metrics.topics_top"):
         server(["--listen", "127.0.0.1:0", "--metrics-topics-top", "101"])
+
+
+def test_patterns_and_top_n_choose_from_the_hub_listing():
+    """metrics.topics patterns and metrics.topics_top pick from the listing of every topic:
+    `room.*` gets room.a and room.b, the top 2 by publishes are hot (5) and warm (3); cold (1)
+    and the unmatched others get no series."""
+    s = server(["--listen", "127.0.0.1:0", "--workers", "2", "--metrics-topic", "room.*",
+                "--metrics-topics-top", "2"])
+    try:
+        for topic, n in (("hot", 5), ("warm", 3), ("cold", 1), ("room.a", 1), ("room.b", 1),
+                         ("lobby.a", 1)):
+            for _ in range(n):
+                assert publish(s.port, topic, b"x")[0] == 201
+        fams = scrape(s.url + "/metrics")
+        series = {lab["topic"]: v for lab, v in fams["sy_hub_topic_publishes_total"]["samples"]}
+        assert series == {"hot": 5, "warm": 3, "room.a": 1, "room.b": 1}, series
+    finally:
+        s.close()

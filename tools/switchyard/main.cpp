@@ -11,6 +11,7 @@
 #include "switchyard/server/builtin.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/server/grpc_hub.hpp"
+#include "switchyard/server/management.hpp"
 #include "switchyard/server/system_topics.hpp"
 
 namespace {
@@ -40,9 +41,11 @@ int main(int argc, char** argv) {
         if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
         sy::server::install_gateway(app);  // before the static files' catch-all route
         sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
+        sy::server::install_management(app);  // after: static_dir is checked there first
         sy::server::install_amqp(app);
         sy::server::install_grpc_hub(app);
-        sy::server::install_system_topics(app);  // sys.stats (the /admin dashboard's data)
+        // sys.stats and the management tables: the /admin dashboard's data.
+        sy::server::add_management_topics(*sy::server::install_system_topics(app));
         return app.run();
     });
 }

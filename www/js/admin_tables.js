@@ -158,14 +158,21 @@ async function credentials(again = false) {
 }
 
 /** A management API call with Basic auth; a 401 asks for the credentials once more. */
-async function api(method, path, headers = {}) {
+async function api(method, path, headers = {}, body = undefined) {
   for (let attempt = 0; attempt < 2; attempt++) {
     const a = await credentials(attempt > 0);
     if (!a) return null;
-    const res = await fetch(path, { method, headers: { authorization: a, ...headers } });
+    const res = await fetch(path, { method, headers: { authorization: a, ...headers }, body });
     if (res.status !== 401) return res;
   }
   return null;
+}
+
+/** An action open on the main port; on the management listener it answers 401 and is sent
+ * again with the management credentials. */
+async function action(method, path, headers = {}, body = undefined) {
+  const res = await fetch(path, { method, headers, body });
+  return res.status === 401 ? api(method, path, headers, body) : res;
 }
 
 function report(res, what) {
@@ -204,9 +211,12 @@ export function wireActions() {
     const topic = $('pub-topic').value.trim();
     const text = $('pub-text').value;
     if (!(await confirmInPage(`Publish "${text}" to topic ${topic}?`))) return;
-    const res = await fetch(`pub/${enc(topic)}`, {
-      method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text,
-    });
+    const res = await action('POST', `pub/${enc(topic)}`,
+      { 'content-type': 'text/plain; charset=utf-8' }, text);
+    if (!res) {
+      $('pub-result').textContent = 'cancelled';
+      return;
+    }
     const body = await res.text();
     let msg = `HTTP ${res.status}: ${body.trim()}`;
     if (res.ok) {
@@ -219,8 +229,8 @@ export function wireActions() {
     e.preventDefault();
     const s = Math.min(60, Math.max(1, Number($('stall-s').value) || 5));
     if (!(await confirmInPage(`Stop accepting connections on every listener for ${s} s?`))) return;
-    const res = await fetch(`debug/stall?ms=${s * 1000}`, { method: 'POST' });
-    $('stall-result').textContent = res.ok
+    const res = await action('POST', `debug/stall?ms=${s * 1000}`);
+    $('stall-result').textContent = !res ? 'cancelled' : res.ok
       ? `accept paused for ${s} s: new connections queue in the kernel`
       : res.status === 404
         ? 'stalling is off: start the server with --debug-stall (debug_stall = true)'

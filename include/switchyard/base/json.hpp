@@ -92,6 +92,8 @@ class document {
     /// Top-level member re-serialised compactly (any type); nullopt if absent.
     std::optional<std::string> get_raw(std::string_view name) const;
     bool has(std::string_view name) const;
+    /// The top-level member names in document order (their values through the getters above).
+    std::vector<std::string> names() const;
 
   private:
     struct impl;

@@ -45,5 +45,7 @@ std::string base64url_encode(std::string_view in);
 /// Decodes base64url into `out` (replacing its contents). Trailing '=' padding is tolerated.
 /// Returns false on a byte outside the alphabet or an impossible length.
 bool base64url_decode(std::string_view in, std::string& out);
+/// Decodes standard base64 (RFC 4648 section 4) the same way (HTTP Basic credentials).
+bool base64_decode(std::string_view in, std::string& out);
 
 }  // namespace sy

@@ -194,6 +194,20 @@ class dead_letter_rewriter {
     virtual const property_codec& codec() const = 0;
 };
 
+/// A queue's message counters since it was declared, RabbitMQ's message_stats names. One
+/// increment per event on the broker thread (the only writer and, for the management API's
+/// sampling, the only reader): no atomics needed.
+struct queue_counters {
+    std::uint64_t publish = 0;         ///< messages that entered the queue (routed, dead-lettered)
+    std::uint64_t deliver = 0;         ///< to consumers that must ack
+    std::uint64_t deliver_no_ack = 0;  ///< to auto-ack consumers
+    std::uint64_t get = 0;             ///< basic.get that must be acked
+    std::uint64_t get_no_ack = 0;      ///< basic.get with no-ack
+    std::uint64_t ack = 0;             ///< settled by ack
+    std::uint64_t redeliver = 0;       ///< deliveries and gets of a message delivered before
+    std::uint64_t deliver_get() const { return deliver + deliver_no_ack + get + get_no_ack; }
+};
+
 class broker_queue : public std::enable_shared_from_this<broker_queue> {
   public:
     broker_queue(broker& b, broker_vhost& vh, std::string name)
@@ -210,6 +224,12 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     std::size_t consumer_count() const { return consumers_.size(); }
     std::uint64_t ready_bytes() const { return ready_bytes_; }
     bool deleted() const { return deleted_; }
+    const queue_counters& counters() const { return counters_; }
+    /// The consumers in dispatch order with their tags (introspection).
+    template <typename Fn>
+    void for_each_consumer(Fn&& fn) const {
+        for (const auto& c : consumers_) fn(c.tag, *c.c);
+    }
 
     /// Routing delivered a message here. false: refused (x-overflow reject-publish at the cap).
     bool enqueue(queue_entry e, std::int64_t now_ms);
@@ -275,6 +295,7 @@ class broker_queue : public std::enable_shared_from_this<broker_queue> {
     std::uint64_t next_seq_ = 1;  // ready_ is ordered by queue_entry::seq
     bool deleted_ = false;
     bool had_consumer_ = false;
+    queue_counters counters_;
 };
 using broker_queue_ptr = std::shared_ptr<broker_queue>;
 

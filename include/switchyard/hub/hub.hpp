@@ -26,6 +26,7 @@
 // and drain the loops before destroying it.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -133,6 +134,15 @@ struct hub_totals {
     std::uint64_t deliveries = 0;
     std::uint64_t subscribers[subscriber_transport_count] = {};
 };
+/// One topic as list_topics() reports it: the owner's counters (stats.subscribers is the sum
+/// over every shard) and the matching subscriptions by transport (index = subscriber_transport).
+struct topic_info {
+    std::string name;
+    topic_stats stats;
+    std::array<std::uint64_t, subscriber_transport_count> subscribers_by{};
+};
+/// Every topic of the hub, sorted by name.
+using topics_callback = unique_function<void(std::vector<topic_info>)>;
 
 using subscription_id = std::uint64_t;
 class hub_shard;
@@ -202,6 +212,12 @@ class hub_shard {
                                                         std::size_t limit, history_callback done);
 
     void stats(std::string_view topic, stats_callback done);
+    /// Every topic the hub knows (each owner shard snapshots its own topics on its thread, then
+    /// each shard counts its subscriptions matching them), merged and answered on this shard.
+    /// Two scatter-gathers: 2 x shard_count posts and replies; cost per shard is proportional
+    /// to its topics and to the topic count times a match. For introspection (once a second at
+    /// most), not for per-message paths.
+    void list_topics(topics_callback done);
 
     /// How many subscriptions on every shard match `topic` (a concrete topic name); done runs
     /// on this shard. Shards holding no subscription at all are not asked, so with no
@@ -245,6 +261,10 @@ class hub_shard {
     void evict(topic_state& t, std::int64_t now);
     static history_result to_history(snapshot snap, std::uint64_t since);
     std::uint64_t count_matches(std::string_view topic);
+    std::vector<topic_info> owned_topics();
+    void count_by_transport(std::string_view topic,
+                            std::array<std::uint64_t, subscriber_transport_count>& out);
+    void count_topic_subscribers(std::vector<topic_info>& topics, topics_callback done);
 
     // Subscriber side (hub_shard.cpp).
     subscription_handle add_subscription(std::string_view pattern, subscriber* s,

@@ -37,6 +37,9 @@ class address {
     void set_port(std::uint16_t p);
     /// "127.0.0.1:8080" / "[::1]:8080".
     std::string to_string() const;
+    /// 127.0.0.0/8, ::1, an IPv4-mapped 127.x address, or a Unix socket: the one "from this
+    /// host" rule (AMQP's and the management API's guest user).
+    bool is_loopback() const;
 
     friend bool operator==(const address& a, const address& b);
 

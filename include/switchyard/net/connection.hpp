@@ -99,6 +99,9 @@ class connection_handler {
     virtual timeout_action on_timeout(connection&, timeout_kind) { return timeout_action::close; }
     /// Last call: the fd is closed. The handler is destroyed after this, at the end of the turn.
     virtual void on_close(connection&, close_reason) {}
+    /// The protocol this handler speaks, as introspection shows it ("HTTP/1.1", "h2",
+    /// "WebSocket", "SSE", "AMQP 0-9-1", "TLS" while a handshake runs). A label only.
+    virtual std::string_view protocol() const { return "TCP"; }
 };
 
 /// Per-loop I/O counters (owner loop writes, anyone reads). Optional
@@ -183,6 +186,12 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     void flush() { flush_output(); }
     std::size_t queued_bytes() const { return out_.bytes(); }
     bool above_high_watermark() const { return over_high_; }
+    /// Bytes read from / written to the stream since the connection opened (loop thread; one
+    /// add per read or write call, for introspection: the management API's recv_oct/send_oct).
+    std::uint64_t bytes_in() const { return bytes_in_; }
+    std::uint64_t bytes_out() const { return bytes_out_; }
+    /// When the connection was created (the loop's monotonic ms).
+    std::int64_t opened_ms() const { return opened_ms_; }
 
     // ---- input ----
     byte_buffer& input() { return in_; }
@@ -291,6 +300,9 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     close_reason reason_ = close_reason::local;
     bool want_write_ = false;  // kernel said EAGAIN: waiting for writable
     bool over_high_ = false;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+    std::int64_t opened_ms_ = 0;
     bool peer_eof_ = false;
     bool redeliver_ = false;
     bool linger_only_if_unread_ = false;

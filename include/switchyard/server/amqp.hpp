@@ -3,9 +3,16 @@
 // and all AMQP connections (docs/threading.md). Under prefork each process has its own broker.
 #pragma once
 
+#include <vector>
+
 #include "switchyard/server/app.hpp"
+#include "switchyard/session/amqp_server.hpp"
 
 namespace sy::server {
+
+/// amqp.users ("name:password") as the broker's users; guest is loopback-only. The management
+/// API's HTTP Basic check uses the same list with session::authenticate_user.
+std::vector<session::amqp_user> amqp_users_of(const amqp_config& c);
 
 /// Registers the AMQP listener and the broker loop hooks on app (no-op without amqp.listen).
 /// Call before app.run().

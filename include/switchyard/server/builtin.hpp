@@ -15,8 +15,13 @@ void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allo
 
 /// GET /admin: static_dir's admin.html (the live dashboard, docs/dashboard.md). Any listener's
 /// router may mount it; the page's URLs are relative, so it works from any origin that also
-/// serves static_dir's js/ and style.css and the hub's /sub (and /pub, /debug/stall, /api/).
+/// serves static_dir's js/, style.css and admin.css and the hub's /sub (and /pub, /debug/stall,
+/// /api/): the main port, and the management listener (management_http.cpp).
 http::handler admin_page(const std::string& static_dir);
+
+/// POST /debug/stall?ms=N (debug_stall only): stops accepting on every listener for N ms (at
+/// most 60 s), so the accept queue fills and overflows where /metrics and /admin show it.
+http::handler stall_handler(sy::app& a);
 
 /// Prometheus text exposition of everything the runtime counts (see docs/metrics.md).
 std::string render_metrics(runtime& rt, metrics::scope sc = metrics::scope::aggregated);

@@ -90,9 +90,11 @@ struct metrics_config {
     std::uint64_t topics_top = 0;
 };
 
-/// docs/management.md.
+/// The RabbitMQ-compatible management API and the dashboard (docs/management.md).
 struct management_config {
-    std::uint64_t stats_interval_ms = 1000;  // sys.* topics published this often; 0: off
+    std::vector<std::string> listen;         // empty: no management listener
+    bool on_main_port = false;               // also serve /api/ and /admin on the HTTP listeners
+    std::uint64_t stats_interval_ms = 1000;  // rate sampling and sys.* period; 0: sys.* off
 };
 
 /// One [[routes]] table (docs/routes.md): a URL pattern and the hub topics it serves. Topic

@@ -35,14 +35,9 @@ struct topic_selection {
 std::vector<std::string> select_topics(const topic_selection& sel,
                                        std::vector<listed_topic> listed);
 
-/// Lists every hub topic from `shard`'s loop and calls done there with the listing (each shard
-/// its own topics, merged). The hub's own listing (hub::list_topics) is the one to plug in here.
-using topic_lister =
-    std::function<void(hub::hub_shard& shard, std::function<void(std::vector<listed_topic>)> done)>;
-
 /// Registers the sy_hub_* families in rt.metrics(), and the per-topic ones when metrics.topics or
-/// metrics.topics_top ask for them. Without a lister only the exact names of metrics.topics get
-/// series (patterns and the top N need the listing).
-void register_hub_metrics(runtime& rt, topic_lister lister = {});
+/// metrics.topics_top ask for them (patterns and the top N choose from hub_shard::list_topics,
+/// at scrape time).
+void register_hub_metrics(runtime& rt);
 
 }  // namespace sy::server

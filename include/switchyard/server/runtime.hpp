@@ -35,6 +35,9 @@
 namespace sy::hub {
 class broker;
 }
+namespace sy::session {
+class amqp_server;
+}
 
 namespace sy::server {
 
@@ -53,6 +56,9 @@ struct loop_state {
     /// The AMQP broker when this loop owns one (loop 0 with amqp.listen; set by install_amqp):
     /// the jobs API queues into it, so AMQP consumers are job workers. nullptr otherwise.
     hub::broker* broker = nullptr;
+    /// The AMQP server on its loop (loop 0 with amqp.listen; set by install_amqp): its
+    /// connections, channels and consumers for the management API. nullptr otherwise.
+    session::amqp_server* amqp = nullptr;
     /// With broker: runs fn once what the broker's store accepted so far is on disk.
     std::function<void(std::function<void()>)> when_durable;
 };

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "switchyard/core/loop.hpp"
@@ -48,6 +49,56 @@ struct amqp_options {
 };
 
 class amqp_server_impl;
+
+/// The one credential check of AMQP users (PLAIN/AMQPLAIN and the management API's HTTP Basic
+/// share it): users empty means guest/guest; a loopback_only user (guest) only from loopback.
+bool authenticate_user(const std::vector<amqp_user>& users, std::string_view user,
+                       std::string_view pass, bool loopback);
+
+/// One channel as the management API shows it (amqp_server::connections).
+struct amqp_channel_info {
+    std::uint16_t number = 0;
+    std::uint32_t prefetch_count = 0;         ///< basic.qos global=false (new consumers)
+    std::uint32_t global_prefetch_count = 0;  ///< basic.qos global=true
+    std::uint32_t messages_unacknowledged = 0;
+    std::uint64_t messages_unconfirmed = 0;  ///< confirm mode: published, not yet confirmed
+    std::uint64_t messages_uncommitted = 0;  ///< tx mode: publishes waiting for tx.commit
+    std::uint64_t acks_uncommitted = 0;      ///< tx mode: settles waiting for tx.commit
+    std::size_t consumer_count = 0;
+    bool confirm = false;
+    bool transactional = false;
+};
+
+/// One AMQP connection at one instant. conn is valid on the broker loop until it returns to
+/// the loop (byte counters and TCP_INFO are read through it there); nullptr once closed.
+struct amqp_connection_info {
+    std::uint64_t id = 0;
+    std::string peer;   ///< "127.0.0.1:53354"
+    std::string local;  ///< "127.0.0.1:5672"
+    std::string user;
+    std::string vhost;
+    std::string state;           ///< starting | tuning | opening | running | blocked | closing
+    std::string auth_mechanism;  ///< PLAIN | AMQPLAIN (empty before start-ok)
+    std::uint16_t channel_max = 0;
+    std::uint32_t frame_max = 0;
+    std::uint16_t heartbeat_s = 0;
+    std::int64_t connected_at_ms = 0;  ///< wall clock (ms since the epoch)
+    const net::connection* conn = nullptr;
+    std::vector<amqp_channel_info> channels;
+};
+
+/// One consumer (basic.consume) of a queue.
+struct amqp_consumer_info {
+    std::uint64_t connection_id = 0;
+    std::uint16_t channel = 0;
+    std::string tag;
+    std::string vhost;
+    std::string queue;
+    std::uint32_t prefetch_count = 0;
+    bool ack_required = true;
+    bool exclusive = false;
+    bool active = true;
+};
 
 /// One queue's figures (metrics: rabbitmq_queue_* on /metrics/per-object).
 struct amqp_queue_figures {
@@ -95,6 +146,17 @@ class amqp_server {
     /// Broker loop thread: the figures now (walks the queues and connections: per scrape, not
     /// per message), with per_queue filled for at most max_queues queues.
     amqp_figures figures(std::size_t max_queues = 0) const;
+    /// Broker loop thread: every connection, in id order (walks them: per request, not per
+    /// message).
+    std::vector<amqp_connection_info> connections() const;
+    /// Broker loop thread: every consumer of every channel.
+    std::vector<amqp_consumer_info> consumers() const;
+    /// Broker loop thread: closes connection id the way RabbitMQ's management does
+    /// (connection.close 320 "CONNECTION_FORCED - <reason>", the socket after close-ok or its
+    /// deadline). false: no such connection.
+    bool close_connection(std::uint64_t id, std::string_view reason);
+    /// Broker loop thread: the configured users' check (authenticate_user over the options).
+    bool authenticate(std::string_view user, std::string_view pass, bool loopback) const;
     /// Broker loop thread: runs fn once every record the store has accepted so far is on disk
     /// (at once without a store). A publish that reported publish_result::stored is durable then.
     void when_durable(std::function<void()> fn);

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "switchyard/http/response.hpp"
 #include "switchyard/net/connection.hpp"
@@ -50,7 +51,10 @@ class h1_tunnel final : public http::byte_tunnel {
 
 class h1_tunnel_handler final : public net::connection_handler, public graceful_shutdown {
   public:
-    explicit h1_tunnel_handler(std::shared_ptr<h1_tunnel> t) : t_(std::move(t)) {}
+    /// protocol: the tunnelled protocol's label (connection_handler::protocol), a literal.
+    explicit h1_tunnel_handler(std::shared_ptr<h1_tunnel> t, std::string_view protocol = "TCP")
+        : t_(std::move(t)), protocol_(protocol) {}
+    std::string_view protocol() const override { return protocol_; }
     void on_open(net::connection& c) override;
     void on_data(net::connection& c, byte_buffer& in) override;
     void on_drain(net::connection& c) override;
@@ -61,6 +65,7 @@ class h1_tunnel_handler final : public net::connection_handler, public graceful_
 
   private:
     std::shared_ptr<h1_tunnel> t_;
+    std::string_view protocol_;
 };
 
 }  // namespace sy::session

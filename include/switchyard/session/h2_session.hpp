@@ -76,6 +76,8 @@ class h2_session final : public net::connection_handler,
     net::timeout_action on_timeout(net::connection& c, net::timeout_kind k) override;
     void on_close(net::connection& c, net::close_reason r) override;
     void begin_shutdown(net::connection& c) override;
+    /// "gRPC" once a stream of the connection was a gRPC call, "h2" otherwise.
+    std::string_view protocol() const override { return grpc_seen_ ? "gRPC" : "h2"; }
 
     const h2::session_stats& stats() const { return h2_.stats(); }
 
@@ -111,6 +113,7 @@ class h2_session final : public net::connection_handler,
     net::connection* conn_ = nullptr;
     h2::server_session h2_;
     std::unordered_map<h2::stream_id, std::unique_ptr<stream>> streams_;
+    bool grpc_seen_ = false;  // a gRPC call arrived (protocol(): introspection only)
     std::vector<std::unique_ptr<http::request>> free_requests_;
     std::vector<h2::stream_id> drained_;  // streams whose sinks get on_drain after the pull
     std::string remote_;

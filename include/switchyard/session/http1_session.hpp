@@ -46,6 +46,7 @@ class http1_session final : public net::connection_handler, public graceful_shut
     net::timeout_action on_timeout(net::connection& c, net::timeout_kind k) override;
     void on_close(net::connection& c, net::close_reason r) override;
     void begin_shutdown(net::connection& c) override;
+    std::string_view protocol() const override { return "HTTP/1.1"; }
     /// TLS connections: "Upgrade: h2c" is ignored (h2 over TLS is chosen by ALPN).
     void disable_h2c_upgrade() { h2c_allowed_ = false; }
 

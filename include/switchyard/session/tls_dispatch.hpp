@@ -32,6 +32,7 @@ class tls_dispatch final : public net::connection_handler, public graceful_shutd
     void on_data(net::connection& c, byte_buffer& in) override;
     net::timeout_action on_timeout(net::connection& c, net::timeout_kind k) override;
     void begin_shutdown(net::connection& c) override { c.close(net::close_mode::graceful); }
+    std::string_view protocol() const override { return "TLS"; }
 
   private:
     void hand_over(net::connection& c);

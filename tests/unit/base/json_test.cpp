@@ -47,6 +47,7 @@ TEST(json_reader, unescapes_strings_and_keeps_raw_values) {
     EXPECT_FALSE(d->get_string("id"));
     EXPECT_FALSE(d->has("missing"));
     EXPECT_FALSE(d->get_uint("name"));
+    EXPECT_EQ(d->names(), (std::vector<std::string>{"id", "name", "r", "ok", "n"}));
 }
 
 TEST(json_reader, nested_members_are_not_top_level) {

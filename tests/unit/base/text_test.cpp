@@ -73,5 +73,16 @@ TEST(text, base64url_round_trips_and_rejects_bad_input) {
     EXPECT_FALSE(base64url_decode("Zm+v", d));   // '+' is not in the url alphabet
 }
 
+TEST(text, base64_decodes_the_standard_alphabet) {
+    std::string all;
+    for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+    std::string d;
+    ASSERT_TRUE(base64_decode(base64_encode(all), d));
+    EXPECT_EQ(d, all);
+    ASSERT_TRUE(base64_decode("Z3Vlc3Q6Z3Vlc3Q=", d));
+    EXPECT_EQ(d, "guest:guest");
+    EXPECT_FALSE(base64_decode("Zm-v", d));  // '-' is base64url only
+}
+
 }  // namespace
 }  // namespace sy

@@ -24,6 +24,38 @@ TEST_F(queue, message_ttl_expires_at_the_head_on_tick) {
     EXPECT_EQ(drain(*q), strings{"2"});
 }
 
+// The per-queue counters the management API samples for message_stats (RabbitMQ's names).
+TEST_F(queue, counters_count_publish_deliver_get_ack_and_redeliver) {
+    auto q = declare("q");
+    for (const char* s : {"1", "2", "3", "4"}) publish(msg("", "q", s));
+    fake_consumer c(2);
+    q->add_consumer("c", &c);
+    q->dispatch(now);  // takes 1 and 2
+    ASSERT_EQ(c.held.size(), 2u);
+    q->ack(c.held[0].e);
+    q->requeue(std::move(c.held[1].e));  // 2 goes back, redelivered
+    c.held.clear();
+    q->remove_consumer(&c);
+    auto g = q->get(false, now);  // 2 again: a redelivery
+    ASSERT_TRUE(g);
+    EXPECT_TRUE(g->redelivered);
+    auto g2 = q->get(true, now);
+    ASSERT_TRUE(g2);
+    const queue_counters& k = q->counters();
+    EXPECT_EQ(k.publish, 4u);
+    EXPECT_EQ(k.deliver, 2u);
+    EXPECT_EQ(k.get, 1u);
+    EXPECT_EQ(k.get_no_ack, 1u);
+    EXPECT_EQ(k.deliver_get(), 4u);
+    EXPECT_EQ(k.ack, 1u);
+    EXPECT_EQ(k.redeliver, 1u);
+    std::vector<std::string> tags;
+    fake_consumer c2(0);
+    q->add_consumer("tag-2", &c2);
+    q->for_each_consumer([&](const std::string& t, const broker_consumer&) { tags.push_back(t); });
+    EXPECT_EQ(tags, strings{"tag-2"});
+}
+
 TEST_F(queue, per_message_expiration_lower_than_queue_ttl_wins) {
     auto q = declare("q", queue_args{.message_ttl_ms = 1000});
     publish(msg("", "q", "short", {}, 10));

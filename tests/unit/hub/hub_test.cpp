@@ -425,5 +425,56 @@ TEST(Hub, Stats) {
     EXPECT_EQ(st->error(), topic_error::bad_char);
 }
 
+// list_topics: every owner's topics merged and sorted, subscribers counted on every shard and
+// split by the subscriber's transport (a long-poll waiter counts as long_poll).
+TEST(Hub, ListTopics) {
+    struct ws_recorder : recorder {
+        subscriber_transport transport() const override { return subscriber_transport::websocket; }
+    };
+    fixture f(4);
+    recorder plain;
+    ws_recorder ws1, ws2;
+    auto h1 = f.h->shard(0).subscribe("t.a", &ws1);
+    auto h2 = f.h->shard(3).subscribe("t.*", &ws2);
+    auto h3 = f.h->shard(1).subscribe("t.b", &plain);
+    for (int i = 0; i < 3; ++i) f.h->shard(2).publish("t.a", "", bytes("m"));
+    f.h->shard(1).publish("t.b", "", bytes("m"));
+    f.h->shard(0).publish("u", "", bytes("m"));
+    f.ex.run_all(7);
+    auto waiter = f.h->shard(2).next_after("u", 1, 1, [](auto) {});
+    ASSERT_TRUE(waiter);
+    f.ex.run_all(8);
+    std::optional<std::vector<topic_info>> got;
+    f.h->shard(1).list_topics([&](std::vector<topic_info> v) { got = std::move(v); });
+    f.ex.run_all(9);
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 3u);
+    const auto ws = static_cast<std::size_t>(subscriber_transport::websocket);
+    const auto other = static_cast<std::size_t>(subscriber_transport::other);
+    const auto lp = static_cast<std::size_t>(subscriber_transport::long_poll);
+    EXPECT_EQ((*got)[0].name, "t.a");
+    EXPECT_EQ((*got)[0].stats.publishes, 3u);
+    EXPECT_EQ((*got)[0].stats.deliveries, 6u);
+    EXPECT_EQ((*got)[0].stats.history_count, 3u);
+    EXPECT_EQ((*got)[0].stats.subscribers, 2u);
+    EXPECT_EQ((*got)[0].subscribers_by[ws], 2u);
+    EXPECT_EQ((*got)[1].name, "t.b");
+    EXPECT_EQ((*got)[1].stats.subscribers, 2u);
+    EXPECT_EQ((*got)[1].subscribers_by[ws], 1u);
+    EXPECT_EQ((*got)[1].subscribers_by[other], 1u);
+    EXPECT_EQ((*got)[2].name, "u");
+    EXPECT_EQ((*got)[2].stats.last_id, 1u);
+    EXPECT_EQ((*got)[2].subscribers_by[lp], 1u);
+    EXPECT_EQ(to_string(subscriber_transport::long_poll), "long_poll");
+    // One shard: everything runs inline.
+    fixture one(1);
+    one.h->shard(0).publish("x", "", bytes("m"));
+    got.reset();
+    one.h->shard(0).list_topics([&](std::vector<topic_info> v) { got = std::move(v); });
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_EQ((*got)[0].stats.last_id, 1u);
+}
+
 }  // namespace
 }  // namespace sy::hub

@@ -1,5 +1,6 @@
 // Field tables -> broker structs: queue arguments (x-message-ttl, ...), binding arguments and
-// message headers rendered as text for headers-exchange matching.
+// message headers rendered as text for headers-exchange matching. The AMQP session and the
+// management API (its JSON arguments encoded as a table first) share these checks.
 #pragma once
 
 #include <cstdint>
