@@ -7,7 +7,9 @@ subscribers, one per topic t.0 .. t.999 (each topic published once, so the hub h
 topics with history). Then three windows of --secs each:
   off      a server started with management.stats_interval_ms = 0 (no sys.* timer at all)
   idle     stats on (1000 ms), nobody subscribed to sys.*: the timer ticks, publishes nothing
-  watched  stats on, one SSE subscriber on sys.stats (the dashboard's case)
+  watched  stats on, one SSE subscriber on sys.stats
+  dashboard  stats on, one SSE subscriber on sys.> (what /admin subscribes to: sys.stats and the
+           management tables sys.queues, sys.topics, sys.connections)
 
     bench/load/sys_stats_cost.py [--conns 10000] [--topics 1000] [--secs 30] [--interval-ms 1000]
 
@@ -101,9 +103,10 @@ def run(interval_ms, args, phases):
         out = []
         for name in phases:
             sub = None
-            if name == "watched":
+            if name in ("watched", "dashboard"):
+                topic = b"sys.stats" if name == "watched" else b"sys.%3E"
                 sub = socket.create_connection(("127.0.0.1", port), timeout=10)
-                sub.sendall(b"GET /sub/sys.stats HTTP/1.1\r\nHost: b\r\n"
+                sub.sendall(b"GET /sub/" + topic + b" HTTP/1.1\r\nHost: b\r\n"
                             b"Accept: text/event-stream\r\n\r\n")
             pct, events = window(p.pid, args.secs, sub)
             out.append((name, pct, events))
@@ -125,13 +128,13 @@ def main():
     ap.add_argument("--interval-ms", type=int, default=1000)
     args = ap.parse_args()
     idle_rss.raise_nofile(args.conns + 1000)
-    rows = run(0, args, ["off"]) + run(args.interval_ms, args, ["idle", "watched"])
+    rows = run(0, args, ["off"]) + run(args.interval_ms, args, ["idle", "watched", "dashboard"])
     print(f"{args.conns} connections ({args.topics} SSE subscribers on {args.topics} topics), "
           f"stats every {args.interval_ms} ms, {args.secs:.0f} s windows, "
           "server CPU as % of one core:")
     for name, pct, events in rows:
-        extra = f"  ({events} sys.stats events received)" if name == "watched" else ""
-        print(f"  {name:8s} {pct:6.2f}%{extra}")
+        extra = f"  ({events} sys.* events received)" if name in ("watched", "dashboard") else ""
+        print(f"  {name:9s} {pct:6.2f}%{extra}")
 
 
 if __name__ == "__main__":

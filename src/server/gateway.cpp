@@ -290,42 +290,42 @@ void serve_long_poll(http::response& res, loop_state& ls, const std::string& pat
 }
 
 std::optional<hub::publish_error> publish_from_client(loop_state& ls, std::string_view topic,
-                                                     std::string_view type, shared_bytes payload,
-                                                     hub::publish_callback done) {
+                                                      std::string_view type, shared_bytes payload,
+                                                      hub::publish_callback done) {
     return ls.shard->publish(topic, type, std::move(payload), std::move(done));
 }
 
 void publish_body(http::request& req, http::response& res, loop_state& ls, std::string_view topic) {
     const std::string_view type = req.header("content-type").value_or("");
-    publish_from_client(ls, topic, type, req.body_shared(),  // the body block itself, no copy
-                        [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
-                            if (res.closed()) return;
-                            if (!r) {
-                                if (r.error() == hub::publish_error::rejected_over_cap) {
-                                    res.set_header("Retry-After", "1");
-                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
-                                } else if (r.error() == hub::publish_error::reserved_topic) {
-                                    res.send(403, fmt::format("{}: {}*\n",
-                                                              hub::to_string(r.error()),
-                                                              k_system_prefix));
-                                } else {
-                                    std::string e;
-                                    json::writer(e)
-                                        .begin_object()
-                                        .member("error", hub::to_string(r.error()))
-                                        .end_object();
-                                    res.send_json(400, e);
-                                }
-                                return;
-                            }
-                            std::string ok;
-                            json::writer(ok)
-                                .begin_object()
-                                .member("id", r.value().id)
-                                .member("subscribers", r.value().reached)
-                                .end_object();
-                            res.send_json(201, ok);
-                        });
+    publish_from_client(
+        ls, topic, type, req.body_shared(),  // the body block itself, no copy
+        [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
+            if (res.closed()) return;
+            if (!r) {
+                if (r.error() == hub::publish_error::rejected_over_cap) {
+                    res.set_header("Retry-After", "1");
+                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
+                } else if (r.error() == hub::publish_error::reserved_topic) {
+                    res.send(403,
+                             fmt::format("{}: {}*\n", hub::to_string(r.error()), k_system_prefix));
+                } else {
+                    std::string e;
+                    json::writer(e)
+                        .begin_object()
+                        .member("error", hub::to_string(r.error()))
+                        .end_object();
+                    res.send_json(400, e);
+                }
+                return;
+            }
+            std::string ok;
+            json::writer(ok)
+                .begin_object()
+                .member("id", r.value().id)
+                .member("subscribers", r.value().reached)
+                .end_object();
+            res.send_json(201, ok);
+        });
 }
 
 session::push_counters* push_counters_of(const loop_state& ls) {

@@ -43,10 +43,10 @@ std::weak_ptr<session::push_events> start_push(http::request& req, http::respons
 /// The SSE answer for one topic pattern (a route's SSE, GET /sub's, gateway::stream_sse):
 /// resume from the request (since=, Last-Event-ID) when `resume`; with `query_options` the
 /// query's envelope/event/retry options apply; the configured heartbeat.
-std::weak_ptr<session::push_events> serve_sse_pattern(const server_config& cfg,
-                                                      http::request& req, http::response& res,
-                                                      std::string pattern, bool resume,
-                                                      bool envelope, bool query_options);
+std::weak_ptr<session::push_events> serve_sse_pattern(const server_config& cfg, http::request& req,
+                                                      http::response& res, std::string pattern,
+                                                      bool resume, bool envelope,
+                                                      bool query_options);
 
 /// The loop's push counters (a slot of the loop, created by the gateway's loop-start hook).
 session::push_counters* push_counters_of(const loop_state& ls);
@@ -75,8 +75,8 @@ void serve_long_poll(http::response& res, loop_state& ls, const std::string& pat
 /// reserved `sys.` prefix). A refusal decided before any post is also returned (nullopt:
 /// accepted so far), so a caller without a callback (a WebSocket message) can answer it.
 std::optional<hub::publish_error> publish_from_client(loop_state& ls, std::string_view topic,
-                                                     std::string_view type, shared_bytes payload,
-                                                     hub::publish_callback done = {});
+                                                      std::string_view type, shared_bytes payload,
+                                                      hub::publish_callback done = {});
 
 /// Publishes the request body to topic (POST /pub/{topic}, publish_post routes): 201 with the
 /// id and the subscribers reached; 400 invalid topic; 503 + Retry-After over a block cap.

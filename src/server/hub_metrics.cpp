@@ -166,8 +166,8 @@ void register_hub_metrics(runtime& rt) {
             return gather_topics(*shard, select_topics(sel, {}), snap, std::move(done));
         }
         // Patterns and the top N choose from the hub's listing of every topic.
-        shard->list_topics([shard, sel, snap, done = std::move(done)](
-                               std::vector<hub::topic_info> topics) mutable {
+        shard->list_topics([shard, sel, snap,
+                            done = std::move(done)](std::vector<hub::topic_info> topics) mutable {
             std::vector<listed_topic> listed;
             listed.reserve(topics.size());
             for (auto& t : topics) listed.push_back({std::move(t.name), t.stats.publishes});

@@ -166,10 +166,10 @@ void serve_websocket(const server_config& cfg, const topic_route& r, http::reque
 
 }  // namespace
 
-std::weak_ptr<session::push_events> serve_sse_pattern(const server_config& cfg,
-                                                      http::request& req, http::response& res,
-                                                      std::string pattern, bool resume,
-                                                      bool envelope, bool query_options) {
+std::weak_ptr<session::push_events> serve_sse_pattern(const server_config& cfg, http::request& req,
+                                                      http::response& res, std::string pattern,
+                                                      bool resume, bool envelope,
+                                                      bool query_options) {
     session::sse_subscription sub;
     sub.pattern = std::move(pattern);
     sub.start = resume ? options_of(start_of(req)) : hub::subscribe_options{};
