@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -315,9 +316,26 @@ void management_queues_json(runtime& rt, json_done done) {
     });
 }
 
-void management_topics_json(runtime& rt, json_done done) {
-    mgmt::gather_topics(
-        rt, [done = std::move(done)](mgmt::item_list l) { done(render_items(std::move(l))); });
+void management_topics_json(runtime& rt, json_done done, std::size_t max_items) {
+    mgmt::gather_topics(rt, [max_items, done = std::move(done)](mgmt::item_list l) {
+        if (max_items && l.size() > max_items) {
+            // The most published first, then back in name order.
+            auto publishes = [](const mgmt::item& i) {
+                const mgmt::field* f = i.find("publishes");
+                return f ? f->number : 0.0;
+            };
+            std::stable_sort(l.begin(), l.end(), [&](const mgmt::item& x, const mgmt::item& y) {
+                return publishes(x) > publishes(y);
+            });
+            l.resize(max_items);
+            std::stable_sort(l.begin(), l.end(), [](const mgmt::item& x, const mgmt::item& y) {
+                const mgmt::field* a = x.find("name");
+                const mgmt::field* b = y.find("name");
+                return a && b && a->text < b->text;
+            });
+        }
+        done(render_items(std::move(l)));
+    });
 }
 
 void management_connections_json(runtime& rt, json_done done, std::size_t max_items) {
@@ -343,8 +361,9 @@ void add_management_topics(system_topics& sys) {
     };
     sys.add("queues",
             [wrap](runtime& rt, reply_fn r) { management_queues_json(rt, wrap(std::move(r))); });
-    sys.add("topics",
-            [wrap](runtime& rt, reply_fn r) { management_topics_json(rt, wrap(std::move(r))); });
+    sys.add("topics", [wrap](runtime& rt, reply_fn r) {
+        management_topics_json(rt, wrap(std::move(r)), k_sys_topics_max);
+    });
     sys.add("connections", [wrap](runtime& rt, reply_fn r) {
         management_connections_json(rt, wrap(std::move(r)), k_sys_connections_max);
     });

@@ -32,16 +32,19 @@ void install_management(sy::app& app);
 /// topics publish these.
 using json_done = std::function<void(std::string)>;
 void management_queues_json(runtime& rt, json_done done);
-void management_topics_json(runtime& rt, json_done done);
+/// max_items: at most this many topics, the most published (0: all).
+void management_topics_json(runtime& rt, json_done done, std::size_t max_items = 0);
 /// max_items: at most this many connections (0: all; at 10,000 connections the whole list is
 /// ~4 MB and ~250 ms of a loop, so a periodic publisher caps it).
 void management_connections_json(runtime& rt, json_done done, std::size_t max_items = 0);
 void management_listeners_json(runtime& rt, json_done done);
 
-/// Registers sys.queues, sys.topics and sys.connections (at most k_sys_connections_max) on the
+/// Registers sys.queues, sys.topics (the k_sys_topics_max most published) and sys.connections
+/// (at most k_sys_connections_max) on the
 /// server's stats topics (sys.stats carries the listeners): the JSON of the matching GET /api/...
 /// each stats interval, only while the topic has a subscriber (the /admin dashboard's tables).
 inline constexpr std::size_t k_sys_connections_max = 200;
+inline constexpr std::size_t k_sys_topics_max = 200;
 void add_management_topics(system_topics& sys);
 
 }  // namespace sy::server
