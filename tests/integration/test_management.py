@@ -552,3 +552,27 @@ def test_dashboard_runs_on_the_management_listener(srv):
     assert st == 201 and body["id"] >= 1
     st, _, _ = api(port, "POST", "/pub/sys.stats", body="x")
     assert st == 403
+
+
+def test_sys_topics_carries_the_200_most_published(srv):
+    """The dashboard's topics table is capped: 230 topics, `cap.hot` published most, sys.topics
+    lists 200 of them in name order with cap.hot among them (GET /api/topics lists them all)."""
+    for i in range(230):
+        st, _, _ = api(srv.port, "POST", f"/pub/cap.t{i:03d}", body="x", auth=None)
+        assert st == 201
+    for _ in range(3):
+        assert api(srv.port, "POST", "/pub/cap.hot", body="x", auth=None)[0] == 201
+    assert len([t for t in get(srv.mport, "/api/topics") if t["name"].startswith("cap.")]) == 231
+    c = http.client.HTTPConnection("127.0.0.1", srv.mport, timeout=10)
+    c.request("GET", "/sub/sys.topics", headers={"Accept": "text/event-stream"})
+    r = c.getresponse()
+    deadline = time.time() + 10
+    while True:
+        assert time.time() < deadline
+        line = r.fp.readline().decode()
+        if line.startswith("data: "):
+            topics = json.loads(line[6:])
+            break
+    c.close()
+    names = [t["name"] for t in topics]
+    assert len(names) == 200 and names == sorted(names) and "cap.hot" in names
