@@ -10,21 +10,21 @@
 
 namespace {
 
-struct fuzz_obs : sy::h2::server_observer {
-    sy::h2::server_session* s = nullptr;
+struct fuzz_obs : sy::http2::server_observer {
+    sy::http2::server_session* s = nullptr;
     sy::shared_bytes payload = sy::shared_bytes::copy_of(std::string(20000, 'p'));
-    void on_request(const sy::h2::request_head& r) override {
-        sy::h2::header_field h[] = {{"content-type", "text/plain"}, {"x-path", r.path}};
+    void on_request(const sy::http2::request_head& r) override {
+        sy::http2::header_field h[] = {{"content-type", "text/plain"}, {"x-path", r.path}};
         (void)s->submit_response(r.id, 200, h, false);
         (void)s->submit_data(r.id, payload, false);
         if (r.id % 3 == 0) {
-            (void)s->submit_rst(r.id, sy::h2::error_code::cancel);
+            (void)s->submit_rst(r.id, sy::http2::error_code::cancel);
             return;
         }
-        sy::h2::header_field t[] = {{"grpc-status", "0"}};
+        sy::http2::header_field t[] = {{"grpc-status", "0"}};
         if (r.end_stream) (void)s->submit_trailers(r.id, t);
     }
-    void on_data(sy::h2::stream_id id, sy::byte_view, bool end) override {
+    void on_data(sy::http2::stream_id id, sy::byte_view, bool end) override {
         if (end) (void)s->submit_data(id, sy::as_bytes("bye"), true);
     }
 };
@@ -40,10 +40,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     data++;
     size--;
     fuzz_obs obs;
-    sy::h2::server_settings cfg;
+    sy::http2::server_settings cfg;
     cfg.max_header_list_size = 4096;
     cfg.initial_window_size = 1024;
-    sy::h2::server_session s(obs, cfg);
+    sy::http2::server_session s(obs, cfg);
     obs.s = &s;
     sy::byte_buffer out;
     (void)s.feed(sy::as_bytes(preface));
@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto r = s.feed(sy::byte_view(data + off, n));
         s.pull_output(out);
         out.clear();
-        if (r.outcome == sy::h2::feed_outcome::fatal) break;
+        if (r.outcome == sy::http2::feed_outcome::fatal) break;
     }
     s.goaway();
     s.pull_output(out);

@@ -286,18 +286,18 @@ void add_grpc(runtime& rt) {
 
 /// One h2 figure by direction and error code: received and sent slots of frame_counters.
 void h2_by_code(runtime& rt, metrics::family_spec spec,
-                h2::frame_counters::slots h2::frame_counters::*rx,
-                h2::frame_counters::slots h2::frame_counters::*tx) {
+                http2::frame_counters::slots http2::frame_counters::*rx,
+                http2::frame_counters::slots http2::frame_counters::*tx) {
     spec.labels = {"direction", "code"};
     rt.metrics().add(std::move(spec), [&rt, rx, tx](metrics::emitter& e) {
         for (auto [dir, slots] : {std::pair{"received", rx}, std::pair{"sent", tx}}) {
-            for (std::size_t c = 0; c < h2::error_code_slots; ++c) {
+            for (std::size_t c = 0; c < http2::error_code_slots; ++c) {
                 const std::uint64_t n = sum_loops(rt, [c, slots = slots](loop_state& l) {
                     return l.http
                                ? (l.http->counters().h2.*slots)[c].load(std::memory_order_relaxed)
                                : 0;
                 });
-                if (n) e.add({dir, h2::error_code_slot_name(c)}, n);
+                if (n) e.add({dir, http2::error_code_slot_name(c)}, n);
             }
         }
     });
@@ -305,7 +305,7 @@ void h2_by_code(runtime& rt, metrics::family_spec spec,
 
 // HTTP/2: streams and the RST_STREAM / GOAWAY frames of every h2 session (h2c, TLS, gRPC).
 void add_h2(runtime& rt) {
-    using fc = h2::frame_counters;
+    using fc = http2::frame_counters;
     auto total = [&rt](std::atomic<std::uint64_t> fc::*f) {
         return sum_loops(rt, [f](loop_state& l) {
             return l.http ? (l.http->counters().h2.*f).load(std::memory_order_relaxed) : 0;

@@ -44,11 +44,11 @@ class h2_fields {
         }
     }
     void add(std::string_view name, std::string_view value) { fields_.push_back({name, value}); }
-    std::span<const h2::header_field> span() const { return fields_; }
+    std::span<const http2::header_field> span() const { return fields_; }
 
   private:
     std::string store_;
-    std::vector<h2::header_field> fields_;
+    std::vector<http2::header_field> fields_;
 };
 
 }  // namespace
@@ -56,7 +56,7 @@ class h2_fields {
 // ---- per-stream state -------------------------------------------------------------------------
 
 struct h2_session::stream {
-    h2::stream_id id = 0;
+    http2::stream_id id = 0;
     std::unique_ptr<http::request> req;
     std::shared_ptr<h2_sink> sink;
     std::shared_ptr<h2_tunnel> tunnel;
@@ -73,7 +73,7 @@ struct h2_session::stream {
 
 class h2_sink final : public http::response_sink {
   public:
-    h2_sink(h2_session* s, h2::stream_id id, bool head_request, bool extended_connect)
+    h2_sink(h2_session* s, http2::stream_id id, bool head_request, bool extended_connect)
         : session_(s), id_(id), head_request_(head_request), connect_(extended_connect) {}
 
     void detach() {
@@ -146,7 +146,7 @@ class h2_sink final : public http::response_sink {
     void do_reset() override {
         if (!live()) return;
         file_.fd.reset();
-        (void)session_->h2_.submit_rst(id_, h2::error_code::internal_error);
+        (void)session_->h2_.submit_rst(id_, http2::error_code::internal_error);
         session_->want_flush();
     }
     bool do_above_high_watermark() const override {
@@ -164,7 +164,7 @@ class h2_sink final : public http::response_sink {
     std::shared_ptr<http::byte_tunnel> do_upgrade(http::response_head& head) override;
 
     h2_session* session_;
-    h2::stream_id id_;
+    http2::stream_id id_;
     http::file_body file_;
     std::unique_ptr<http::header_map> end_trailers_;
     int status_ = 0;
@@ -186,7 +186,7 @@ class h2_sink final : public http::response_sink {
 
 class h2_tunnel final : public http::byte_tunnel, public std::enable_shared_from_this<h2_tunnel> {
   public:
-    h2_tunnel(h2_session* s, h2::stream_id id) : session_(s), id_(id) {}
+    h2_tunnel(h2_session* s, http2::stream_id id) : session_(s), id_(id) {}
 
     void detach() {
         if (!session_) return;
@@ -259,7 +259,7 @@ class h2_tunnel final : public http::byte_tunnel, public std::enable_shared_from
     void reset() override {
         if (!session_) return;
         closed_ = true;
-        (void)session_->h2_.submit_rst(id_, h2::error_code::cancel);
+        (void)session_->h2_.submit_rst(id_, http2::error_code::cancel);
         session_->want_flush();
     }
     bool is_open() const override { return session_ != nullptr && !closed_; }
@@ -289,7 +289,7 @@ class h2_tunnel final : public http::byte_tunnel, public std::enable_shared_from
     }
 
     h2_session* session_;
-    h2::stream_id id_;
+    http2::stream_id id_;
     std::function<void(byte_view)> on_data_;
     std::function<void()> on_close_;
     std::function<void()> on_drain_;
@@ -319,8 +319,8 @@ void h2_sink::do_begin(http::response_head& head) {
     ended_ = no_body_ || (head.content_length && *head.content_length == 0);
     auto r = session_->h2_.submit_response(id_, head.status, f.span(), ended_);
     if (!r) {
-        log::debug("h2 stream {}: response refused: {}", id_, h2::to_string(r.error()));
-        (void)session_->h2_.submit_rst(id_, h2::error_code::internal_error);
+        log::debug("h2 stream {}: response refused: {}", id_, http2::to_string(r.error()));
+        (void)session_->h2_.submit_rst(id_, http2::error_code::internal_error);
     }
     session_->want_flush();
 }
@@ -339,7 +339,7 @@ void h2_sink::pump_file() {
             ::pread(file_.fd.get(), chunk.mutable_data(), n, static_cast<off_t>(file_.offset));
         if (r <= 0) {  // file shrank under us: the declared length cannot be honoured
             file_.fd.reset();
-            (void)session_->h2_.submit_rst(id_, h2::error_code::internal_error);
+            (void)session_->h2_.submit_rst(id_, http2::error_code::internal_error);
             session_->want_flush();
             return;
         }
@@ -425,8 +425,8 @@ std::shared_ptr<http::byte_tunnel> h2_sink::do_upgrade(http::response_head& head
 // ----------------------------------------------------------------------------------
 
 namespace {
-h2::server_settings settings_for(http_context& ctx) {
-    h2::server_settings s;
+http2::server_settings settings_for(http_context& ctx) {
+    http2::server_settings s;
     s.counters = &ctx.counters().h2;
     const auto& lim = ctx.options().limits;
     s.max_header_list_size = std::max<std::uint32_t>(4096, lim.max_head_bytes);
@@ -474,13 +474,13 @@ void h2_session::on_data(net::connection& c, byte_buffer& in) {
     auto r = h2_.feed(in.readable());
     in_feed_ = false;
     in.consume(in.size());
-    if (r.outcome == h2::feed_outcome::fatal) {
-        log::debug("h2 from {}: {}", remote_, h2::to_string(r.err));
+    if (r.outcome == http2::feed_outcome::fatal) {
+        log::debug("h2 from {}: {}", remote_, http2::to_string(r.err));
         c.close(net::close_mode::immediate);
         return;
     }
-    if (r.outcome == h2::feed_outcome::goaway_queued) {
-        log::debug("h2 from {}: {} (GOAWAY)", remote_, h2::to_string(r.err));
+    if (r.outcome == http2::feed_outcome::goaway_queued) {
+        log::debug("h2 from {}: {} (GOAWAY)", remote_, http2::to_string(r.err));
     }
     flush();  // answers produced synchronously leave with this turn's write
 }
@@ -538,7 +538,7 @@ void h2_session::abort_all() {
     }
 }
 
-h2_session::stream* h2_session::find(h2::stream_id id) {
+h2_session::stream* h2_session::find(http2::stream_id id) {
     auto it = streams_.find(id);
     return it == streams_.end() ? nullptr : it->second.get();
 }
@@ -584,7 +584,7 @@ void h2_session::flush() {
     }
 }
 
-void h2_session::on_data_drained(h2::stream_id id, std::size_t queued) {
+void h2_session::on_data_drained(http2::stream_id id, std::size_t queued) {
     stream* s = find(id);
     if (!s) return;
     const bool file = s->sink && s->sink->file_pending();
@@ -601,7 +601,7 @@ void h2_session::on_data_drained(h2::stream_id id, std::size_t queued) {
 void h2_session::refuse(stream& s, int status, std::string_view body) {
     s.refused = true;
     ctx_.counters().by_status[status].add();
-    h2::header_field hdrs[] = {{"content-type", "text/plain; charset=utf-8"}};
+    http2::header_field hdrs[] = {{"content-type", "text/plain; charset=utf-8"}};
     if (h2_.submit_response(s.id, status, hdrs, body.empty())) {
         if (!body.empty()) (void)h2_.submit_data(s.id, as_bytes(body), true);
     }
@@ -616,7 +616,7 @@ void h2_session::stop_request(stream& s) {
     // usable. Tunnels end their own way (END_STREAM both ways).
     if (s.request_ended || s.tunnel) return;
     h2_.set_manual_window(s.id);
-    (void)h2_.submit_rst(s.id, h2::error_code::no_error);
+    (void)h2_.submit_rst(s.id, http2::error_code::no_error);
 }
 
 bool h2_session::body_too_large(stream& s, std::uint64_t bytes) {
@@ -625,7 +625,7 @@ bool h2_session::body_too_large(stream& s, std::uint64_t bytes) {
     return true;
 }
 
-void h2_session::on_request(const h2::request_head& head) {
+void h2_session::on_request(const http2::request_head& head) {
     auto s = std::make_unique<stream>();
     s->id = head.id;
     s->req = take_request();
@@ -697,7 +697,7 @@ void h2_session::run_handler(stream& s) {
     ctx_.router().dispatch(*s.req, res);
 }
 
-void h2_session::on_data(h2::stream_id id, byte_view bytes, bool end_stream) {
+void h2_session::on_data(http2::stream_id id, byte_view bytes, bool end_stream) {
     stream* s = find(id);
     if (!s) return;
     if (end_stream) s->request_ended = true;
@@ -719,7 +719,7 @@ void h2_session::on_data(h2::stream_id id, byte_view bytes, bool end_stream) {
     if (end_stream) body_done(*s);
 }
 
-void h2_session::on_trailers(h2::stream_id id, std::span<const h2::header_field>) {
+void h2_session::on_trailers(http2::stream_id id, std::span<const http2::header_field>) {
     stream* s = find(id);
     if (!s) return;
     s->request_ended = true;
@@ -734,14 +734,14 @@ void h2_session::body_done(stream& s) {
     }
 }
 
-void h2_session::on_stream_reset(h2::stream_id id, h2::error_code) {
+void h2_session::on_stream_reset(http2::stream_id id, http2::error_code) {
     stream* s = find(id);
     if (!s) return;
     if (s->sink) s->sink->detach();
     if (s->tunnel) s->tunnel->detach();
 }
 
-void h2_session::on_stream_close(h2::stream_id id, h2::error_code) {
+void h2_session::on_stream_close(http2::stream_id id, http2::error_code) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     auto s = std::move(it->second);

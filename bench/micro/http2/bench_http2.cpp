@@ -13,30 +13,30 @@ using namespace sy;
 
 namespace {
 
-struct srv_obs : h2::server_observer {
-    h2::server_session* s = nullptr;
+struct srv_obs : http2::server_observer {
+    http2::server_session* s = nullptr;
     shared_bytes body = shared_bytes::copy_of("hello, world\n");
-    void on_request(const h2::request_head& r) override {
-        h2::header_field h[] = {{"content-type", "text/plain"}};
+    void on_request(const http2::request_head& r) override {
+        http2::header_field h[] = {{"content-type", "text/plain"}};
         (void)s->submit_response(r.id, 200, h, false);
         (void)s->submit_data(r.id, body, true);
     }
-    void on_data(h2::stream_id, byte_view, bool) override {}
+    void on_data(http2::stream_id, byte_view, bool) override {}
 };
 
-struct cli_obs : h2::client_observer {
+struct cli_obs : http2::client_observer {
     int done = 0;
-    void on_response(const h2::response_head&) override {}
-    void on_data(h2::stream_id, byte_view, bool end) override { done += end ? 1 : 0; }
+    void on_response(const http2::response_head&) override {}
+    void on_data(http2::stream_id, byte_view, bool end) override { done += end ? 1 : 0; }
 };
 
 void bm_h2_get(benchmark::State& state) {
     const int concurrent = static_cast<int>(state.range(0));
     srv_obs so;
     cli_obs co;
-    h2::server_session server(so);
+    http2::server_session server(so);
     so.s = &server;
-    h2::client_session client(co);
+    http2::client_session client(co);
     byte_buffer c2s, s2c;
     auto pump = [&] {
         for (;;) {
@@ -51,7 +51,7 @@ void bm_h2_get(benchmark::State& state) {
         }
     };
     pump();
-    h2::header_field h[] = {{"user-agent", "bench"}, {"accept", "*/*"}};
+    http2::header_field h[] = {{"user-agent", "bench"}, {"accept", "*/*"}};
     for (auto _ : state) {
         co.done = 0;
         for (int i = 0; i < concurrent; ++i)

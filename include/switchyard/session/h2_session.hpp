@@ -1,5 +1,5 @@
 // h2_session: HTTP/2 over one connection (TLS with ALPN "h2", cleartext with prior knowledge, or
-// after an HTTP/1.1 "Upgrade: h2c"). Joins the sans-IO h2::server_session (proto/http2), the
+// after an HTTP/1.1 "Upgrade: h2c"). Joins the sans-IO http2::server_session (proto/http2), the
 // version-independent HTTP layer (http::request, router, response_sink) and a net::connection.
 //
 // One http::request and one response sink per stream: the same router and handlers as HTTP/1.1
@@ -13,10 +13,10 @@
 // request::on_body() (gRPC applies limits.max_body to each message). Whenever a response ends
 // before the request body did, the rest of the body is refused the same way (RFC 9113 8.1).
 //
-// Output and backpressure: handlers' bytes queue per stream inside h2::server_session; frames are
-// pulled into the connection's output queue once per loop turn (before the loop sleeps), and only
-// while the connection is below its high watermark (a slow reader stops the pull; on_drain resumes
-// it), so buffered output is bounded by what handlers queued, and each handler sees
+// Output and backpressure: handlers' bytes queue per stream inside http2::server_session; frames
+// are pulled into the connection's output queue once per loop turn (before the loop sleeps), and
+// only while the connection is below its high watermark (a slow reader stops the pull; on_drain
+// resumes it), so buffered output is bounded by what handlers queued, and each handler sees
 // write_status::above_high_watermark once ITS stream queues more than the connection's high
 // watermark; its on_drain fires when that stream falls to the low watermark.
 //
@@ -58,7 +58,7 @@ enum class h2_start : std::uint8_t {
 
 class h2_session final : public net::connection_handler,
                          public graceful_shutdown,
-                         private h2::server_observer,
+                         private http2::server_observer,
                          private core::before_sleep_hook {
   public:
     h2_session(http_context& ctx, std::string_view remote_address, h2_start start);
@@ -79,20 +79,20 @@ class h2_session final : public net::connection_handler,
     /// "gRPC" once a stream of the connection was a gRPC call, "h2" otherwise.
     std::string_view protocol() const override { return grpc_seen_ ? "gRPC" : "h2"; }
 
-    const h2::session_stats& stats() const { return h2_.stats(); }
+    const http2::session_stats& stats() const { return h2_.stats(); }
 
   private:
     friend class h2_sink;
     friend class h2_tunnel;
     struct stream;
 
-    // h2::server_observer
-    void on_request(const h2::request_head& head) override;
-    void on_data(h2::stream_id id, byte_view bytes, bool end_stream) override;
-    void on_trailers(h2::stream_id id, std::span<const h2::header_field>) override;
-    void on_stream_reset(h2::stream_id id, h2::error_code) override;
-    void on_stream_close(h2::stream_id id, h2::error_code) override;
-    void on_data_drained(h2::stream_id id, std::size_t queued) override;
+    // http2::server_observer
+    void on_request(const http2::request_head& head) override;
+    void on_data(http2::stream_id id, byte_view bytes, bool end_stream) override;
+    void on_trailers(http2::stream_id id, std::span<const http2::header_field>) override;
+    void on_stream_reset(http2::stream_id id, http2::error_code) override;
+    void on_stream_close(http2::stream_id id, http2::error_code) override;
+    void on_data_drained(http2::stream_id id, std::size_t queued) override;
     // core::before_sleep_hook: one pull of frames per loop turn.
     void before_sleep() override;
 
@@ -105,17 +105,17 @@ class h2_session final : public net::connection_handler,
     /// limits.max_body (request::max_body()) against `bytes` declared or received: 413 beyond.
     bool body_too_large(stream& s, std::uint64_t bytes);
     void response_done(stream& s, int status);
-    stream* find(h2::stream_id id);
+    stream* find(http2::stream_id id);
     void abort_all();
     std::unique_ptr<http::request> take_request();
 
     http_context& ctx_;
     net::connection* conn_ = nullptr;
-    h2::server_session h2_;
-    std::unordered_map<h2::stream_id, std::unique_ptr<stream>> streams_;
+    http2::server_session h2_;
+    std::unordered_map<http2::stream_id, std::unique_ptr<stream>> streams_;
     bool grpc_seen_ = false;  // a gRPC call arrived (protocol(): introspection only)
     std::vector<std::unique_ptr<http::request>> free_requests_;
-    std::vector<h2::stream_id> drained_;  // streams whose sinks get on_drain after the pull
+    std::vector<http2::stream_id> drained_;  // streams whose sinks get on_drain after the pull
     std::string remote_;
     h2_start start_;
     bool draining_ = false;

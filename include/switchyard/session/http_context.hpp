@@ -44,8 +44,8 @@ struct http_counters {
     core::counter body_timeouts;
     core::counter upgrades;
     core::counter h2c_switches;
-    core::counter active;   ///< sessions open now (gauge)
-    h2::frame_counters h2;  ///< this loop's h2 sessions: streams, RST_STREAM, GOAWAY
+    core::counter active;      ///< sessions open now (gauge)
+    http2::frame_counters h2;  ///< this loop's h2 sessions: streams, RST_STREAM, GOAWAY
 };
 
 /// What one request in flight needs; pooled per loop.

@@ -11,7 +11,7 @@
 #include "nv.hpp"
 #include "switchyard/base/text.hpp"
 
-namespace sy::h2 {
+namespace sy::http2 {
 
 namespace {
 struct client_stream {
@@ -235,4 +235,4 @@ bool client_session::goaway_received() const {
     return impl_->goaway_;
 }
 
-}  // namespace sy::h2
+}  // namespace sy::http2

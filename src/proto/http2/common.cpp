@@ -3,7 +3,7 @@
 
 #include <array>
 
-namespace sy::h2 {
+namespace sy::http2 {
 
 std::string_view to_string(error_code c) {
     static constexpr std::array<std::string_view, 14> names = {"NO_ERROR",
@@ -71,4 +71,4 @@ bool flood_counter::hit(time_point now) {
     return ++seen_ > limit_.count;
 }
 
-}  // namespace sy::h2
+}  // namespace sy::http2

@@ -9,7 +9,7 @@
 
 #include "switchyard/proto/http2/common.hpp"
 
-namespace sy::h2 {
+namespace sy::http2 {
 
 inline nghttp2_nv make_nv(std::string_view name, std::string_view value) {
     return nghttp2_nv{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(name.data())),
@@ -32,4 +32,4 @@ class nv_list {
     std::vector<nghttp2_nv> v_;
 };
 
-}  // namespace sy::h2
+}  // namespace sy::http2

@@ -16,7 +16,7 @@
 #include "nv.hpp"
 #include "switchyard/base/text.hpp"
 
-namespace sy::h2 {
+namespace sy::http2 {
 
 std::string_view to_string(submit_error e) {
     switch (e) {
@@ -675,4 +675,4 @@ error server_session::last_error() const {
     return impl_->err_;
 }
 
-}  // namespace sy::h2
+}  // namespace sy::http2

@@ -12,7 +12,7 @@
 #include "switchyard/proto/http2/server_session.hpp"
 
 using namespace sy;
-using namespace sy::h2;
+using namespace sy::http2;
 
 namespace {
 

@@ -16,7 +16,7 @@
 
 namespace sy::grpc {
 
-/// An owned header field; the h2 layer views these as h2::header_field when submitting.
+/// An owned header field; the h2 layer views these as http2::header_field when submitting.
 struct field {
     std::string name;
     std::string value;

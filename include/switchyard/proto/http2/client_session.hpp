@@ -1,7 +1,7 @@
 // Minimal sans-IO HTTP/2 client session on libnghttp2, for tests, benchmarks and the load tool.
 //
 // Usage:
-//   sy::h2::client_session c(obs);               // queues the preface + SETTINGS
+//   sy::http2::client_session c(obs);               // queues the preface + SETTINGS
 //   auto id = c.submit_request("GET", "http", "localhost", "/", {}, {});
 //   c.pull_output(out);  send(out);  ...  c.feed(received);
 //   // obs.on_response / on_data / on_trailers / on_stream_close fire inside feed()
@@ -22,7 +22,7 @@
 #include "switchyard/proto/http2/common.hpp"
 #include "switchyard/proto/http2/server_session.hpp"
 
-namespace sy::h2 {
+namespace sy::http2 {
 
 struct client_settings {
     std::uint32_t initial_window_size = 65535;
@@ -84,4 +84,4 @@ class client_session {
     std::unique_ptr<impl> impl_;
 };
 
-}  // namespace sy::h2
+}  // namespace sy::http2

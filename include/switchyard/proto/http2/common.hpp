@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace sy::h2 {
+namespace sy::http2 {
 
 using stream_id = std::int32_t;
 using time_point = std::chrono::steady_clock::time_point;
@@ -122,4 +122,4 @@ class flood_counter {
     std::uint32_t seen_ = 0;
 };
 
-}  // namespace sy::h2
+}  // namespace sy::http2

@@ -1,7 +1,7 @@
 // Sans-IO HTTP/2 server session (RFC 9113) on libnghttp2.
 //
 // Usage (one session per connection, owned by the connection's loop):
-//   sy::h2::server_session s(my_observer, {.max_concurrent_streams = 100});
+//   sy::http2::server_session s(my_observer, {.max_concurrent_streams = 100});
 //   // on readable:
 //   auto r = s.feed(input.readable(), now);  input.consume(input.size());
 //   // events arrive synchronously inside feed(): on_request, on_data, ...
@@ -61,7 +61,7 @@
 #include "switchyard/base/result.hpp"
 #include "switchyard/proto/http2/common.hpp"
 
-namespace sy::h2 {
+namespace sy::http2 {
 
 struct server_settings {
     std::uint32_t max_concurrent_streams = 100;
@@ -205,4 +205,4 @@ class server_session {
     std::unique_ptr<impl> impl_;
 };
 
-}  // namespace sy::h2
+}  // namespace sy::http2
