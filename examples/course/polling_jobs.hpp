@@ -17,6 +17,8 @@
 #include <string>
 
 #include "switchyard/server/app.hpp"
+#include "switchyard/server/builtin.hpp"
+#include "switchyard/server/config.hpp"
 #include "switchyard/server/gateway.hpp"
 
 namespace course {
@@ -91,6 +93,41 @@ void newest_progress(sy::hub::hub_shard& shard, const std::string& topic, Done d
                       const auto& h = r.value();
                       done(std::optional<std::uint64_t>(percent_of(*h.messages.back())), h.last_id);
                   });
+}
+
+/// The two demos' program: 127.0.0.1:8080 as the course, the server's flags plus --step-ms
+/// (default_step_ms: the course's pace), POST /submit, and GET /checkstatus?jobId= handed to
+/// check(res, loop, topic) once the id names a job topic (else 404; 503 off a loop).
+template <typename Check>
+int polling_program(int argc, char** argv, const char* name, const char* description,
+                    std::uint64_t default_step_ms, Check check) {
+    sy::app app;
+    job_ids ids;
+    std::uint64_t step_ms = default_step_ms;
+    return sy::server::guard_startup(name, [&] {
+        sy::server::cli_program prog;
+        prog.name = name;
+        prog.description = description;
+        prog.extra.push_back(
+            {"--step-ms", "time between two 10 % steps of a job", &step_ms, 1, 3'600'000});
+        app.config().listen = {"127.0.0.1:8080"};
+        app.config().static_dir.clear();
+        int code = 0;
+        if (!sy::server::parse_command_line(app.config(), argc, argv, code, prog)) return code;
+        app.post("/submit", [&](sy::http::request&, sy::http::response& res) {
+            submit(app, ids, sy::millis(step_ms), res);
+        });
+        app.get("/checkstatus", [&app, &check](sy::http::request& req, sy::http::response& res) {
+            auto* ls = app.runtime()->current_loop();
+            auto topic = topic_of(req.query("jobId").value_or(""));
+            if (!ls || !ls->shard) return res.send(503, "no hub on this thread\n");
+            if (!topic) return res.send(404, "\n\nno such job\n\n", "text/plain");
+            check(res, *ls, *topic);
+        });
+        sy::server::install_gateway(app);
+        sy::server::install_builtin_routes(app, "", false);
+        return app.run();
+    });
 }
 
 }  // namespace course

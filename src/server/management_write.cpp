@@ -9,6 +9,7 @@
 #include "switchyard/base/utf8.hpp"
 #include "switchyard/proto/amqp/field_table.hpp"
 #include "switchyard/session/amqp_args.hpp"
+#include "switchyard/session/amqp_server.hpp"
 
 namespace sy::server::mgmt {
 
@@ -266,7 +267,10 @@ reply publish(loop_state& ls, hub::broker_vhost& vh, const std::string& exchange
     }
     if (!typed_properties(doc->get_raw("properties"), *m)) return bad_request("bad properties");
     hub::publish_result res;
-    auto st = ls.broker->publish(vh, std::move(m), res, ls.loop->now_ms());
+    // Through the AMQP server when there is one, so amq.topic crosses the hub bridge as an
+    // AMQP client's publish does; else the private broker of the jobs.
+    auto st = ls.amqp ? ls.amqp->publish(vh, std::move(m), res)
+                      : ls.broker->publish(vh, std::move(m), res, ls.loop->now_ms());
     if (!st.ok()) return broker_failure(st);
     std::string out;
     json::writer(out).begin_object().member("routed", res.routed > 0).end_object();

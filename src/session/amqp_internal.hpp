@@ -23,6 +23,11 @@ class message_log;
 
 namespace sy::session {
 
+/// The amq.topic bridge's one rule: a publish to amq.topic in vhost "/" also goes to the hub.
+inline bool bridged(std::string_view exchange, std::string_view vhost) {
+    return exchange == "amq.topic" && vhost == "/";
+}
+
 class amqp_connection;
 class amqp_channel;
 
@@ -69,7 +74,7 @@ struct unacked_rec {
 struct pending_publish {
     hub::broker_message_ptr msg;
     bool mandatory = false;
-    bool to_hub = false;  // amq.topic in vhost "/": also published to the hub
+    bool to_hub = false;  // bridged(): also published to the hub
     std::string content_type;
 };
 

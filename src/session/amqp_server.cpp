@@ -335,6 +335,15 @@ bool amqp_server::authenticate(std::string_view user, std::string_view pass, boo
     return impl_->authenticate(user, pass, loopback);
 }
 
+hub::broker_status amqp_server::publish(hub::broker_vhost& vh,
+                                        std::shared_ptr<hub::broker_message> m,
+                                        hub::publish_result& res) {
+    auto& s = *impl_;
+    if (bridged(m->exchange, vh.name))
+        s.publish_to_hub(m->routing_key, m->properties().content_type, m->body);
+    return s.broker.publish(vh, std::move(m), res, s.now_ms());
+}
+
 hub::broker& amqp_server::broker() {
     return impl_->broker;
 }

@@ -576,3 +576,18 @@ def test_sys_topics_carries_the_200_most_published(srv):
     c.close()
     names = [t["name"] for t in topics]
     assert len(names) == 200 and names == sorted(names) and "cap.hot" in names
+
+
+def test_publish_to_amq_topic_crosses_the_hub_bridge(srv):
+    """POST /api/exchanges/%2F/amq.topic/publish routes as an AMQP client's basic.publish does:
+    the hub's subscribers of the routing key get it too (the amq.topic bridge)."""
+    sub = sse(srv.port, "/sub/mgmt.bridge")
+    try:
+        st, body, _ = api(srv.mport, "POST", "/api/exchanges/%2F/amq.topic/publish",
+                          body={"routing_key": "mgmt.bridge", "payload": "via the api",
+                                "payload_encoding": "string", "properties": {}})
+        assert st == 200, body
+        evs = sub.events(1, timeout=5)
+        assert [e["data"] for e in evs] == ["via the api"]
+    finally:
+        sub.s.close()

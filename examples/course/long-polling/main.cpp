@@ -8,7 +8,6 @@
 // (hub_shard::next_after: woken by the next step, nothing polled); a client that leaves drops
 // its wait at once, a server that stops answers it at once (503). An unknown job is a 404.
 #include "../polling_jobs.hpp"
-#include "switchyard/server/builtin.hpp"
 
 namespace {
 
@@ -44,28 +43,11 @@ struct hold : std::enable_shared_from_this<hold> {
 }  // namespace
 
 int main(int argc, char** argv) {
-    sy::app app;
-    course::job_ids ids;
-    std::uint64_t step_ms = 10000;
-    return sy::server::guard_startup("course-long-polling", [&] {
-        sy::server::cli_program prog;
-        prog.name = "course-long-polling";
-        prog.description = "course-long-polling: POST /submit, GET /checkstatus?jobId= holds";
-        prog.extra.push_back(
-            {"--step-ms", "time between two 10 % steps of a job", &step_ms, 1, 3'600'000});
-        app.config().listen = {"127.0.0.1:8080"};
-        app.config().static_dir.clear();
-        int code = 0;
-        if (!sy::server::parse_command_line(app.config(), argc, argv, code, prog)) return code;
-        app.post("/submit", [&](sy::http::request&, sy::http::response& res) {
-            course::submit(app, ids, sy::millis(step_ms), res);
-        });
-        app.get("/checkstatus", [&app](sy::http::request& req, sy::http::response& res) {
-            auto* ls = app.runtime()->current_loop();
-            auto topic = course::topic_of(req.query("jobId").value_or(""));
-            if (!ls || !ls->shard) return res.send(503, "no hub on this thread\n");
-            if (!topic) return res.send(404, "\n\nno such job\n\n", "text/plain");
-            auto h = std::make_shared<hold>(res, *ls, *topic);
+    return course::polling_program(
+        argc, argv, "course-long-polling",
+        "course-long-polling: POST /submit, GET /checkstatus?jobId= holds", 10000,
+        [](sy::http::response& res, sy::server::loop_state& ls, const std::string& topic) {
+            auto h = std::make_shared<hold>(res, ls, topic);
             res.on_abort([w = std::weak_ptr<hold>(h)] {
                 if (auto s = w.lock()) s->wait.reset();
             });
@@ -79,7 +61,7 @@ int main(int argc, char** argv) {
                 s->res.send(503, "\n\nserver shutting down\n\n", "text/plain");
             });
             course::newest_progress(
-                *ls->shard, *topic, [h](std::optional<std::uint64_t> p, std::uint64_t last) {
+                *ls.shard, topic, [h](std::optional<std::uint64_t> p, std::uint64_t last) {
                     if (h->res.closed() || h->res.finished()) return;
                     if (!p) return h->res.send(404, "\n\nno such job\n\n", "text/plain");
                     if (*p >= 100) {
@@ -89,8 +71,4 @@ int main(int argc, char** argv) {
                     h->wait_after(last);
                 });
         });
-        sy::server::install_gateway(app);
-        sy::server::install_builtin_routes(app, "", false);
-        return app.run();
-    });
 }

@@ -155,6 +155,10 @@ class amqp_server {
     /// (connection.close 320 "CONNECTION_FORCED - <reason>", the socket after close-ok or its
     /// deadline). false: no such connection.
     bool close_connection(std::uint64_t id, std::string_view reason);
+    /// Broker loop thread: publishes m as an AMQP client's basic.publish is routed (a publish
+    /// to amq.topic in vhost "/" also crosses the hub bridge): the management API's publish.
+    hub::broker_status publish(hub::broker_vhost& vh, std::shared_ptr<hub::broker_message> m,
+                               hub::publish_result& res);
     /// Broker loop thread: the configured users' check (authenticate_user over the options).
     bool authenticate(std::string_view user, std::string_view pass, bool loopback) const;
     /// Broker loop thread: runs fn once every record the store has accepted so far is on disk
