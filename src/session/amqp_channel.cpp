@@ -667,8 +667,7 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
     }
     msg->body = body;
     conn_.publish_received();
-    pending_publish pp{std::move(msg), p.mandatory,
-                       bridged(p.exchange, conn_.vhost().name),
+    pending_publish pp{std::move(msg), p.mandatory, bridged(p.exchange, conn_.vhost().name),
                        std::string(props.content_type)};
     if (tx_) {
         tx_publishes_.push_back(std::move(pp));  // routed at tx.commit
