@@ -160,6 +160,9 @@ const option_desc k_options[] = {
      "sampling interval of message rates and period of the sys.* stats topics (published only "
      "while subscribed; 0: off; min 100)",
      SY_REF(management.stats_interval_ms)},
+    {"management.sys_list_max", nullptr,
+     "rows of sys.topics (the most published) and sys.connections; GET /api/... lists all",
+     SY_REF(management.sys_list_max)},
 };
 #undef SY_REF
 

@@ -360,6 +360,17 @@ void send_list(http::response res, item_list items, const list_query& q) {
 }
 
 // Resources the loops own (not the broker): gathered by a post to each loop.
+/// The answer of GET /api/{connections|topics}/{name}: the listed item of that name, or 404.
+std::function<void(item_list)> send_named(http::response res, std::string name) {
+    return [res, name = std::move(name)](item_list l) mutable {
+        for (auto& it : l) {
+            const field* f = it.find("name");
+            if (f && f->text == name) return send_reply(res, reply{200, it.render(), {}});
+        }
+        send_reply(res, not_found());
+    };
+}
+
 bool serve_runtime(state& st, const call& c, http::response& res) {
     runtime& rt = *st.rt;
     const auto& s = c.seg;
@@ -369,32 +380,17 @@ bool serve_runtime(state& st, const call& c, http::response& res) {
         gather_connections(
             rt, [res, q](item_list l) mutable { send_list(std::move(res), std::move(l), q); });
     } else if (s.size() == 2 && s[0] == "connections" && c.method == http::method::get) {
-        gather_connections(rt, [res, name = s[1]](item_list l) mutable {
-            http::response r = std::move(res);  // the callback may be freed on another loop
-            for (auto& it : l) {
-                const field* f = it.find("name");
-                if (f && f->text == name) return send_reply(r, reply{200, it.render(), {}});
-            }
-            send_reply(r, not_found());
-        });
+        gather_connections(rt, send_named(res, s[1]));
     } else if (s.size() == 2 && s[0] == "connections" && c.method == http::method::del) {
         std::string why = c.reason.empty() ? "Closed via management plugin" : c.reason;
         close_connection(rt, s[1], why, [res](bool found) mutable {
-            http::response r = std::move(res);  // the callback may be freed on another loop
-            send_reply(r, found ? reply{204, {}, {}} : not_found());
+            send_reply(res, found ? reply{204, {}, {}} : not_found());
         });
     } else if (s.size() == 1 && s[0] == "topics") {
         gather_topics(
             rt, [res, q](item_list l) mutable { send_list(std::move(res), std::move(l), q); });
     } else if (s.size() == 2 && s[0] == "topics") {
-        gather_topics(rt, [res, name = s[1]](item_list l) mutable {
-            http::response r = std::move(res);  // the callback may be freed on another loop
-            for (auto& it : l) {
-                const field* f = it.find("name");
-                if (f && f->text == name) return send_reply(r, reply{200, it.render(), {}});
-            }
-            send_reply(r, not_found());
-        });
+        gather_topics(rt, send_named(res, s[1]));
     } else if (s.size() == 1 && s[0] == "listeners") {
         send_list(res, listener_items(rt), q);
     } else if (s.size() == 1 && s[0] == "loops") {
@@ -417,12 +413,20 @@ bool serve_runtime(state& st, const call& c, http::response& res) {
     return true;
 }
 
-void serve_api(state& st, http::request& req, http::response& res) {
+/// The authenticated user, or nullopt with the 401 already answered (the API's and the
+/// dashboard's actions' one check).
+std::optional<std::string> authorize(const state& st, http::request& req, http::response& res) {
     auto user = authenticate(st, req);
     if (!user) {
         res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
-        return send_reply(res, error_reply(401, "not_authorised", "Login failed"));
+        send_reply(res, error_reply(401, "not_authorised", "Login failed"));
     }
+    return user;
+}
+
+void serve_api(state& st, http::request& req, http::response& res) {
+    auto user = authorize(st, req, res);
+    if (!user) return;
     auto seg = api_segments(req.raw_path());
     if (!seg) return send_reply(res, error_reply(400, "bad_request", "malformed path"));
     call c;
@@ -464,14 +468,6 @@ void add_api(http::router& r, const std::shared_ptr<state>& st) {
           [st](http::request& req, http::response& res) { serve_api(*st, req, res); });
 }
 
-/// A request the API's Basic check refused is answered 401 here (false).
-bool authorized(const state& st, http::request& req, http::response& res) {
-    if (authenticate(st, req)) return true;
-    res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
-    send_reply(res, error_reply(401, "not_authorised", "Login failed"));
-    return false;
-}
-
 /// The dashboard on the management listener: the page and its assets from the static dir, the
 /// server's own sys.* topics as SSE (what the page subscribes to; other topics are the main
 /// port's), and its two actions behind the API's Basic auth: publish to a topic and, with
@@ -496,7 +492,7 @@ void add_dashboard(sy::app& app, http::router& r, const std::shared_ptr<state>& 
     });
     r.post("/pub/:topic", [st](http::request& req, http::response& res) {
         loop_state* ls = current_loop_state();
-        if (!authorized(*st, req, res)) return;
+        if (!authorize(*st, req, res)) return;
         if (!ls || !ls->shard) {
             res.send(503, "no hub on this thread\n");
             return;
@@ -506,7 +502,7 @@ void add_dashboard(sy::app& app, http::router& r, const std::shared_ptr<state>& 
     if (cfg.debug_stall) {
         auto stall = stall_handler(app);
         r.post("/debug/stall", [st, stall](http::request& req, http::response& res) {
-            if (authorized(*st, req, res)) stall(req, res);
+            if (authorize(*st, req, res)) stall(req, res);
         });
     }
 }
@@ -551,7 +547,7 @@ void install_management(sy::app& app) {
         const management_config& mc = rt.config().management;
         st->rt = &rt;
         st->users = amqp_users_of(rt.config().amqp);
-        st->interval_ms = std::max<std::uint64_t>(mc.stats_interval_ms, 100);
+        st->interval_ms = std::max(mc.stats_interval_ms, system_topics::k_min_interval_ms);
         st->sampler = std::make_unique<rate_sampler>();
         const bool listen = !mc.listen.empty();
         if (!listen && !mc.on_main_port) return;  // not served: no sampling either

@@ -362,10 +362,10 @@ void add_management_topics(system_topics& sys) {
     sys.add("queues",
             [wrap](runtime& rt, reply_fn r) { management_queues_json(rt, wrap(std::move(r))); });
     sys.add("topics", [wrap](runtime& rt, reply_fn r) {
-        management_topics_json(rt, wrap(std::move(r)), k_sys_topics_max);
+        management_topics_json(rt, wrap(std::move(r)), rt.config().management.sys_list_max);
     });
     sys.add("connections", [wrap](runtime& rt, reply_fn r) {
-        management_connections_json(rt, wrap(std::move(r)), k_sys_connections_max);
+        management_connections_json(rt, wrap(std::move(r)), rt.config().management.sys_list_max);
     });
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -284,45 +285,48 @@ void check_route(const route_spec& s, const std::string& origin) {
 
 }  // namespace
 
-std::string template_pattern(std::string_view t) {
+namespace {
+/// The template's '.'-separated tokens joined again, each `:name` token replaced by
+/// param(name, only) (only: the template is that one token); a nullopt from param makes the
+/// whole result empty.
+template <typename Param>
+std::string substitute(std::string_view t, Param&& param) {
+    constexpr auto npos = std::string_view::npos;
     std::string out;
     std::size_t i = 0;
     while (true) {
-        std::size_t e = t.find('.', i);
-        std::string_view tok = t.substr(i, e == std::string_view::npos ? e : e - i);
+        const std::size_t e = t.find('.', i);
+        const std::string_view tok = t.substr(i, e == npos ? e : e - i);
         if (!tok.empty() && tok.front() == ':') {
-            out += e == std::string_view::npos && i == 0 ? ">" : "*";
+            std::optional<std::string> v = param(tok.substr(1), i == 0 && e == npos);
+            if (!v) return {};
+            out += *v;
         } else {
             out += tok;
         }
-        if (e == std::string_view::npos) return out;
+        if (e == npos) return out;
         out += '.';
         i = e + 1;
     }
 }
+}  // namespace
+
+std::string template_pattern(std::string_view t) {
+    return substitute(t, [](std::string_view, bool only) {
+        return std::optional<std::string>(only ? ">" : "*");
+    });
+}
 
 std::string expand_topic(std::string_view t, const http::request& req) {
-    const bool whole = !t.empty() && t.front() == ':' && t.find('.') == std::string_view::npos;
-    std::string out;
-    std::size_t i = 0;
-    while (true) {
-        std::size_t e = t.find('.', i);
-        std::string_view tok = t.substr(i, e == std::string_view::npos ? e : e - i);
-        if (!tok.empty() && tok.front() == ':') {
-            std::string v(req.param(tok.substr(1)));
-            if (v.empty()) return {};
-            // Inside a template a value is topic tokens, never a wildcard; a template that is
-            // one parameter (GET /sub/{pattern}) takes a pattern as it is.
-            if (!whole && v.find_first_of("*>") != std::string::npos) return {};
-            std::replace(v.begin(), v.end(), '/', '.');
-            out += v;
-        } else {
-            out += tok;
-        }
-        if (e == std::string_view::npos) return out;
-        out += '.';
-        i = e + 1;
-    }
+    return substitute(t, [&req](std::string_view name, bool only) -> std::optional<std::string> {
+        std::string v(req.param(name));
+        if (v.empty()) return std::nullopt;
+        // Inside a template a value is topic tokens, never a wildcard; a template that is one
+        // parameter (GET /sub/{pattern}) takes a pattern as it is.
+        if (!only && v.find_first_of("*>") != std::string::npos) return std::nullopt;
+        std::replace(v.begin(), v.end(), '/', '.');
+        return v;
+    });
 }
 
 std::vector<hub::topic_rule> route_topic_rules(const std::vector<route_config>& rs) {

@@ -95,6 +95,7 @@ struct management_config {
     std::vector<std::string> listen;         // empty: no management listener
     bool on_main_port = false;               // also serve /api/ and /admin on the HTTP listeners
     std::uint64_t stats_interval_ms = 1000;  // rate sampling and sys.* period; 0: sys.* off
+    std::uint64_t sys_list_max = 200;        // rows of sys.topics and sys.connections (dashboard)
 };
 
 /// One [[routes]] table (docs/routes.md): a URL pattern and the hub topics it serves. Topic

@@ -39,12 +39,10 @@ void management_topics_json(runtime& rt, json_done done, std::size_t max_items =
 void management_connections_json(runtime& rt, json_done done, std::size_t max_items = 0);
 void management_listeners_json(runtime& rt, json_done done);
 
-/// Registers sys.queues, sys.topics (the k_sys_topics_max most published) and sys.connections
-/// (at most k_sys_connections_max) on the
+/// Registers sys.queues, sys.topics (the management.sys_list_max most published) and
+/// sys.connections (at most management.sys_list_max) on the
 /// server's stats topics (sys.stats carries the listeners): the JSON of the matching GET /api/...
 /// each stats interval, only while the topic has a subscriber (the /admin dashboard's tables).
-inline constexpr std::size_t k_sys_connections_max = 200;
-inline constexpr std::size_t k_sys_topics_max = 200;
 void add_management_topics(system_topics& sys);
 
 }  // namespace sy::server
