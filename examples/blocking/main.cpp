@@ -51,7 +51,7 @@ std::string reply(const char* where, unsigned ms, long n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    sy::app app;
+    sy::server::app app;
     app.get("/", [](sy::http::request&, sy::http::response& res) {
         res.send(200, "ok\n", "text/plain");
     });

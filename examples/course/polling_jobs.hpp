@@ -74,7 +74,7 @@ inline void advance(sy::core::loop& l, std::string topic, std::uint64_t pct, sy:
 }
 
 /// POST /submit (the course's text).
-inline void submit(sy::app& a, job_ids& ids, sy::millis step, sy::http::response& res) {
+inline void submit(sy::server::app& a, job_ids& ids, sy::millis step, sy::http::response& res) {
     sy::server::loop_state* ls = a.runtime()->current_loop();
     if (!ls || !ls->shard) return res.send(503, "no hub on this thread\n");
     const std::string n = std::to_string(ids.next(wall_ms()));
@@ -101,7 +101,7 @@ void newest_progress(sy::hub::hub_shard& shard, const std::string& topic, Done d
 template <typename Check>
 int polling_program(int argc, char** argv, const char* name, const char* description,
                     std::uint64_t default_step_ms, Check check) {
-    sy::app app;
+    sy::server::app app;
     job_ids ids;
     std::uint64_t step_ms = default_step_ms;
     return sy::server::guard_startup(name, [&] {

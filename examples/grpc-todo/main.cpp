@@ -43,28 +43,26 @@ class todo_store {
 }  // namespace
 
 int main(int argc, char** argv) {
-    sy::app app;
+    sy::server::app app;
     todo_store store;
-    sy::grpc::service todo("todoPackage.Todo");
+    sy::rpc::service todo("todoPackage.Todo");
     todo.unary<TodoItem, TodoItem>(
-        "createTodo",
-        [&store](const TodoItem& in, sy::grpc::context&) -> sy::grpc::result<TodoItem> {
+        "createTodo", [&store](const TodoItem& in, sy::rpc::context&) -> sy::rpc::result<TodoItem> {
             return store.add(in);
         });
     todo.unary<voidNoParam, TodoItems>(
-        "readTodos",
-        [&store](const voidNoParam&, sy::grpc::context&) -> sy::grpc::result<TodoItems> {
+        "readTodos", [&store](const voidNoParam&, sy::rpc::context&) -> sy::rpc::result<TodoItems> {
             return store.all();
         });
     todo.server_stream<voidNoParam, TodoItem>(
-        "readTodosStream", [&store](const voidNoParam&, sy::grpc::writer<TodoItem>& w) {
+        "readTodosStream", [&store](const voidNoParam&, sy::rpc::writer<TodoItem>& w) {
             TodoItems all = store.all();  // named: items() is a view into it
             for (const TodoItem& t : all.items()) w.write(t);
         });  // returning drops the writer: the call ends with OK
     todo.install(app);
 
-    sy::grpc::health health;
-    health.set("todoPackage.Todo", sy::grpc::serving_status::serving);
+    sy::rpc::health health;
+    health.set("todoPackage.Todo", sy::rpc::serving_status::serving);
     health.install(app.router());
     return app.run(argc, argv);
 }

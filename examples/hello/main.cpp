@@ -3,7 +3,7 @@
 #include "switchyard/server/app.hpp"
 
 int main(int argc, char** argv) {
-    sy::app app;
+    sy::server::app app;
     app.get("/", [](sy::http::request&, sy::http::response& res) {
         res.send(200, "Hello, World!", "text/plain");
     });

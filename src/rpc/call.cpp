@@ -8,7 +8,7 @@
 #include "switchyard/proto/grpc/metadata.hpp"
 #include "switchyard/rpc/call_stats.hpp"
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 namespace {
 
@@ -21,15 +21,15 @@ bool accepts_gzip(const http::request& req) {
     return v->find("gzip") != std::string_view::npos;
 }
 
-void set_fields(http::response& res, const field_list& fields) {
-    for (const field& f : fields) res.set_header(f.name, f.value);
+void set_fields(http::response& res, const grpc::field_list& fields) {
+    for (const grpc::field& f : fields) res.set_header(f.name, f.value);
 }
 
 }  // namespace
 
 void reply_trailers_only(http::response& res, const status& s) {
     if (res.headers_sent() || res.closed()) return;
-    set_fields(res, trailers_only(s.code, s.message));
+    set_fields(res, grpc::trailers_only(s.code, s.message));
     res.begin(200, {}, std::uint64_t{0});
     res.end();
 }
@@ -38,8 +38,8 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
                                    method_kind kind, core::loop* loop) {
     // PROTOCOL-HTTP2.md: "If Content-Type does not begin with application/grpc, gRPC servers
     // SHOULD respond with HTTP status of 415". Sub-types we cannot decode get a gRPC status.
-    auto ct = classify_content_type(req.header("content-type").value_or(""));
-    if (ct == content_type_kind::not_grpc) {
+    auto ct = grpc::classify_content_type(req.header("content-type").value_or(""));
+    if (ct == grpc::content_type_kind::not_grpc) {
         res.send(415, "Unsupported Media Type: expected application/grpc\n");
         return nullptr;
     }
@@ -48,25 +48,26 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
         count_call(opts.method_id, s.code);
         reply_trailers_only(res, s);
     };
-    if (ct == content_type_kind::grpc_other) {
-        refuse({status_code::unimplemented, "only application/grpc+proto"});
+    if (ct == grpc::content_type_kind::grpc_other) {
+        refuse({grpc::status_code::unimplemented, "only application/grpc+proto"});
         return nullptr;
     }
-    compression in = compression::identity;
+    grpc::compression in = grpc::compression::identity;
     if (auto enc = req.header("grpc-encoding")) {
-        auto parsed = parse_encoding(*enc);
+        auto parsed = grpc::parse_encoding(*enc);
         if (!parsed) {
             res.set_header("grpc-accept-encoding", accept_encodings);
-            refuse({status_code::unimplemented, "unsupported grpc-encoding " + std::string(*enc)});
+            refuse({grpc::status_code::unimplemented,
+                    "unsupported grpc-encoding " + std::string(*enc)});
             return nullptr;
         }
         in = *parsed;
     }
     std::optional<std::chrono::nanoseconds> timeout;
     if (auto t = req.header("grpc-timeout")) {
-        auto parsed = parse_timeout(*t);
+        auto parsed = grpc::parse_timeout(*t);
         if (!parsed) {
-            refuse({status_code::internal, "malformed grpc-timeout"});
+            refuse({grpc::status_code::internal, "malformed grpc-timeout"});
             return nullptr;
         }
         timeout = *parsed;
@@ -75,12 +76,13 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
     }
     auto c = std::make_shared<call>(req, std::move(res), opts, kind);
     c->in_encoding_ = in;
-    if (in == compression::gzip && accepts_gzip(req)) c->out_encoding_ = compression::gzip;
+    if (in == grpc::compression::gzip && accepts_gzip(req))
+        c->out_encoding_ = grpc::compression::gzip;
     // limits.max_body (request::max_body) bounds each request message, as it bounds a body.
-    c->dec_ = decoder({.max_message_size = static_cast<std::size_t>(
-                           std::min<std::uint64_t>(opts.max_receive_message_size, req.max_body())),
-                       .max_inflated_size = opts.max_inflated_size,
-                       .encoding = in});
+    c->dec_ = grpc::decoder({.max_message_size = static_cast<std::size_t>(std::min<std::uint64_t>(
+                                 opts.max_receive_message_size, req.max_body())),
+                             .max_inflated_size = opts.max_inflated_size,
+                             .encoding = in});
     std::weak_ptr<call> weak = c;
     c->res_.on_abort([weak] {
         if (auto self = weak.lock()) self->on_transport_abort();
@@ -104,7 +106,8 @@ call::call(http::request& req, http::response res, const call_options& opts, met
 
 call::~call() {
     // Every handle is gone and nobody answered: the handler lost the call.
-    if (!finished_ && !cancelled_) finish({status_code::internal, "handler dropped the call"});
+    if (!finished_ && !cancelled_)
+        finish({grpc::status_code::internal, "handler dropped the call"});
     if (loop_ && deadline_timer_.valid()) loop_->cancel_timer(deadline_timer_);
 }
 
@@ -143,7 +146,7 @@ void call::on_cancel(std::function<void()> fn) {
 bool call::begin_response() {
     if (started_) return true;
     if (res_.closed() || res_.headers_sent()) return false;
-    set_fields(res_, response_headers(out_encoding_));
+    set_fields(res_, grpc::response_headers(out_encoding_));
     res_.set_header("grpc-accept-encoding", accept_encodings);
     started_ = res_.begin(200);
     return started_;
@@ -152,20 +155,20 @@ bool call::begin_response() {
 bool call::send_prefixed(std::string& framed) {
     if (finished_ || cancelled_ || framed.size() < 5) return false;
     std::size_t n = framed.size() - 5;
-    if (out_encoding_ == compression::gzip && n >= opts_.min_compress_size) {
+    if (out_encoding_ == grpc::compression::gzip && n >= opts_.min_compress_size) {
         scratch_.clear();
         byte_view payload(reinterpret_cast<const std::uint8_t*>(framed.data()) + 5, n);
-        if (!gzip_compress(payload, scratch_)) {
-            finish({status_code::internal, "compression failed"});
+        if (!grpc::gzip_compress(payload, scratch_)) {
+            finish({grpc::status_code::internal, "compression failed"});
             return false;
         }
         framed.resize(5 + scratch_.size());
         std::memcpy(framed.data() + 5, scratch_.data(), scratch_.size());
         n = scratch_.size();
-        auto p = encode_prefix(static_cast<std::uint32_t>(n), true);
+        auto p = grpc::encode_prefix(static_cast<std::uint32_t>(n), true);
         std::memcpy(framed.data(), p.data(), p.size());
     } else {
-        auto p = encode_prefix(static_cast<std::uint32_t>(n), false);
+        auto p = grpc::encode_prefix(static_cast<std::uint32_t>(n), false);
         std::memcpy(framed.data(), p.data(), p.size());
     }
     if (!begin_response()) return false;
@@ -180,7 +183,7 @@ bool call::send_message(byte_view msg) {
 }
 
 bool call::send_framed(shared_bytes framed) {
-    if (finished_ || cancelled_ || out_encoding_ != compression::identity) return false;
+    if (finished_ || cancelled_ || out_encoding_ != grpc::compression::identity) return false;
     if (!begin_response()) return false;
     ++sent_;
     return res_.write(std::move(framed)) != http::write_status::closed;
@@ -214,7 +217,7 @@ void call::finish(const status& s) {
             reply_trailers_only(res_, s);
         } else {
             http::header_map trailers;
-            for (const field& f : response_trailers(s.code, s.message))
+            for (const grpc::field& f : grpc::response_trailers(s.code, s.message))
                 trailers.add(f.name, f.value);
             for (auto& [n, v] : trailers_) trailers.add(n, v);
             res_.end(&trailers);
@@ -244,13 +247,13 @@ void call::start_reading() {
 
 void call::on_body_chunk(byte_view chunk) {
     while (!chunk.empty() && !finished_ && !cancelled_) {
-        message msg;
-        decode_result r = dec_.feed(chunk, msg);
+        grpc::message msg;
+        grpc::decode_result r = dec_.feed(chunk, msg);
         chunk = chunk.subspan(r.consumed);
-        if (r.out == outcome::need_more) return;
-        if (r.out == outcome::error) {
-            error e = dec_.last_error();
-            finish({status_for(e), describe(e)});
+        if (r.out == grpc::outcome::need_more) return;
+        if (r.out == grpc::outcome::error) {
+            grpc::error e = dec_.last_error();
+            finish({grpc::status_for(e), describe(e)});
             return;
         }
         ++received_;
@@ -262,9 +265,9 @@ void call::on_body_chunk(byte_view chunk) {
     }
 }
 
-std::string call::describe(error e) const {
+std::string call::describe(grpc::error e) const {
     // grpc-go's wording, so clients' logs read the same against either server.
-    if (e == error::message_too_large)
+    if (e == grpc::error::message_too_large)
         return "grpc: received message larger than max (" + std::to_string(dec_.declared_length()) +
                " vs. " + std::to_string(dec_.max_message_size()) + ")";
     return std::string(to_string(e));
@@ -272,8 +275,8 @@ std::string call::describe(error e) const {
 
 void call::on_body_end() {
     if (finished_ || cancelled_) return;
-    if (dec_.state() != decode_state::prefix || dec_.offset() != 0) {
-        finish({status_code::internal, "request stream ended inside a message"});
+    if (dec_.state() != grpc::decode_state::prefix || dec_.offset() != 0) {
+        finish({grpc::status_code::internal, "request stream ended inside a message"});
         return;
     }
     auto half_close = std::move(on_half_close_);
@@ -290,7 +293,7 @@ void call::on_transport_abort() {
 
 void call::on_deadline() {
     deadline_timer_ = {};
-    end_early({status_code::deadline_exceeded, "deadline exceeded"});
+    end_early({grpc::status_code::deadline_exceeded, "deadline exceeded"});
 }
 
 void call::end_early(const status& s) {
@@ -304,13 +307,13 @@ void call::end_early(const status& s) {
 }
 
 void call::on_server_shutdown() {
-    end_early({status_code::unavailable, "server shutting down"});
+    end_early({grpc::status_code::unavailable, "server shutting down"});
 }
 
 void call::cancel() {
     if (cancelled_) return;
     cancelled_ = true;
-    if (!finished_) count_call(opts_.method_id, status_code::cancelled);  // the client left
+    if (!finished_) count_call(opts_.method_id, grpc::status_code::cancelled);  // the client left
     auto fn = std::move(on_cancel_);
     auto keep = shared_from_this();
     release();
@@ -336,4 +339,4 @@ void call::release() {
     auto self = std::move(self_);
 }
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

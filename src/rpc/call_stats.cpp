@@ -5,7 +5,7 @@
 
 #include "switchyard/core/loop.hpp"
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 namespace {
 
@@ -41,19 +41,19 @@ std::vector<method_name> method_names() {
 call_counters::call_counters(std::size_t methods)
     : methods_(methods), counts_(std::make_unique<core::counter[]>(methods * status_codes)) {}
 
-void call_counters::count(unsigned method, status_code c) {
+void call_counters::count(unsigned method, grpc::status_code c) {
     const std::size_t m = method < methods_ ? method : 0;
     const auto code = static_cast<std::size_t>(c);
     if (code < status_codes) counts_[m * status_codes + code].add();
 }
 
-std::uint64_t call_counters::get(unsigned method, status_code c) const {
+std::uint64_t call_counters::get(unsigned method, grpc::status_code c) const {
     const auto code = static_cast<std::size_t>(c);
     if (method >= methods_ || code >= status_codes) return 0;
     return counts_[method * status_codes + code].get();
 }
 
-void count_call(unsigned method, status_code c) {
+void count_call(unsigned method, grpc::status_code c) {
     core::loop* l = core::loop::current();
     if (!l) return;
     call_counters* cc = l->slot<call_counters>();
@@ -69,4 +69,4 @@ const call_counters* counters_of(const core::loop& l) {
     return l.slot<call_counters>();
 }
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

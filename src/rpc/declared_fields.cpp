@@ -4,7 +4,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/unknown_field_set.h>
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 namespace {
 
@@ -89,4 +89,4 @@ bool only_declared_fields(google::protobuf::Message& m) {  // NOLINT(misc-no-rec
     return true;
 }
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

@@ -7,7 +7,7 @@
 
 #include "switchyard/rpc/service.hpp"
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 namespace pb = ::grpc::health::v1;
 
@@ -62,7 +62,7 @@ void health::install(http::router& r) {
         [this](const pb::HealthCheckRequest& in, context&) -> result<pb::HealthCheckResponse> {
             serving_status st;
             if (!get(in.service(), st))
-                return fail(status_code::not_found, "unknown service " + in.service());
+                return fail(grpc::status_code::not_found, "unknown service " + in.service());
             return reply(to_pb(st));
         });
     s.server_stream<pb::HealthCheckRequest, pb::HealthCheckResponse>(
@@ -77,4 +77,4 @@ void health::install(http::router& r) {
     s.install(r);
 }
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

@@ -5,12 +5,12 @@
 
 #include <stdexcept>
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 namespace {
 
 bool is_grpc_request(const http::request& req) {
-    return is_grpc_content_type(req.header("content-type").value_or(""));
+    return grpc::is_grpc_content_type(req.header("content-type").value_or(""));
 }
 
 void unimplemented(http::request& req, http::response& res) {
@@ -18,9 +18,9 @@ void unimplemented(http::request& req, http::response& res) {
         res.send(404, "Not Found\n");
         return;
     }
-    count_call(0, status_code::unimplemented);  // "unknown": label values stay bounded
-    reply_trailers_only(res,
-                        {status_code::unimplemented, "unknown method " + std::string(req.path())});
+    count_call(0, grpc::status_code::unimplemented);  // "unknown": label values stay bounded
+    reply_trailers_only(
+        res, {grpc::status_code::unimplemented, "unknown method " + std::string(req.path())});
 }
 
 }  // namespace
@@ -65,4 +65,4 @@ void install_unimplemented_fallback(http::router& r) {
     }
 }
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

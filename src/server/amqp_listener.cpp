@@ -222,7 +222,7 @@ std::vector<session::amqp_user> amqp_users_of(const amqp_config& c) {
     return users;
 }
 
-void install_amqp(sy::app& app) {
+void install_amqp(app& app) {
     app.on_runtime([](runtime& rt) {
         const amqp_config& ac = rt.config().amqp;
         if (ac.listen.empty()) return;

@@ -4,7 +4,7 @@
 
 #include "switchyard/base/log.hpp"
 
-namespace sy {
+namespace sy::server {
 
 app::app() = default;
 app::~app() = default;
@@ -57,4 +57,4 @@ int app::run_runtime() {
     return rt_->run();
 }
 
-}  // namespace sy
+}  // namespace sy::server

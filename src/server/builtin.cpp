@@ -54,7 +54,7 @@ std::string describe_connection(std::size_t loop, net::connection& c) {
     return out;
 }
 
-void debug_connections(sy::app& a, http::request&, http::response& res) {
+void debug_connections(app& a, http::request&, http::response& res) {
     struct gather {
         std::mutex mu;  // loops append concurrently; debug path only, not per message
         std::vector<std::string> items;
@@ -106,7 +106,7 @@ http::handler admin_page(const std::string& static_dir) {
     };
 }
 
-http::handler stall_handler(sy::app& a) {
+http::handler stall_handler(app& a) {
     return [&a](http::request& req, http::response& res) {
         auto ms = std::min<std::uint64_t>(query_u64(req, "ms", 2000), 60000);
         a.runtime()->stall_accept(ms);
@@ -114,7 +114,7 @@ http::handler stall_handler(sy::app& a) {
     };
 }
 
-void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall) {
+void install_builtin_routes(app& a, const std::string& static_dir, bool allow_stall) {
     auto& r = a.router();
     r.post("/echo", [](http::request& req, http::response& res) {
         auto type = req.header("content-type").value_or("application/octet-stream");

@@ -166,7 +166,7 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
     bool done_ = false;
 };
 
-void messages_handler(sy::app& a, http::request& req, http::response& res) {
+void messages_handler(app& a, http::request& req, http::response& res) {
     loop_state* ls = a.runtime()->current_loop();
     if (!ls || !ls->shard) {
         res.send(503, "no hub on this thread\n");
@@ -202,7 +202,7 @@ void messages_handler(sy::app& a, http::request& req, http::response& res) {
                        });
 }
 
-void stats_handler(sy::app& a, http::request& req, http::response& res) {
+void stats_handler(app& a, http::request& req, http::response& res) {
     loop_state* ls = a.runtime()->current_loop();
     if (!ls || !ls->shard) {
         res.send(503, "no hub on this thread\n");
@@ -332,7 +332,7 @@ session::push_counters* push_counters_of(const loop_state& ls) {
     return counters_for(ls);
 }
 
-void gateway::stream_sse(sy::app& a, http::request& req, http::response& res,
+void gateway::stream_sse(app& a, http::request& req, http::response& res,
                          std::string_view pattern) {
     loop_state* ls = a.runtime() ? a.runtime()->current_loop() : nullptr;
     if (!ls || !ls->shard) return res.send(503, "no hub on this thread\n");
@@ -342,7 +342,7 @@ void gateway::stream_sse(sy::app& a, http::request& req, http::response& res,
     serve_sse_pattern(a.runtime()->config(), req, res, std::string(pattern), true, false, true);
 }
 
-void install_gateway(sy::app& a) {
+void install_gateway(app& a) {
     a.on_runtime([](runtime& rt) {
         rt.on_loop_start([](loop_state& ls) { ls.loop->emplace_slot<session::push_counters>(); });
         register_gateway_metrics(rt);

@@ -50,7 +50,7 @@ shared_bytes frame_event(const hub::message& m) {
     return out;
 }
 
-grpc::status topic_status(hub::topic_error e) {
+rpc::status topic_status(hub::topic_error e) {
     return {status_code::invalid_argument, "invalid topic: " + std::string(hub::to_string(e))};
 }
 
@@ -84,7 +84,7 @@ class event_framer final : public session::push_framer {
 // The call's cancel (client gone, deadline, server shutdown: UNAVAILABLE) is the close.
 class writer_target final : public session::push_target {
   public:
-    writer_target(grpc::writer<pb::Event> w, core::loop& l) : w_(std::move(w)), loop_(&l) {}
+    writer_target(rpc::writer<pb::Event> w, core::loop& l) : w_(std::move(w)), loop_(&l) {}
 
     bool open(std::shared_ptr<session::push_events> owner) override {
         if (w_.finished() || w_.cancelled()) return false;
@@ -98,7 +98,7 @@ class writer_target final : public session::push_target {
     }
     bool is_open() const override { return ev_ && !w_.finished() && !w_.cancelled(); }
     void write(shared_bytes b) override {
-        grpc::context& c = w_.ctx();
+        rpc::context& c = w_.ctx();
         if (c.response_encoding() == grpc::compression::identity) {
             c.send_framed(std::move(b));
         } else if (b.size() >= 5) {
@@ -120,7 +120,7 @@ class writer_target final : public session::push_target {
     core::loop& loop() const override { return *loop_; }
 
   private:
-    static grpc::status status_of(session::push_end why, std::string_view detail) {
+    static rpc::status status_of(session::push_end why, std::string_view detail) {
         switch (why) {
             case session::push_end::slow:
                 return {status_code::resource_exhausted, std::string(detail)};
@@ -144,13 +144,13 @@ class writer_target final : public session::push_target {
         keep_ = nullptr;
     }
 
-    grpc::writer<pb::Event> w_;
+    rpc::writer<pb::Event> w_;
     core::loop* loop_;
     session::push_events* ev_ = nullptr;
     std::shared_ptr<session::push_events> keep_;
 };
 
-hub::hub_shard* current_shard(sy::app& a) {
+hub::hub_shard* current_shard(app& a) {
     server::runtime* rt = a.runtime();
     if (!rt) return nullptr;
     loop_state* ls = rt->current_loop();
@@ -165,7 +165,7 @@ status_code status_of(hub::publish_error e) {
     return status_code::invalid_argument;
 }
 
-void publish(sy::app& a, const pb::PublishRequest& in, grpc::unary_reply<pb::PublishReply> reply) {
+void publish(app& a, const pb::PublishRequest& in, rpc::unary_reply<pb::PublishReply> reply) {
     hub::hub_shard* shard = current_shard(a);
     if (!shard) {
         reply.fail({status_code::unavailable, "hub not running"});
@@ -185,7 +185,7 @@ void publish(sy::app& a, const pb::PublishRequest& in, grpc::unary_reply<pb::Pub
         });
 }
 
-void subscribe(sy::app& a, const pb::SubscribeRequest& in, grpc::writer<pb::Event>& w) {
+void subscribe(app& a, const pb::SubscribeRequest& in, rpc::writer<pb::Event>& w) {
     hub::hub_shard* shard = current_shard(a);
     core::loop* l = core::loop::current();
     if (!shard || !l) {
@@ -205,7 +205,7 @@ void subscribe(sy::app& a, const pb::SubscribeRequest& in, grpc::writer<pb::Even
                         std::make_unique<event_framer>(), std::move(sub));
 }
 
-void stats(sy::app& a, const pb::StatsRequest& in, grpc::unary_reply<pb::TopicStats> reply) {
+void stats(app& a, const pb::StatsRequest& in, rpc::unary_reply<pb::TopicStats> reply) {
     hub::hub_shard* shard = current_shard(a);
     if (!shard) {
         reply.fail({status_code::unavailable, "hub not running"});
@@ -231,23 +231,23 @@ void stats(sy::app& a, const pb::StatsRequest& in, grpc::unary_reply<pb::TopicSt
 
 }  // namespace
 
-void install_grpc_hub(sy::app& a) {
-    grpc::service s("switchyard.v1.Hub");
+void install_grpc_hub(app& a) {
+    rpc::service s("switchyard.v1.Hub");
     s.unary_async<pb::PublishRequest, pb::PublishReply>(
-        "Publish", [&a](const pb::PublishRequest& in, grpc::unary_reply<pb::PublishReply> r) {
+        "Publish", [&a](const pb::PublishRequest& in, rpc::unary_reply<pb::PublishReply> r) {
             publish(a, in, std::move(r));
         });
     s.server_stream<pb::SubscribeRequest, pb::Event>(
         "Subscribe",
-        [&a](const pb::SubscribeRequest& in, grpc::writer<pb::Event>& w) { subscribe(a, in, w); });
+        [&a](const pb::SubscribeRequest& in, rpc::writer<pb::Event>& w) { subscribe(a, in, w); });
     s.unary_async<pb::StatsRequest, pb::TopicStats>(
-        "Stats", [&a](const pb::StatsRequest& in, grpc::unary_reply<pb::TopicStats> r) {
+        "Stats", [&a](const pb::StatsRequest& in, rpc::unary_reply<pb::TopicStats> r) {
             stats(a, in, std::move(r));
         });
     s.install(a.router());
     // One health table for the process; it lives as long as the router (the program).
-    static grpc::health health;
-    health.set("switchyard.v1.Hub", grpc::serving_status::serving);
+    static rpc::health health;
+    health.set("switchyard.v1.Hub", rpc::serving_status::serving);
     health.install(a.router());
 }
 

@@ -182,14 +182,14 @@ T* on_loop0(runtime* rt) {
     return rt->loop_at(0).loop->slot<T>();
 }
 
-jobs_service* owner_of_jobs(sy::app& a) {
+jobs_service* owner_of_jobs(app& a) {
     return on_loop0<jobs_service>(a.runtime());
 }
 
 /// Runs fn(owner, reply) on the owner loop; the reply answers this request on its loop.
 /// undelivered(answer) runs on the owner loop when the client had gone when the answer came.
 template <typename Fn>
-void on_owner(sy::app& a, http::response& res, Fn fn,
+void on_owner(app& a, http::response& res, Fn fn,
               std::function<void(jobs_owner&, const job_answer&)> undelivered = {}) {
     loop_state* ls = current_loop_state();
     jobs_service* o = owner_of_jobs(a);
@@ -239,7 +239,7 @@ void register_jobs_metrics(runtime& rt) {
 
 }  // namespace
 
-void install_jobs(sy::app& a) {
+void install_jobs(app& a) {
     a.on_runtime([&a](runtime& rt) {
         // A queue name an AMQP client could declare: not empty (that would be server-named),
         // not amq.* (reserved, 403), a shortstr with ".reports" appended.

@@ -472,7 +472,7 @@ void add_api(http::router& r, const std::shared_ptr<state>& st) {
 /// server's own sys.* topics as SSE (what the page subscribes to; other topics are the main
 /// port's), and its two actions behind the API's Basic auth: publish to a topic and, with
 /// debug_stall, stall accepting.
-void add_dashboard(sy::app& app, http::router& r, const std::shared_ptr<state>& st) {
+void add_dashboard(app& app, http::router& r, const std::shared_ptr<state>& st) {
     const server_config& cfg = app.config();
     if (!cfg.static_dir.empty()) {
         r.get("/admin", admin_page(cfg.static_dir));
@@ -535,7 +535,7 @@ void install_listener(runtime& rt, const std::shared_ptr<state>& st) {
 
 namespace sy::server {
 
-void install_management(sy::app& app) {
+void install_management(app& app) {
     using namespace mgmt;
     auto st = std::make_shared<state>();
     const server_config& cfg = app.config();

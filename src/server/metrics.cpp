@@ -268,12 +268,12 @@ void add_grpc(runtime& rt) {
          {"service", "method", "code"},
          false},
         [&rt](metrics::emitter& e) {
-            const auto names = grpc::method_names();
+            const auto names = rpc::method_names();
             for (unsigned m = 0; m < names.size(); ++m) {
-                for (std::size_t c = 0; c < grpc::status_codes; ++c) {
+                for (std::size_t c = 0; c < rpc::status_codes; ++c) {
                     const auto code = static_cast<grpc::status_code>(c);
                     const std::uint64_t n = sum_loops(rt, [m, code](loop_state& l) {
-                        const auto* cc = l.loop ? grpc::counters_of(*l.loop) : nullptr;
+                        const auto* cc = l.loop ? rpc::counters_of(*l.loop) : nullptr;
                         return cc ? cc->get(m, code) : 0;
                     });
                     if (n) {

@@ -212,7 +212,7 @@ void serve_long_poll_route(const server_config& cfg, const topic_route& r, http:
 }
 
 /// GET or POST on a topic route: the transport the request asks for (the file comment).
-void serve_route(sy::app& a, const topic_route& r, http::request& req, http::response& res) {
+void serve_route(app& a, const topic_route& r, http::request& req, http::response& res) {
     loop_state* ls = current_loop_state();
     if (!ls || !ls->shard) return res.send(503, "no hub on this thread\n");
     const server_config& cfg = a.runtime()->config();
@@ -347,7 +347,7 @@ std::vector<hub::topic_rule> route_topic_rules(const std::vector<route_config>& 
 
 // ---- routes -------------------------------------------------------------------------------------
 
-routes::routes(sy::app& a) : app_(a) {}
+routes::routes(app& a) : app_(a) {}
 routes::~routes() = default;
 
 void routes::add(route_spec r) {
@@ -377,7 +377,7 @@ std::shared_ptr<const route_table> routes::build(const std::vector<route_config>
                                                : c.long_poll;
         r->envelope = c.framing == "envelope";
         r->spec = std::move(s);
-        sy::app* a = &app_;
+        app* a = &app_;
         auto fn = [a, r](http::request& req, http::response& res) {
             serve_route(*a, *r, req, res);
         };

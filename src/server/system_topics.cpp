@@ -57,7 +57,7 @@ void system_topics::tick(runtime& rt, loop_state& loop0) {
     }
 }
 
-std::shared_ptr<system_topics> install_system_topics(sy::app& a) {
+std::shared_ptr<system_topics> install_system_topics(app& a) {
     auto sys = std::make_shared<system_topics>();
     sys->add("stats", stats_provider());
     a.on_runtime([sys](runtime& rt) {

@@ -31,7 +31,7 @@ std::string default_static_dir() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    sy::app app;
+    sy::server::app app;
     // The one place where a start-up error (config_error, or any exception before the loops
     // run) becomes "switchyard: ..." on stderr and exit status 2.
     return sy::server::guard_startup("switchyard", [&] {

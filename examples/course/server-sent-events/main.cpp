@@ -27,7 +27,7 @@ void tick(sy::core::loop& l, sy::millis every, std::uint64_t i) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    sy::app app;
+    sy::server::app app;
     std::uint64_t interval_ms = 1000;
     return sy::server::guard_startup("course-sse", [&] {
         sy::server::cli_program prog;

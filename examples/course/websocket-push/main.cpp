@@ -10,7 +10,7 @@
 #include "switchyard/server/app.hpp"
 
 int main(int argc, char** argv) {
-    sy::app app;
+    sy::server::app app;
     sy::server::route_config chat;
     chat.path = "/";
     chat.websocket = "chat.main";

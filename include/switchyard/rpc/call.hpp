@@ -1,4 +1,4 @@
-// grpc::call: one gRPC call served over the version-independent HTTP layer (http::request with a
+// rpc::call: one gRPC call served over the version-independent HTTP layer (http::request with a
 // streaming body, http::response with trailers). It never knows whether HTTP/2 or HTTP/1.1
 // carries it; the session under the response does the framing (HEADERS/DATA/trailing HEADERS).
 //
@@ -51,24 +51,25 @@ namespace sy::core {
 class loop;
 }
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 /// A gRPC status: code plus an optional human-readable message (sent percent-encoded).
 struct status {
-    status_code code = status_code::ok;
+    grpc::status_code code = grpc::status_code::ok;
     std::string message;
 
     status() = default;
-    status(status_code c, std::string m = {}) : code(c), message(std::move(m)) {}  // NOLINT
-    bool ok() const { return code == status_code::ok; }
+    status(grpc::status_code c, std::string m = {}) : code(c), message(std::move(m)) {}  // NOLINT
+    bool ok() const { return code == grpc::status_code::ok; }
 };
 
 /// What a unary handler returns: the response message or a status.
 template <typename T>
 using result = sy::result<T, status>;
 
-/// `return grpc::fail(status_code::not_found, "no such todo");` (grpc::error is the codec enum)
-inline sy::unexpected<status> fail(status_code c, std::string message = {}) {
+/// `return rpc::fail(grpc::status_code::not_found, "no such todo");` (grpc::error is the codec
+/// enum)
+inline sy::unexpected<status> fail(grpc::status_code c, std::string message = {}) {
     return sy::unexpected<status>(status{c, std::move(message)});
 }
 
@@ -112,7 +113,7 @@ class call : public std::enable_shared_from_this<call> {
     /// Absolute deadline on the loop's monotonic clock (ns), if the client sent grpc-timeout.
     std::optional<std::int64_t> deadline_ns() const { return deadline_ns_; }
     /// The compression used for responses.
-    compression response_encoding() const { return out_encoding_; }
+    grpc::compression response_encoding() const { return out_encoding_; }
 
     // ---- Response metadata (before the first message / finish) --------------------------------
     void add_header(std::string_view name, std::string_view value);
@@ -165,7 +166,7 @@ class call : public std::enable_shared_from_this<call> {
     bool begin_response();
     void on_body_chunk(byte_view chunk);
     void on_body_end();
-    std::string describe(error e) const;  // grpc-message for a codec error
+    std::string describe(grpc::error e) const;  // grpc-message for a codec error
     void on_transport_abort();
     void on_deadline();
     void on_server_shutdown();
@@ -181,9 +182,9 @@ class call : public std::enable_shared_from_this<call> {
     method_kind kind_;
     std::string path_;
     std::string peer_;
-    decoder dec_;
-    compression in_encoding_ = compression::identity;
-    compression out_encoding_ = compression::identity;
+    grpc::decoder dec_;
+    grpc::compression in_encoding_ = grpc::compression::identity;
+    grpc::compression out_encoding_ = grpc::compression::identity;
     std::function<void(byte_view)> on_message_;
     std::function<void()> on_half_close_;
     std::function<void()> on_cancel_;
@@ -205,4 +206,4 @@ using context = call;
 /// Answers a request that is not a served call: Trailers-Only with `s` (HTTP 200).
 void reply_trailers_only(http::response& res, const status& s);
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

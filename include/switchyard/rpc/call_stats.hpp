@@ -25,7 +25,7 @@ namespace sy::core {
 class loop;
 }
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 inline constexpr std::size_t status_codes = 17;  // OK .. UNAUTHENTICATED
 
@@ -44,9 +44,9 @@ class call_counters {
   public:
     explicit call_counters(std::size_t methods);
     /// Owner loop only. An id registered after this table was made counts as unknown.
-    void count(unsigned method, status_code c);
+    void count(unsigned method, grpc::status_code c);
     /// Any thread.
-    std::uint64_t get(unsigned method, status_code c) const;
+    std::uint64_t get(unsigned method, grpc::status_code c) const;
     std::size_t methods() const { return methods_; }
 
   private:
@@ -55,8 +55,8 @@ class call_counters {
 };
 
 /// Counts one call on the calling loop (no loop, as in unit tests without one: not counted).
-void count_call(unsigned method, status_code c);
+void count_call(unsigned method, grpc::status_code c);
 /// Loop l's counters, or nullptr before its first gRPC call. Any thread.
 const call_counters* counters_of(const core::loop& l);
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

@@ -15,7 +15,7 @@ class Descriptor;
 class Message;
 }  // namespace google::protobuf
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 /// Leaves `m` holding only fields its type declares, at every depth: unknown fields are dropped.
 /// Returns false, leaving `m` unspecified, when a declared field arrived with a wire type its
@@ -31,4 +31,4 @@ bool only_declared_fields(google::protobuf::Message& m);
 /// layer's fast path: a flat request pays one emptiness test, not a reflection walk).
 bool has_message_fields(const google::protobuf::Descriptor& d);
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

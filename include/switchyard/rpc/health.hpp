@@ -1,7 +1,7 @@
 // grpc.health.v1.Health (grpc/doc/health-checking.md): Check and Watch.
 //
-//     sy::grpc::health h;                       // "" (the server) is SERVING
-//     h.set("todoPackage.Todo", sy::grpc::serving_status::serving);
+//     sy::rpc::health h;                       // "" (the server) is SERVING
+//     h.set("todoPackage.Todo", sy::rpc::serving_status::serving);
 //     h.install(app.router());
 //
 // Check answers the status of `service` ("" = the whole server), NOT_FOUND for a service never
@@ -20,7 +20,7 @@
 
 #include "switchyard/http/router.hpp"
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 enum class serving_status : std::uint8_t { unknown = 0, serving = 1, not_serving = 2 };
 
@@ -44,4 +44,4 @@ class health {
     std::map<std::string, serving_status, std::less<>> table_;
 };
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

@@ -1,13 +1,13 @@
-// grpc::service: typed gRPC methods on the http router.
+// rpc::service: typed gRPC methods on the http router.
 //
-//     sy::grpc::service s("todoPackage.Todo");
+//     sy::rpc::service s("todoPackage.Todo");
 //     s.unary<TodoItem, TodoItem>("createTodo",
-//         [](const TodoItem& in, sy::grpc::context& ctx) -> sy::grpc::result<TodoItem> {
-//             if (in.text().empty()) return sy::grpc::fail(status_code::invalid_argument, "text");
-//             return in;
+//         [](const TodoItem& in, sy::rpc::context& ctx) -> sy::rpc::result<TodoItem> {
+//             if (in.text().empty()) return sy::rpc::fail(sy::grpc::status_code::invalid_argument,
+//             "text"); return in;
 //         });
 //     s.server_stream<voidNoParam, TodoItem>("readTodosStream",
-//         [](const voidNoParam&, sy::grpc::writer<TodoItem>& w) {
+//         [](const voidNoParam&, sy::rpc::writer<TodoItem>& w) {
 //             for (auto& t : todos) w.write(t);
 //         });                          // the last writer handle dropped: finished with OK
 //     s.install(app.router());         // POST /todoPackage.Todo/createTodo, ...
@@ -47,7 +47,7 @@
 #include "switchyard/rpc/call.hpp"
 #include "switchyard/rpc/declared_fields.hpp"
 
-namespace sy::grpc {
+namespace sy::rpc {
 
 /// How messages become bytes. The default fits protobuf-generated classes. Requests of full
 /// (reflection) protobuf types keep only the fields their type declares, and a declared field
@@ -150,7 +150,7 @@ class unary_reply {
         explicit token(std::shared_ptr<call> c) : c(std::move(c)) {}
         token(const token&) = delete;
         token& operator=(const token&) = delete;
-        ~token() { c->finish({status_code::internal, "handler dropped the call"}); }
+        ~token() { c->finish({grpc::status_code::internal, "handler dropped the call"}); }
         std::shared_ptr<call> c;
     };
     std::shared_ptr<token> t_;
@@ -227,14 +227,14 @@ class service {
         raw->set_receiver(
             [raw, msg, count](byte_view b) {
                 if (++*count > 1) {
-                    raw->finish({status_code::internal, "more than one request message"});
+                    raw->finish({grpc::status_code::internal, "more than one request message"});
                 } else if (!message_codec<Req>::parse(*msg, b)) {
-                    raw->finish({status_code::internal, "cannot parse the request message"});
+                    raw->finish({grpc::status_code::internal, "cannot parse the request message"});
                 }
             },
             [raw, msg, count, then = std::move(then)]() mutable {
                 if (*count == 0) {
-                    raw->finish({status_code::internal, "missing request message"});
+                    raw->finish({grpc::status_code::internal, "missing request message"});
                     return;
                 }
                 then(*msg, raw->shared_from_this());
@@ -268,7 +268,8 @@ class service {
                 [raw, in](byte_view b) {
                     Req m;
                     if (!message_codec<Req>::parse(m, b)) {
-                        raw->finish({status_code::internal, "cannot parse a request message"});
+                        raw->finish(
+                            {grpc::status_code::internal, "cannot parse a request message"});
                         return;
                     }
                     // Moved out while it runs: the handler may end the call from inside.
@@ -296,4 +297,4 @@ class service {
 /// calling it again on the same router is harmless.
 void install_unimplemented_fallback(http::router& r);
 
-}  // namespace sy::grpc
+}  // namespace sy::rpc

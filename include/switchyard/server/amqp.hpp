@@ -16,6 +16,6 @@ std::vector<session::amqp_user> amqp_users_of(const amqp_config& c);
 
 /// Registers the AMQP listener and the broker loop hooks on app (no-op without amqp.listen).
 /// Call before app.run().
-void install_amqp(sy::app& app);
+void install_amqp(app& app);
 
 }  // namespace sy::server

@@ -1,7 +1,7 @@
-// sy::app: the library's front door. Register handlers, pick the execution model in code or
+// app: the library's front door. Register handlers, pick the execution model in code or
 // by flags, run.
 //
-//     sy::app app;
+//     app app;
 //     app.get("/users/:id", [](sy::http::request& req, sy::http::response& res) {
 //         res.send(200, "user " + std::string(req.param("id")) + "\n");
 //     });
@@ -28,7 +28,7 @@
 #include "switchyard/server/routes.hpp"
 #include "switchyard/server/runtime.hpp"
 
-namespace sy {
+namespace sy::server {
 
 class app {
   public:
@@ -81,4 +81,4 @@ class app {
     std::vector<std::function<void(server::runtime&)>> runtime_hooks_;
 };
 
-}  // namespace sy
+}  // namespace sy::server

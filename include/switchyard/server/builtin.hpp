@@ -11,7 +11,7 @@
 namespace sy::server {
 
 /// Adds the built-in routes to a. static_dir empty: no static files.
-void install_builtin_routes(sy::app& a, const std::string& static_dir, bool allow_stall);
+void install_builtin_routes(app& a, const std::string& static_dir, bool allow_stall);
 
 /// GET /admin: static_dir's admin.html (the live dashboard, docs/dashboard.md). Any listener's
 /// router may mount it; the page's URLs are relative, so it works from any origin that also
@@ -21,7 +21,7 @@ http::handler admin_page(const std::string& static_dir);
 
 /// POST /debug/stall?ms=N (debug_stall only): stops accepting on every listener for N ms (at
 /// most 60 s), so the accept queue fills and overflows where /metrics and /admin show it.
-http::handler stall_handler(sy::app& a);
+http::handler stall_handler(app& a);
 
 /// Prometheus text exposition of everything the runtime counts (see docs/metrics.md).
 std::string render_metrics(runtime& rt, metrics::scope sc = metrics::scope::aggregated);

@@ -33,7 +33,7 @@ namespace sy::server {
 
 /// Adds the gateway and jobs routes to app.routes(); call before run() (registers per-loop hooks
 /// through app::on_runtime).
-void install_gateway(sy::app& a);
+void install_gateway(app& a);
 
 /// Registers the gateway's metric families in rt.metrics() (WS/SSE sessions, deliveries, gaps,
 /// slow-subscriber policy counters); install_gateway does it when the runtime is made.
@@ -78,11 +78,11 @@ result<subscription, hub::topic_error> subscribe(std::string_view pattern, messa
 /// policy; ?envelope, ?event=, ?retry= as there. For a handler serving a topic under its own URL
 /// (examples/course/server-sent-events). 503 off a loop thread; 500 for a pattern the hub
 /// refuses (the program's mistake, not the client's).
-void stream_sse(sy::app& a, http::request& req, http::response& res, std::string_view pattern);
+void stream_sse(app& a, http::request& req, http::response& res, std::string_view pattern);
 
 }  // namespace gateway
 
 /// Jobs API routes (jobs.cpp); install_gateway calls it.
-void install_jobs(sy::app& a);
+void install_jobs(app& a);
 
 }  // namespace sy::server

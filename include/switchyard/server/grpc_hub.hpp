@@ -22,6 +22,6 @@
 namespace sy::server {
 
 /// Registers switchyard.v1.Hub and grpc.health.v1.Health on a's router. Call before run().
-void install_grpc_hub(sy::app& a);
+void install_grpc_hub(app& a);
 
 }  // namespace sy::server

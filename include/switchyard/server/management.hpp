@@ -24,7 +24,7 @@ namespace sy::server {
 /// Registers the management listener(s), the rate sampler and the routes. Call before
 /// app.run(), after install_builtin_routes (which reports a bad static_dir as a config error;
 /// /api/ and /admin, exact segments, take precedence over its static catch-all on the main port).
-void install_management(sy::app& app);
+void install_management(app& app);
 
 /// The JSON documents of GET /api/queues, /api/topics, /api/connections and /api/listeners
 /// (plain arrays, every field, no paging), built the same way the API builds them. Call on a

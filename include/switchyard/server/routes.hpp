@@ -29,11 +29,9 @@
 #include "switchyard/server/config.hpp"
 #include "switchyard/session/ws_session.hpp"
 
-namespace sy {
-class app;
-}
-
 namespace sy::server {
+
+class app;
 
 class runtime;
 
@@ -83,7 +81,7 @@ class route_table;
 /// The routes of one app (see the file comment).
 class routes {
   public:
-    explicit routes(sy::app& a);
+    explicit routes(app& a);
     ~routes();
     routes(const routes&) = delete;
     routes& operator=(const routes&) = delete;
@@ -105,7 +103,7 @@ class routes {
     std::shared_ptr<const route_table> build(const std::vector<route_config>& file) const;
     void reload(runtime& rt);
 
-    sy::app& app_;
+    app& app_;
     std::vector<route_spec> code_;  // defaults and code routes: kept through reloads
     handler_routes handlers_;
 };

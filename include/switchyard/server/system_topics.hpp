@@ -25,11 +25,9 @@
 #include "switchyard/base/unique_function.hpp"
 #include "switchyard/server/runtime.hpp"
 
-namespace sy {
-class app;
-}
-
 namespace sy::server {
+
+class app;
 
 /// The reserved prefix of the server's own topics.
 inline constexpr std::string_view k_system_prefix = "sys.";
@@ -66,7 +64,7 @@ class system_topics {
 /// fields). The returned object lives as long as a; add more providers to it before run():
 ///     auto sys = sy::server::install_system_topics(app);
 ///     sys->add("queues", [](runtime& rt, system_topics::reply_fn r) { r(queues_json(rt)); });
-std::shared_ptr<system_topics> install_system_topics(sy::app& a);
+std::shared_ptr<system_topics> install_system_topics(app& a);
 
 /// The sys.stats provider (one JSON object built from the metrics registry and per-loop
 /// figures; rates from counter deltas since its previous call). Loop 0 only.

@@ -5,7 +5,8 @@
 
 #include "switchyard/core/loop.hpp"
 
-namespace sy::grpc {
+namespace sy::rpc {
+using grpc::status_code;
 namespace {
 
 TEST(CallStats, MethodsAreRegisteredOnceAndUnknownIsZero) {
@@ -49,4 +50,4 @@ TEST(CallStats, CountCallUsesTheCallingLoopsSlot) {
 }
 
 }  // namespace
-}  // namespace sy::grpc
+}  // namespace sy::rpc

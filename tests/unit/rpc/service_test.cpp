@@ -1,4 +1,4 @@
-// grpc::service / grpc::call over a recording response_sink: framing, trailers, Trailers-Only,
+// rpc::service / rpc::call over a recording response_sink: framing, trailers, Trailers-Only,
 // status mapping, gzip, deadlines, cancellation, every method kind.
 #include <grpc/health/v1/health.pb.h>
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@
 #include "switchyard/rpc/service.hpp"
 
 namespace sy::grpc {
+using namespace ::sy::rpc;  // the typed API under test; the codec names stay sy::grpc
 namespace {
 
 using todoPackage::TodoItem;
@@ -105,19 +106,19 @@ class rpc_test : public ::testing::Test {
         lp.run_once(0);  // binds the loop to this thread (deadline timers)
         service s("todoPackage.Todo");
         s.unary<TodoItem, TodoItem>(
-            "createTodo", [this](const TodoItem& in, context&) -> result<TodoItem> {
+            "createTodo", [this](const TodoItem& in, context&) -> rpc::result<TodoItem> {
                 if (in.text().empty()) return fail(status_code::invalid_argument, "empty text");
                 TodoItem out = in;
                 out.set_id(++next_id);
                 todos.push_back(out);
                 return out;
             });
-        s.unary<voidNoParam, TodoItems>("readTodos",
-                                        [this](const voidNoParam&, context&) -> result<TodoItems> {
-                                            TodoItems all;
-                                            for (auto& t : todos) *all.add_items() = t;
-                                            return all;
-                                        });
+        s.unary<voidNoParam, TodoItems>(
+            "readTodos", [this](const voidNoParam&, context&) -> rpc::result<TodoItems> {
+                TodoItems all;
+                for (auto& t : todos) *all.add_items() = t;
+                return all;
+            });
         s.server_stream<voidNoParam, TodoItem>("readTodosStream",
                                                [this](const voidNoParam&, writer<TodoItem>& w) {
                                                    for (auto& t : todos) w.write(t);
