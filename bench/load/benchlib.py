@@ -8,11 +8,64 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SY_BIN_DIR", os.path.join(ROOT, "build", "bin"))  # as the tests do
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid):
+    """(ppid, utime+stime, cutime+cstime) in ticks from /proc/PID/stat, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def tree_cpu_seconds(root):
+    """CPU seconds (user + system) of a process and every live descendant (nginx workers,
+    prefork children, a broker's helper processes), plus what its reaped children used. This is
+    the server's own cost: the load client runs in other processes and is not counted."""
+    stats = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _stat(int(name))
+            if st:
+                stats[int(name)] = st
+    if root not in stats:
+        return 0.0
+    children = {}
+    for pid, (ppid, _, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = stats[root][2], [root]
+    while todo:
+        pid = todo.pop()
+        total += stats[pid][1]
+        todo += children.get(pid, [])
+    return total / TICK
+
+
+class cpu_meter:
+    """Server CPU over one measured run: `m = cpu_meter(pid); ...load...; m.per(units)` gives µs
+    of server CPU per unit of work (request, delivery, message). The figure does not depend on the
+    load client's ceiling, which on shared cores caps every throughput ratio."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.t0 = tree_cpu_seconds(pid)
+
+    def seconds(self):
+        return tree_cpu_seconds(self.pid) - self.t0
+
+    def per(self, units):
+        return 1e6 * self.seconds() / units if units else None
 
 
 def free_port():
@@ -40,6 +93,9 @@ class proc:
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         self.port = port
         wait_port(port)
+
+    def cpu_meter(self):
+        return cpu_meter(self.p.pid)
 
     def rss_kib(self):
         """RSS of the process and its children (nginx workers, prefork children)."""
@@ -100,7 +156,9 @@ http {{
     return p
 
 
-def run_wrk(url, conns=64, threads=2, secs=5, script=None, headers=()):
+def run_wrk(url, conns=64, threads=2, secs=5, script=None, headers=(), server=None):
+    """wrk against url; with server (a proc), also the server's CPU µs per request ("cpu_us")."""
+    meter = server.cpu_meter() if server else None
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s", "--latency"]
     for h in headers:
         argv += ["-H", h]
@@ -109,6 +167,7 @@ def run_wrk(url, conns=64, threads=2, secs=5, script=None, headers=()):
     argv.append(url)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    done = re.search(r"(\d+) requests in", out)
     errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -118,16 +177,49 @@ def run_wrk(url, conns=64, threads=2, secs=5, script=None, headers=()):
         lat = v / 1000 if unit == "us" else (v if unit == "ms" else v * 1000)
     return {
         "rps": float(m.group(1)) if m else 0.0,
+        "requests": int(done.group(1)) if done else 0,
         "non2xx": int(errs.group(1)) if errs else 0,
         "sockerr": sum(int(x) for x in sock.groups()) if sock else 0,
         "p99_ms": lat,
         "raw": out,
+        "cpu_us": meter.per(int(done.group(1))) if meter and done else None,
     }
+
+
+def run_h2load(url, conns, streams, secs, threads=2, server=None, data=None, headers=()):
+    """h2load for secs seconds (h2c with prior knowledge, or TLS with ALPN for https URLs); with
+    server (a proc), also the server's CPU µs per completed request ("cpu_us"). No warm-up
+    phase, so the CPU measured and the requests counted cover the same interval."""
+    meter = server.cpu_meter() if server else None
+    argv = ["h2load", "-c", str(conns), "-m", str(streams), "-t", str(threads), "-D", str(secs)]
+    if data:
+        argv += ["-d", data]
+    for h in headers:
+        argv += ["-H", h]
+    argv.append(url)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60).stdout
+    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    ok = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    if ok and (int(ok.group(2)) or int(ok.group(3))):
+        print(f"warning: {url}: {ok.group(0)}", file=sys.stderr)
+    done = int(ok.group(1)) if ok else 0
+    st = re.search(r"status codes: (\d+) 2xx", out)
+    return {"rps": float(m.group(1)) if m else 0.0, "requests": done,
+            "failed": int(ok.group(2)) if ok else -1, "ok2xx": int(st.group(1)) if st else 0,
+            "cpu_us": meter.per(done) if meter else None}
 
 
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else 0.0
+
+
+def fmt_ratio(s, n):
+    return f"{s / n:.2f}x" if s and n else "-"
+
+
+def fmt_us(x):
+    return f"{x:.2f}" if x else "-"
 
 
 def table(title, header, rows):

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """gRPC unary calls per second: examples/grpc-todo (switchyard) vs the same proto on Debian's
 grpc++ (build/bin/grpcpp-todo, callback API), same machine, same run, same client: h2load with a
-gRPC request body (h2c with prior knowledge, as gRPC clients do). Prints medians and ratios.
+gRPC request body (h2c with prior knowledge, as gRPC clients do). Prints medians and ratios of
+calls/s and of each server's CPU µs per call.
 
     bench/load/grpc_vs_grpcpp.py [--runs 3] [--secs 5] [--workers 2]
 
@@ -11,8 +12,6 @@ are checked with a real grpcio call first (h2load only sees HTTP statuses, not g
 """
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 
@@ -20,23 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as b  # noqa: E402
 
 PATH = "/todoPackage.Todo/readTodos"
+GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 MODES = [("64 conns x 1 stream", dict(conns=64, streams=1)),
          ("64 conns x 16 streams", dict(conns=64, streams=16))]
-
-
-def run_h2load(port, body, conns, streams, secs, threads=2):
-    p = subprocess.run(["h2load", "-D", str(secs), "-c", str(conns), "-m", str(streams),
-                        "-t", str(threads), "-d", body, "-H", "content-type: application/grpc",
-                        "-H", "te: trailers", f"http://127.0.0.1:{port}{PATH}"],
-                       capture_output=True, text=True, timeout=secs + 60)
-    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", p.stdout)
-    st = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", p.stdout)
-    req = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed",
-                    p.stdout)
-    if not rps or not st:
-        raise RuntimeError(f"h2load output not understood:\n{p.stdout}\n{p.stderr}")
-    return {"rps": float(rps.group(1)), "ok2xx": int(st.group(1)),
-            "failed": int(req.group(2)) if req else -1}
 
 
 def check_grpc(port):
@@ -76,21 +61,27 @@ def main():
         check_grpc(pp_port)
         for name, kw in MODES:
             res = {"sy": [], "pp": []}
+            cpu = {"sy": [], "pp": []}
             for _ in range(a.runs):
-                for key, port in (("sy", sy_port), ("pp", pp_port)):
-                    r = run_h2load(port, body.name, secs=a.secs, **kw)
+                for key, port, srv in (("sy", sy_port, sy), ("pp", pp_port, pp)):
+                    r = b.run_h2load(f"http://127.0.0.1:{port}{PATH}", secs=a.secs, server=srv,
+                                     data=body.name, headers=GRPC_HEADERS, **kw)
                     if r["failed"]:
                         print(f"warning: {key} {name}: {r['failed']} failed", file=sys.stderr)
                     res[key].append(r["rps"])
+                    cpu[key].append(r["cpu_us"])
             s, p = b.median(res["sy"]), b.median(res["pp"])
-            rows.append((name, f"{s:,.0f}", f"{p:,.0f}", f"{s / p:.2f}x" if p else "-"))
+            cs, cp = b.median(cpu["sy"]), b.median(cpu["pp"])
+            rows.append((name, f"{s:,.0f}", f"{p:,.0f}", b.fmt_ratio(s, p), b.fmt_us(cs),
+                         b.fmt_us(cp), b.fmt_ratio(cs, cp)))
     finally:
         sy.stop()
         pp.stop()
         os.unlink(body.name)
     b.table(f"gRPC unary readTodos, calls/s, median of {a.runs} runs of {a.secs}s "
             f"(switchyard: model={a.model}, {a.workers} workers; grpc++: its default threads)",
-            ["h2load", "switchyard", "grpc++", "ratio"], rows)
+            ["h2load", "switchyard", "grpc++", "ratio", "sy CPU µs/call", "grpc++ CPU µs/call",
+             "CPU ratio"], rows)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,13 @@
 #!/usr/bin/python3
 """HTTP/2 cleartext (h2c, prior knowledge): build/bin/hello vs nginx (`listen PORT http2;`) vs h2o,
 same machine, same run, h2load 64 connections x 1 stream and 64 x 16 streams. Prints medians and
-ratios (issue 4 targets: 64x16 >= 1.3x h2o and >= 2x nginx).
+ratios of req/s and of each server's CPU µs per request (issue 4 targets: 64x16 >= 1.3x h2o and
+>= 2x nginx).
 
     bench/load/h2_vs_nginx_h2o.py [--runs 3] [--secs 5] [--workers 2]
 """
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 
@@ -61,17 +60,6 @@ hosts:
         return b.proc(["h2o", "-c", conf], port)
 
 
-def run_h2load(url, conns, streams, secs, threads=2):
-    argv = ["h2load", "-c", str(conns), "-m", str(streams), "-t", str(threads), "-D", str(secs),
-            "--warm-up-time=1", url]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60).stdout
-    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
-    ok = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", out)
-    if ok and (int(ok.group(2)) or int(ok.group(3))):
-        print(f"warning: {url}: {ok.group(0)}", file=sys.stderr)
-    return float(m.group(1)) if m else 0.0
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
@@ -93,20 +81,27 @@ def main():
     try:
         for name, conns, streams in MODES:
             res = {"sy": [], "ng": [], "h2o": []}
+            cpu = {"sy": [], "ng": [], "h2o": []}
             for _ in range(a.runs):
-                for key, port in (("sy", sy_port), ("ng", ng_port), ("h2o", h2o_port)):
-                    res[key].append(run_h2load(f"http://127.0.0.1:{port}/", conns, streams,
-                                               a.secs))
+                for key, port, srv in (("sy", sy_port, sy), ("ng", ng_port, ng),
+                                       ("h2o", h2o_port, h2o)):
+                    r = b.run_h2load(f"http://127.0.0.1:{port}/", conns, streams, a.secs,
+                                     server=srv)
+                    res[key].append(r["rps"])
+                    cpu[key].append(r["cpu_us"])
             s, n, h = (b.median(res[k]) for k in ("sy", "ng", "h2o"))
-            rows.append((name, f"{s:,.0f}", f"{n:,.0f}", f"{h:,.0f}",
-                         f"{s / n:.2f}x" if n else "-", f"{s / h:.2f}x" if h else "-"))
+            cs, cn, ch = (b.median(cpu[k]) for k in ("sy", "ng", "h2o"))
+            rows.append((name, f"{s:,.0f}", f"{n:,.0f}", f"{h:,.0f}", b.fmt_ratio(s, n),
+                         b.fmt_ratio(s, h), b.fmt_us(cs), b.fmt_us(cn), b.fmt_us(ch),
+                         b.fmt_ratio(cs, cn), b.fmt_ratio(cs, ch)))
     finally:
         sy.stop()
         ng.stop()
         h2o.stop()
     b.table(f"h2c hello (h2load, prior knowledge), req/s, median of {a.runs} runs of {a.secs}s, "
             f"{a.workers} workers each", ["mode", "switchyard", "nginx", "h2o", "vs nginx",
-                                          "vs h2o"], rows)
+                                          "vs h2o", "sy CPU µs/req", "nginx CPU µs/req",
+                                          "h2o CPU µs/req", "CPU vs nginx", "CPU vs h2o"], rows)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """HTTP/1.1 request-response: build/bin/hello vs nginx (`return 200 "Hello, World!"`,
-worker_processes 2), same machine, same run, wrk in three modes. Prints medians and ratios.
+worker_processes 2), same machine, same run, wrk in three modes. Prints medians and ratios of req/s and of the servers' CPU µs per request
+(utime+stime of each server's processes over the run; independent of wrk's own ceiling).
 
     bench/load/http_vs_nginx.py [--runs 3] [--secs 5]
 """
@@ -37,19 +38,24 @@ def main():
     try:
         for name, kw in MODES:
             res = {"sy": [], "ng": []}
+            cpu = {"sy": [], "ng": []}
             for _ in range(a.runs):
-                for key, port in (("sy", sy_port), ("ng", ng_port)):
-                    r = b.run_wrk(f"http://127.0.0.1:{port}/", secs=a.secs, **kw)
+                for key, port, srv in (("sy", sy_port, sy), ("ng", ng_port, ng)):
+                    r = b.run_wrk(f"http://127.0.0.1:{port}/", secs=a.secs, server=srv, **kw)
                     if r["non2xx"]:
                         print(f"warning: {key} {name}: {r['non2xx']} non-2xx responses", file=sys.stderr)
                     res[key].append(r["rps"])
+                    cpu[key].append(r["cpu_us"])
             s, n = b.median(res["sy"]), b.median(res["ng"])
-            rows.append((name, f"{s:,.0f}", f"{n:,.0f}", f"{s / n:.2f}x" if n else "-"))
+            cs, cn = b.median(cpu["sy"]), b.median(cpu["ng"])
+            rows.append((name, f"{s:,.0f}", f"{n:,.0f}", b.fmt_ratio(s, n), b.fmt_us(cs),
+                         b.fmt_us(cn), b.fmt_ratio(cs, cn)))
     finally:
         sy.stop()
         ng.stop()
     b.table(f"HTTP/1.1 hello, req/s, median of {a.runs} runs of {a.secs}s, model={a.model}, "
-            f"{a.workers} workers each", ["mode", "switchyard", "nginx", "ratio"], rows)
+            f"{a.workers} workers each", ["mode", "switchyard", "nginx", "ratio", "sy CPU µs/req", "nginx CPU µs/req",
+             "CPU ratio"], rows)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """HTTPS keep-alive (HTTP/1.1 over TLS): build/bin/hello vs nginx with the same certificate (ECDSA
 P-256, generated here), wrk -c64, same run. Prints medians and the ratio (issue 4 target: >= 1.1x
-nginx). Also a short h2-over-TLS h2load run for reference.
+nginx). Also a short h2-over-TLS h2load run for reference. Each row also gives each server's CPU
+µs per request over the run.
 
     bench/load/https_vs_nginx.py [--runs 3] [--secs 5] [--workers 2]
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,13 +22,6 @@ def make_cert(d):
                     "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
                     "-subj", "/CN=localhost"], check=True, capture_output=True)
     return cert, key
-
-
-def h2load_tls(url, secs):
-    out = subprocess.run(["h2load", "-c", "64", "-m", "16", "-t", "2", "-D", str(secs), url],
-                         capture_output=True, text=True, timeout=secs + 60).stdout
-    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
-    return float(m.group(1)) if m else 0.0
 
 
 def main():
@@ -52,25 +45,32 @@ def main():
            location / {{ return 200 "Hello, World!"; }} }}""", workers=a.workers)
     rows = []
     try:
-        res = {"sy": [], "ng": [], "sy2": [], "ng2": []}
+        res = {k: [] for k in ("sy", "ng", "sy2", "ng2")}
+        cpu = {k: [] for k in ("sy", "ng", "sy2", "ng2")}
         for _ in range(a.runs):
-            for key_, port in (("sy", sy_port), ("ng", ng_port)):
-                r = b.run_wrk(f"https://127.0.0.1:{port}/", conns=64, secs=a.secs)
+            for key_, port, srv in (("sy", sy_port, sy), ("ng", ng_port, ng)):
+                r = b.run_wrk(f"https://127.0.0.1:{port}/", conns=64, secs=a.secs, server=srv)
                 if r["non2xx"] or r["sockerr"]:
                     print(f"warning: {key_}: {r['non2xx']} non-2xx, {r['sockerr']} socket errors",
                           file=sys.stderr)
                 res[key_].append(r["rps"])
-            for key_, port in (("sy2", sy_port), ("ng2", ng_port)):
-                res[key_].append(h2load_tls(f"https://127.0.0.1:{port}/", a.secs))
+                cpu[key_].append(r["cpu_us"])
+            for key_, port, srv in (("sy2", sy_port, sy), ("ng2", ng_port, ng)):
+                r = b.run_h2load(f"https://127.0.0.1:{port}/", 64, 16, a.secs, server=srv)
+                res[key_].append(r["rps"])
+                cpu[key_].append(r["cpu_us"])
         for name, s, n in (("HTTPS/1.1 keep-alive wrk -c64", "sy", "ng"),
                            ("h2 over TLS h2load 64x16", "sy2", "ng2")):
             sm, nm = b.median(res[s]), b.median(res[n])
-            rows.append((name, f"{sm:,.0f}", f"{nm:,.0f}", f"{sm / nm:.2f}x" if nm else "-"))
+            cs, cn = b.median(cpu[s]), b.median(cpu[n])
+            rows.append((name, f"{sm:,.0f}", f"{nm:,.0f}", b.fmt_ratio(sm, nm), b.fmt_us(cs),
+                         b.fmt_us(cn), b.fmt_ratio(cs, cn)))
     finally:
         sy.stop()
         ng.stop()
     b.table(f"TLS hello, req/s, median of {a.runs} runs of {a.secs}s, model={a.model}, "
-            f"{a.workers} workers each", ["mode", "switchyard", "nginx", "ratio"], rows)
+            f"{a.workers} workers each", ["mode", "switchyard", "nginx", "ratio", "sy CPU µs/req", "nginx CPU µs/req",
+             "CPU ratio"], rows)
 
 
 if __name__ == "__main__":

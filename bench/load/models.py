@@ -2,7 +2,8 @@
 """Execution models side by side: build/bin/hello in single, acceptor, reuseport and prefork
 (and nginx as the reference), wrk keep-alive and one request per connection. All servers run
 at once on their own ports (idle ones cost nothing) and the runs alternate between them, so the
-machine's noise hits every model alike. Prints medians of req/s and of p99 latency.
+machine's noise hits every model alike. Prints medians of req/s, of p99 latency and of each
+server's CPU µs per request (all its processes: prefork children, nginx workers).
 
     bench/load/models.py [--runs 3] [--secs 5] [--workers 2] [--conns 64]
 """
@@ -46,23 +47,28 @@ def main():
             rps = {k: [] for k in servers}
             p99 = {k: [] for k in servers}
             errs = {k: 0 for k in servers}
+            cpu = {k: [] for k in servers}
             for _ in range(a.runs):
                 for k, srv in servers.items():
-                    r = b.run_wrk(f"http://127.0.0.1:{srv.port}/", conns=a.conns, secs=a.secs, **kw)
+                    r = b.run_wrk(f"http://127.0.0.1:{srv.port}/", conns=a.conns, secs=a.secs,
+                                  server=srv, **kw)
+                    cpu[k].append(r["cpu_us"])
                     rps[k].append(r["rps"])
                     p99[k].append(r["p99_ms"])
                     errs[k] += r["non2xx"] + r["sockerr"]
             ref = b.median(rps["nginx"]) if "nginx" in servers else 0
+            ref_cpu = b.median(cpu["nginx"]) if "nginx" in servers else 0
             for k in servers:
-                s = b.median(rps[k])
-                rows.append((mode, k, f"{s:,.0f}", f"{b.median(p99[k]):.2f}",
-                             f"{s / ref:.2f}x" if ref else "-", errs[k]))
+                s, c = b.median(rps[k]), b.median(cpu[k])
+                rows.append((mode, k, f"{s:,.0f}", f"{b.median(p99[k]):.2f}", b.fmt_ratio(s, ref),
+                             b.fmt_us(c), b.fmt_ratio(c, ref_cpu), errs[k]))
     finally:
         for srv in servers.values():
             srv.stop()
     b.table(f"hello by execution model, req/s and p99 latency, median of {a.runs} runs of "
             f"{a.secs}s, -c{a.conns}, {a.workers} workers (threads or processes)",
-            ["mode", "model", "req/s", "p99 ms", "vs nginx", "errors"], rows)
+            ["mode", "model", "req/s", "p99 ms", "vs nginx", "CPU µs/req", "CPU vs nginx", "errors"],
+            rows)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """Push fan-out: switchyard's hub vs nginx + nchan (Debian libnginx-mod-nchan), same machine, same
-run, both driven by build/bin/sy-bench. Prints medians of --runs runs and switchyard/nchan ratios.
+run, both driven by build/bin/sy-bench. Prints medians of --runs runs and switchyard/nchan ratios,
+and for every run each server's CPU µs per delivery (utime+stime of all its processes from /proc
+over the run, divided by the deliveries sy-bench counted), beside the same figure for
+build/bin/fanout-floor: one send() per subscriber per message and nothing else, the physical
+limit of one-write-per-delivery push on this machine.
 
 Scenarios (issue 3 item 9):
   1. fan-out throughput, one publisher -> N subscribers (N in --subs), WebSocket and SSE:
@@ -65,6 +69,14 @@ def start_nchan(a):
     return b.start_nginx(port, NCHAN_CONF, workers=a.workers, modules=[NCHAN_SO])
 
 
+def start_floor(a):
+    port = b.free_port()
+    return b.proc([os.path.join(BIN, "fanout-floor"), str(port)], port)
+
+
+STARTERS = {"switchyard": start_switchyard, "nchan": start_nchan, "floor": start_floor}
+
+
 def curl(*args):
     return subprocess.run(["curl", "-sS", "--max-time", "5", *args], capture_output=True,
                           text=True)
@@ -84,7 +96,9 @@ def check_push(port, name):
                          f"{out[:200]!r} {err.strip()})")
 
 
-def sy_bench(port, mode, extra, timeout):
+def sy_bench(port, mode, extra, timeout, server=None):
+    """One sy-bench run; with server (a proc), r["cpu_us"] is its CPU µs per delivery."""
+    meter = server.cpu_meter() if server else None
     argv = [os.path.join(BIN, "sy-bench"), mode, "--server", f"127.0.0.1:{port}", "--json", "-q",
             "-t", str(ARGS.bench_threads)] + [str(x) for x in extra]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -94,6 +108,7 @@ def sy_bench(port, mode, extra, timeout):
               f"{p.stderr[-400:]}", file=sys.stderr)
         return None
     r = json.loads(line)
+    r["cpu_us"] = meter.per(r["deliveries"]) if meter else None
     if r["lost"] or r["subs_lost"]:
         print(f"note: {mode} port {port} {extra}: lost {r['lost']} deliveries, "
               f"{r['subs_lost']} subscribers", file=sys.stderr)
@@ -101,20 +116,23 @@ def sy_bench(port, mode, extra, timeout):
 
 
 def since_args(key):
-    return ["--since-param", ""] if key == "nchan" else []
+    return ["--since-param", ""] if key in ("nchan", "floor") else []
 
 
 def fanout(servers, a, rows):
     for mode in ("ws", "sse"):
         for n in a.subs:
             res = {k: [] for k in servers}
+            cpu = {k: [] for k in servers}
             for _ in range(a.runs):
                 for key, srv in servers.items():
                     r = sy_bench(srv.port, mode, ["-n", n, "-d", a.secs, "--window", 1,
                                                   "--ahead", a.ahead, "--drain", 3]
-                                 + since_args(key), timeout=a.secs + 120 + n / 200)
+                                 + since_args(key), timeout=a.secs + 120 + n / 200, server=srv)
                     res[key].append(r["rate"] if r else None)
-            rows.append((mode, f"{n:,}", *ratio_cells(res, higher_better=True, fmt="{:,.0f}")))
+                    cpu[key].append(r["cpu_us"] if r else None)
+            rows.append((mode, f"{n:,}", *ratio_cells(res, higher_better=True, fmt="{:,.0f}"),
+                         *cpu_cells(cpu)))
 
 
 def latency(servers, a, rows):
@@ -122,14 +140,16 @@ def latency(servers, a, rows):
         for n in a.subs:
             rate = a.offered / n
             res = {k: {"p50": [], "p99": [], "lost": []} for k in servers}
+            cpu = {k: [] for k in servers}
             for _ in range(a.runs):
                 for key, srv in servers.items():
                     r = sy_bench(srv.port, mode, ["-n", n, "-d", a.secs, "--rate", rate,
                                                   "--drain", 3] + since_args(key),
-                                 timeout=a.secs + 120 + n / 200)
+                                 timeout=a.secs + 120 + n / 200, server=srv)
                     res[key]["p50"].append(r["lat_ms"]["p50"] if r else None)
                     res[key]["p99"].append(r["lat_ms"]["p99"] if r else None)
                     res[key]["lost"].append(r["lost"] if r else None)
+                    cpu[key].append(r["cpu_us"] if r else None)
             sy, ng = res.get("switchyard"), res.get("nchan")
             cells = []
             for q in ("p50", "p99"):
@@ -137,7 +157,7 @@ def latency(servers, a, rows):
                 g = b.median(ng[q]) if ng else None
                 cells += [f"{s:.2f}" if s else "-", f"{g:.2f}" if g else "-",
                           f"{s / g:.2f}x" if s and g else "-"]
-            rows.append((mode, f"{n:,}", f"{a.offered:,.0f}", *cells))
+            rows.append((mode, f"{n:,}", f"{a.offered:,.0f}", *cells, *cpu_cells(cpu)))
 
 
 def rss(a, rows):
@@ -180,6 +200,15 @@ def idle_rss(srv, mode, n, key):
     return (loaded - base) / n
 
 
+def cpu_cells(cpu):
+    """switchyard, nchan and floor CPU µs per delivery, sy/nchan and sy/floor."""
+    s, g, f = (b.median(cpu[k]) if cpu.get(k) else None for k in ("switchyard", "nchan", "floor"))
+    return (b.fmt_us(s), b.fmt_us(g), b.fmt_ratio(s, g), b.fmt_us(f), b.fmt_ratio(s, f))
+
+
+CPU_HEADER = ["sy CPU µs/dlv", "nchan CPU µs/dlv", "sy/nchan", "floor CPU µs/dlv", "sy/floor"]
+
+
 def ratio_cells(res, higher_better, fmt):
     s = b.median(res.get("switchyard", [])) if res.get("switchyard") else None
     g = b.median(res.get("nchan", [])) if res.get("nchan") else None
@@ -199,7 +228,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bench-threads", type=int, default=2)
     ap.add_argument("--model", default="reuseport")
-    ap.add_argument("--servers", default="switchyard,nchan")
+    ap.add_argument("--servers", default="switchyard,nchan,floor")
     ap.add_argument("--only", default="fanout,latency,rss")
     ap.add_argument("--quick", action="store_true", help="200 subscribers, 1 run, 3 s")
     a = ap.parse_args()
@@ -216,12 +245,11 @@ def main():
 
     servers = {}
     try:
-        if "switchyard" in a.servers:
-            servers["switchyard"] = start_switchyard(a)
-        if "nchan" in a.servers:
-            servers["nchan"] = start_nchan(a)
+        for key in a.servers:
+            servers[key] = STARTERS[key](a)
         for key, srv in servers.items():
-            check_push(srv.port, key)
+            if key != "floor":  # the floor has no topics and no long poll
+                check_push(srv.port, key)
         fan, lat = [], []
         if "fanout" in a.only:
             fanout(servers, a, fan)
@@ -238,11 +266,11 @@ def main():
             f"sy-bench -t {a.bench_threads}")
     if fan:
         b.table(f"Fan-out, one publisher (--ahead {a.ahead}), deliveries/s, {what}",
-                ["transport", "subscribers", "switchyard", "nchan", "ratio"], fan)
+                ["transport", "subscribers", "switchyard", "nchan", "ratio"] + CPU_HEADER, fan)
     if lat:
         b.table(f"Latency ms at {a.offered:,.0f} deliveries/s offered, {what}",
                 ["transport", "subscribers", "offered/s", "sy p50", "nchan p50", "ratio",
-                 "sy p99", "nchan p99", "ratio"], lat)
+                 "sy p99", "nchan p99", "ratio"] + CPU_HEADER, lat)
     if rss_rows:
         b.table(f"Server RSS KiB per idle subscriber (fresh servers), median of {a.runs}",
                 ["transport", "subscribers", "switchyard", "nchan", "ratio"], rss_rows)
