@@ -14,10 +14,10 @@ namespace {
 
 constexpr std::string_view accept_encodings = "identity,gzip";
 
-// The client's grpc-accept-encoding lists gzip (absent: assume it accepts what it sends).
-bool accepts_gzip(const http::request& req) {
+// The client's grpc-accept-encoding lists gzip (absent: it accepts what it sends itself).
+bool accepts_gzip(const http::request& req, grpc::compression sent) {
     auto v = req.header("grpc-accept-encoding");
-    if (!v) return true;
+    if (!v) return sent == grpc::compression::gzip;
     return v->find("gzip") != std::string_view::npos;
 }
 
@@ -76,8 +76,10 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
     }
     auto c = std::make_shared<call>(req, std::move(res), opts, kind);
     c->in_encoding_ = in;
-    if (in == grpc::compression::gzip && accepts_gzip(req))
+    c->gzip_accepted_ = accepts_gzip(req, in);
+    if (in == grpc::compression::gzip && c->gzip_accepted_)
         c->out_encoding_ = grpc::compression::gzip;
+    c->loop_ = loop ? loop : core::loop::current();
     // limits.max_body (request::max_body) bounds each request message, as it bounds a body.
     c->dec_ = grpc::decoder({.max_message_size = static_cast<std::size_t>(std::min<std::uint64_t>(
                                  opts.max_receive_message_size, req.max_body())),
@@ -87,7 +89,7 @@ std::shared_ptr<call> call::accept(http::request& req, http::response res, const
     c->res_.on_abort([weak] {
         if (auto self = weak.lock()) self->on_transport_abort();
     });
-    if (timeout) c->start_deadline(loop ? loop : core::loop::current(), *timeout);
+    if (timeout) c->start_deadline(*timeout);
     if (kind != method_kind::unary) {
         c->res_.on_shutdown([weak] {
             if (auto self = weak.lock()) self->on_server_shutdown();
@@ -111,15 +113,39 @@ call::~call() {
     if (loop_ && deadline_timer_.valid()) loop_->cancel_timer(deadline_timer_);
 }
 
-void call::start_deadline(core::loop* loop, std::chrono::nanoseconds timeout) {
-    if (!loop) return;
-    loop_ = loop;
-    deadline_ns_ = loop->now_ns() + timeout.count();
+void call::start_deadline(std::chrono::nanoseconds timeout) {
+    if (!loop_) return;
+    deadline_ns_ = loop_->now_ns() + timeout.count();
     auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout);
     std::weak_ptr<call> weak = weak_from_this();
-    deadline_timer_ = loop->add_timer(ms, [weak] {
+    deadline_timer_ = loop_->add_timer(ms, [weak] {
         if (auto self = weak.lock()) self->on_deadline();
     });
+}
+
+bool call::schedule(std::chrono::microseconds delay, std::function<void()> fn) {
+    if (finished_ || cancelled_ || !loop_ || !fn) return false;
+    // The id is only known after add_timer_at returns: the callback finds it through a shared
+    // slot to drop it from timers_ when it fires.
+    auto id = std::make_shared<core::timer_id>();
+    std::weak_ptr<call> weak = weak_from_this();
+    *id = loop_->add_timer_at(
+        loop_->now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(),
+        [weak, id, fn = std::move(fn)] {
+            auto self = weak.lock();
+            if (!self) return;
+            std::erase(self->timers_, *id);
+            if (!self->finished_ && !self->cancelled_) fn();
+        });
+    timers_.push_back(*id);
+    return true;
+}
+
+bool call::set_response_encoding(grpc::compression c) {
+    if (started_ || finished_ || cancelled_) return out_encoding_ == c;
+    if (c == grpc::compression::gzip && !gzip_accepted_) return false;
+    out_encoding_ = c;
+    return true;
 }
 
 std::optional<std::string_view> call::metadata(std::string_view key) const {
@@ -152,10 +178,11 @@ bool call::begin_response() {
     return started_;
 }
 
-bool call::send_prefixed(std::string& framed) {
+bool call::send_prefixed(std::string& framed, write_options o) {
     if (finished_ || cancelled_ || framed.size() < 5) return false;
     std::size_t n = framed.size() - 5;
-    if (out_encoding_ == grpc::compression::gzip && n >= opts_.min_compress_size) {
+    if (out_encoding_ == grpc::compression::gzip && !o.no_compression &&
+        n >= opts_.min_compress_size) {
         scratch_.clear();
         byte_view payload(reinterpret_cast<const std::uint8_t*>(framed.data()) + 5, n);
         if (!grpc::gzip_compress(payload, scratch_)) {
@@ -176,10 +203,10 @@ bool call::send_prefixed(std::string& framed) {
     return res_.write(std::string_view(framed)) != http::write_status::closed;
 }
 
-bool call::send_message(byte_view msg) {
+bool call::send_message(byte_view msg, write_options o) {
     std::string framed(5 + msg.size(), '\0');
     if (!msg.empty()) std::memcpy(framed.data() + 5, msg.data(), msg.size());
-    return send_prefixed(framed);
+    return send_prefixed(framed, o);
 }
 
 bool call::send_framed(shared_bytes framed) {
@@ -257,6 +284,7 @@ void call::on_body_chunk(byte_view chunk) {
             return;
         }
         ++received_;
+        message_compressed_ = msg.compressed;
         // Moved out while it runs: it may end the call, which drops the receivers.
         auto fn = std::move(on_message_);
         if (!fn) continue;
@@ -325,6 +353,12 @@ void call::release() {
         loop_->cancel_timer(deadline_timer_);
         deadline_timer_ = {};
     }
+    // Cancelling destroys the callbacks, which may hold the last handle: keep the call alive
+    // (null when release() runs from the destructor, where nothing else can drop it).
+    auto alive = weak_from_this().lock();
+    auto timers = std::move(timers_);
+    timers_.clear();
+    for (core::timer_id id : timers) loop_->cancel_timer(id);
     req_ = nullptr;
     // Moved to locals first: destroying a callback may drop the last handle of a writer, whose
     // destructor calls back into finish() (a no-op by now) while these members are untouched.

@@ -8,7 +8,9 @@
 //     types, UNIMPLEMENTED for application/grpc+json and other sub-types; unknown
 //     grpc-encoding -> UNIMPLEMENTED (with grpc-accept-encoding); bad grpc-timeout -> INTERNAL.
 //   - Length-prefixed messages in both directions (proto/grpc codec): gzip requests are
-//     inflated; responses are gzip-compressed when the client sent gzip itself.
+//     inflated; responses are gzip-compressed when the client sent gzip itself, or when the
+//     handler asks for it (set_response_encoding) and the client's grpc-accept-encoding lists
+//     gzip; one message can still go uncompressed (write_options::no_compression).
 //   - grpc-timeout: a loop timer ends the call with DEADLINE_EXCEEDED and marks it cancelled.
 //   - Cancellation: the client resetting the stream (or closing the connection) aborts the
 //     response; the call becomes cancelled() and on_cancel callbacks run once.
@@ -87,6 +89,13 @@ struct call_options {
     unsigned method_id = 0;
 };
 
+/// Per-message send options (grpc++'s WriteOptions).
+struct write_options {
+    /// Send this message with the compressed flag 0 even when the call's responses are gzip
+    /// (the interop case server_compressed_streaming; a payload known not to compress).
+    bool no_compression = false;
+};
+
 class call : public std::enable_shared_from_this<call> {
   public:
     /// Checks the request (content-type, grpc-encoding, grpc-timeout). On failure answers it
@@ -114,6 +123,14 @@ class call : public std::enable_shared_from_this<call> {
     std::optional<std::int64_t> deadline_ns() const { return deadline_ns_; }
     /// The compression used for responses.
     grpc::compression response_encoding() const { return out_encoding_; }
+    /// Chooses the responses' compression; only before the response headers went out (the
+    /// grpc-encoding header names it). gzip is taken only when the client's grpc-accept-encoding
+    /// lists it (absent: what the client sent itself). Returns whether `c` is now the response
+    /// encoding. Messages under call_options::min_compress_size still go uncompressed.
+    bool set_response_encoding(grpc::compression c);
+    /// The request message being delivered (or, after half-close, the last one) arrived with the
+    /// compressed flag set: what a server checks for the interop "expect_compressed" requests.
+    bool message_compressed() const { return message_compressed_; }
 
     // ---- Response metadata (before the first message / finish) --------------------------------
     void add_header(std::string_view name, std::string_view value);
@@ -126,14 +143,19 @@ class call : public std::enable_shared_from_this<call> {
     /// fn runs once if the call is cancelled (runs at once if it already was). Replaces the
     /// previous callback. Not run when the handler finishes the call itself.
     void on_cancel(std::function<void()> fn);
+    /// fn runs on the call's loop after `delay` unless the call ends first: every pending timer
+    /// is cancelled (and its callback, with any handle it holds, destroyed) when the call
+    /// finishes or is cancelled. For paced streams (the interop interval_us). Returns false
+    /// (fn dropped) once the call is over or without a loop (unit tests without one).
+    bool schedule(std::chrono::microseconds delay, std::function<void()> fn);
 
     // ---- Sending ----------------------------------------------------------------------------
     /// Sends one serialized message. `framed` holds 5 free bytes followed by the message (the
     /// prefix is filled in here, avoiding a copy); it may be modified. Sends the response
     /// headers first if needed. Returns false (nothing sent) once the call is over.
-    bool send_prefixed(std::string& framed);
+    bool send_prefixed(std::string& framed, write_options o = {});
     /// Sends one serialized message (copies).
-    bool send_message(byte_view msg);
+    bool send_message(byte_view msg, write_options o = {});
     /// Sends bytes that are already a length-prefixed message (shared by many calls: hub
     /// fan-out). Only for identity responses: check response_encoding() first.
     bool send_framed(shared_bytes framed);
@@ -174,7 +196,7 @@ class call : public std::enable_shared_from_this<call> {
     void end_early(const status& s);
     void cancel();
     void release();
-    void start_deadline(core::loop* loop, std::chrono::nanoseconds timeout);
+    void start_deadline(std::chrono::nanoseconds timeout);
 
     http::request* req_;
     http::response res_;
@@ -194,9 +216,12 @@ class call : public std::enable_shared_from_this<call> {
     std::optional<std::int64_t> deadline_ns_;
     core::loop* loop_ = nullptr;
     core::timer_id deadline_timer_{};
+    std::vector<core::timer_id> timers_;  // schedule(): pending, cancelled at release()
     std::vector<std::uint8_t> scratch_;
     std::uint64_t received_ = 0, sent_ = 0;
-    bool started_ = false;  // response headers sent
+    bool started_ = false;             // response headers sent
+    bool gzip_accepted_ = false;       // the client's grpc-accept-encoding allows gzip responses
+    bool message_compressed_ = false;  // the last delivered request message was compressed
     bool finished_ = false;
     bool cancelled_ = false;
 };

@@ -74,10 +74,10 @@ struct message_codec {
 };
 
 template <typename T>
-bool send_typed(call& c, const T& m) {
+bool send_typed(call& c, const T& m, write_options o = {}) {
     std::string framed;
     message_codec<T>::serialize_prefixed(m, framed);
-    return c.send_prefixed(framed);
+    return c.send_prefixed(framed, o);
 }
 
 /// Server-side handle for sending a stream of Resp messages.
@@ -87,7 +87,7 @@ class writer {
     explicit writer(std::shared_ptr<call> c) : t_(std::make_shared<token>(std::move(c))) {}
 
     /// false once the call is over (finished, cancelled, client gone).
-    bool write(const Resp& m) { return send_typed(*t_->c, m); }
+    bool write(const Resp& m, write_options o = {}) { return send_typed(*t_->c, m, o); }
     /// Ends the call with s (default OK). Later writes return false.
     void finish(const status& s = {}) { t_->c->finish(s); }
     bool cancelled() const { return t_->c->cancelled(); }

@@ -148,9 +148,44 @@ class rpc_test : public ::testing::Test {
                 st.write(t);
             });
         });
+        add_compression_and_timer_methods(s);
         s.install(r);
         health_.set("todoPackage.Todo", serving_status::serving);
         health_.install(r);
+    }
+
+    // Per-call response compression, the request's compressed flag, call timers.
+    void add_compression_and_timer_methods(service& s) {
+        s.unary<TodoItem, TodoItem>(
+            "compress", [this](const TodoItem& in, context& ctx) -> rpc::result<TodoItem> {
+                compressed_seen.push_back(ctx.message_compressed());
+                gzip_taken = ctx.set_response_encoding(in.id() == 1 ? compression::gzip
+                                                                    : compression::identity);
+                TodoItem out;
+                out.set_text(std::string(2000, 'z'));
+                return out;
+            });
+        s.server_stream<voidNoParam, TodoItem>("mixed",
+                                               [](const voidNoParam&, writer<TodoItem>& w) {
+                                                   w.ctx().set_response_encoding(compression::gzip);
+                                                   TodoItem t;
+                                                   t.set_text(std::string(2000, 'm'));
+                                                   w.write(t);
+                                                   w.write(t, {.no_compression = true});
+                                               });
+        // Three messages 2, 4 and 6 ms after the call, from call timers holding writer copies.
+        s.server_stream<voidNoParam, TodoItem>(
+            "paced", [this](const voidNoParam&, writer<TodoItem>& w) {
+                for (int i = 1; i <= 3; ++i) {
+                    scheduled +=
+                        w.ctx().schedule(std::chrono::microseconds(2000 * i), [w, i]() mutable {
+                            TodoItem t;
+                            t.set_id(i);
+                            w.write(t);
+                            if (i == 3) w.finish();
+                        });
+                }
+            });
     }
 
     std::unique_ptr<exchange> start(std::string_view path,
@@ -186,6 +221,9 @@ class rpc_test : public ::testing::Test {
     std::vector<writer<TodoItem>> held;
     std::vector<unary_reply<TodoItem>> replies;
     int cancels = 0;
+    std::vector<bool> compressed_seen;
+    bool gzip_taken = false;
+    int scheduled = 0;
 };
 
 TodoItem item(int id, std::string text) {
@@ -400,6 +438,88 @@ TEST_F(rpc_test, gzip_request_gets_gzip_response) {
     TodoItem out;
     ASSERT_TRUE(out.ParseFromString(msgs[0]));
     EXPECT_EQ(out.text(), text);
+}
+
+TEST_F(rpc_test, handler_chooses_gzip_when_the_client_accepts_it) {
+    const std::vector<std::pair<std::string, std::string>> accepts = {
+        {"content-type", "application/grpc"}, {"grpc-accept-encoding", "identity,gzip"}};
+    auto x = call_with("/todoPackage.Todo/compress", frame_msg(item(1, "a")), 0, accepts);
+    EXPECT_TRUE(gzip_taken);
+    EXPECT_EQ(x->grpc_status(), "0");
+    EXPECT_EQ(x->s->head.get("grpc-encoding").value_or(""), "gzip");
+    ASSERT_GT(x->s->body.size(), 5u);
+    EXPECT_EQ(x->s->body[0], 1) << "compressed flag";
+    auto msgs = messages(x->s->body);
+    ASSERT_EQ(msgs.size(), 1u);
+    TodoItem out;
+    ASSERT_TRUE(out.ParseFromString(msgs[0]));
+    EXPECT_EQ(out.text(), std::string(2000, 'z'));
+    // No grpc-accept-encoding and an identity request: gzip is refused, identity goes out.
+    auto y = call_with("/todoPackage.Todo/compress", frame_msg(item(1, "a")));
+    EXPECT_FALSE(gzip_taken);
+    EXPECT_FALSE(y->s->head.contains("grpc-encoding"));
+    EXPECT_EQ(y->s->body[0], 0);
+    // A gzip request answered identity when the handler asks for it.
+    auto z = call_with("/todoPackage.Todo/compress", frame_msg(item(2, "a"), compression::gzip), 0,
+                       {{"content-type", "application/grpc"}, {"grpc-encoding", "gzip"}});
+    EXPECT_TRUE(gzip_taken);
+    EXPECT_FALSE(z->s->head.contains("grpc-encoding"));
+    EXPECT_EQ(z->s->body[0], 0);
+}
+
+TEST_F(rpc_test, handler_sees_whether_the_request_was_compressed) {
+    call_with("/todoPackage.Todo/compress", frame_msg(item(2, "plain")));
+    call_with("/todoPackage.Todo/compress", frame_msg(item(2, "gz"), compression::gzip), 1,
+              {{"content-type", "application/grpc"}, {"grpc-encoding", "gzip"}});
+    // gzip encoding, but this message sent with flag 0.
+    call_with("/todoPackage.Todo/compress", frame_msg(item(2, "flag 0")), 0,
+              {{"content-type", "application/grpc"}, {"grpc-encoding", "gzip"}});
+    EXPECT_EQ(compressed_seen, (std::vector<bool>{false, true, false}));
+}
+
+TEST_F(rpc_test, one_message_can_skip_compression) {
+    auto x = call_with("/todoPackage.Todo/mixed", frame_msg(voidNoParam{}), 0,
+                       {{"content-type", "application/grpc"}, {"grpc-accept-encoding", "gzip"}});
+    EXPECT_EQ(x->grpc_status(), "0");
+    EXPECT_EQ(x->s->head.get("grpc-encoding").value_or(""), "gzip");
+    ASSERT_GT(x->s->body.size(), 5u);
+    EXPECT_EQ(x->s->body[0], 1);
+    std::uint32_t first = (std::uint8_t(x->s->body[1]) << 24) |
+                          (std::uint8_t(x->s->body[2]) << 16) | (std::uint8_t(x->s->body[3]) << 8) |
+                          std::uint8_t(x->s->body[4]);
+    ASSERT_GT(x->s->body.size(), 5u + first + 5u);
+    EXPECT_EQ(x->s->body[5 + first], 0) << "second message uncompressed";
+    EXPECT_EQ(x->s->body.size(), 5u + first + 5u + 2000u + 3u);  // tag + length varint + text
+    EXPECT_EQ(messages(x->s->body).size(), 2u);
+}
+
+TEST_F(rpc_test, call_timers_fire_in_order_on_the_loop) {
+    auto x = call_with("/todoPackage.Todo/paced", frame_msg(voidNoParam{}));
+    EXPECT_EQ(scheduled, 3);
+    EXPECT_TRUE(x->s->body.empty());
+    EXPECT_FALSE(x->s->ended);
+    for (int i = 0; i < 100 && !x->s->ended; ++i) lp.run_once(5);
+    ASSERT_TRUE(x->s->ended);
+    EXPECT_EQ(x->grpc_status(), "0");
+    auto msgs = messages(x->s->body);
+    ASSERT_EQ(msgs.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+        TodoItem t;
+        ASSERT_TRUE(t.ParseFromString(msgs[static_cast<std::size_t>(i)]));
+        EXPECT_EQ(t.id(), i + 1);
+    }
+}
+
+TEST_F(rpc_test, call_timers_go_with_the_call) {
+    const std::size_t before = lp.timer_count();
+    auto x = call_with("/todoPackage.Todo/paced", frame_msg(voidNoParam{}));
+    EXPECT_EQ(lp.timer_count(), before + 3);
+    // The timers' callbacks hold the only writer copies: the client leaving must free them.
+    x->s->client_left();
+    EXPECT_EQ(lp.timer_count(), before);
+    for (int i = 0; i < 3; ++i) lp.run_once(5);
+    EXPECT_TRUE(x->s->body.empty());
+    EXPECT_FALSE(x->s->ended);
 }
 
 TEST_F(rpc_test, unknown_encoding_is_unimplemented) {
