@@ -128,3 +128,45 @@ test('publish errors carry the status', async () => {
     await srv.stop();
   }
 });
+
+test('presence: join and leave of a WebSocket subscriber reach the others', async () => {
+  const srv = await startServer(ARGS);
+  const client = new Client(srv.url, { WebSocket, minDelay: 20 });
+  const watcher = client.subscribe('room.p', { transports: ['websocket'] });
+  const seen = [];
+  watcher.on('presence', (p) => seen.push([p.type, p.name]));
+  try {
+    await until('watcher open', () => watcher.state === 'open');
+    const ann = client.subscribe('room.p', { presence: 'ann', transports: ['websocket'] });
+    await until('join', () => seen.length === 1);
+    ann.close();
+    await until('leave', () => seen.length === 2);
+    assert.deepEqual(seen, [['join', 'ann'], ['leave', 'ann']]);
+  } finally {
+    watcher.close();
+    await srv.stop();
+  }
+});
+
+test('the token hook runs before every connect and publish', async () => {
+  const srv = await startServer(ARGS);
+  const sent = [];
+  let n = 0;
+  const client = new Client(srv.url, {
+    token: async () => `t${++n}`,
+    fetch: (url, init) => {
+      sent.push([new URL(url).pathname, init?.headers?.authorization]);
+      return fetch(url, init);
+    },
+  });
+  const sub = client.subscribe('tok.a', { since: 0, transports: ['sse'] });
+  try {
+    await until('open', () => sub.state === 'open');
+    await client.publish('tok.a', 'x');
+    assert.deepEqual(sent, [['/topics/tok.a', 'Bearer t1'], ['/sub/tok.a', 'Bearer t1'],
+      ['/pub/tok.a', 'Bearer t2']]);
+  } finally {
+    sub.close();
+    await srv.stop();
+  }
+});
