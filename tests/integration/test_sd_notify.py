@@ -76,3 +76,33 @@ def test_without_notify_socket_nothing_is_sent(monkeypatch):
         assert "NOTIFY_SOCKET" not in s.stderr()
     finally:
         s.close()
+
+
+def test_sighup_reloads_log_level(tmp_path):
+    """`systemctl reload` (SIGHUP) applies the file's log_level too. The routes reload logs at
+    info before the level is applied, so the third SIGHUP's line is the one that must be gone."""
+    cfg = tmp_path / "switchyard.toml"
+    routes = '[[routes]]\npath = "/r/:id"\nsse = "r.:id"\n'
+    cfg.write_text('log_level = "info"\n' + routes)
+    s = server(["--config", str(cfg), "--listen", "127.0.0.1:0", "--model", "single"])
+    try:
+        def reloaded(n):
+            os.kill(s.proc.pid, signal.SIGHUP)
+            deadline = time.time() + 5
+            while s.stderr().count("routes reloaded") < n and time.time() < deadline:
+                time.sleep(0.02)
+            return s.stderr().count("routes reloaded")
+        assert reloaded(1) == 1
+        cfg.write_text('log_level = "error"\n' + routes)
+        assert reloaded(2) == 2  # logged before the new level applies
+        os.kill(s.proc.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        assert s.stderr().count("routes reloaded") == 2
+        cfg.write_text('log_level = "nope"\n' + routes)
+        os.kill(s.proc.pid, signal.SIGHUP)
+        deadline = time.time() + 5
+        while "config not reloaded" not in s.stderr() and time.time() < deadline:
+            time.sleep(0.02)
+        assert "config not reloaded" in s.stderr()
+    finally:
+        s.close()
