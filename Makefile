@@ -1,9 +1,10 @@
 # switchyard: the user's interface. `make run` and `make test` are all a newcomer needs on a
 # fresh Debian 12; each installs missing packages first (scripts/install-deps).
-.PHONY: all deps build run test unit bench fuzz lint format asan tsan clean
+.PHONY: all deps build run test unit bench fuzz lint format asan tsan clean install package
 
 JOBS ?= $(shell nproc)
 CONFIG ?= config/switchyard.toml
+PREFIX ?= /usr/local
 
 all: build
 
@@ -16,6 +17,14 @@ build: deps
 
 run: build
 	build/bin/switchyard --config $(CONFIG)
+
+# The server, sy-bench, the library (CMake package, switchyard.pc), config, www and docs
+# under PREFIX (docs/install.md); `make package` builds build/switchyard_<version>_amd64.deb.
+install: build
+	@cmake --install build --prefix $(PREFIX)
+
+package: build
+	@cd build && cpack
 
 # Every test: unit, integration (real binary, real clients), browser, and a short fuzz run.
 test: build

@@ -57,9 +57,15 @@ function(sy_add_library name)
     return()
   endif()
   add_library(${name} STATIC ${A_SOURCES})
-  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/include
+  # Installed (cmake/install.cmake): the headers are under <prefix>/include, the warnings are
+  # the project's own business, and the target is switchyard::<name without sy_>.
+  target_include_directories(${name} PUBLIC $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include>
+                                            $<INSTALL_INTERFACE:include>
                                      PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(${name} PUBLIC ${A_DEPS} PRIVATE sy_warnings)
+  target_link_libraries(${name} PUBLIC ${A_DEPS} PRIVATE $<BUILD_INTERFACE:sy_warnings>)
+  string(REGEX REPLACE "^sy_" "" export_name ${name})
+  set_target_properties(${name} PROPERTIES EXPORT_NAME ${export_name})
+  add_library(switchyard::${export_name} ALIAS ${name})  # the installed name, in the tree too
   add_dependencies(${name} sy_check_layers)
   set_property(GLOBAL APPEND PROPERTY SY_LIBRARIES ${name})
 endfunction()

@@ -601,6 +601,13 @@ bool parse_command_line(server_config& cfg, int argc, char** argv, int& exit_cod
         "--version",
         [&prog] { throw CLI::CallForVersion(fmt::format("{} {}", prog.name, k_version), 0); },
         "print the version and exit");
+    std::string check_file;  // answered by tools/switchyard before parsing, registered for --help
+    if (prog.check_config) {
+        app.add_option("--check-config", check_file,
+                       "validate FILE (read as --config, with the other flags) and exit: 0 "
+                       "valid, 1 not (as nginx -t)")
+            ->type_name("FILE");
+    }
     std::string help_format;  // answered by help_config_requested, registered for --help
     app.add_option("--help-config", help_format,
                    "list every setting: key, flag, type, default and help (=markdown: the "

@@ -12,6 +12,7 @@
 #include <latch>
 #include <thread>
 
+#include "sd_notify.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/core/loop_group.hpp"
 #include "switchyard/net/address.hpp"
@@ -332,6 +333,7 @@ int runtime::run_threads() {
     });
     if (impl_->acceptor) impl_->acceptor->start(nullptr);
     log::info("switchyard: model {} with {} loop(s)", to_string(cfg_.model), n);
+    notify::ready();  // listeners open and loops started (a prefork child has no NOTIFY_SOCKET)
 
     sigset_t set = handled_signals();
     for (;;) {
@@ -339,9 +341,12 @@ int runtime::run_threads() {
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGTERM || sig == SIGINT) break;
         if (sig == SIGHUP) {
+            notify::reloading();
             for (auto& fn : impl_->reload_hooks) fn();
+            notify::ready();
         }
     }
+    notify::stopping();
     shutdown_loops();
     return 0;
 }
@@ -498,6 +503,7 @@ int runtime::run_prefork() {
         pid_t pid = fork();
         if (pid < 0) return false;
         if (pid == 0) {
+            notify::forget();  // the parent is the service's main PID
             prefork_parent_ = false;
             for (auto& fd : fds) impl_->inherited.emplace_back(::dup(fd.get()));
             fds.clear();
@@ -518,6 +524,7 @@ int runtime::run_prefork() {
     };
     for (unsigned i = 0; i < n; ++i) spawn(i);
     log::info("switchyard: prefork with {} processes", n);
+    notify::ready();  // the sockets are bound; children accept as soon as each loop runs
 
     sigset_t set = handled_signals();
     bool stopping = false;
@@ -525,6 +532,7 @@ int runtime::run_prefork() {
         int sig = 0;
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGTERM || sig == SIGINT) {
+            notify::stopping();
             stopping = true;
             for (pid_t p : children) {
                 if (p > 0) ::kill(p, SIGTERM);
@@ -535,9 +543,12 @@ int runtime::run_prefork() {
             break;
         }
         if (sig == SIGHUP) {
+            // Each child reloads on its own; the parent does not wait for them.
+            notify::reloading();
             for (pid_t p : children) {
                 if (p > 0) ::kill(p, SIGHUP);
             }
+            notify::ready();
         }
         if (sig == SIGCHLD) {
             int status = 0;

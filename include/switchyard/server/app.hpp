@@ -70,9 +70,14 @@ class app {
     /// Runs with config() as it is. Both run()s report start-up errors (config_error and any
     /// other exception before the loops start) as one line each on stderr and return 2.
     int run();
+    /// Everything run() does before the loops start (the runtime, its TLS certificates, the
+    /// on_runtime hooks: route table, AMQP store directory...), then stops: no socket is bound
+    /// and nothing runs. Throws config_error for the first problem (`switchyard --check-config`).
+    void check();
 
   private:
     int run_runtime();
+    void make_runtime();
 
     server::server_config cfg_;
     http::router router_;

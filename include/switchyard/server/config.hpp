@@ -170,6 +170,8 @@ struct cli_program {
         "one port and one hub";
     std::vector<offered_key> keys;
     std::vector<extra_flag> extra;
+    /// --help lists --check-config FILE (tools/switchyard answers it before parsing).
+    bool check_config = false;
 };
 
 const char* to_string(execution_model m);
