@@ -29,7 +29,7 @@ const DEFAULTS = {
   openTimeout: 5000, // ms: a transport that does not open in this time has failed
   pollTimeout: 25, // s: the long poll's ?timeout=
   token: null, // async () => string | null: called before every connect and publish
-  tokenParam: 'access_token', // the WebSocket's query parameter for the token
+  tokenParam: 'token', // the WebSocket's query parameter for the token (the server's auth.token_query_param)
 };
 
 class Emitter {
