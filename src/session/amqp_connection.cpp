@@ -249,13 +249,15 @@ void amqp_connection::on_start_ok(const connection_start_ok& m) {
                                                     std::string(m.mechanism) + "'"),
                                 10, 11);
     }
-    if (!parsed || !srv_.authenticate(user, pass, loopback_)) {
+    const amqp_user* account = parsed ? srv_.authenticate(user, pass, loopback_) : nullptr;
+    if (!account) {
         return connection_error(
             make_fault(403, "Login was refused using authentication mechanism " +
                                 std::string(m.mechanism) + ". For details see the broker logfile."),
             10, 11);
     }
     user_ = user;
+    account_ = account;
     mechanism_ = std::string(m.mechanism);
     if (auto caps = find(m.client_properties, "capabilities")) {
         if (auto* t = std::get_if<table_view>(&*caps)) {
@@ -315,6 +317,13 @@ void amqp_connection::on_open_method(const connection_open& m) {
     if (!vhost_) {
         return connection_error(
             make_fault(530, "vhost " + std::string(m.virtual_host) + " not found"), 10, 40);
+    }
+    // RabbitMQ's check_vhost_access: a user without permissions in the vhost may not open it.
+    if (account_) grant_ = account_->grant(vhost_->name);
+    if (!grant_) {
+        return connection_error(make_fault(530, "access to vhost '" + vhost_->name +
+                                                    "' refused for user '" + user_ + "'"),
+                                10, 40);
     }
     state_ = conn_state::ready;
     if (conn_) conn_->clear_read_deadline();  // the handshake is over (see on_open)

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <array>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -142,6 +144,21 @@ class amqp_channel {
     void on_publish(const amqp::basic_publish& p, const amqp::content_header& h,
                     byte_view header_bytes, const shared_bytes& body);
     void fail(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth);
+    /// Access control (amqp_permissions.cpp): false when refused, the channel then closed with
+    /// RabbitMQ's 403. permit_topic checks the routing key when exchange is a topic exchange.
+    bool permit(amqp_perm p, std::string_view kind, std::string_view name, std::uint16_t cls,
+                std::uint16_t mth);
+    bool permit_topic(amqp_perm p, std::string_view exchange, std::string_view key,
+                      std::uint16_t cls, std::uint16_t mth);
+    /// queue.bind / exchange.bind and their unbinds: write on the destination (kind "queue" or
+    /// "exchange"), read on the source exchange, then the source's topic permission (read).
+    bool permit_binding(std::string_view kind, std::string_view destination,
+                        std::string_view source, std::string_view key, std::uint16_t cls,
+                        std::uint16_t mth);
+    /// queue.declare of a new queue with x-dead-letter-exchange: read on the queue, write on
+    /// the exchange (RabbitMQ's check_dlx_permitted).
+    bool permit_dead_letter(const std::string& queue, const hub::queue_args& args,
+                            std::uint16_t cls, std::uint16_t mth);
     template <typename M>
     void reply(const M& m);
 
@@ -219,6 +236,27 @@ class amqp_channel {
     friend struct amqp_consumer;
 };
 
+/// The last access checks of one connection (RabbitMQ caches them per channel too): a publish
+/// stream to one exchange, or with a few routing keys, runs no regex per message. Fixed size;
+/// a hit allocates nothing.
+class access_cache {
+  public:
+    /// The cached answer of (what, a, b), or nullopt. what: which check (a resource permission
+    /// or a topic permission), a and b its operands.
+    std::optional<bool> find(std::uint8_t what, std::string_view a, std::string_view b) const;
+    void put(std::uint8_t what, std::string_view a, std::string_view b, bool ok);
+    void clear() { used_ = 0; }
+
+  private:
+    struct entry {
+        std::uint8_t what = 0;
+        bool ok = false;
+        std::string a, b;
+    };
+    std::array<entry, 8> e_;
+    std::size_t used_ = 0, next_ = 0;
+};
+
 enum class conn_state : std::uint8_t {
     protocol_header,
     start_ok,
@@ -276,6 +314,13 @@ class amqp_connection : public net::connection_handler,
     void describe(amqp_connection_info& out) const;
     /// Management: connection.close 320 CONNECTION_FORCED with reason, as at shutdown.
     void force_close(std::string_view reason);
+    /// Access control (amqp_permissions.cpp) against the grant of connection.open. nullopt:
+    /// allowed; else RabbitMQ's 403 ACCESS_REFUSED with its text. kind: "queue" | "exchange".
+    std::optional<amqp_fault> check(amqp_perm p, std::string_view kind, std::string_view name);
+    /// The topic permission of exchange (a topic exchange) on a routing key: write for publishes,
+    /// read for bindings. No topic permission for the exchange: allowed (RabbitMQ).
+    std::optional<amqp_fault> check_topic(amqp_perm p, std::string_view exchange,
+                                          std::string_view key);
 
   private:
     void on_frame(const amqp::frame& f);
@@ -304,6 +349,9 @@ class amqp_connection : public net::connection_handler,
     bool hb_armed_ = false;
     bool blocked_ = false;
     std::string user_;
+    const amqp_user* account_ = nullptr;  // the static user of start-ok (in srv_.opts.users)
+    std::optional<amqp_grant> grant_;     // set at connection.open
+    access_cache access_cache_;
     std::string mechanism_;
     std::int64_t connected_at_ms_ = 0;  // wall clock
     hub::broker_vhost* vhost_ = nullptr;
@@ -331,7 +379,8 @@ class amqp_server_impl : public hub::subscriber {
     bool blocked = false;
 
     std::int64_t now_ms() const { return loop.now_ms(); }
-    bool authenticate(std::string_view user, std::string_view pass, bool loopback) const;
+    const amqp_user* authenticate(std::string_view user, std::string_view pass,
+                                  bool loopback) const;
     /// Store sync token (records written so far) for confirms; 0 when nothing is pending.
     std::uint64_t store_token() const;
     void on_store_synced(std::uint64_t token);

@@ -67,7 +67,14 @@ struct tls_config {
 
 struct amqp_config {
     std::vector<std::string> listen;
-    std::vector<std::string> users;  // "name:password"; empty: guest/guest from loopback only
+    /// "name:password" or "name:rabbit_password_hashing_sha256:HASH" (docs/auth.md); empty:
+    /// guest/guest from loopback only.
+    std::vector<std::string> users;
+    std::vector<std::string> user_tags;          // "name:tag,tag" (rabbitmqctl set_user_tags)
+    std::vector<std::string> permissions;        // "user:vhost:configure:write:read" regexes
+    std::vector<std::string> topic_permissions;  // "user:vhost:exchange:write:read" regexes
+    std::uint64_t publish_rate = 0;   // messages/s per connection before credit flow; 0: off
+    std::uint64_t publish_burst = 0;  // messages above the rate at once; 0: one second's worth
     std::vector<std::string> vhosts{"/"};
     std::uint64_t heartbeat_s = 60;
     std::uint64_t handshake_timeout_ms = 10000;  // header to connection.open (RabbitMQ: 10 s)
