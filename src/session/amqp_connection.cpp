@@ -199,6 +199,9 @@ void amqp_connection::on_connection_method(const frame& f) {
     if (auto* o = std::get_if<connection_open>(&*m); o && state_ == conn_state::open) {
         return on_open_method(*o);
     }
+    if (auto* u = std::get_if<connection_update_secret>(&*m); u && state_ == conn_state::ready) {
+        return on_update_secret(*u);
+    }
     if (std::holds_alternative<connection_blocked>(*m) ||
         std::holds_alternative<connection_unblocked>(*m)) {
         return;  // client-side notifications are allowed and ignored
@@ -328,6 +331,17 @@ void amqp_connection::on_open_method(const connection_open& m) {
     state_ = conn_state::ready;
     if (conn_) conn_->clear_read_deadline();  // the handshake is over (see on_open)
     encode_method_frame(out(), 0, connection_open_ok{});
+}
+
+// RabbitMQ 3.8+ (rabbit_reader, connection.update_secret): the backends refresh their state
+// with the new secret. A static user's state cannot expire, so, as RabbitMQ's internal backend,
+// it is accepted as it is and the grant stays; a refused secret is a connection error 530.
+void amqp_connection::on_update_secret(const connection_update_secret& m) {
+    if (!account_) {
+        return connection_error(make_fault(530, "New secret was refused by one of the backends"),
+                                m.amqp_class, m.amqp_method);
+    }
+    encode_method_frame(out(), 0, connection_update_secret_ok{});
 }
 
 void amqp_connection::set_blocked(bool on) {

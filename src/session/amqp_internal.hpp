@@ -328,6 +328,7 @@ class amqp_connection : public net::connection_handler,
     void on_start_ok(const amqp::connection_start_ok& m);
     void on_tune_ok(const amqp::connection_tune_ok& m);
     void on_open_method(const amqp::connection_open& m);
+    void on_update_secret(const amqp::connection_update_secret& m);
     void send_start();
     void heartbeat_tick();
     void close_socket();

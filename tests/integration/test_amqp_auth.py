@@ -14,7 +14,7 @@ import pika
 import pika.exceptions as px
 import pytest
 
-from conftest import server
+from conftest import ROOT, server
 
 RABBIT_EBIN = glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/plugins/rabbit-[0-9]*/ebin")
 COMMON_EBIN = glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/plugins/rabbit_common-*/ebin")
@@ -242,3 +242,13 @@ def test_refused_publish_is_not_routed(broker):
     u.close()
     ch.queue_delete("watch.topic")
     c.close()
+
+
+# ---- amqplib: the same refusals, and connection.update-secret ------------------------------
+
+def test_amqplib_refusals_and_update_secret(broker):
+    script = os.path.join(ROOT, "tests", "integration", "amqp_node", "auth.mjs")
+    p = subprocess.run(["node", script, f"amqp://u:pw@127.0.0.1:{broker.ports['amqp']}"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "auth passed" in p.stdout
