@@ -74,7 +74,7 @@ void amqp_connection::on_open(net::connection& c) {
 
 void amqp_connection::on_data(net::connection& c, byte_buffer& in) {
     last_recv_ms_ = srv_.now_ms();
-    while (c.is_open() && !in.empty() && !blocked_) {
+    while (c.is_open() && !in.empty() && !blocked()) {
         feed_result r = dec_.feed(in.readable());
         if (r.status == outcome::need_more) break;
         if (r.status == outcome::protocol_mismatch) {
@@ -299,7 +299,7 @@ void amqp_connection::heartbeat_tick() {
     std::int64_t period = heartbeat_s_ * 1000;
     // Blocked: we stopped reading, so the peer's heartbeats wait unread in the socket; the
     // monitor pauses (as RabbitMQ's does) instead of counting them missed.
-    if (blocked_) last_recv_ms_ = now;
+    if (blocked()) last_recv_ms_ = now;
     // Two missed heartbeats: the peer is gone (RabbitMQ closes the socket, no close method).
     if (now - last_recv_ms_ > 2 * period) {
         conn_->close(net::close_mode::abort);
@@ -329,6 +329,8 @@ void amqp_connection::on_open_method(const connection_open& m) {
                                 10, 40);
     }
     state_ = conn_state::ready;
+    credit_ = burst();  // a full bucket (amqp.publish_rate)
+    credit_at_ms_ = srv_.now_ms();
     if (conn_) conn_->clear_read_deadline();  // the handshake is over (see on_open)
     encode_method_frame(out(), 0, connection_open_ok{});
 }
@@ -348,8 +350,21 @@ void amqp_connection::set_blocked(bool on) {
     // Alarm raised: nothing yet. Like RabbitMQ (rabbit_reader "blocking"), a connection is blocked
     // only when it publishes while the alarm is on (publish_received), so consumers that never
     // publish are neither notified nor stopped and can drain the queues.
-    if (on || !blocked_) return;
-    blocked_ = false;
+    if (!on) unblock(block_memory);
+}
+
+void amqp_connection::block(std::uint8_t why, std::string_view reason) {
+    const bool was = blocked();
+    blocked_by_ |= why;
+    if (was) return;
+    if (caps_blocked) encode_method_frame(out(), 0, connection_blocked{reason});
+    if (conn_) conn_->pause_reading();  // on_data stops at the end of this frame
+}
+
+void amqp_connection::unblock(std::uint8_t why) {
+    if (!(blocked_by_ & why)) return;
+    blocked_by_ &= static_cast<std::uint8_t>(~why);
+    if (blocked()) return;  // the other reason still holds
     if (caps_blocked && state_ == conn_state::ready) {
         encode_method_frame(out(), 0, connection_unblocked{});
     }
@@ -359,10 +374,53 @@ void amqp_connection::set_blocked(bool on) {
 
 void amqp_connection::publish_received() {
     published = true;
-    if (!srv_.blocked || blocked_ || state_ != conn_state::ready) return;
-    blocked_ = true;
-    if (caps_blocked) encode_method_frame(out(), 0, connection_blocked{"low on memory"});
-    if (conn_) conn_->pause_reading();  // on_data stops at the end of this frame
+    if (state_ != conn_state::ready) return;
+    if (srv_.blocked) block(block_memory, "low on memory");
+    if (srv_.opts.publish_rate != 0 && !take_credit()) rate_wait();
+}
+
+// ---- credit flow: amqp.publish_rate ----
+// A token bucket per connection: publish_burst tokens, publish_rate more per second, one per
+// publish. When it runs dry the connection stops reading its socket (the publisher's TCP window
+// closes, as RabbitMQ's credit flow does) and, if the client accepts it, gets
+// connection.blocked; it reads again once a twentieth of a second's worth is back.
+
+double amqp_connection::burst() const {
+    const auto& o = srv_.opts;
+    return static_cast<double>(o.publish_burst != 0 ? o.publish_burst : o.publish_rate);
+}
+
+void amqp_connection::refill() {
+    const auto now = srv_.now_ms();
+    const double rate = static_cast<double>(srv_.opts.publish_rate);
+    credit_ = std::min(burst(), credit_ + static_cast<double>(now - credit_at_ms_) * rate / 1000);
+    credit_at_ms_ = now;
+}
+
+bool amqp_connection::take_credit() {
+    refill();
+    credit_ -= 1;
+    return credit_ >= 1;
+}
+
+void amqp_connection::rate_wait() {
+    if (rate_armed_) return;
+    block(block_rate, "publish rate limit");
+    const double rate = static_cast<double>(srv_.opts.publish_rate);
+    const double want = std::min(burst(), std::max(1.0, rate / 20));
+    const auto ms = static_cast<std::int64_t>((want - credit_) * 1000 / rate) + 1;
+    std::weak_ptr<bool> alive = alive_;
+    rate_timer_ = srv_.loop.add_timer(millis(std::max<std::int64_t>(ms, 1)), [this, alive] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        rate_armed_ = false;
+        refill();
+        if (credit_ >= 1) {
+            unblock(block_rate);
+        } else {
+            rate_wait();
+        }
+    });
+    rate_armed_ = true;
 }
 
 void amqp_connection::on_drain(net::connection&) {
@@ -420,7 +478,7 @@ void amqp_connection::describe(amqp_connection_info& out) const {
     }
     out.user = user_;
     out.vhost = vhost_ ? vhost_->name : std::string();
-    out.state = std::string(state_name(state_, blocked_));
+    out.state = std::string(state_name(state_, blocked()));
     out.auth_mechanism = mechanism_;
     out.channel_max = channel_max_;
     out.frame_max = frame_max_;
@@ -437,6 +495,7 @@ void amqp_connection::close_socket() {
 void amqp_connection::on_close(net::connection&, net::close_reason) {
     *alive_ = false;
     if (hb_armed_) srv_.loop.cancel_timer(hb_timer_);
+    if (rate_armed_) srv_.loop.cancel_timer(rate_timer_);
     channels_.clear();  // requeues unacked, cancels consumers
     srv_.broker.connection_closed(id_);
     srv_.bridge_unbind_check();

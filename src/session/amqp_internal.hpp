@@ -303,9 +303,11 @@ class amqp_connection : public net::connection_handler,
     /// The memory alarm was raised (on) or cleared (off). Raising it blocks nothing by itself: see
     /// publish_received. Clearing it unblocks (connection.unblocked) a connection that was blocked.
     void set_blocked(bool on);
-    /// A channel received a whole publish: while the alarm is on, the connection is blocked now
-    /// (connection.blocked if the client accepts it; reading paused, buffered frames left unread).
+    /// A channel received a whole publish: while the alarm is on, or when the publish took the
+    /// last credit of amqp.publish_rate, the connection is blocked now (connection.blocked if
+    /// the client accepts it; reading paused, buffered frames left unread).
     void publish_received();
+    bool blocked() const { return blocked_by_ != 0; }
     bool published = false;
     bool caps_blocked = false;  // client accepts connection.blocked
     bool caps_cancel = false;   // client accepts basic.cancel from the server
@@ -332,6 +334,15 @@ class amqp_connection : public net::connection_handler,
     void send_start();
     void heartbeat_tick();
     void close_socket();
+    // Credit flow (amqp_connection.cpp): why reading is paused, a bit per reason. The first
+    // reason sends connection.blocked, the last one gone connection.unblocked.
+    static constexpr std::uint8_t block_memory = 1, block_rate = 2;
+    void block(std::uint8_t why, std::string_view reason);
+    void unblock(std::uint8_t why);
+    double burst() const;
+    void refill();
+    bool take_credit();
+    void rate_wait();
 
     amqp_server_impl& srv_;
     std::uint64_t id_;
@@ -348,7 +359,11 @@ class amqp_connection : public net::connection_handler,
     std::int64_t last_send_ms_ = 0;
     core::timer_id hb_timer_{};
     bool hb_armed_ = false;
-    bool blocked_ = false;
+    std::uint8_t blocked_by_ = 0;  // block_memory | block_rate
+    double credit_ = 0;            // publishes allowed now (amqp.publish_rate's bucket)
+    std::int64_t credit_at_ms_ = 0;
+    core::timer_id rate_timer_{};
+    bool rate_armed_ = false;
     std::string user_;
     const amqp_user* account_ = nullptr;  // the static user of start-ok (in srv_.opts.users)
     std::optional<amqp_grant> grant_;     // set at connection.open
