@@ -31,8 +31,8 @@ session::amqp_pattern pattern(const std::string& re, std::string_view setting,
     try {
         return session::amqp_pattern(re);
     } catch (const std::regex_error& e) {
-        throw config_error(fmt::format("{}: '{}': bad regex '{}': {}", setting, entry, re,
-                                       e.what()));
+        throw config_error(
+            fmt::format("{}: '{}': bad regex '{}': {}", setting, entry, re, e.what()));
     }
 }
 
@@ -97,8 +97,8 @@ void add_permission(std::vector<session::amqp_user>& users, const std::string& e
     }
     auto& u = find_user(users, f[0], "amqp.permissions", entry);
     if (std::find(vhosts.begin(), vhosts.end(), f[1]) == vhosts.end()) {
-        throw config_error(fmt::format("amqp.permissions: '{}': no vhost '{}' in amqp.vhosts",
-                                       entry, f[1]));
+        throw config_error(
+            fmt::format("amqp.permissions: '{}': no vhost '{}' in amqp.vhosts", entry, f[1]));
     }
     std::erase_if(u.permissions, [&](const auto& p) { return p.vhost == f[1]; });  // last wins
     constexpr std::string_view s = "amqp.permissions";

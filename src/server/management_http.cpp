@@ -422,7 +422,8 @@ std::optional<std::string> authorize(const state& st, http::request& req, http::
     const session::amqp_user* user = authenticate(st, req);
     if (user && user->may_manage()) return user->name;
     res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
-    send_reply(res, error_reply(401, "not_authorised", user ? "Not management user" : "Login failed"));
+    send_reply(res,
+               error_reply(401, "not_authorised", user ? "Not management user" : "Login failed"));
     return std::nullopt;
 }
 

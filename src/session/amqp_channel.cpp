@@ -153,8 +153,8 @@ void amqp_channel::on(const exchange_declare& m) {
             m.amqp_method);
         return;
     }
-    if (!m.passive && !permit(amqp_perm::configure, "exchange", m.exchange, m.amqp_class,
-                              m.amqp_method))
+    if (!m.passive &&
+        !permit(amqp_perm::configure, "exchange", m.exchange, m.amqp_class, m.amqp_method))
         return;
     hub::broker_exchange want;
     want.name = std::string(m.exchange);
@@ -202,8 +202,7 @@ void amqp_channel::on(const queue_declare& m) {
     r.name = std::string(m.queue);
     // A server-named queue is named first: configure is checked on that name (RabbitMQ).
     if (r.name.empty() && !m.passive) r.name = conn_.server().broker.generate_queue_name();
-    if (!m.passive &&
-        !permit(amqp_perm::configure, "queue", r.name, m.amqp_class, m.amqp_method))
+    if (!m.passive && !permit(amqp_perm::configure, "queue", r.name, m.amqp_class, m.amqp_method))
         return;
     r.passive = m.passive;
     r.durable = m.durable;

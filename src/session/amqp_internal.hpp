@@ -2,9 +2,9 @@
 // Everything here runs on the broker loop's thread (see amqp_server.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
-#include <array>
 #include <map>
 #include <memory>
 #include <optional>

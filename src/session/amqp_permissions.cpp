@@ -78,8 +78,8 @@ bool amqp_channel::permit_topic(amqp_perm p, std::string_view exchange, std::str
 }
 
 bool amqp_channel::permit_binding(std::string_view kind, std::string_view destination,
-                                  std::string_view source, std::string_view key,
-                                  std::uint16_t cls, std::uint16_t mth) {
+                                  std::string_view source, std::string_view key, std::uint16_t cls,
+                                  std::uint16_t mth) {
     return permit(amqp_perm::write, kind, destination, cls, mth) &&
            permit(amqp_perm::read, "exchange", source, cls, mth) &&
            permit_topic(amqp_perm::read, source, key, cls, mth);

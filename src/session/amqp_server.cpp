@@ -138,7 +138,7 @@ void amqp_server_impl::on_store_synced(std::uint64_t token) {
 }
 
 const amqp_user* amqp_server_impl::authenticate(std::string_view user, std::string_view pass,
-                                    bool loopback) const {
+                                                bool loopback) const {
     return authenticate_user(opts.users, user, pass, loopback);
 }
 
