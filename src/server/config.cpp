@@ -178,6 +178,37 @@ const option_desc k_options[] = {
     {"management.sys_list_max", nullptr,
      "rows of sys.topics (the most published) and sys.connections; GET /api/... lists all",
      SY_REF(management.sys_list_max)},
+    {"auth.jwt_hmac_secret_file", nullptr,
+     "file holding the HS256/384/512 secret (turns [auth] on)", SY_REF(auth.jwt_hmac_secret_file)},
+    {"auth.jwt_public_key_files", nullptr,
+     "PEM public keys or certificates, PATH or KID=PATH (repeatable; turns [auth] on)",
+     SY_REF(auth.jwt_public_key_files)},
+    {"auth.jwks_file", nullptr, "JWKS file of verification keys (turns [auth] on)",
+     SY_REF(auth.jwks_file)},
+    {"auth.jwks_url", nullptr, "JWKS URL fetched off the loops, refreshed (turns [auth] on)",
+     SY_REF(auth.jwks_url)},
+    {"auth.jwks_refresh_s", nullptr, "jwks_url refresh period (also on an unknown kid)",
+     SY_REF(auth.jwks_refresh_s)},
+    {"auth.audience", nullptr, "required aud claim value (empty: not checked)",
+     SY_REF(auth.audience)},
+    {"auth.issuer", nullptr, "required iss claim value (empty: not checked)", SY_REF(auth.issuer)},
+    {"auth.leeway_s", nullptr, "clock skew allowed on exp, nbf and iat", SY_REF(auth.leeway_s)},
+    {"auth.anonymous_subscribe", nullptr,
+     "topic patterns anyone may subscribe to without a token (repeatable)",
+     SY_REF(auth.anonymous_subscribe)},
+    {"auth.anonymous_publish", nullptr,
+     "topic patterns anyone may publish to without a token (repeatable)",
+     SY_REF(auth.anonymous_publish)},
+    {"auth.token_query_param", nullptr, "query parameter carrying a token (EventSource, browsers)",
+     SY_REF(auth.token_query_param)},
+    {"auth.token_cookie", nullptr, "cookie carrying a token (empty: none)",
+     SY_REF(auth.token_cookie)},
+    {"auth.max_token_bytes", nullptr, "longer tokens are refused with 401",
+     SY_REF(auth.max_token_bytes)},
+    {"auth.metrics_access", nullptr,
+     "with [auth] on, /metrics and /debug/*: open | loopback (open there, admin token elsewhere) "
+     "| token",
+     SY_REF(auth.metrics_access), "open|loopback|token"},
 };
 #undef SY_REF
 
@@ -558,6 +589,12 @@ bool help_config_requested(int argc, char** argv, const cli_program& prog,
 }
 
 }  // namespace
+
+bool auth_enabled(const auth_config& a) {
+    return !a.jwt_hmac_secret_file.empty() || !a.jwt_public_key_files.empty() ||
+           !a.jwks_file.empty() || !a.jwks_url.empty() || !a.anonymous_subscribe.empty() ||
+           !a.anonymous_publish.empty();
+}
 
 const char* to_string(execution_model m) {
     switch (m) {
