@@ -222,7 +222,9 @@ void install_amqp(app& app) {
         rt.on_loop_start([st, opts](loop_state& ls) {
             if (ls.index != 0) return;
             st->owner = &ls;
-            st->server = std::make_unique<session::amqp_server>(*ls.loop, opts, ls.shard,
+            auto o = opts;
+            o.policy = [&ls] { return ls.auth; };  // loop 0's, replaced there on a JWKS refresh
+            st->server = std::make_unique<session::amqp_server>(*ls.loop, std::move(o), ls.shard,
                                                                 ls.conn_opts, &ls.conns);
             ls.broker = &st->server->broker();
             ls.amqp = st->server.get();

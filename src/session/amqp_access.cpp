@@ -90,6 +90,7 @@ std::optional<amqp_grant> amqp_user::grant(std::string_view vhost) const {
     if (!p) return std::nullopt;
     amqp_grant g;
     g.user = name;
+    g.vhost = std::string(vhost);
     g.perm = *p;
     for (const auto& t : topic_permissions) {
         if (t.vhost == vhost) g.topics.push_back(t);

@@ -253,14 +253,18 @@ void amqp_connection::on_start_ok(const connection_start_ok& m) {
                                 10, 11);
     }
     const amqp_user* account = parsed ? srv_.authenticate(user, pass, loopback_) : nullptr;
-    if (!account) {
+    // Not a static user's password: a JWT, with [auth] on (RabbitMQ's OAuth 2 plugin convention:
+    // the username is ignored, the connection's user is the token's subject).
+    auth::principal_ptr token = parsed && !account ? srv_.verify_token(pass) : nullptr;
+    if (!account && !token) {
         return connection_error(
             make_fault(403, "Login was refused using authentication mechanism " +
                                 std::string(m.mechanism) + ". For details see the broker logfile."),
             10, 11);
     }
-    user_ = user;
+    user_ = token ? token->subject() : user;
     account_ = account;
+    token_ = std::move(token);
     mechanism_ = std::string(m.mechanism);
     if (auto caps = find(m.client_properties, "capabilities")) {
         if (auto* t = std::get_if<table_view>(&*caps)) {
@@ -322,28 +326,64 @@ void amqp_connection::on_open_method(const connection_open& m) {
             make_fault(530, "vhost " + std::string(m.virtual_host) + " not found"), 10, 40);
     }
     // RabbitMQ's check_vhost_access: a user without permissions in the vhost may not open it.
-    if (account_) grant_ = account_->grant(vhost_->name);
+    grant_ = make_grant();
     if (!grant_) {
         return connection_error(make_fault(530, "access to vhost '" + vhost_->name +
                                                     "' refused for user '" + user_ + "'"),
                                 10, 40);
     }
     state_ = conn_state::ready;
+    arm_expiry();
     credit_ = burst();  // a full bucket (amqp.publish_rate)
     credit_at_ms_ = srv_.now_ms();
     if (conn_) conn_->clear_read_deadline();  // the handshake is over (see on_open)
     encode_method_frame(out(), 0, connection_open_ok{});
 }
 
+std::optional<amqp_grant> amqp_connection::make_grant() const {
+    if (account_) return account_->grant(vhost_->name);
+    if (token_) return token_grant(token_, srv_.current_policy(), vhost_->name);
+    return std::nullopt;
+}
+
 // RabbitMQ 3.8+ (rabbit_reader, connection.update_secret): the backends refresh their state
 // with the new secret. A static user's state cannot expire, so, as RabbitMQ's internal backend,
-// it is accepted as it is and the grant stays; a refused secret is a connection error 530.
+// it is accepted as it is and the grant stays. A token connection needs a valid token of the
+// same subject: it replaces the token, its permissions (checks from now on, cached answers
+// dropped) and its expiry. A refused secret is a connection error 530 with RabbitMQ's text.
 void amqp_connection::on_update_secret(const connection_update_secret& m) {
-    if (!account_) {
+    if (token_) {
+        auto t = srv_.verify_token(m.new_secret);
+        if (!t || t->subject() != token_->subject()) {
+            return connection_error(
+                make_fault(530, "New secret was refused by one of the backends"), m.amqp_class,
+                m.amqp_method);
+        }
+        token_ = std::move(t);
+        grant_ = make_grant();  // nullopt: every check refuses from now on
+        access_cache_.clear();
+        arm_expiry();
+    } else if (!account_) {
         return connection_error(make_fault(530, "New secret was refused by one of the backends"),
                                 m.amqp_class, m.amqp_method);
     }
     encode_method_frame(out(), 0, connection_update_secret_ok{});
+}
+
+// A token connection ends at the token's exp: connection.close 320 CONNECTION_FORCED (the
+// text of RabbitMQ's credential expiry), unless update-secret brought a later one first.
+void amqp_connection::arm_expiry() {
+    if (exp_armed_) srv_.loop.cancel_timer(exp_timer_);
+    exp_armed_ = false;
+    if (!token_ || token_->exp() == 0) return;
+    const std::int64_t ms = std::max<std::int64_t>(0, (token_->exp() - auth::unix_now_s()) * 1000);
+    std::weak_ptr<bool> alive = alive_;
+    exp_timer_ = srv_.loop.add_timer(millis(ms), [this, alive] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        exp_armed_ = false;
+        force_close("credential expired");
+    });
+    exp_armed_ = true;
 }
 
 void amqp_connection::set_blocked(bool on) {
@@ -496,6 +536,7 @@ void amqp_connection::on_close(net::connection&, net::close_reason) {
     *alive_ = false;
     if (hb_armed_) srv_.loop.cancel_timer(hb_timer_);
     if (rate_armed_) srv_.loop.cancel_timer(rate_timer_);
+    if (exp_armed_) srv_.loop.cancel_timer(exp_timer_);
     channels_.clear();  // requeues unacked, cancels consumers
     srv_.broker.connection_closed(id_);
     srv_.bridge_unbind_check();

@@ -29,6 +29,13 @@ namespace sy::session {
 inline bool bridged(std::string_view exchange, std::string_view vhost) {
     return exchange == "amq.topic" && vhost == "/";
 }
+/// AMQP topic binding key -> the hub pattern the bridge subscribes to ("a.#" -> "a.>").
+std::string hub_pattern(std::string_view key);
+/// The grant of a JWT in vhost (amqp_permissions.cpp): access when a RabbitMQ scope names the
+/// vhost, or, in "/", when the token has hub claims; nullopt otherwise.
+std::optional<amqp_grant> token_grant(auth::principal_ptr token,
+                                      std::shared_ptr<const auth::policy> policy,
+                                      std::string_view vhost);
 
 class amqp_connection;
 class amqp_channel;
@@ -245,7 +252,7 @@ class access_cache {
     /// or a topic permission), a and b its operands.
     std::optional<bool> find(std::uint8_t what, std::string_view a, std::string_view b) const;
     void put(std::uint8_t what, std::string_view a, std::string_view b, bool ok);
-    void clear() { used_ = 0; }
+    void clear() { used_ = next_ = 0; }
 
   private:
     struct entry {
@@ -331,6 +338,9 @@ class amqp_connection : public net::connection_handler,
     void on_tune_ok(const amqp::connection_tune_ok& m);
     void on_open_method(const amqp::connection_open& m);
     void on_update_secret(const amqp::connection_update_secret& m);
+    /// The grant of vhost_ from account_ or token_ (nullopt: no access to the vhost).
+    std::optional<amqp_grant> make_grant() const;
+    void arm_expiry();
     void send_start();
     void heartbeat_tick();
     void close_socket();
@@ -366,7 +376,10 @@ class amqp_connection : public net::connection_handler,
     bool rate_armed_ = false;
     std::string user_;
     const amqp_user* account_ = nullptr;  // the static user of start-ok (in srv_.opts.users)
+    auth::principal_ptr token_;           // or the JWT of start-ok / update-secret
     std::optional<amqp_grant> grant_;     // set at connection.open
+    core::timer_id exp_timer_{};          // the token's exp: connection.close 320
+    bool exp_armed_ = false;
     access_cache access_cache_;
     std::string mechanism_;
     std::int64_t connected_at_ms_ = 0;  // wall clock
@@ -397,6 +410,10 @@ class amqp_server_impl : public hub::subscriber {
     std::int64_t now_ms() const { return loop.now_ms(); }
     const amqp_user* authenticate(std::string_view user, std::string_view pass,
                                   bool loopback) const;
+    /// [auth]'s policy now, or nullptr when off.
+    std::shared_ptr<const auth::policy> current_policy() const;
+    /// secret as a JWT (the PLAIN password, update-secret): its principal, or nullptr.
+    auth::principal_ptr verify_token(std::string_view secret) const;
     /// Store sync token (records written so far) for confirms; 0 when nothing is pending.
     std::uint64_t store_token() const;
     void on_store_synced(std::uint64_t token);

@@ -159,7 +159,6 @@ void amqp_server_impl::tick() {
 
 // ---- hub bridge ----
 
-namespace {
 // AMQP topic binding key -> hub pattern: words up to the first '#', then '>' (the broker filters
 // again with exact AMQP semantics when routing, so a wider hub pattern is harmless).
 std::string hub_pattern(std::string_view key) {
@@ -180,7 +179,18 @@ std::string hub_pattern(std::string_view key) {
     }
     return out;
 }
-}  // namespace
+
+std::shared_ptr<const auth::policy> amqp_server_impl::current_policy() const {
+    auto p = opts.policy ? opts.policy() : nullptr;
+    return p && p->enabled() ? p : nullptr;
+}
+
+auth::principal_ptr amqp_server_impl::verify_token(std::string_view secret) const {
+    auto p = current_policy();
+    if (!p) return nullptr;
+    auto r = p->authenticate(secret, auth::unix_now_s());
+    return r ? *r : nullptr;
+}
 
 void amqp_server_impl::bridge_bind(const std::string& key) {
     if (!shard || !opts.hub_bridge) return;

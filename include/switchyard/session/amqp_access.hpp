@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "switchyard/auth/policy.hpp"
+
 namespace sy::session {
 
 /// One permission regex as RabbitMQ matches it (Erlang re:run, not anchored: "^...$" anchors).
@@ -59,8 +61,13 @@ struct amqp_topic_permission {
 /// from the user, or built from a token's claims), read per method by the channels.
 struct amqp_grant {
     std::string user;
+    std::string vhost;
     amqp_vhost_permission perm;
     std::vector<amqp_topic_permission> topics;  ///< this vhost's only
+    /// Set for a JWT password: the token's grants decide (scopes, or the switchyard / mercure
+    /// claims on amq.topic through policy->allowed), not perm and topics.
+    auth::principal_ptr token;
+    std::shared_ptr<const auth::policy> policy;
     /// The topic permission of exchange, or nullptr (no restriction).
     const amqp_topic_permission* topic(std::string_view exchange) const;
 };

@@ -45,6 +45,10 @@ struct amqp_options {
     /// paused, connection.blocked); publish_burst more may come at once. 0: no limit.
     std::uint64_t publish_rate = 0;
     std::uint64_t publish_burst = 0;  // 0: one second's worth (publish_rate)
+    /// [auth]'s policy as the broker loop sees it now (called per login and update-secret, on
+    /// the broker loop): a PLAIN password that is no static user's is verified as a JWT with it.
+    /// Empty, or a disabled policy: no JWT passwords.
+    std::function<std::shared_ptr<const auth::policy>()> policy;
 };
 
 class amqp_server_impl;

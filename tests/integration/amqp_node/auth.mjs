@@ -41,7 +41,7 @@ await refusedRpc((ch) => ch.assertExchange('x.ex', 'direct'), refusedText('excha
 // read is checked before the queue's existence (403, not 404), as RabbitMQ does
 await refusedRpc((ch) => ch.consume('nosuch', () => {}), refusedText('queue', 'nosuch'));
 await refusedRpc((ch) => ch.purgeQueue('x.q'), refusedText('queue', 'x.q'));
-await refusedRpc((ch) => ch.assertQueue('u.q').then(() => ch.bindQueue('u.q', 'amq.topic', 'x.y')),
+await refusedRpc((ch) => ch.assertQueue('u.nq', { durable: false }).then(() => ch.bindQueue('u.nq', 'amq.topic', 'x.y')),
   "ACCESS_REFUSED - access to topic 'x.y' in exchange 'amq.topic' in vhost '/' refused for user 'u'");
 
 // A publish has no reply: the channel closes with the error.
