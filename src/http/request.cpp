@@ -76,6 +76,8 @@ void request::reset() {
     method_str_ = target_ = raw_path_ = path_ = query_ = remote_ = slice{};
     params_.clear();
     body_.clear();
+    principal_.reset();
+    token_refused_ = {};
     on_chunk_ = nullptr;
     on_end_ = nullptr;
     method_ = http::method::get;

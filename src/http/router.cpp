@@ -1,5 +1,6 @@
 #include "switchyard/http/router.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sy::http {
@@ -203,8 +204,16 @@ router::match_result router::match(request& req) const {
     return r;
 }
 
+void router::add_filter(int order, filter_fn f) {
+    auto at = std::upper_bound(filters_.begin(), filters_.end(), order,
+                               [](int o, const auto& e) { return o < e.first; });
+    filters_.insert(at, {order, std::move(f)});
+}
+
 void router::dispatch(request& req, response& res) const {
-    if (front_ && front_(req, res)) return;
+    for (const auto& [order, f] : filters_) {
+        if (f(req, res)) return;
+    }
     match_result m = match(req);
     switch (m.kind) {
         case outcome::found:

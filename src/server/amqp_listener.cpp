@@ -66,6 +66,8 @@ session::amqp_options options_of(const amqp_config& c) {
     o.store_dir = c.store_dir;
     o.fsync = c.fsync;
     o.fsync_interval_ms = c.fsync_interval_ms;
+    o.publish_rate = c.publish_rate;
+    o.publish_burst = c.publish_burst;
     return o;
 }
 
@@ -209,19 +211,6 @@ void register_amqp_metrics(runtime& rt, const std::shared_ptr<amqp_state>& st) {
 
 }  // namespace
 
-std::vector<session::amqp_user> amqp_users_of(const amqp_config& c) {
-    std::vector<session::amqp_user> users;
-    for (const auto& u : c.users) {
-        auto colon = u.find(':');
-        session::amqp_user au;
-        au.name = u.substr(0, colon);
-        au.password = colon == std::string::npos ? std::string() : u.substr(colon + 1);
-        au.loopback_only = au.name == "guest";
-        users.push_back(std::move(au));
-    }
-    return users;
-}
-
 void install_amqp(app& app) {
     app.on_runtime([](runtime& rt) {
         const amqp_config& ac = rt.config().amqp;
@@ -233,7 +222,9 @@ void install_amqp(app& app) {
         rt.on_loop_start([st, opts](loop_state& ls) {
             if (ls.index != 0) return;
             st->owner = &ls;
-            st->server = std::make_unique<session::amqp_server>(*ls.loop, opts, ls.shard,
+            auto o = opts;
+            o.policy = [&ls] { return ls.auth; };  // loop 0's, replaced there on a JWKS refresh
+            st->server = std::make_unique<session::amqp_server>(*ls.loop, std::move(o), ls.shard,
                                                                 ls.conn_opts, &ls.conns);
             ls.broker = &st->server->broker();
             ls.amqp = st->server.get();

@@ -125,8 +125,23 @@ const option_desc k_options[] = {
      SY_REF(tls.ticket_rotation_s)},
     {"amqp.listen", "--amqp-listen", "HOST:PORT to serve AMQP 0-9-1 on (repeatable)",
      SY_REF(amqp.listen)},
-    {"amqp.users", nullptr, "AMQP users as name:password (repeatable; none = guest, loopback)",
+    {"amqp.users", nullptr,
+     "AMQP users as name:password or name:rabbit_password_hashing_sha256:HASH (repeatable; none "
+     "= guest, loopback)",
      SY_REF(amqp.users)},
+    {"amqp.user_tags", nullptr, "AMQP user tags as name:tag,tag (administrator, management...)",
+     SY_REF(amqp.user_tags)},
+    {"amqp.permissions", nullptr,
+     "AMQP permissions as user:vhost:configure:write:read regexes (repeatable; none: no access)",
+     SY_REF(amqp.permissions)},
+    {"amqp.topic_permissions", nullptr,
+     "AMQP topic permissions as user:vhost:exchange:write:read regexes on routing keys",
+     SY_REF(amqp.topic_permissions)},
+    {"amqp.publish_rate", nullptr,
+     "AMQP messages/s a connection may publish before credit flow blocks it (0: no limit)",
+     SY_REF(amqp.publish_rate)},
+    {"amqp.publish_burst", nullptr, "AMQP publishes above the rate at once (0: one second's worth)",
+     SY_REF(amqp.publish_burst)},
     {"amqp.vhosts", nullptr, "AMQP virtual hosts (repeatable)", SY_REF(amqp.vhosts)},
     {"amqp.heartbeat_s", nullptr, "AMQP heartbeat offered in connection.tune (0: off)",
      SY_REF(amqp.heartbeat_s)},
@@ -163,6 +178,37 @@ const option_desc k_options[] = {
     {"management.sys_list_max", nullptr,
      "rows of sys.topics (the most published) and sys.connections; GET /api/... lists all",
      SY_REF(management.sys_list_max)},
+    {"auth.jwt_hmac_secret_file", nullptr,
+     "file holding the HS256/384/512 secret (turns [auth] on)", SY_REF(auth.jwt_hmac_secret_file)},
+    {"auth.jwt_public_key_files", nullptr,
+     "PEM public keys or certificates, PATH or KID=PATH (repeatable; turns [auth] on)",
+     SY_REF(auth.jwt_public_key_files)},
+    {"auth.jwks_file", nullptr, "JWKS file of verification keys (turns [auth] on)",
+     SY_REF(auth.jwks_file)},
+    {"auth.jwks_url", nullptr, "JWKS URL fetched off the loops, refreshed (turns [auth] on)",
+     SY_REF(auth.jwks_url)},
+    {"auth.jwks_refresh_s", nullptr, "jwks_url refresh period (also on an unknown kid)",
+     SY_REF(auth.jwks_refresh_s)},
+    {"auth.audience", nullptr, "required aud claim value (empty: not checked)",
+     SY_REF(auth.audience)},
+    {"auth.issuer", nullptr, "required iss claim value (empty: not checked)", SY_REF(auth.issuer)},
+    {"auth.leeway_s", nullptr, "clock skew allowed on exp, nbf and iat", SY_REF(auth.leeway_s)},
+    {"auth.anonymous_subscribe", nullptr,
+     "topic patterns anyone may subscribe to without a token (repeatable)",
+     SY_REF(auth.anonymous_subscribe)},
+    {"auth.anonymous_publish", nullptr,
+     "topic patterns anyone may publish to without a token (repeatable)",
+     SY_REF(auth.anonymous_publish)},
+    {"auth.token_query_param", nullptr, "query parameter carrying a token (EventSource, browsers)",
+     SY_REF(auth.token_query_param)},
+    {"auth.token_cookie", nullptr, "cookie carrying a token (empty: none)",
+     SY_REF(auth.token_cookie)},
+    {"auth.max_token_bytes", nullptr, "longer tokens are refused with 401",
+     SY_REF(auth.max_token_bytes)},
+    {"auth.metrics_access", nullptr,
+     "with [auth] on, /metrics and /debug/*: open | loopback (open there, admin token elsewhere) "
+     "| token",
+     SY_REF(auth.metrics_access), "open|loopback|token"},
 };
 #undef SY_REF
 
@@ -543,6 +589,12 @@ bool help_config_requested(int argc, char** argv, const cli_program& prog,
 }
 
 }  // namespace
+
+bool auth_enabled(const auth_config& a) {
+    return !a.jwt_hmac_secret_file.empty() || !a.jwt_public_key_files.empty() ||
+           !a.jwks_file.empty() || !a.jwks_url.empty() || !a.anonymous_subscribe.empty() ||
+           !a.anonymous_publish.empty();
+}
 
 const char* to_string(execution_model m) {
     switch (m) {

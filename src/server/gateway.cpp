@@ -11,6 +11,7 @@
 #include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
+#include "switchyard/server/auth.hpp"
 #include "switchyard/server/hub_metrics.hpp"
 #include "switchyard/server/system_topics.hpp"
 #include "switchyard/session/push_format.hpp"
@@ -343,6 +344,7 @@ void gateway::stream_sse(app& a, http::request& req, http::response& res,
 }
 
 void install_gateway(app& a) {
+    install_auth(a);
     a.on_runtime([](runtime& rt) {
         rt.on_loop_start([](loop_state& ls) { ls.loop->emplace_slot<session::push_counters>(); });
         register_gateway_metrics(rt);

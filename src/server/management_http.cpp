@@ -316,20 +316,17 @@ std::optional<std::vector<std::string>> api_segments(std::string_view raw) {
 }
 
 // HTTP Basic (RFC 7617) against the AMQP users; the peer's address decides the guest rule.
-std::optional<std::string> authenticate(const state& st, const http::request& req) {
+const session::amqp_user* authenticate(const state& st, const http::request& req) {
     auto h = req.header("authorization");
-    if (!h || !istarts_with(*h, "basic ")) return std::nullopt;
+    if (!h || !istarts_with(*h, "basic ")) return nullptr;
     std::string cred;
-    if (!base64_decode(trim_ows(h->substr(6)), cred)) return std::nullopt;
+    if (!base64_decode(trim_ows(h->substr(6)), cred)) return nullptr;
     auto colon = cred.find(':');
-    if (colon == std::string::npos) return std::nullopt;
+    if (colon == std::string::npos) return nullptr;
     auto peer = net::address::parse(req.remote_address());
     const bool loopback = peer && peer->is_loopback();
-    std::string user = cred.substr(0, colon);
-    if (!session::authenticate_user(st.users, user, cred.substr(colon + 1), loopback)) {
-        return std::nullopt;
-    }
-    return user;
+    return session::authenticate_user(st.users, cred.substr(0, colon), cred.substr(colon + 1),
+                                      loopback);
 }
 
 void send_reply(http::response& res, const reply& r) {
@@ -404,7 +401,11 @@ bool serve_runtime(state& st, const call& c, http::response& res) {
     } else if (s.size() == 1 && s[0] == "whoami") {
         std::string out;
         json::writer w(out);
-        w.begin_object().member("name", c.user).key("tags").begin_array().value("administrator");
+        w.begin_object().member("name", c.user).key("tags").begin_array();
+        for (const auto& u : st.users) {
+            if (u.name != c.user) continue;
+            for (const auto& t : u.tags) w.value(t);
+        }
         w.end_array().end_object();
         send_reply(res, reply{200, std::move(out), {}});
     } else {
@@ -415,13 +416,15 @@ bool serve_runtime(state& st, const call& c, http::response& res) {
 
 /// The authenticated user, or nullopt with the 401 already answered (the API's and the
 /// dashboard's actions' one check).
+/// A user without a management tag (administrator, monitoring, policymaker, management) is
+/// refused as RabbitMQ refuses it: 401 "Not management user".
 std::optional<std::string> authorize(const state& st, http::request& req, http::response& res) {
-    auto user = authenticate(st, req);
-    if (!user) {
-        res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
-        send_reply(res, error_reply(401, "not_authorised", "Login failed"));
-    }
-    return user;
+    const session::amqp_user* user = authenticate(st, req);
+    if (user && user->may_manage()) return user->name;
+    res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
+    send_reply(res,
+               error_reply(401, "not_authorised", user ? "Not management user" : "Login failed"));
+    return std::nullopt;
 }
 
 void serve_api(state& st, http::request& req, http::response& res) {

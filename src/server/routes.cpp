@@ -425,7 +425,8 @@ void routes::attach(runtime& rt) {
         std::lock_guard lock(holder->mu);
         ls.loop->emplace_slot<route_loop>().table = holder->current;
     });
-    app_.router().set_front(
+    app_.router().add_filter(
+        http::router::filter_order::route_table,
         [this](http::request& req, http::response& res) { return dispatch(req, res); });
     rt.on_reload([this, holder, &rt] {
         const std::string& file = app_.config().config_file;

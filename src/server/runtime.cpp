@@ -17,6 +17,7 @@
 #include "switchyard/core/loop_group.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/tls.hpp"
+#include "switchyard/server/auth.hpp"
 #include "switchyard/server/system_topics.hpp"
 #include "switchyard/session/http1_session.hpp"
 #include "switchyard/session/shutdown.hpp"
@@ -103,12 +104,30 @@ std::string announce_line(const listener_info& l) {
     return "switchyard listening on " + l.scheme + "://" + l.address;
 }
 
+namespace {
+// A config without [auth] behaves as before it existed; say so once when that is reachable from
+// other hosts.
+void warn_if_open(const server_config& cfg) {
+    if (auth_enabled(cfg.auth)) return;
+    for (const auto* list : {&cfg.listen, &cfg.tls.listen}) {
+        for (const auto& l : *list) {
+            auto a = net::address::parse(l);
+            if (a && a->is_loopback()) continue;
+            log::warn("no [auth]: anyone reaching {} may publish and subscribe to every topic", l);
+            return;
+        }
+    }
+}
+}  // namespace
+
 runtime::runtime(server_config cfg, http::router& router)
     : cfg_(std::move(cfg)),
       router_(router),
       limit_(cfg_.limits.max_connections),
       impl_(std::make_unique<impl>()) {
     register_runtime_metrics(*this);
+    auth_ = make_auth_policy(cfg_.auth);
+    warn_if_open(cfg_);
     http_opts_.limits.max_request_line = static_cast<std::uint32_t>(cfg_.limits.max_request_line);
     http_opts_.limits.max_head_bytes = static_cast<std::uint32_t>(cfg_.limits.max_header_bytes);
     http_opts_.limits.max_headers = static_cast<std::uint32_t>(cfg_.limits.max_headers);
@@ -166,6 +185,7 @@ void runtime::setup_loop(loop_state& ls) {
     ls.conn_opts.counters = &ls.io;
     ls.conn_opts.tcp_nodelay = false;  // the listener already set TCP_NODELAY on accept
     ls.http = std::make_unique<session::http_context>(*ls.loop, http_opts_, router_);
+    ls.auth = auth_;
 }
 
 void runtime::on_accept(loop_state& ls, net::accepted_socket&& s) {

@@ -153,6 +153,9 @@ void amqp_channel::on(const exchange_declare& m) {
             m.amqp_method);
         return;
     }
+    if (!m.passive &&
+        !permit(amqp_perm::configure, "exchange", m.exchange, m.amqp_class, m.amqp_method))
+        return;
     hub::broker_exchange want;
     want.name = std::string(m.exchange);
     want.type = t.value_or(hub::exchange_type::direct);
@@ -165,6 +168,7 @@ void amqp_channel::on(const exchange_declare& m) {
 }
 
 void amqp_channel::on(const exchange_delete& m) {
+    if (!permit(amqp_perm::configure, "exchange", m.exchange, m.amqp_class, m.amqp_method)) return;
     auto st = conn_.server().broker.exchange_delete(conn_.vhost(), m.exchange, m.if_unused);
     if (st.code == hub::broker_error::not_found) st = {};  // RabbitMQ: deleting nothing is ok
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
@@ -172,6 +176,9 @@ void amqp_channel::on(const exchange_delete& m) {
 }
 
 void amqp_channel::on(const exchange_bind& m) {
+    if (!permit_binding("exchange", m.destination, m.source, m.routing_key, m.amqp_class,
+                        m.amqp_method))
+        return;
     hub::broker_binding b =
         make_binding(std::string(m.destination), true, m.routing_key, m.arguments);
     auto st = conn_.server().broker.bind(conn_.vhost(), m.source, std::move(b), conn_.id());
@@ -180,6 +187,9 @@ void amqp_channel::on(const exchange_bind& m) {
 }
 
 void amqp_channel::on(const exchange_unbind& m) {
+    if (!permit_binding("exchange", m.destination, m.source, m.routing_key, m.amqp_class,
+                        m.amqp_method))
+        return;
     hub::broker_binding b =
         make_binding(std::string(m.destination), true, m.routing_key, m.arguments);
     auto st = conn_.server().broker.unbind(conn_.vhost(), m.source, b, conn_.id());
@@ -190,6 +200,10 @@ void amqp_channel::on(const exchange_unbind& m) {
 void amqp_channel::on(const queue_declare& m) {
     hub::queue_declare_request r;
     r.name = std::string(m.queue);
+    // A server-named queue is named first: configure is checked on that name (RabbitMQ).
+    if (r.name.empty() && !m.passive) r.name = conn_.server().broker.generate_queue_name();
+    if (!m.passive && !permit(amqp_perm::configure, "queue", r.name, m.amqp_class, m.amqp_method))
+        return;
     r.passive = m.passive;
     r.durable = m.durable;
     r.exclusive = m.exclusive;
@@ -202,6 +216,7 @@ void amqp_channel::on(const queue_declare& m) {
                                             "' in vhost '" + conn_.vhost().name + "': " + why),
                         m.amqp_class, m.amqp_method);
         }
+        if (!permit_dead_letter(r.name, r.args, m.amqp_class, m.amqp_method)) return;
     }
     hub::queue_declare_result out;
     auto& b = conn_.server().broker;
@@ -217,6 +232,8 @@ void amqp_channel::on(const queue_declare& m) {
 
 void amqp_channel::on(const queue_bind& m) {
     auto qn = queue_name(m.queue);
+    if (!permit_binding("queue", qn, m.exchange, m.routing_key, m.amqp_class, m.amqp_method))
+        return;
     auto b = make_binding(qn, false, m.routing_key, m.arguments);
     auto st = conn_.server().broker.bind(conn_.vhost(), m.exchange, std::move(b), conn_.id());
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
@@ -227,6 +244,9 @@ void amqp_channel::on(const queue_bind& m) {
 }
 
 void amqp_channel::on(const queue_unbind& m) {
+    if (!permit_binding("queue", queue_name(m.queue), m.exchange, m.routing_key, m.amqp_class,
+                        m.amqp_method))
+        return;
     auto b = make_binding(queue_name(m.queue), false, m.routing_key, m.arguments);
     auto st = conn_.server().broker.unbind(conn_.vhost(), m.exchange, b, conn_.id());
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
@@ -235,6 +255,7 @@ void amqp_channel::on(const queue_unbind& m) {
 }
 
 void amqp_channel::on(const queue_purge& m) {
+    if (!permit(amqp_perm::read, "queue", queue_name(m.queue), m.amqp_class, m.amqp_method)) return;
     std::uint32_t n = 0;
     auto st = conn_.server().broker.queue_purge(conn_.vhost(), queue_name(m.queue), conn_.id(), n);
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
@@ -242,6 +263,8 @@ void amqp_channel::on(const queue_purge& m) {
 }
 
 void amqp_channel::on(const queue_delete& m) {
+    if (!permit(amqp_perm::configure, "queue", queue_name(m.queue), m.amqp_class, m.amqp_method))
+        return;
     std::uint32_t n = 0;
     auto st = conn_.server().broker.queue_delete(conn_.vhost(), queue_name(m.queue), conn_.id(),
                                                  m.if_unused, m.if_empty, n);
@@ -318,6 +341,7 @@ void amqp_channel::on(const basic_consume& m) {
     if (m.queue == k_reply_to) return consume_reply_to(m);
     hub::broker_queue_ptr q;
     auto qn = queue_name(m.queue);
+    if (!permit(amqp_perm::read, "queue", qn, m.amqp_class, m.amqp_method)) return;
     auto st = conn_.server().broker.find_queue(conn_.vhost(), qn, conn_.id(), q);
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
     std::string tag(m.consumer_tag);
@@ -370,6 +394,7 @@ void amqp_channel::on(const basic_cancel& m) {
 }
 
 void amqp_channel::on(const basic_get& m) {
+    if (!permit(amqp_perm::read, "queue", queue_name(m.queue), m.amqp_class, m.amqp_method)) return;
     hub::broker_queue_ptr q;
     auto st = conn_.server().broker.find_queue(conn_.vhost(), queue_name(m.queue), conn_.id(), q);
     if (!st.ok()) return fail(fault_of(st), m.amqp_class, m.amqp_method);
@@ -620,6 +645,8 @@ void amqp_channel::on_synced(std::uint64_t token) {
 void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
                               byte_view header_bytes, const shared_bytes& body) {
     auto& srv = conn_.server();
+    // RabbitMQ's order: write on the exchange, its existence, internal, then the topic.
+    if (!permit(amqp_perm::write, "exchange", p.exchange, 60, 40)) return;
     auto* ex = srv.broker.find_exchange(conn_.vhost(), p.exchange);
     if (!ex) {
         return fail(make_fault(404, "no exchange '" + std::string(p.exchange) + "' in vhost '" +
@@ -630,6 +657,10 @@ void amqp_channel::on_publish(const basic_publish& p, const content_header& h,
         return fail(make_fault(403, "cannot publish to internal exchange '" + ex->name +
                                         "' in vhost '" + conn_.vhost().name + "'"),
                     60, 40);
+    }
+    if (ex->type == hub::exchange_type::topic) {
+        if (auto f = conn_.check_topic(amqp_perm::write, ex->name, p.routing_key))
+            return fail(*f, 60, 40);
     }
     auto msg = std::make_shared<hub::broker_message>();
     msg->exchange = std::string(p.exchange);

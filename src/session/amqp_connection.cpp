@@ -74,7 +74,7 @@ void amqp_connection::on_open(net::connection& c) {
 
 void amqp_connection::on_data(net::connection& c, byte_buffer& in) {
     last_recv_ms_ = srv_.now_ms();
-    while (c.is_open() && !in.empty() && !blocked_) {
+    while (c.is_open() && !in.empty() && !blocked()) {
         feed_result r = dec_.feed(in.readable());
         if (r.status == outcome::need_more) break;
         if (r.status == outcome::protocol_mismatch) {
@@ -199,6 +199,9 @@ void amqp_connection::on_connection_method(const frame& f) {
     if (auto* o = std::get_if<connection_open>(&*m); o && state_ == conn_state::open) {
         return on_open_method(*o);
     }
+    if (auto* u = std::get_if<connection_update_secret>(&*m); u && state_ == conn_state::ready) {
+        return on_update_secret(*u);
+    }
     if (std::holds_alternative<connection_blocked>(*m) ||
         std::holds_alternative<connection_unblocked>(*m)) {
         return;  // client-side notifications are allowed and ignored
@@ -249,13 +252,19 @@ void amqp_connection::on_start_ok(const connection_start_ok& m) {
                                                     std::string(m.mechanism) + "'"),
                                 10, 11);
     }
-    if (!parsed || !srv_.authenticate(user, pass, loopback_)) {
+    const amqp_user* account = parsed ? srv_.authenticate(user, pass, loopback_) : nullptr;
+    // Not a static user's password: a JWT, with [auth] on (RabbitMQ's OAuth 2 plugin convention:
+    // the username is ignored, the connection's user is the token's subject).
+    auth::principal_ptr token = parsed && !account ? srv_.verify_token(pass) : nullptr;
+    if (!account && !token) {
         return connection_error(
             make_fault(403, "Login was refused using authentication mechanism " +
                                 std::string(m.mechanism) + ". For details see the broker logfile."),
             10, 11);
     }
-    user_ = user;
+    user_ = token ? token->subject() : user;
+    account_ = account;
+    token_ = std::move(token);
     mechanism_ = std::string(m.mechanism);
     if (auto caps = find(m.client_properties, "capabilities")) {
         if (auto* t = std::get_if<table_view>(&*caps)) {
@@ -294,7 +303,7 @@ void amqp_connection::heartbeat_tick() {
     std::int64_t period = heartbeat_s_ * 1000;
     // Blocked: we stopped reading, so the peer's heartbeats wait unread in the socket; the
     // monitor pauses (as RabbitMQ's does) instead of counting them missed.
-    if (blocked_) last_recv_ms_ = now;
+    if (blocked()) last_recv_ms_ = now;
     // Two missed heartbeats: the peer is gone (RabbitMQ closes the socket, no close method).
     if (now - last_recv_ms_ > 2 * period) {
         conn_->close(net::close_mode::abort);
@@ -316,17 +325,86 @@ void amqp_connection::on_open_method(const connection_open& m) {
         return connection_error(
             make_fault(530, "vhost " + std::string(m.virtual_host) + " not found"), 10, 40);
     }
+    // RabbitMQ's check_vhost_access: a user without permissions in the vhost may not open it.
+    grant_ = make_grant();
+    if (!grant_) {
+        return connection_error(make_fault(530, "access to vhost '" + vhost_->name +
+                                                    "' refused for user '" + user_ + "'"),
+                                10, 40);
+    }
     state_ = conn_state::ready;
+    arm_expiry();
+    credit_ = burst();  // a full bucket (amqp.publish_rate)
+    credit_at_ms_ = srv_.now_ms();
     if (conn_) conn_->clear_read_deadline();  // the handshake is over (see on_open)
     encode_method_frame(out(), 0, connection_open_ok{});
+}
+
+std::optional<amqp_grant> amqp_connection::make_grant() const {
+    if (account_) return account_->grant(vhost_->name);
+    if (token_) return token_grant(token_, srv_.current_policy(), vhost_->name);
+    return std::nullopt;
+}
+
+// RabbitMQ 3.8+ (rabbit_reader, connection.update_secret): the backends refresh their state
+// with the new secret. A static user's state cannot expire, so, as RabbitMQ's internal backend,
+// it is accepted as it is and the grant stays. A token connection needs a valid token of the
+// same subject: it replaces the token, its permissions (checks from now on, cached answers
+// dropped) and its expiry. A refused secret is a connection error 530 with RabbitMQ's text.
+void amqp_connection::on_update_secret(const connection_update_secret& m) {
+    if (token_) {
+        auto t = srv_.verify_token(m.new_secret);
+        if (!t || t->subject() != token_->subject()) {
+            return connection_error(
+                make_fault(530, "New secret was refused by one of the backends"), m.amqp_class,
+                m.amqp_method);
+        }
+        token_ = std::move(t);
+        grant_ = make_grant();  // nullopt: every check refuses from now on
+        access_cache_.clear();
+        arm_expiry();
+    } else if (!account_) {
+        return connection_error(make_fault(530, "New secret was refused by one of the backends"),
+                                m.amqp_class, m.amqp_method);
+    }
+    encode_method_frame(out(), 0, connection_update_secret_ok{});
+}
+
+// A token connection ends at the token's exp: connection.close 320 CONNECTION_FORCED (the
+// text of RabbitMQ's credential expiry), unless update-secret brought a later one first.
+void amqp_connection::arm_expiry() {
+    if (exp_armed_) srv_.loop.cancel_timer(exp_timer_);
+    exp_armed_ = false;
+    if (!token_ || token_->exp() == 0) return;
+    const std::int64_t ms = std::max<std::int64_t>(0, (token_->exp() - auth::unix_now_s()) * 1000);
+    std::weak_ptr<bool> alive = alive_;
+    exp_timer_ = srv_.loop.add_timer(millis(ms), [this, alive] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        exp_armed_ = false;
+        force_close("credential expired");
+    });
+    exp_armed_ = true;
 }
 
 void amqp_connection::set_blocked(bool on) {
     // Alarm raised: nothing yet. Like RabbitMQ (rabbit_reader "blocking"), a connection is blocked
     // only when it publishes while the alarm is on (publish_received), so consumers that never
     // publish are neither notified nor stopped and can drain the queues.
-    if (on || !blocked_) return;
-    blocked_ = false;
+    if (!on) unblock(block_memory);
+}
+
+void amqp_connection::block(std::uint8_t why, std::string_view reason) {
+    const bool was = blocked();
+    blocked_by_ |= why;
+    if (was) return;
+    if (caps_blocked) encode_method_frame(out(), 0, connection_blocked{reason});
+    if (conn_) conn_->pause_reading();  // on_data stops at the end of this frame
+}
+
+void amqp_connection::unblock(std::uint8_t why) {
+    if (!(blocked_by_ & why)) return;
+    blocked_by_ &= static_cast<std::uint8_t>(~why);
+    if (blocked()) return;  // the other reason still holds
     if (caps_blocked && state_ == conn_state::ready) {
         encode_method_frame(out(), 0, connection_unblocked{});
     }
@@ -336,10 +414,53 @@ void amqp_connection::set_blocked(bool on) {
 
 void amqp_connection::publish_received() {
     published = true;
-    if (!srv_.blocked || blocked_ || state_ != conn_state::ready) return;
-    blocked_ = true;
-    if (caps_blocked) encode_method_frame(out(), 0, connection_blocked{"low on memory"});
-    if (conn_) conn_->pause_reading();  // on_data stops at the end of this frame
+    if (state_ != conn_state::ready) return;
+    if (srv_.blocked) block(block_memory, "low on memory");
+    if (srv_.opts.publish_rate != 0 && !take_credit()) rate_wait();
+}
+
+// ---- credit flow: amqp.publish_rate ----
+// A token bucket per connection: publish_burst tokens, publish_rate more per second, one per
+// publish. When it runs dry the connection stops reading its socket (the publisher's TCP window
+// closes, as RabbitMQ's credit flow does) and, if the client accepts it, gets
+// connection.blocked; it reads again once a twentieth of a second's worth is back.
+
+double amqp_connection::burst() const {
+    const auto& o = srv_.opts;
+    return static_cast<double>(o.publish_burst != 0 ? o.publish_burst : o.publish_rate);
+}
+
+void amqp_connection::refill() {
+    const auto now = srv_.now_ms();
+    const double rate = static_cast<double>(srv_.opts.publish_rate);
+    credit_ = std::min(burst(), credit_ + static_cast<double>(now - credit_at_ms_) * rate / 1000);
+    credit_at_ms_ = now;
+}
+
+bool amqp_connection::take_credit() {
+    refill();
+    credit_ -= 1;
+    return credit_ >= 1;
+}
+
+void amqp_connection::rate_wait() {
+    if (rate_armed_) return;
+    block(block_rate, "publish rate limit");
+    const double rate = static_cast<double>(srv_.opts.publish_rate);
+    const double want = std::min(burst(), std::max(1.0, rate / 20));
+    const auto ms = static_cast<std::int64_t>((want - credit_) * 1000 / rate) + 1;
+    std::weak_ptr<bool> alive = alive_;
+    rate_timer_ = srv_.loop.add_timer(millis(std::max<std::int64_t>(ms, 1)), [this, alive] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        rate_armed_ = false;
+        refill();
+        if (credit_ >= 1) {
+            unblock(block_rate);
+        } else {
+            rate_wait();
+        }
+    });
+    rate_armed_ = true;
 }
 
 void amqp_connection::on_drain(net::connection&) {
@@ -397,7 +518,7 @@ void amqp_connection::describe(amqp_connection_info& out) const {
     }
     out.user = user_;
     out.vhost = vhost_ ? vhost_->name : std::string();
-    out.state = std::string(state_name(state_, blocked_));
+    out.state = std::string(state_name(state_, blocked()));
     out.auth_mechanism = mechanism_;
     out.channel_max = channel_max_;
     out.frame_max = frame_max_;
@@ -414,6 +535,8 @@ void amqp_connection::close_socket() {
 void amqp_connection::on_close(net::connection&, net::close_reason) {
     *alive_ = false;
     if (hb_armed_) srv_.loop.cancel_timer(hb_timer_);
+    if (rate_armed_) srv_.loop.cancel_timer(rate_timer_);
+    if (exp_armed_) srv_.loop.cancel_timer(exp_timer_);
     channels_.clear();  // requeues unacked, cancels consumers
     srv_.broker.connection_closed(id_);
     srv_.bridge_unbind_check();

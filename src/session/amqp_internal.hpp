@@ -2,10 +2,12 @@
 // Everything here runs on the broker loop's thread (see amqp_server.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -27,6 +29,13 @@ namespace sy::session {
 inline bool bridged(std::string_view exchange, std::string_view vhost) {
     return exchange == "amq.topic" && vhost == "/";
 }
+/// AMQP topic binding key -> the hub pattern the bridge subscribes to ("a.#" -> "a.>").
+std::string hub_pattern(std::string_view key);
+/// The grant of a JWT in vhost (amqp_permissions.cpp): access when a RabbitMQ scope names the
+/// vhost, or, in "/", when the token has hub claims; nullopt otherwise.
+std::optional<amqp_grant> token_grant(auth::principal_ptr token,
+                                      std::shared_ptr<const auth::policy> policy,
+                                      std::string_view vhost);
 
 class amqp_connection;
 class amqp_channel;
@@ -142,6 +151,21 @@ class amqp_channel {
     void on_publish(const amqp::basic_publish& p, const amqp::content_header& h,
                     byte_view header_bytes, const shared_bytes& body);
     void fail(const amqp_fault& f, std::uint16_t cls, std::uint16_t mth);
+    /// Access control (amqp_permissions.cpp): false when refused, the channel then closed with
+    /// RabbitMQ's 403. permit_topic checks the routing key when exchange is a topic exchange.
+    bool permit(amqp_perm p, std::string_view kind, std::string_view name, std::uint16_t cls,
+                std::uint16_t mth);
+    bool permit_topic(amqp_perm p, std::string_view exchange, std::string_view key,
+                      std::uint16_t cls, std::uint16_t mth);
+    /// queue.bind / exchange.bind and their unbinds: write on the destination (kind "queue" or
+    /// "exchange"), read on the source exchange, then the source's topic permission (read).
+    bool permit_binding(std::string_view kind, std::string_view destination,
+                        std::string_view source, std::string_view key, std::uint16_t cls,
+                        std::uint16_t mth);
+    /// queue.declare of a new queue with x-dead-letter-exchange: read on the queue, write on
+    /// the exchange (RabbitMQ's check_dlx_permitted).
+    bool permit_dead_letter(const std::string& queue, const hub::queue_args& args,
+                            std::uint16_t cls, std::uint16_t mth);
     template <typename M>
     void reply(const M& m);
 
@@ -219,6 +243,27 @@ class amqp_channel {
     friend struct amqp_consumer;
 };
 
+/// The last access checks of one connection (RabbitMQ caches them per channel too): a publish
+/// stream to one exchange, or with a few routing keys, runs no regex per message. Fixed size;
+/// a hit allocates nothing.
+class access_cache {
+  public:
+    /// The cached answer of (what, a, b), or nullopt. what: which check (a resource permission
+    /// or a topic permission), a and b its operands.
+    std::optional<bool> find(std::uint8_t what, std::string_view a, std::string_view b) const;
+    void put(std::uint8_t what, std::string_view a, std::string_view b, bool ok);
+    void clear() { used_ = next_ = 0; }
+
+  private:
+    struct entry {
+        std::uint8_t what = 0;
+        bool ok = false;
+        std::string a, b;
+    };
+    std::array<entry, 8> e_;
+    std::size_t used_ = 0, next_ = 0;
+};
+
 enum class conn_state : std::uint8_t {
     protocol_header,
     start_ok,
@@ -265,9 +310,11 @@ class amqp_connection : public net::connection_handler,
     /// The memory alarm was raised (on) or cleared (off). Raising it blocks nothing by itself: see
     /// publish_received. Clearing it unblocks (connection.unblocked) a connection that was blocked.
     void set_blocked(bool on);
-    /// A channel received a whole publish: while the alarm is on, the connection is blocked now
-    /// (connection.blocked if the client accepts it; reading paused, buffered frames left unread).
+    /// A channel received a whole publish: while the alarm is on, or when the publish took the
+    /// last credit of amqp.publish_rate, the connection is blocked now (connection.blocked if
+    /// the client accepts it; reading paused, buffered frames left unread).
     void publish_received();
+    bool blocked() const { return blocked_by_ != 0; }
     bool published = false;
     bool caps_blocked = false;  // client accepts connection.blocked
     bool caps_cancel = false;   // client accepts basic.cancel from the server
@@ -276,6 +323,13 @@ class amqp_connection : public net::connection_handler,
     void describe(amqp_connection_info& out) const;
     /// Management: connection.close 320 CONNECTION_FORCED with reason, as at shutdown.
     void force_close(std::string_view reason);
+    /// Access control (amqp_permissions.cpp) against the grant of connection.open. nullopt:
+    /// allowed; else RabbitMQ's 403 ACCESS_REFUSED with its text. kind: "queue" | "exchange".
+    std::optional<amqp_fault> check(amqp_perm p, std::string_view kind, std::string_view name);
+    /// The topic permission of exchange (a topic exchange) on a routing key: write for publishes,
+    /// read for bindings. No topic permission for the exchange: allowed (RabbitMQ).
+    std::optional<amqp_fault> check_topic(amqp_perm p, std::string_view exchange,
+                                          std::string_view key);
 
   private:
     void on_frame(const amqp::frame& f);
@@ -283,9 +337,22 @@ class amqp_connection : public net::connection_handler,
     void on_start_ok(const amqp::connection_start_ok& m);
     void on_tune_ok(const amqp::connection_tune_ok& m);
     void on_open_method(const amqp::connection_open& m);
+    void on_update_secret(const amqp::connection_update_secret& m);
+    /// The grant of vhost_ from account_ or token_ (nullopt: no access to the vhost).
+    std::optional<amqp_grant> make_grant() const;
+    void arm_expiry();
     void send_start();
     void heartbeat_tick();
     void close_socket();
+    // Credit flow (amqp_connection.cpp): why reading is paused, a bit per reason. The first
+    // reason sends connection.blocked, the last one gone connection.unblocked.
+    static constexpr std::uint8_t block_memory = 1, block_rate = 2;
+    void block(std::uint8_t why, std::string_view reason);
+    void unblock(std::uint8_t why);
+    double burst() const;
+    void refill();
+    bool take_credit();
+    void rate_wait();
 
     amqp_server_impl& srv_;
     std::uint64_t id_;
@@ -302,8 +369,18 @@ class amqp_connection : public net::connection_handler,
     std::int64_t last_send_ms_ = 0;
     core::timer_id hb_timer_{};
     bool hb_armed_ = false;
-    bool blocked_ = false;
+    std::uint8_t blocked_by_ = 0;  // block_memory | block_rate
+    double credit_ = 0;            // publishes allowed now (amqp.publish_rate's bucket)
+    std::int64_t credit_at_ms_ = 0;
+    core::timer_id rate_timer_{};
+    bool rate_armed_ = false;
     std::string user_;
+    const amqp_user* account_ = nullptr;  // the static user of start-ok (in srv_.opts.users)
+    auth::principal_ptr token_;           // or the JWT of start-ok / update-secret
+    std::optional<amqp_grant> grant_;     // set at connection.open
+    core::timer_id exp_timer_{};          // the token's exp: connection.close 320
+    bool exp_armed_ = false;
+    access_cache access_cache_;
     std::string mechanism_;
     std::int64_t connected_at_ms_ = 0;  // wall clock
     hub::broker_vhost* vhost_ = nullptr;
@@ -331,7 +408,12 @@ class amqp_server_impl : public hub::subscriber {
     bool blocked = false;
 
     std::int64_t now_ms() const { return loop.now_ms(); }
-    bool authenticate(std::string_view user, std::string_view pass, bool loopback) const;
+    const amqp_user* authenticate(std::string_view user, std::string_view pass,
+                                  bool loopback) const;
+    /// [auth]'s policy now, or nullptr when off.
+    std::shared_ptr<const auth::policy> current_policy() const;
+    /// secret as a JWT (the PLAIN password, update-secret): its principal, or nullptr.
+    auth::principal_ptr verify_token(std::string_view secret) const;
     /// Store sync token (records written so far) for confirms; 0 when nothing is pending.
     std::uint64_t store_token() const;
     void on_store_synced(std::uint64_t token);

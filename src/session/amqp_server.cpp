@@ -57,6 +57,7 @@ amqp_server_impl::amqp_server_impl(core::loop& l, amqp_options o, hub::hub_shard
     // A whole frame must fit in the input buffer, or reading would stall on a large frame.
     conn_opts.max_input = std::max<std::size_t>(conn_opts.max_input, 2 * opts.frame_max + 4096);
     conn_opts.idle_timeout = millis(0);
+    if (opts.users.empty()) opts.users = default_users(opts.vhosts);
     broker.set_dead_letter_rewriter(&amqp_dead_letter_rewriter());  // x-death headers
     if (!opts.store_dir.empty()) {
         store::log_options so;
@@ -136,17 +137,8 @@ void amqp_server_impl::on_store_synced(std::uint64_t token) {
     }
 }
 
-bool authenticate_user(const std::vector<amqp_user>& users, std::string_view user,
-                       std::string_view pass, bool loopback) {
-    if (users.empty()) return user == "guest" && pass == "guest" && loopback;
-    for (const auto& u : users) {
-        if (u.name == user && u.password == pass) return loopback || !u.loopback_only;
-    }
-    return false;
-}
-
-bool amqp_server_impl::authenticate(std::string_view user, std::string_view pass,
-                                    bool loopback) const {
+const amqp_user* amqp_server_impl::authenticate(std::string_view user, std::string_view pass,
+                                                bool loopback) const {
     return authenticate_user(opts.users, user, pass, loopback);
 }
 
@@ -167,7 +159,6 @@ void amqp_server_impl::tick() {
 
 // ---- hub bridge ----
 
-namespace {
 // AMQP topic binding key -> hub pattern: words up to the first '#', then '>' (the broker filters
 // again with exact AMQP semantics when routing, so a wider hub pattern is harmless).
 std::string hub_pattern(std::string_view key) {
@@ -188,7 +179,18 @@ std::string hub_pattern(std::string_view key) {
     }
     return out;
 }
-}  // namespace
+
+std::shared_ptr<const auth::policy> amqp_server_impl::current_policy() const {
+    auto p = opts.policy ? opts.policy() : nullptr;
+    return p && p->enabled() ? p : nullptr;
+}
+
+auth::principal_ptr amqp_server_impl::verify_token(std::string_view secret) const {
+    auto p = current_policy();
+    if (!p) return nullptr;
+    auto r = p->authenticate(secret, auth::unix_now_s());
+    return r ? *r : nullptr;
+}
 
 void amqp_server_impl::bridge_bind(const std::string& key) {
     if (!shard || !opts.hub_bridge) return;
@@ -331,7 +333,8 @@ bool amqp_server::close_connection(std::uint64_t id, std::string_view reason) {
     return false;
 }
 
-bool amqp_server::authenticate(std::string_view user, std::string_view pass, bool loopback) const {
+const amqp_user* amqp_server::authenticate(std::string_view user, std::string_view pass,
+                                           bool loopback) const {
     return impl_->authenticate(user, pass, loopback);
 }
 

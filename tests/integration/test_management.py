@@ -240,7 +240,8 @@ def test_guest_only_from_loopback_other_users_from_anywhere():
     if addr is None:
         pytest.skip("no non-loopback IPv4 address on this host")
     s = server(["--listen", "127.0.0.1:0", "--management-listen", "0.0.0.0:0",
-                "--amqp-users", "guest:guest", "--amqp-users", "ops:secret"])
+                "--amqp-users", "guest:guest", "--amqp-users", "ops:secret",
+                "--amqp-user-tags", "ops:management"])
     try:
         port = management_port(s)
 

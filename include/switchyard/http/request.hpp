@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@
 #include "switchyard/base/bytes.hpp"
 #include "switchyard/base/result.hpp"
 #include "switchyard/http/headers.hpp"
+
+namespace sy::auth {
+class principal;  // switchyard/auth/principal.hpp; http/ only carries the pointer
+}
 
 namespace sy::http {
 
@@ -168,6 +173,15 @@ class request {
     std::string_view remote_address() const { return view(remote_); }
     http_version version() const { return version_; }
 
+    /// Who sent the request: set by the server's auth filter (a router filter) before dispatch.
+    /// Null: no token, or a token that was refused (token_refused() then says why). Shared with
+    /// the subscriptions the request starts, which end at the principal's exp.
+    const std::shared_ptr<const auth::principal>& principal() const { return principal_; }
+    void set_principal(std::shared_ptr<const auth::principal> p) { principal_ = std::move(p); }
+    /// Why the token the request carried was refused (a static string); empty: none refused.
+    std::string_view token_refused() const { return token_refused_; }
+    void set_token_refused(std::string_view why) { token_refused_ = why; }
+
   private:
     struct slice {
         std::uint32_t off = 0, len = 0;
@@ -191,6 +205,8 @@ class request {
     std::uint64_t max_body_ = UINT64_MAX;
     bool streaming_ = false;
     bool body_ended_ = false;
+    std::shared_ptr<const auth::principal> principal_;
+    std::string_view token_refused_;  // points at a static string
 };
 
 }  // namespace sy::http

@@ -68,10 +68,19 @@ class router {
     }
     /// Replaces the default 404 reply.
     void set_not_found(handler h) { not_found_ = std::move(h); }
-    /// What dispatch() asks first: true when it answered the request (server/routes.hpp puts the
-    /// route table here), false to match this router's routes.
-    using front_fn = std::function<bool(request&, response&)>;
-    void set_front(front_fn f) { front_ = std::move(f); }
+    /// Filters: ordered steps dispatch() runs before matching this router's routes. Each answers
+    /// the request (returns true: dispatch stops) or passes (false), possibly after attaching
+    /// something to the request (the server's auth filter sets request::principal). Lower
+    /// `order` runs first, equal orders in the order added: the server uses
+    /// filter_order::limits (connection and publish rates), ::identity (auth), ::route_table
+    /// (server/routes.hpp: the route table answers what it routes).
+    using filter_fn = std::function<bool(request&, response&)>;
+    struct filter_order {
+        static constexpr int limits = 100;
+        static constexpr int identity = 200;
+        static constexpr int route_table = 1000;
+    };
+    void add_filter(int order, filter_fn f);
 
     enum class outcome : std::uint8_t { found, not_found, method_not_allowed, options };
     struct match_result {
@@ -100,7 +109,7 @@ class router {
     std::unique_ptr<node> root_;
     method_mask all_methods_ = 0;
     handler not_found_;
-    front_fn front_;
+    std::vector<std::pair<int, filter_fn>> filters_;  // sorted by order, stable
 };
 
 }  // namespace sy::http

@@ -80,6 +80,17 @@ class sublist {
         match_at(root_, toks.data(), n, out);
     }
 
+    /// Whether any pattern matches topic: match() without collecting (no allocation), for
+    /// permission lists (auth::principal) checked per message.
+    bool matches_any(std::string_view topic) const {
+        if (!literal_.empty() && literal_.find(topic) != literal_.end()) return true;
+        if (root_.empty()) return false;
+        std::array<std::string_view, max_topic_tokens> toks;
+        const std::size_t n = split_tokens(topic, toks);
+        if (n > max_topic_tokens) return false;
+        return any_at(root_, toks.data(), n);
+    }
+
     std::size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
 
@@ -134,6 +145,16 @@ class sublist {
             if (it != n.children.end()) match_at(*it->second, toks + 1, count - 1, out);
         }
         if (n.star) match_at(*n.star, toks + 1, count - 1, out);
+    }
+
+    static bool any_at(const node& n, const std::string_view* toks, std::size_t count) {
+        if (count == 0) return !n.values.empty();
+        if (!n.tail.empty()) return true;
+        if (!n.children.empty()) {
+            auto it = n.children.find(toks[0]);
+            if (it != n.children.end() && any_at(*it->second, toks + 1, count - 1)) return true;
+        }
+        return n.star && any_at(*n.star, toks + 1, count - 1);
     }
 
     // Recursive so each level can drop its child once the child became empty.

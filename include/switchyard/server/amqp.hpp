@@ -10,8 +10,9 @@
 
 namespace sy::server {
 
-/// amqp.users ("name:password") as the broker's users; guest is loopback-only. The management
-/// API's HTTP Basic check uses the same list with session::authenticate_user.
+/// amqp.users, amqp.user_tags, amqp.permissions and amqp.topic_permissions as the broker's users
+/// (none: session::default_users); guest is loopback-only. Throws config_error on a bad entry.
+/// The management API's HTTP Basic check uses the same list with session::authenticate_user.
 std::vector<session::amqp_user> amqp_users_of(const amqp_config& c);
 
 /// Registers the AMQP listener and the broker loop hooks on app (no-op without amqp.listen).

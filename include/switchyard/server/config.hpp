@@ -67,7 +67,14 @@ struct tls_config {
 
 struct amqp_config {
     std::vector<std::string> listen;
-    std::vector<std::string> users;  // "name:password"; empty: guest/guest from loopback only
+    /// "name:password" or "name:rabbit_password_hashing_sha256:HASH" (docs/auth.md); empty:
+    /// guest/guest from loopback only.
+    std::vector<std::string> users;
+    std::vector<std::string> user_tags;          // "name:tag,tag" (rabbitmqctl set_user_tags)
+    std::vector<std::string> permissions;        // "user:vhost:configure:write:read" regexes
+    std::vector<std::string> topic_permissions;  // "user:vhost:exchange:write:read" regexes
+    std::uint64_t publish_rate = 0;   // messages/s per connection before credit flow; 0: off
+    std::uint64_t publish_burst = 0;  // messages above the rate at once; 0: one second's worth
     std::vector<std::string> vhosts{"/"};
     std::uint64_t heartbeat_s = 60;
     std::uint64_t handshake_timeout_ms = 10000;  // header to connection.open (RabbitMQ: 10 s)
@@ -97,6 +104,27 @@ struct management_config {
     std::uint64_t stats_interval_ms = 1000;  // rate sampling and sys.* period; 0: sys.* off
     std::uint64_t sys_list_max = 200;        // rows of sys.topics and sys.connections (dashboard)
 };
+
+/// Authentication and per-topic permissions (docs/auth.md). Without any key source or anonymous
+/// rule the section is off and everything is allowed, as before it existed.
+struct auth_config {
+    std::string jwt_hmac_secret_file;  // HS256/384/512 secret (one trailing LF dropped)
+    std::vector<std::string> jwt_public_key_files;  // PEM; "KID=PATH" gives the key a kid
+    std::string jwks_file;                          // RFC 7517 key set
+    std::string jwks_url;                           // fetched on the pool, refreshed
+    std::uint64_t jwks_refresh_s = 300;             // jwks_url period (and an unknown kid)
+    std::string audience;                           // empty: aud not checked
+    std::string issuer;                             // empty: iss not checked
+    std::uint64_t leeway_s = 0;                     // clock skew allowed on exp, nbf, iat
+    std::vector<std::string> anonymous_subscribe;   // topic patterns open without a token
+    std::vector<std::string> anonymous_publish;
+    std::string token_query_param = "token";  // ?token= (EventSource, browser WebSocket)
+    std::string token_cookie;                 // cookie carrying the token; empty: none
+    std::uint64_t max_token_bytes = 8192;     // longer tokens are refused (401)
+    std::string metrics_access = "loopback";  // /metrics, /debug/*: open | loopback | token
+};
+/// Whether [auth] is on (a key source or an anonymous rule is set).
+bool auth_enabled(const auth_config& a);
 
 /// One [[routes]] table (docs/routes.md): a URL pattern and the hub topics it serves. Topic
 /// templates may use the path's parameters as whole tokens ("room.:id"). Empty topic: that
@@ -135,6 +163,7 @@ struct server_config {
     amqp_config amqp;
     metrics_config metrics;
     management_config management;
+    auth_config auth;
     std::vector<route_config> routes;  // [[routes]] tables (not flags)
     std::string config_file;           // --config as given: SIGHUP reads its [[routes]] again
 };

@@ -96,7 +96,8 @@ class routes {
     /// route's line), puts it in front of app.router(), registers the loop hook, the hub's
     /// per-route policies and the SIGHUP reload.
     void attach(runtime& rt);
-    /// The router front (http::router::set_front): true when the table answered.
+    /// The route-table filter (http::router::add_filter, filter_order::route_table): true when
+    /// the table answered.
     bool dispatch(http::request& req, http::response& res) const;
 
   private:

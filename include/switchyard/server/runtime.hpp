@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/auth/policy.hpp"
 #include "switchyard/base/metrics.hpp"
 #include "switchyard/core/loop.hpp"
 #include "switchyard/core/thread_pool.hpp"
@@ -56,6 +57,8 @@ struct loop_state {
     /// The AMQP broker when this loop owns one (loop 0 with amqp.listen; set by install_amqp):
     /// the jobs API queues into it, so AMQP consumers are job workers. nullptr otherwise.
     hub::broker* broker = nullptr;
+    /// [auth]'s policy as this loop sees it (server/auth.hpp); never null once the loop runs.
+    std::shared_ptr<const auth::policy> auth;
     /// The AMQP server on its loop (loop 0 with amqp.listen; set by install_amqp): its
     /// connections, channels and consumers for the management API. nullptr otherwise.
     session::amqp_server* amqp = nullptr;
@@ -111,6 +114,9 @@ class runtime {
     /// The hub (one shard per loop; under prefork, per process). Valid while running.
     hub::hub& hub() { return *hub_; }
     core::thread_pool& pool() { return *pool_; }
+    /// [auth]'s policy (server/auth.hpp; disabled without [auth]), made at construction. The
+    /// AMQP side verifies PLAIN passwords that are JWTs with it (loop_state::auth on a loop).
+    const std::shared_ptr<const auth::policy>& auth_policy() const { return auth_; }
     /// The https listeners' TLS server (reload counters), nullptr without tls.listen.
     const net::tls_server* tls() const;
     net::connection_limit& connection_limit() { return limit_; }
@@ -160,6 +166,7 @@ class runtime {
     std::vector<listener_info> listener_infos_;
     std::unique_ptr<core::thread_pool> pool_;
     std::unique_ptr<hub::hub> hub_;
+    std::shared_ptr<const auth::policy> auth_;
     std::vector<hub::topic_rule> topic_rules_;  // add_topic_rules: first match wins
     std::vector<listener_kind> kinds_;
     std::vector<std::function<void(loop_state&)>> start_hooks_;

@@ -22,17 +22,12 @@
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/net/connection.hpp"
 #include "switchyard/net/socket.hpp"
+#include "switchyard/session/amqp_access.hpp"
 
 namespace sy::session {
 
-struct amqp_user {
-    std::string name;
-    std::string password;
-    bool loopback_only = false;  // guest: like RabbitMQ's loopback_users
-};
-
 struct amqp_options {
-    std::vector<amqp_user> users;  // empty: guest/guest, loopback only
+    std::vector<amqp_user> users;  // empty: default_users(vhosts) (guest/guest, loopback only)
     std::vector<std::string> vhosts{"/"};
     std::uint16_t heartbeat_s = 60;  // offered in connection.tune
     /// From the accept to connection.open (protocol header, start-ok, tune-ok, open); past it
@@ -46,14 +41,17 @@ struct amqp_options {
     std::string fsync = "batch";             // always | batch | never
     std::uint64_t fsync_interval_ms = 2;     // batch: longest wait for a group commit
     bool hub_bridge = true;                  // amq.topic in vhost "/" is the hub's topic space
+    /// Messages a connection may publish per second before credit flow blocks it (reading
+    /// paused, connection.blocked); publish_burst more may come at once. 0: no limit.
+    std::uint64_t publish_rate = 0;
+    std::uint64_t publish_burst = 0;  // 0: one second's worth (publish_rate)
+    /// [auth]'s policy as the broker loop sees it now (called per login and update-secret, on
+    /// the broker loop): a PLAIN password that is no static user's is verified as a JWT with it.
+    /// Empty, or a disabled policy: no JWT passwords.
+    std::function<std::shared_ptr<const auth::policy>()> policy;
 };
 
 class amqp_server_impl;
-
-/// The one credential check of AMQP users (PLAIN/AMQPLAIN and the management API's HTTP Basic
-/// share it): users empty means guest/guest; a loopback_only user (guest) only from loopback.
-bool authenticate_user(const std::vector<amqp_user>& users, std::string_view user,
-                       std::string_view pass, bool loopback);
 
 /// One channel as the management API shows it (amqp_server::connections).
 struct amqp_channel_info {
@@ -160,7 +158,8 @@ class amqp_server {
     hub::broker_status publish(hub::broker_vhost& vh, std::shared_ptr<hub::broker_message> m,
                                hub::publish_result& res);
     /// Broker loop thread: the configured users' check (authenticate_user over the options).
-    bool authenticate(std::string_view user, std::string_view pass, bool loopback) const;
+    const amqp_user* authenticate(std::string_view user, std::string_view pass,
+                                  bool loopback) const;
     /// Broker loop thread: runs fn once every record the store has accepted so far is on disk
     /// (at once without a store). A publish that reported publish_result::stored is durable then.
     void when_durable(std::function<void()> fn);

@@ -1,5 +1,5 @@
 // The route table's path side: topic templates over http::router's parameters (server/routes.hpp)
-// and the router front the table stands in (http::router::set_front).
+// and the router front the table stands in (http::router::add_filter).
 #include "switchyard/server/routes.hpp"
 
 #include <gtest/gtest.h>
@@ -63,11 +63,12 @@ TEST(routes, policy_rules_only_for_routes_that_set_one) {
 TEST(routes, the_front_answers_first_or_hands_on) {
     http::router r;
     r.get("/", [](http::request&, http::response& res) { res.send(200, "static"); });
-    r.set_front([](http::request& req, http::response& res) {
-        if (req.path() != "/") return false;
-        res.send(200, "route");
-        return true;
-    });
+    r.add_filter(http::router::filter_order::route_table,
+                 [](http::request& req, http::response& res) {
+                     if (req.path() != "/") return false;
+                     res.send(200, "route");
+                     return true;
+                 });
     EXPECT_EQ(run(r, "GET", "/")->sink->body, "route");
     EXPECT_EQ(run(r, "GET", "/x")->sink->head_status, 404);
 }
