@@ -54,6 +54,13 @@ class redis_node:
             return f"redis://{user or ''}:{self.password}@127.0.0.1:{self.port}"
         return f"redis://127.0.0.1:{self.port}"
 
+    def restart_saving(self):
+        """SHUTDOWN SAVE (the dataset is written to --dir) and start again on the same port,
+        loading it: a restart that keeps what Redis had."""
+        self.cli("SHUTDOWN", "SAVE")
+        self.proc.wait(timeout=10)
+        self.start()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
