@@ -246,3 +246,42 @@ def test_redis_restart_under_load_keeps_acked_ids_and_never_leaves_a_silent_hole
     assert len(seen) == len(set(seen))  # no duplicate
     assert seen == sorted(seen)
     assert covered >= set(range(1, max(acked) + 1))
+
+
+def test_auth_user_and_password_come_from_the_url():
+    r = redis_node(password="s3cret")
+    nodes = []
+    try:
+        good = server(["--listen", "127.0.0.1:0", "--backplane-url", r.url(user="default")])
+        nodes.append(good)
+        wait_for(lambda: ready(good.port) == 200, what="authenticated")
+        assert publish(good.port, "bp.auth", "x")[0] == 201
+        bad = server(["--listen", "127.0.0.1:0", "--backplane-url",
+                      f"redis://default:wrong@127.0.0.1:{r.port}"])
+        nodes.append(bad)
+        time.sleep(0.5)
+        assert ready(bad.port) == 503  # refused AUTH: not ready, publishes refused
+        assert publish(bad.port, "bp.auth", "x")[0] == 503
+    finally:
+        for n in nodes:
+            n.kill()
+        r.stop()
+
+
+def test_prefork_processes_share_one_id_space():
+    r = redis_node()
+    n = None
+    try:
+        n = server(["--listen", "127.0.0.1:0", "--model", "prefork", "--workers", "2",
+                    "--backplane-url", r.url()])
+        # Every child connected (each readiness probe may reach either child).
+        wait_for(lambda: all(ready(n.port) == 200 for _ in range(10)), what="backplane up")
+        # Each publish is a new connection, so the kernel spreads them over both children;
+        # without the backplane each child would number the topic on its own (1, 1, 2, ...).
+        ids = [publish(n.port, "bp.prefork", f"p{i}")[1]["id"] for i in range(20)]
+        assert ids == list(range(1, 21))
+        assert int(r.cli("XLEN", "sy:s:bp.prefork").strip()) == 20
+    finally:
+        if n:
+            n.kill()
+        r.stop()
