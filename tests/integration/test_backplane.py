@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import server
-from pushlib import publish, sse
+from pushlib import close_code, publish, raw_ws, sse
 from redisnode import redis_node
 
 
@@ -44,7 +44,8 @@ def wait_for(pred, timeout=10, what="condition"):
 
 def start_node(r, *extra):
     n = server(["--listen", "127.0.0.1:0", "--backplane-url", r.url(),
-                "--backplane-grace-ms", "200", "--backplane-retry-max-ms", "300", *extra])
+                "--backplane-grace-ms", "200", "--backplane-retry-max-ms", "300",
+                "--ws-allow-client-publish=true", *extra])
     wait_for(lambda: ready(n.port) == 200, what="backplane up")
     return n
 
@@ -148,12 +149,17 @@ def test_redis_down_refuses_publishes_and_recovery_resubscribes(cluster):
     wait_for(lambda: r.numsub("sy:t:bp.down") == 1, what="B subscribed")
     assert publish(a.port, "bp.down", "before")[0] == 201
     assert [e["data"] for e in s.events(1)] == ["before"]
+    w = raw_ws(a.port, "/sub/bp.down")
+    assert w.status == 101
     r.stop()
     wait_for(lambda: ready(a.port) == 503, what="A not ready")
     status, _, resp = publish(a.port, "bp.down", "lost?")
     assert status == 503
     assert resp.getheader("Retry-After") == "1"
     assert metric(a.port, "sy_backplane_up") == 0
+    w.send_frame(0x1, b"lost too?")  # a WebSocket publish: refused with 1013 Try Again Later
+    assert close_code(w.read_frames(timeout=5)) == 1013
+    w.close()
     r.start()  # same port, empty (no persistence): a new epoch
     wait_for(lambda: ready(a.port) == 200 and ready(b.port) == 200, what="recovered")
     wait_for(lambda: r.numsub("sy:t:bp.down") == 1, what="B subscribed again")
@@ -281,6 +287,27 @@ def test_prefork_processes_share_one_id_space():
         ids = [publish(n.port, "bp.prefork", f"p{i}")[1]["id"] for i in range(20)]
         assert ids == list(range(1, 21))
         assert int(r.cli("XLEN", "sy:s:bp.prefork").strip()) == 20
+    finally:
+        if n:
+            n.kill()
+        r.stop()
+
+
+def test_fallback_local_delivers_on_this_node_while_redis_is_down():
+    r = redis_node()
+    n = None
+    try:
+        n = start_node(r, "--backplane-fallback", "local")
+        s = sse(n.port, "/sub/bp.fallback")
+        wait_for(lambda: r.numsub("sy:t:bp.fallback") == 1, what="subscribed")
+        r.stop()
+        wait_for(lambda: ready(n.port) == 503, what="not ready")
+        status, body, _ = publish(n.port, "bp.fallback", "local only")
+        assert status == 201 and "epoch" not in body  # numbered here, epoch 0
+        evs = s.events(1)
+        assert [e["data"] for e in evs] == ["local only"]
+        assert evs[0]["id"] == str(body["id"])  # an epoch-0 token: the plain id
+        s.close()
     finally:
         if n:
             n.kill()
