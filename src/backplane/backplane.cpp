@@ -123,7 +123,9 @@ class remote_log final : public hub::topic_log {
     remote_log(backplane& bp, hub::hub& h, unsigned shard)
         : bp_(bp), local_(h), shard_(shard), reserved_(h.settings().reserved_prefix) {}
     bool delivers() const override { return true; }
-    bool available() const override { return bp_.healthy() || bp_.config().fallback_local; }
+    bool available(std::string_view topic) const override {
+        return bp_.config().fallback_local || bp_.topic_up(topic);
+    }
 
     void append(const std::shared_ptr<hub::message>& m, hub::append_callback done) override {
         if (own(m->topic)) return fall_back(m, std::move(done));
@@ -194,6 +196,26 @@ class remote_log final : public hub::topic_log {
 backplane::backplane(settings s) : settings_(std::move(s)) {}
 backplane::~backplane() = default;
 
+std::size_t backplane::shard_index(std::string_view topic, std::size_t shards) {
+    if (shards <= 1) return 0;
+    std::uint64_t key = 14695981039346656037ull;  // FNV-1a 64
+    for (char ch : topic) {
+        key ^= static_cast<unsigned char>(ch);
+        key *= 1099511628211ull;
+    }
+    // Jump consistent hash (Lamping and Veach, 2014): adding a Redis moves 1/n of the topics.
+    std::int64_t b = -1;
+    std::int64_t j = 0;
+    while (j < static_cast<std::int64_t>(shards)) {
+        b = j;
+        key = key * 2862933555777941757ull + 1;
+        j = static_cast<std::int64_t>(
+            static_cast<double>(b + 1) *
+            (static_cast<double>(1ll << 31) / static_cast<double>((key >> 33) + 1)));
+    }
+    return static_cast<std::size_t>(b);
+}
+
 void backplane::install(hub::hub_settings& hs, post_fn post) {
     post_ = std::move(post);
     hs.make_log = [this](hub::hub& h, unsigned shard) -> std::unique_ptr<hub::topic_log> {
@@ -209,77 +231,106 @@ void backplane::start(core::loop& l) {
     link_settings ls;
     ls.connect_timeout = settings_.connect_timeout;
     ls.retry_max = settings_.retry_max;
-    cmd_ = std::make_unique<redis_link>(
-        l, settings_.endpoint, ls,
-        link_hooks{[this] { command_up(); }, [this] { links_down(); }, {}});
-    ls.pubsub = true;
-    sub_ =
-        std::make_unique<redis_link>(l, settings_.endpoint, ls,
-                                     link_hooks{[this] { pubsub_up(); }, [this] { links_down(); },
-                                                [this](const resp::value& v) { on_push(v); }});
-    cmd_->start();
-    sub_->start();
+    for (const redis_endpoint& ep : settings_.endpoints) {
+        auto r = std::make_unique<redis_shard>();
+        redis_shard* rp = r.get();
+        rp->endpoint = &ep;
+        ls.pubsub = false;
+        rp->cmd = std::make_unique<redis_link>(
+            l, ep, ls,
+            link_hooks{[this, rp] { command_up(*rp); }, [this, rp] { links_down(*rp); }, {}});
+        ls.pubsub = true;
+        rp->sub = std::make_unique<redis_link>(
+            l, ep, ls,
+            link_hooks{[this, rp] { pubsub_up(*rp); }, [this, rp] { links_down(*rp); },
+                       [this, rp](const resp::value& v) { on_push(*rp, v); }});
+        shards_.push_back(std::move(r));
+    }
+    for (auto& r : shards_) {
+        r->cmd->start();
+        r->sub->start();
+    }
 }
 
 void backplane::stop() {
-    if (cmd_) cmd_->stop();
-    if (sub_) sub_->stop();
-    for (auto& [key, c] : channels_) {
-        if (loop_ && loop_->timer_pending(c.unsub_timer)) loop_->cancel_timer(c.unsub_timer);
+    for (auto& r : shards_) {
+        r->cmd->stop();
+        r->sub->stop();
+        for (auto& [key, c] : r->channels) {
+            if (loop_->timer_pending(c.unsub_timer)) loop_->cancel_timer(c.unsub_timer);
+        }
     }
-    counters_.command_up.store(0, std::memory_order_relaxed);
-    counters_.pubsub_up.store(0, std::memory_order_relaxed);
+    counters_.links_up.store(0, std::memory_order_relaxed);
+    up_bits_.store(0, std::memory_order_relaxed);
+}
+
+bool backplane::topic_up(std::string_view topic) const {
+    return (up_bits_.load(std::memory_order_relaxed) >>
+            shard_index(topic, settings_.endpoints.size())) &
+           1u;
 }
 
 bool backplane::healthy() const {
-    return counters_.command_up.load(std::memory_order_relaxed) != 0 &&
-           counters_.pubsub_up.load(std::memory_order_relaxed) != 0;
+    return counters_.links_up.load(std::memory_order_relaxed) == 2 * settings_.endpoints.size();
 }
 
-void backplane::command_up() {
-    counters_.command_up.store(1, std::memory_order_relaxed);
-    if (cmd_->connects() > 1) counters_.reconnects.fetch_add(1, std::memory_order_relaxed);
-    log::info("backplane: connected to {} (node {})", settings_.endpoint.display,
-              settings_.node_id);
+void backplane::count_links() {
+    std::uint64_t n = 0;
+    std::uint64_t bits = 0;
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        const redis_shard& r = *shards_[i];
+        n += (r.cmd->up() ? 1 : 0) + (r.sub->up() ? 1 : 0);
+        if (r.cmd->up() && r.sub->up() && i < 64) bits |= std::uint64_t{1} << i;
+    }
+    counters_.links_up.store(n, std::memory_order_relaxed);
+    up_bits_.store(bits, std::memory_order_relaxed);
+}
+
+void backplane::command_up(redis_shard& r) {
+    count_links();
+    if (r.cmd->connects() > 1) counters_.reconnects.fetch_add(1, std::memory_order_relaxed);
+    log::info("backplane: connected to {} (node {})", r.endpoint->display, settings_.node_id);
     // Load both scripts; until the SHA1s are back, EVAL carries the text.
     for (int i = 0; i < 2; ++i) {
-        sha_[i].clear();
-        cmd_->command({"SCRIPT", "LOAD", k_scripts[i]}, [this, i](const resp::value* v) {
-            if (v && v->is(resp::type::bulk)) sha_[i] = std::string(v->str());
+        r.sha[i].clear();
+        r.cmd->command({"SCRIPT", "LOAD", k_scripts[i]}, [&r, i](const resp::value* v) {
+            if (v && v->is(resp::type::bulk)) r.sha[i] = std::string(v->str());
         });
     }
 }
 
-void backplane::pubsub_up() {
-    counters_.pubsub_up.store(1, std::memory_order_relaxed);
-    std::uint64_t n = 0;
-    for (auto& [key, c] : channels_) {
+void backplane::pubsub_up(redis_shard& r) {
+    count_links();
+    for (auto& [key, c] : r.channels) {
+        if (c.subscribed) counters_.channels.fetch_sub(1, std::memory_order_relaxed);
         c.subscribed = false;
         c.catch_up = !c.pattern && c.last > 0;
-        subscribe(key, c);
-        ++n;
+        subscribe(r, key, c);
     }
-    counters_.channels.store(n, std::memory_order_relaxed);
 }
 
-void backplane::links_down() {
+void backplane::links_down(redis_shard& r) {
     const bool was = healthy();
-    counters_.command_up.store(cmd_ && cmd_->up() ? 1 : 0, std::memory_order_relaxed);
-    counters_.pubsub_up.store(sub_ && sub_->up() ? 1 : 0, std::memory_order_relaxed);
-    for (auto& [key, c] : channels_) c.subscribed = c.subscribed && sub_->up();
-    if (was) log::warn("backplane: lost {}; retrying", settings_.endpoint.display);
+    count_links();
+    if (!r.sub->up()) {
+        for (auto& [key, c] : r.channels) {
+            if (c.subscribed) counters_.channels.fetch_sub(1, std::memory_order_relaxed);
+            c.subscribed = false;
+        }
+    }
+    if (was) log::warn("backplane: lost {}; retrying", r.endpoint->display);
 }
 
-bool backplane::run_script(int which, std::span<const std::string_view> args,
+bool backplane::run_script(redis_shard& r, int which, std::span<const std::string_view> args,
                            redis_link::reply_fn done) {
     // args: the script's numkeys, keys and argv, after the script (or its SHA1).
     std::vector<std::string_view> cmd;
     cmd.reserve(args.size() + 2);
-    const bool by_sha = !sha_[which].empty();
+    const bool by_sha = !r.sha[which].empty();
     cmd.push_back(by_sha ? "EVALSHA" : "EVAL");
-    cmd.push_back(by_sha ? std::string_view(sha_[which]) : k_scripts[which]);
+    cmd.push_back(by_sha ? std::string_view(r.sha[which]) : k_scripts[which]);
     cmd.insert(cmd.end(), args.begin(), args.end());
-    return cmd_->command(cmd, std::move(done));
+    return r.cmd->command(cmd, std::move(done));
 }
 
 void backplane::publish(const std::shared_ptr<hub::message>& m, unsigned shard,
@@ -288,6 +339,7 @@ void backplane::publish(const std::shared_ptr<hub::message>& m, unsigned shard,
                                 result<hub::log_position, hub::publish_error> r) {
         post_(shard, [cb = std::move(cb), r]() mutable { cb(r); });
     };
+    redis_shard& rs = shard_of(m->topic);
     const std::string meta = meta_key(m->topic);
     const std::string stream = stream_key(m->topic);
     const std::string chan = channel_of(m->topic);
@@ -297,18 +349,20 @@ void backplane::publish(const std::shared_ptr<hub::message>& m, unsigned shard,
     const std::string_view args[] = {
         "2", meta, stream, chan, time, m->content_type, m->payload.view(), maxlen, epoch};
     auto shared_done = std::make_shared<hub::append_callback>(std::move(done));
-    const bool sent = run_script(0, args, [this, answer, shared_done](const resp::value* v) {
-        if (!v || !v->is(resp::type::array) || v->size() != 2) {
-            if (v && v->is_error()) log::warn("backplane: publish script: {}", v->str());
-            // NOSCRIPT after a Redis restart on the same connection: forget the SHA1.
-            if (v && v->is_error() && v->str().starts_with("NOSCRIPT")) sha_[0].clear();
-            counters_.publish_failures.fetch_add(1, std::memory_order_relaxed);
-            answer(std::move(*shared_done), unexpected(hub::publish_error::log_unavailable));
-            return;
-        }
-        counters_.publishes.fetch_add(1, std::memory_order_relaxed);
-        answer(std::move(*shared_done), hub::log_position{number_of((*v)[0]), number_of((*v)[1])});
-    });
+    const bool sent =
+        run_script(rs, 0, args, [this, &rs, answer, shared_done](const resp::value* v) {
+            if (!v || !v->is(resp::type::array) || v->size() != 2) {
+                if (v && v->is_error()) log::warn("backplane: publish script: {}", v->str());
+                // NOSCRIPT after a Redis restart on the same connection: forget the SHA1.
+                if (v && v->is_error() && v->str().starts_with("NOSCRIPT")) rs.sha[0].clear();
+                counters_.publish_failures.fetch_add(1, std::memory_order_relaxed);
+                answer(std::move(*shared_done), unexpected(hub::publish_error::log_unavailable));
+                return;
+            }
+            counters_.publishes.fetch_add(1, std::memory_order_relaxed);
+            answer(std::move(*shared_done),
+                   hub::log_position{number_of((*v)[0]), number_of((*v)[1])});
+        });
     if (!sent) {
         counters_.publish_failures.fetch_add(1, std::memory_order_relaxed);
         answer(std::move(*shared_done), unexpected(hub::publish_error::log_unavailable));
@@ -345,7 +399,7 @@ void backplane::read(const std::string& topic, std::uint64_t since, std::size_t 
         }
         post_(shard, [shared_done, s = std::move(s)]() mutable { (*shared_done)(std::move(s)); });
     };
-    if (!run_script(1, args, reply)) reply(nullptr);
+    if (!run_script(shard_of(topic), 1, args, reply)) reply(nullptr);
 }
 
 // ---- channels ----------------------------------------------------------------------------------
@@ -354,55 +408,63 @@ void backplane::interest(const std::string& pattern, bool gained) {
     const std::string& reserved = hub_->settings().reserved_prefix;
     if (!reserved.empty() && pattern.starts_with(reserved)) return;  // sys.*: this node only
     const std::string key = channel_of(pattern);
-    if (gained) {
-        channel& c = channels_[key];
-        c.pattern = !hub::is_literal(pattern);
-        if (loop_->timer_pending(c.unsub_timer)) loop_->cancel_timer(c.unsub_timer);
-        c.unsub_timer = {};
-        if (c.refs++ == 0 && !c.subscribed) subscribe(key, c);
-        return;
-    }
-    auto it = channels_.find(key);
-    if (it == channels_.end() || it->second.refs == 0) return;
-    if (--it->second.refs > 0) return;
-    // Kept for grace_ms: a subscriber that reconnects at once finds the channel still there.
-    it->second.unsub_timer = loop_->add_timer(settings_.grace, [this, key] { release(key); });
+    // A topic's channel is on its shard; a pattern may match topics of every shard.
+    if (hub::is_literal(pattern)) return interest_on(shard_of(pattern), key, false, gained);
+    for (auto& r : shards_) interest_on(*r, key, true, gained);
 }
 
-void backplane::subscribe(const std::string& key, channel& c) {
-    if (!sub_ || !sub_->up()) return;  // pubsub_up() subscribes everything
-    sub_->command({c.pattern ? "PSUBSCRIBE" : "SUBSCRIBE", key});
+void backplane::interest_on(redis_shard& r, const std::string& key, bool pattern, bool gained) {
+    if (gained) {
+        channel& c = r.channels[key];
+        c.pattern = pattern;
+        if (loop_->timer_pending(c.unsub_timer)) loop_->cancel_timer(c.unsub_timer);
+        c.unsub_timer = {};
+        if (c.refs++ == 0 && !c.subscribed) subscribe(r, key, c);
+        return;
+    }
+    auto it = r.channels.find(key);
+    if (it == r.channels.end() || it->second.refs == 0) return;
+    if (--it->second.refs > 0) return;
+    // Kept for grace_ms: a subscriber that reconnects at once finds the channel still there.
+    it->second.unsub_timer =
+        loop_->add_timer(settings_.grace, [this, &r, key] { release(r, key); });
+}
+
+void backplane::subscribe(redis_shard& r, const std::string& key, channel& c) {
+    if (!r.sub->up()) return;  // pubsub_up() subscribes everything
+    r.sub->command({c.pattern ? "PSUBSCRIBE" : "SUBSCRIBE", key});
     c.subscribed = true;
     counters_.subscribe_commands.fetch_add(1, std::memory_order_relaxed);
     counters_.channels.fetch_add(1, std::memory_order_relaxed);
 }
 
-void backplane::release(const std::string& key) {
-    auto it = channels_.find(key);
-    if (it == channels_.end()) return;
+void backplane::release(redis_shard& r, const std::string& key) {
+    auto it = r.channels.find(key);
+    if (it == r.channels.end()) return;
     it->second.unsub_timer = {};
     if (it->second.refs > 0) return;
-    if (it->second.subscribed && sub_->up()) {
-        sub_->command({it->second.pattern ? "PUNSUBSCRIBE" : "UNSUBSCRIBE", key});
+    if (it->second.subscribed) {
+        r.sub->command({it->second.pattern ? "PUNSUBSCRIBE" : "UNSUBSCRIBE", key});
         counters_.unsubscribe_commands.fetch_add(1, std::memory_order_relaxed);
+        counters_.channels.fetch_sub(1, std::memory_order_relaxed);
     }
-    if (it->second.subscribed) counters_.channels.fetch_sub(1, std::memory_order_relaxed);
-    channels_.erase(it);
+    r.channels.erase(it);
 }
 
-void backplane::on_push(const resp::value& v) {
+void backplane::on_push(redis_shard& r, const resp::value& v) {
     if (!v.is(resp::type::array) || v.size() < 3) return;
     const std::string_view kind = v[0].str();
-    if (kind == "message") return on_channel_message(v[1].str(), v[2].str());
-    if (kind == "pmessage" && v.size() == 4) return on_channel_message(v[2].str(), v[3].str());
+    if (kind == "message") return on_channel_message(r, v[1].str(), v[2].str());
+    if (kind == "pmessage" && v.size() == 4) return on_channel_message(r, v[2].str(), v[3].str());
     if (kind == "subscribe") {
-        auto it = channels_.find(std::string(v[1].str()));
-        if (it != channels_.end() && it->second.catch_up) catch_up(it->first, it->second);
+        auto it = r.channels.find(std::string(v[1].str()));
+        if (it != r.channels.end() && it->second.catch_up) catch_up(r, it->first, it->second);
     }
 }
 
 // "<epoch> <offset> <time> <content type length>\n<content type><payload>" (the script's).
-void backplane::on_channel_message(std::string_view chan, std::string_view payload) {
+void backplane::on_channel_message(redis_shard& r, std::string_view chan,
+                                   std::string_view payload) {
     if (!chan.starts_with(k_channel_prefix)) return;
     const std::string_view topic = chan.substr(k_channel_prefix.size());
     const std::size_t nl = payload.find('\n');
@@ -426,7 +488,7 @@ void backplane::on_channel_message(std::string_view chan, std::string_view paylo
     m->utf8 = is_valid_utf8(m->payload.bytes());
     m->policy = &hub_->policy_for(m->topic);
     counters_.received.fetch_add(1, std::memory_order_relaxed);
-    if (auto it = channels_.find(std::string(chan)); it != channels_.end()) {
+    if (auto it = r.channels.find(std::string(chan)); it != r.channels.end()) {
         it->second.epoch = m->epoch;
         it->second.last = m->id;
     }
@@ -436,7 +498,7 @@ void backplane::on_channel_message(std::string_view chan, std::string_view paylo
 // After a reconnection: what was published on the channel while this node was not subscribed
 // comes from the stream (repeats are dropped by the owner; a stream that no longer reaches back
 // shows as a jump, which the subscribers fill or report as a gap).
-void backplane::catch_up(const std::string& key, channel& c) {
+void backplane::catch_up(redis_shard&, const std::string& key, channel& c) {
     c.catch_up = false;
     const std::string topic = key.substr(k_channel_prefix.size());
     read(topic, c.last, 0, false, 0, [this](hub::log_slice s) {

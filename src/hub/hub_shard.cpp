@@ -44,7 +44,7 @@ std::optional<publish_error> hub_shard::publish(std::string_view topic,
     // backplane's log, so they do not depend on it.
     const bool own =
         origin == publish_origin::server && !reserved.empty() && topic.starts_with(reserved);
-    if (!own && !log_->available()) return refuse(publish_error::log_unavailable);
+    if (!own && !log_->available(topic)) return refuse(publish_error::log_unavailable);
     // Checked here, on the publisher's shard, once for every subscriber on every loop.
     const bool utf8 = is_valid_utf8(payload.bytes());
     const unsigned owner = hub_.owner_of(topic);

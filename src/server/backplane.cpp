@@ -47,12 +47,13 @@ void register_backplane_metrics(runtime& rt, const backplane::backplane& bp) {
         rt.metrics().add_value({f.name, f.type, f.help, {}, false},
                                [st, m = f.f] { return (st->*m).load(std::memory_order_relaxed); });
     }
-    rt.metrics().add_value({"sy_backplane_up",
-                            kind::gauge,
-                            "1 while both Redis links (commands, subscriptions) are up.",
-                            {},
-                            false},
-                           [b = &bp] { return b->healthy() ? 1u : 0u; });
+    rt.metrics().add_value(
+        {"sy_backplane_up",
+         kind::gauge,
+         "1 while both Redis links (commands, subscriptions) of every backplane.url are up.",
+         {},
+         false},
+        [b = &bp] { return b->healthy() ? 1u : 0u; });
 }
 
 }  // namespace
@@ -60,10 +61,13 @@ void register_backplane_metrics(runtime& rt, const backplane::backplane& bp) {
 std::unique_ptr<backplane::backplane> make_backplane(runtime& rt, const server_config& cfg) {
     const backplane_config& c = cfg.backplane;
     if (c.url.empty()) return nullptr;
-    auto ep = backplane::parse_redis_url(c.url);
-    if (!ep) throw config_error(ep.error());
+    if (c.url.size() > 64) throw config_error("backplane.url: at most 64 Redis URLs");
     backplane::settings s;
-    s.endpoint = std::move(*ep);
+    for (const std::string& url : c.url) {
+        auto ep = backplane::parse_redis_url(url);
+        if (!ep) throw config_error(ep.error());
+        s.endpoints.push_back(std::move(*ep));
+    }
     s.node_id = !c.node_id.empty() ? c.node_id : (cfg.listen.empty() ? "" : cfg.listen.front());
     s.fallback_local = c.fallback == "local";
     s.grace = millis(c.grace_ms);
@@ -71,8 +75,10 @@ std::unique_ptr<backplane::backplane> make_backplane(runtime& rt, const server_c
     s.retry_max = millis(c.retry_max_ms);
     auto bp = std::make_unique<backplane::backplane>(std::move(s));
     if (!rt.metrics().contains("sy_backplane_up")) register_backplane_metrics(rt, *bp);
-    log::info("backplane: {} as node {} (fallback {})", bp->config().endpoint.display,
-              bp->config().node_id, c.fallback);
+    for (const auto& ep : bp->config().endpoints) {
+        log::info("backplane: {} as node {} (fallback {})", ep.display, bp->config().node_id,
+                  c.fallback);
+    }
     return bp;
 }
 

@@ -163,7 +163,9 @@ const option_desc k_options[] = {
     {"management.sys_list_max", nullptr,
      "rows of sys.topics (the most published) and sys.connections; GET /api/... lists all",
      SY_REF(management.sys_list_max)},
-    {"backplane.url", nullptr, "Redis backplane: redis://[user:password@]host:port (empty: none)",
+    {"backplane.url", nullptr,
+     "Redis backplane: redis://[user:password@]host:port (repeatable: topics are sharded over "
+     "them by consistent hashing; empty: none)",
      SY_REF(backplane.url)},
     {"backplane.node_id", nullptr, "this node's name (empty: host:port of the first listener)",
      SY_REF(backplane.node_id)},

@@ -312,3 +312,41 @@ def test_fallback_local_delivers_on_this_node_while_redis_is_down():
         if n:
             n.kill()
         r.stop()
+
+
+def test_several_urls_shard_topics_over_redis_instances():
+    r1, r2 = redis_node(), redis_node()
+    nodes = []
+    try:
+        for _ in range(2):
+            n = server(["--listen", "127.0.0.1:0", "--backplane-url", r1.url(),
+                        "--backplane-url", r2.url()])
+            nodes.append(n)
+            wait_for(lambda: ready(n.port) == 200, what="both Redis up")
+        a, b = nodes
+        topics = [f"bp.shard.t{i}" for i in range(12)]
+        subs = {t: sse(b.port, f"/sub/{t}") for t in topics}
+        # Each topic's channel is on exactly one Redis, the same one for both nodes.
+        wait_for(lambda: all(r1.numsub(f"sy:t:{t}") + r2.numsub(f"sy:t:{t}") == 1
+                             for t in topics), what="one subscription per topic")
+        for t in topics:
+            for i in range(3):
+                status, body, _ = publish(a.port, t, f"{t}-{i}")
+                assert status == 201 and body["id"] == i + 1
+        for t, s in subs.items():
+            assert [e["data"] for e in s.events(3)] == [f"{t}-{i}" for i in range(3)]
+            s.close()
+        on1 = {t for t in topics if r1.cli("EXISTS", f"sy:s:{t}").strip() == "1"}
+        on2 = {t for t in topics if r2.cli("EXISTS", f"sy:s:{t}").strip() == "1"}
+        assert on1 | on2 == set(topics) and not on1 & on2
+        assert on1 and on2  # both instances carry topics
+        r2.stop()  # one shard down: the node is not ready, its topics refuse, the others work
+        wait_for(lambda: ready(a.port) == 503, what="not ready")
+        t1, t2 = sorted(on1)[0], sorted(on2)[0]
+        assert publish(a.port, t1, "still")[0] == 201
+        assert publish(a.port, t2, "down")[0] == 503
+    finally:
+        for n in nodes:
+            n.kill()
+        r1.stop()
+        r2.stop()

@@ -35,6 +35,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "switchyard/backplane/redis_link.hpp"
 #include "switchyard/base/clock.hpp"
@@ -43,7 +44,9 @@
 namespace sy::backplane {
 
 struct settings {
-    redis_endpoint endpoint;
+    /// One Redis, or several: topics are then sharded over them by consistent hashing of the
+    /// name (the same on every node, so every node finds a topic's log on the same Redis).
+    std::vector<redis_endpoint> endpoints;
     std::string node_id;
     bool fallback_local = false;  // backplane.fallback = local
     millis grace{5000};
@@ -63,8 +66,7 @@ struct counters {
     std::atomic<std::uint64_t> reads{0};     // history reads from the stream
     std::atomic<std::uint64_t> catch_up{0};  // messages delivered by catch-up reads
     std::atomic<std::uint64_t> reconnects{0};
-    std::atomic<std::uint64_t> command_up{0};  // 1 while the command link is up
-    std::atomic<std::uint64_t> pubsub_up{0};   // 1 while the subscriber link is up
+    std::atomic<std::uint64_t> links_up{0};  // links up now, two per Redis when healthy
 };
 
 class backplane {
@@ -88,6 +90,8 @@ class backplane {
 
     /// Both links up (any thread). A node whose backplane is down says so in readiness.
     bool healthy() const;
+    /// The Redis holding topic has both links up (any thread).
+    bool topic_up(std::string_view topic) const;
     const counters& stats() const { return counters_; }
     const settings& config() const { return settings_; }
 
@@ -99,6 +103,10 @@ class backplane {
     void post(unsigned loop, task t) { post_(loop, std::move(t)); }
     hub::hub& hub_ref() { return *hub_; }
 
+    /// Which of settings::endpoints holds topic's log and channel (jump consistent hash of the
+    /// name's FNV-1a; the same on every node and build).
+    static std::size_t shard_index(std::string_view topic, std::size_t shards);
+
   private:
     struct channel {
         std::size_t refs = 0;
@@ -109,25 +117,37 @@ class backplane {
         std::uint64_t last = 0;
         bool catch_up = false;  // read the stream after `last` once the subscription is back
     };
-    void command_up();
-    void pubsub_up();
-    void links_down();
-    void on_push(const resp::value& v);
-    void on_channel_message(std::string_view channel, std::string_view payload);
-    void subscribe(const std::string& key, channel& c);
-    void release(const std::string& key);
-    void catch_up(const std::string& key, channel& c);
-    bool run_script(int which, std::span<const std::string_view> args, redis_link::reply_fn done);
+    /// One Redis: its two links, its scripts' SHA1s, its channels.
+    struct redis_shard {
+        const redis_endpoint* endpoint = nullptr;
+        std::unique_ptr<redis_link> cmd;
+        std::unique_ptr<redis_link> sub;
+        std::string sha[2];  // SHA1s of the publish and read scripts once loaded
+        std::unordered_map<std::string, channel> channels;  // by Redis channel or glob
+    };
+    redis_shard& shard_of(std::string_view topic) {
+        return *shards_[shard_index(topic, shards_.size())];
+    }
+    void command_up(redis_shard& r);
+    void pubsub_up(redis_shard& r);
+    void links_down(redis_shard& r);
+    void count_links();
+    void on_push(redis_shard& r, const resp::value& v);
+    void on_channel_message(redis_shard& r, std::string_view channel, std::string_view payload);
+    void interest_on(redis_shard& r, const std::string& key, bool pattern, bool gained);
+    void subscribe(redis_shard& r, const std::string& key, channel& c);
+    void release(redis_shard& r, const std::string& key);
+    void catch_up(redis_shard& r, const std::string& key, channel& c);
+    bool run_script(redis_shard& r, int which, std::span<const std::string_view> args,
+                    redis_link::reply_fn done);
 
     settings settings_;
     post_fn post_;
     hub::hub* hub_ = nullptr;
     core::loop* loop_ = nullptr;
-    std::unique_ptr<redis_link> cmd_;
-    std::unique_ptr<redis_link> sub_;
-    std::unordered_map<std::string, channel> channels_;  // by Redis channel or glob
-    std::string sha_[2];  // SHA1s of the publish and read scripts once loaded
+    std::vector<std::unique_ptr<redis_shard>> shards_;
     counters counters_;
+    std::atomic<std::uint64_t> up_bits_{0};  // bit i: Redis i has both links up
 };
 
 /// The Redis channel of a topic and the glob of a wildcard pattern ("a.*" and "a.>" -> "sy:t:a.*").

@@ -91,10 +91,10 @@ class topic_log {
                       bool newest_only, read_callback done) = 0;
     /// The newest position known on this node (a remote log answers from what it has seen).
     virtual log_top top(std::string_view topic) = 0;
-    /// False while appends would fail (a backplane whose Redis is unreachable): publish()
+    /// False while appends to topic would fail (the topic's Redis is unreachable): publish()
     /// refuses at once with publish_error::log_unavailable, before any post. Any shard's log
-    /// answers for all (one backplane). Called on the shard's thread.
-    virtual bool available() const { return true; }
+    /// answers for every topic (one backplane). Called on the shard's thread.
+    virtual bool available(std::string_view /*topic*/) const { return true; }
 };
 
 /// Today's hub history: per-topic offsets 1, 2, ... in epoch 0 and a deque bounded by the

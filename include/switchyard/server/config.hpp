@@ -92,7 +92,8 @@ struct metrics_config {
 
 /// The Redis backplane between nodes (docs/scaling.md). Empty url: none (the hub is local).
 struct backplane_config {
-    std::string url;                  // redis://[user:password@]host:port
+    // redis://[user:password@]host:port; several: topics sharded over them (consistent hashing)
+    std::vector<std::string> url;
     std::string node_id;              // empty: host:port of the first listener
     std::string fallback = "refuse";  // refuse | local: publishing while Redis is down
     std::uint64_t grace_ms = 5000;    // a channel stays subscribed this long after its last local
