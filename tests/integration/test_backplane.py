@@ -350,3 +350,19 @@ def test_several_urls_shard_topics_over_redis_instances():
             n.kill()
         r1.stop()
         r2.stop()
+
+
+def test_sigterm_with_a_backplane_ends_streams_and_exits_cleanly():
+    r = redis_node()
+    n = None
+    try:
+        n = start_node(r)
+        s = sse(n.port, "/sub/bp.term")
+        wait_for(lambda: r.numsub("sy:t:bp.term") == 1, what="subscribed")
+        assert n.terminate(timeout=10) == 0
+        s.close()
+        wait_for(lambda: r.numsub("sy:t:bp.term") == 0, what="its Redis links closed")
+    finally:
+        if n:
+            n.kill()
+        r.stop()
