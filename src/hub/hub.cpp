@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <charconv>
 #include <chrono>
 #include <stdexcept>
 
@@ -21,6 +22,8 @@ std::string_view to_string(publish_error e) {
             return "invalid content type";
         case publish_error::reserved_topic:
             return "reserved topic: published by the server only";
+        case publish_error::log_unavailable:
+            return "the topic's log is unavailable: retry later";
     }
     return "unknown publish error";
 }
@@ -140,7 +143,11 @@ std::int64_t hub::now() const {
 
 // ---- hub_shard: owner side ---------------------------------------------------------------------
 
-hub_shard::hub_shard(hub& h, unsigned index) : hub_(h), index_(index) {}
+hub_shard::hub_shard(hub& h, unsigned index)
+    : hub_(h),
+      index_(index),
+      log_(h.settings_.make_log ? h.settings_.make_log(h, index)
+                                : std::make_unique<local_topic_log>(h)) {}
 hub_shard::~hub_shard() = default;
 
 hub_shard::topic_state& hub_shard::topic(std::string_view name) {
@@ -152,16 +159,6 @@ hub_shard::topic_state& hub_shard::topic(std::string_view name) {
     t->delivered = std::make_unique<std::atomic<std::uint64_t>[]>(hub_.shard_count());
     hub::bump(hub_.shared_[index_].topics);
     return *topics_.emplace(t->name, std::move(t)).first->second;
-}
-
-void hub_shard::evict(topic_state& t, std::int64_t now) {
-    const topic_policy& p = *t.policy;
-    while (t.history.size() > p.history_count) t.history.pop_front();
-    if (p.history_age_ms > 0) {
-        while (!t.history.empty() && now - t.history.front()->time_ms > p.history_age_ms) {
-            t.history.pop_front();
-        }
-    }
 }
 
 void hub_shard::owner_publish(std::string name, std::string content_type, sy::shared_bytes payload,
@@ -178,21 +175,34 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
         finish(std::move(done), unexpected(publish_error::rejected_over_cap));
         return;
     }
-    const std::int64_t now = hub_.now();
     auto m = std::make_shared<message>();
     m->topic = std::move(name);
-    m->id = ++t.last_id;
-    m->time_ms = now;
+    m->time_ms = hub_.now();
     m->content_type = std::move(content_type);
     m->payload = std::move(payload);
     m->utf8 = utf8;
     m->policy = t.policy;
-    message_ptr msg = std::move(m);
-    ++t.publishes;
-    hub::bump(hub_.shared_[index_].publishes);
-    if (t.policy->history_count > 0) t.history.push_back(msg);
-    evict(t, now);
+    // The local log answers inline (the message is numbered and kept, then fanned out here);
+    // a log that delivers() acks later and the message comes back through deliver_remote.
+    const bool fan_out_here = !log_->delivers();
+    log_->append(m, [this, &t, m, origin, fan_out_here, finish,
+                     done = std::move(done)](result<log_position, publish_error> r) mutable {
+        if (!r) {
+            finish(std::move(done), unexpected(r.error()));
+            return;
+        }
+        if (!fan_out_here) {
+            finish(std::move(done), publish_ack{r->offset, r->epoch, 0});
+            return;
+        }
+        ++t.publishes;
+        hub::bump(hub_.shared_[index_].publishes);
+        fan_out(t, m, origin, std::move(done));
+    });
+}
 
+void hub_shard::fan_out(topic_state& t, const message_ptr& msg, unsigned origin,
+                        publish_callback done) {
     // Shards with no subscription at all are skipped. A shard that subscribes concurrently may
     // be skipped for this message; a resume covers it, because its history request reaches this
     // shard after its interest count was raised (see subscribe()).
@@ -204,7 +214,11 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     if (remote == 0) {
         const std::uint64_t reached = local ? deliver_local(msg) : 0;
         count_delivered(t.delivered[index_], reached);
-        finish(std::move(done), publish_ack{msg->id, reached});
+        if (done) {
+            run_on(origin,
+                   [cb = std::move(done),
+                    ack = publish_ack{msg->id, msg->epoch, reached}]() mutable { cb(ack); });
+        }
         return;
     }
     // One post per interested shard. Only a publish with a callback needs the shards' counts
@@ -214,6 +228,7 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     if (done) {
         p = std::make_shared<pending_publish>();
         p->id = msg->id;
+        p->epoch = msg->epoch;
         p->waiting = remote + (local ? 1 : 0);
         p->origin = origin;
         p->done = std::move(done);
@@ -240,6 +255,21 @@ void hub_shard::owner_publish(std::string name, std::string content_type, sy::sh
     }
 }
 
+void hub_shard::deliver_remote(message_ptr m) {
+    hub_shard* o = hub_.shards_[hub_.owner_of(m->topic)].get();
+    run_on(o->index_, [o, m = std::move(m)] { o->owner_remote(m); });
+}
+
+void hub_shard::owner_remote(const message_ptr& m) {
+    topic_state& t = topic(m->topic);
+    if (m->epoch == t.remote_epoch && m->id <= t.remote_last) return;  // a repeat
+    t.remote_epoch = m->epoch;
+    t.remote_last = m->id;
+    ++t.publishes;
+    hub::bump(hub_.shared_[index_].publishes);
+    fan_out(t, m, index_, {});
+}
+
 void hub_shard::count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n) {
     // Single writer per slot (this shard): a plain read-modify-write, no locked instruction.
     hub::bump(slot, n);
@@ -250,7 +280,7 @@ void hub_shard::owner_reply(const std::shared_ptr<pending_publish>& p, std::uint
     p->reached += reached;
     if (--p->waiting > 0) return;
     // The last reply: from here on only the origin shard touches *p.
-    run_on(p->origin, [p] { p->done(publish_ack{p->id, p->reached}); });
+    run_on(p->origin, [p] { p->done(publish_ack{p->id, p->epoch, p->reached}); });
 }
 
 void hub_shard::owner_over_cap(const std::string& name, int delta) {
@@ -259,41 +289,123 @@ void hub_shard::owner_over_cap(const std::string& name, int delta) {
     assert(t.over_cap >= 0);
 }
 
-hub_shard::snapshot hub_shard::owner_fetch(const std::string& name, std::uint64_t since,
-                                           std::size_t limit, bool newest_only) {
-    snapshot s;
-    auto it = topics_.find(name);
-    if (it == topics_.end()) return s;
-    topic_state& t = *it->second;
-    evict(t, hub_.now());
-    s.last_id = t.last_id;
-    s.first_available = t.history.empty() ? t.last_id + 1 : t.history.front()->id;
-    if (newest_only) {
-        if (!t.history.empty()) s.messages.push_back(t.history.back());
-        return s;
+void hub_shard::owner_read(const std::string& name, std::uint64_t since, std::size_t limit,
+                           bool newest_only, unsigned reply_to, read_callback done) {
+    log_->read(name, since, limit, newest_only,
+               [this, reply_to, done = std::move(done)](log_slice s) mutable {
+                   run_on(reply_to, [done = std::move(done), s = std::move(s)]() mutable {
+                       done(std::move(s));
+                   });
+               });
+}
+
+history_result hub_shard::to_history(log_slice snap, std::uint64_t since, std::uint64_t epoch) {
+    history_result r;
+    // A position of another epoch says nothing about this one: from the start.
+    if (epoch != 0 && epoch != snap.top.epoch) since = 0;
+    since = std::min(since, snap.top.last);
+    r.last_id = snap.top.last;
+    r.epoch = snap.top.epoch;
+    if (snap.top.first_available > since + 1) {
+        r.lost_from = since + 1;
+        r.lost = snap.top.first_available - since - 1;
     }
-    auto first = std::upper_bound(t.history.begin(), t.history.end(), since,
+    r.messages = std::move(snap.messages);
+    r.more = snap.more;
+    return r;
+}
+
+// ---- local_topic_log ---------------------------------------------------------------------------
+
+local_topic_log::topic_history* local_topic_log::find(std::string_view topic) {
+    auto it = topics_.find(topic);
+    return it == topics_.end() ? nullptr : &it->second;
+}
+
+void local_topic_log::evict(topic_history& t, const topic_policy& p, std::int64_t now) {
+    while (t.messages.size() > p.history_count) t.messages.pop_front();
+    if (p.history_age_ms > 0) {
+        while (!t.messages.empty() && now - t.messages.front()->time_ms > p.history_age_ms) {
+            t.messages.pop_front();
+        }
+    }
+}
+
+void local_topic_log::append(const std::shared_ptr<message>& m, append_callback done) {
+    auto it = topics_.find(m->topic);
+    if (it == topics_.end()) it = topics_.emplace(m->topic, topic_history{}).first;
+    topic_history& t = it->second;
+    m->epoch = 0;
+    m->id = ++t.last;
+    const topic_policy& p = m->policy ? *m->policy : hub_.policy_for(m->topic);
+    if (p.history_count > 0) t.messages.push_back(m);
+    evict(t, p, m->time_ms);
+    done(log_position{0, m->id});
+}
+
+void local_topic_log::read(const std::string& topic, std::uint64_t since, std::size_t limit,
+                           bool newest_only, read_callback done) {
+    log_slice s;
+    topic_history* t = find(topic);
+    if (!t) {
+        done(std::move(s));
+        return;
+    }
+    evict(*t, hub_.policy_for(topic), hub_.now());
+    s.top = top(topic);
+    if (newest_only) {
+        if (!t->messages.empty()) s.messages.push_back(t->messages.back());
+        done(std::move(s));
+        return;
+    }
+    auto first = std::upper_bound(t->messages.begin(), t->messages.end(), since,
                                   [](std::uint64_t v, const message_ptr& m) { return v < m->id; });
-    std::size_t n = static_cast<std::size_t>(t.history.end() - first);
+    std::size_t n = static_cast<std::size_t>(t->messages.end() - first);
     if (limit > 0 && n > limit) {
         n = limit;
         s.more = true;
     }
     s.messages.assign(first, first + static_cast<std::ptrdiff_t>(n));
-    return s;
+    done(std::move(s));
 }
 
-history_result hub_shard::to_history(snapshot snap, std::uint64_t since) {
-    history_result r;
-    since = std::min(since, snap.last_id);
-    r.last_id = snap.last_id;
-    if (snap.first_available > since + 1) {
-        r.lost_from = since + 1;
-        r.lost = snap.first_available - since - 1;
-    }
-    r.messages = std::move(snap.messages);
-    r.more = snap.more;
+log_top local_topic_log::top(std::string_view topic) {
+    log_top r;
+    topic_history* t = find(topic);
+    if (!t) return r;
+    evict(*t, hub_.policy_for(topic), hub_.now());
+    r.last = t->last;
+    r.first_available = t->messages.empty() ? t->last + 1 : t->messages.front()->id;
+    r.retained = t->messages.size();
     return r;
+}
+
+// ---- resume tokens -----------------------------------------------------------------------------
+
+std::string resume_token(std::uint64_t epoch, std::uint64_t offset) {
+    if (epoch == 0) return std::to_string(offset);
+    return std::to_string(epoch) + ':' + std::to_string(offset);
+}
+
+std::optional<log_position> parse_resume_token(std::string_view s) {
+    auto number = [](std::string_view d) -> std::optional<std::uint64_t> {
+        std::uint64_t v = 0;
+        auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+        if (d.empty() || ec != std::errc() || p != d.data() + d.size()) return std::nullopt;
+        return v;
+    };
+    log_position pos;
+    const std::size_t colon = s.find(':');
+    if (colon != std::string_view::npos) {
+        auto e = number(s.substr(0, colon));
+        if (!e) return std::nullopt;
+        pos.epoch = *e;
+        s.remove_prefix(colon + 1);
+    }
+    auto o = number(s);
+    if (!o) return std::nullopt;
+    pos.offset = *o;
+    return pos;
 }
 
 }  // namespace sy::hub

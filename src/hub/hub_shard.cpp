@@ -40,6 +40,11 @@ std::optional<publish_error> hub_shard::publish(std::string_view topic,
     if (origin == publish_origin::client && !reserved.empty() && topic.starts_with(reserved)) {
         return refuse(publish_error::reserved_topic);
     }
+    // The server's own topics (sys.*: this node's figures) are numbered here even by a
+    // backplane's log, so they do not depend on it.
+    const bool own =
+        origin == publish_origin::server && !reserved.empty() && topic.starts_with(reserved);
+    if (!own && !log_->available(topic)) return refuse(publish_error::log_unavailable);
     // Checked here, on the publisher's shard, once for every subscriber on every loop.
     const bool utf8 = is_valid_utf8(payload.bytes());
     const unsigned owner = hub_.owner_of(topic);
@@ -77,6 +82,7 @@ subscription_handle hub_shard::add_subscription(std::string_view pattern, subscr
     sub.target = s;
     sub.start = sub.literal ? opts.start : start_from::live;  // wildcard: live only
     sub.since = opts.since;
+    sub.epoch = opts.epoch;
     sub.last_id = 0;
     sub.resuming = sub.start != start_from::live;
     sub.waiter = std::move(waiter);  // set before the history request, which may answer inline
@@ -85,22 +91,35 @@ subscription_handle hub_shard::add_subscription(std::string_view pattern, subscr
     // any message the owner publishes after answering reaches this shard: no hole.
     subs_.insert(sub.pattern, &sub);
     hub_.shared_[index_].interest.fetch_add(1, std::memory_order_relaxed);
+    interest_changed(sub.pattern, true);
     hub::bump(hub_.shared_[index_].subscribers[static_cast<std::size_t>(sub.transport)]);
     const subscription_id id = sub.id;
     by_id_.emplace(id, std::move(owned));
-    if (sub.resuming) {
-        const unsigned owner = hub_.owner_of(pattern);
-        hub_shard* o = hub_.shards_[owner].get();
-        const bool newest = sub.start == start_from::newest;
-        const std::size_t limit = sub.waiter ? sub.waiter_limit : 0;
-        run_on(owner, [o, me = this, id, name = sub.pattern, since = sub.since, newest, limit]() {
-            snapshot snap = o->owner_fetch(name, since, limit, newest);
-            o->run_on(me->index_, [me, id, snap = std::move(snap)]() mutable {
-                me->resume_reply(id, std::move(snap));
-            });
-        });
-    }
+    if (sub.resuming) request_history(sub);
     return subscription_handle(this, id);
+}
+
+void hub_shard::request_history(subscription& sub) {
+    hub_shard* o = hub_.shards_[hub_.owner_of(sub.pattern)].get();
+    const bool newest = sub.start == start_from::newest;
+    const std::size_t limit = sub.waiter ? sub.waiter_limit : 0;
+    run_on(o->index_,
+           [o, me = this, id = sub.id, name = sub.pattern, since = sub.since, newest, limit]() {
+               o->owner_read(name, since, limit, newest, me->index_,
+                             [me, id](log_slice snap) { me->resume_reply(id, std::move(snap)); });
+           });
+}
+
+void hub_shard::interest_changed(const std::string& pattern, bool added) {
+    if (!hub_.settings_.on_interest) return;
+    if (added) {
+        if (++pattern_refs_[pattern] == 1) hub_.settings_.on_interest(index_, pattern, true);
+        return;
+    }
+    auto it = pattern_refs_.find(pattern);
+    if (it == pattern_refs_.end() || --it->second > 0) return;
+    pattern_refs_.erase(it);
+    hub_.settings_.on_interest(index_, pattern, false);
 }
 
 void hub_shard::unsubscribe(subscription_id id) {
@@ -111,6 +130,7 @@ void hub_shard::unsubscribe(subscription_id id) {
 void hub_shard::remove(subscription& s) {
     subs_.remove(s.pattern, &s);
     hub_.shared_[index_].interest.fetch_sub(1, std::memory_order_relaxed);
+    interest_changed(s.pattern, false);
     hub::bump(hub_.shared_[index_].subscribers[static_cast<std::size_t>(s.transport)],
               ~std::uint64_t{0});  // minus one
     s.dead = true;
@@ -156,8 +176,21 @@ bool hub_shard::offer(subscription& s, const delivery& d) {
         return true;
     }
     if (s.literal) {
-        if (m.id <= s.last_id) return false;  // already replayed from history
+        if (m.epoch == s.epoch && m.id <= s.last_id) return false;  // replayed from history
+        // A hole in a numbered-elsewhere topic (a backplane message missed while its link was
+        // down, or published between a resume's read and its channel subscription): fill it
+        // from the log the way a resume does, keeping this message buffered meanwhile.
+        if (m.epoch != 0 && m.epoch == s.epoch && s.last_id != 0 && m.id > s.last_id + 1 &&
+            !s.waiter) {
+            s.resuming = true;
+            s.start = start_from::since;
+            s.since = s.last_id;
+            s.buffered.push_back(d.message_ptr_ref());
+            request_history(s);
+            return true;
+        }
         s.last_id = m.id;
+        s.epoch = m.epoch;
     }
     if (s.waiter) {
         history_result r;
@@ -176,77 +209,151 @@ void hub_shard::finish_waiter(subscription& s, history_result r) {
     cb(std::move(r));
 }
 
-void hub_shard::resume_reply(subscription_id id, snapshot snap) {
+void hub_shard::resume_reply(subscription_id id, log_slice snap) {
     auto it = by_id_.find(id);
     if (it == by_id_.end() || !it->second->resuming) return;  // unsubscribed meanwhile
     subscription& s = *it->second;
     ++depth_;
     s.resuming = false;
     std::vector<message_ptr> buffered = std::move(s.buffered);
+    if (snap.failed) {
+        resume_unread(s, std::move(buffered));
+        if (--depth_ == 0) release_graveyard();
+        return;
+    }
+    const std::uint64_t epoch = snap.top.epoch;
+    if (s.epoch != 0 && s.epoch != epoch && s.since != 0) {
+        // A token of another (lost) epoch: its offset means nothing here, read from the start.
+        s.since = 0;
+        s.epoch = epoch;
+        s.resuming = true;
+        s.buffered = std::move(buffered);
+        request_history(s);
+        if (--depth_ == 0) release_graveyard();
+        return;
+    }
+    s.epoch = epoch;
     if (s.waiter) {
-        history_result r = to_history(std::move(snap), s.since);
+        history_result r = to_history(std::move(snap), s.since, epoch);
         s.last_id = std::min(s.since, r.last_id);
         std::uint64_t last = r.messages.empty() ? s.last_id : r.messages.back()->id;
         for (const message_ptr& m : buffered) {
             if (r.more || (s.waiter_limit > 0 && r.messages.size() >= s.waiter_limit)) break;
-            if (m->id <= last) continue;
+            if (m->epoch != epoch || m->id <= last) continue;
             r.messages.push_back(m);
             last = m->id;
         }
         if (r.lost > 0 || !r.messages.empty()) finish_waiter(s, std::move(r));
     } else {
         if (s.start == start_from::since) {
-            s.last_id = std::min(s.since, snap.last_id);
-            if (snap.first_available > s.last_id + 1) {
-                auto gap = std::make_shared<message>();
-                gap->topic = s.pattern;
-                gap->kind = message_kind::gap;
-                gap->gap_from = s.last_id + 1;
-                gap->gap_to = snap.first_available - 1;
-                gap->id = gap->gap_to;
-                gap->time_ms = hub_.now();
-                gap->policy = &hub_.policy_for(s.pattern);
-                s.last_id = gap->id;
-                s.target->on_message(delivery(std::move(gap)));
+            s.last_id = std::min(s.since, snap.top.last);
+            if (snap.top.first_available > s.last_id + 1) {
+                send_gap(s, s.last_id + 1, snap.top.first_available - 1, epoch);
             }
         }
-        for (auto* list : {&snap.messages, &buffered}) {
-            for (const message_ptr& m : *list) {
-                if (s.dead) break;
-                if (m->id <= s.last_id) continue;
-                s.last_id = m->id;
-                s.target->on_message(delivery(m));
+        for (const message_ptr& m : snap.messages) {
+            if (s.dead) break;
+            if (m->epoch != epoch || m->id <= s.last_id) continue;
+            s.last_id = m->id;
+            s.target->on_message(delivery(m));
+        }
+        for (std::size_t i = 0; i < buffered.size() && !s.dead; ++i) {
+            const message_ptr& m = buffered[i];
+            if (m->epoch != epoch || m->id <= s.last_id) continue;
+            // A log numbered elsewhere may leave a hole between what the read returned and
+            // the first live message (published between the read and the channel
+            // subscription): read again after the last delivered id, keep the rest buffered.
+            if (epoch != 0 && m->id > s.last_id + 1) {
+                s.resuming = true;
+                s.since = s.last_id;
+                s.buffered.assign(buffered.begin() + static_cast<std::ptrdiff_t>(i),
+                                  buffered.end());
+                request_history(s);
+                break;
             }
+            s.last_id = m->id;
+            s.target->on_message(delivery(m));
         }
     }
     if (--depth_ == 0) release_graveyard();
 }
 
+void hub_shard::send_gap(subscription& s, std::uint64_t from, std::uint64_t to,
+                         std::uint64_t epoch) {
+    auto gap = std::make_shared<message>();
+    gap->topic = s.pattern;
+    gap->kind = message_kind::gap;
+    gap->gap_from = from;
+    gap->gap_to = to;
+    gap->id = to;
+    gap->epoch = epoch;
+    gap->time_ms = hub_.now();
+    gap->policy = &hub_.policy_for(s.pattern);
+    s.last_id = to;
+    s.target->on_message(delivery(std::move(gap)));
+}
+
+void hub_shard::resume_unread(subscription& s, std::vector<message_ptr> buffered) {
+    if (s.waiter) {
+        if (buffered.empty()) return;  // keeps waiting for a live message
+        history_result r;
+        r.messages.push_back(buffered.front());
+        r.last_id = buffered.front()->id;
+        r.epoch = buffered.front()->epoch;
+        finish_waiter(s, std::move(r));
+        return;
+    }
+    for (const message_ptr& m : buffered) {
+        if (s.dead) break;
+        const bool same = m->epoch == s.epoch;
+        if (same && m->id <= s.last_id) continue;
+        // Never a silent hole: what the log could not give back is announced.
+        if (same && s.last_id != 0 && m->id > s.last_id + 1) {
+            send_gap(s, s.last_id + 1, m->id - 1, m->epoch);
+        }
+        s.last_id = m->id;
+        s.epoch = m->epoch;
+        s.target->on_message(delivery(m));
+    }
+}
+
 // ---- polls and stats ---------------------------------------------------------------------------
 
 void hub_shard::history(std::string_view topic, std::uint64_t since, std::size_t limit,
-                        history_callback done) {
+                        history_callback done, std::uint64_t epoch) {
     if (auto v = validate_topic(topic, hub_.settings_.limits); !v) {
         done(unexpected(v.error()));
         return;
     }
     hub_shard* o = hub_.shards_[hub_.owner_of(topic)].get();
-    run_on(o->index_, [o, me = this, name = std::string(topic), since, limit,
+    run_on(o->index_, [o, me = this, name = std::string(topic), since, limit, epoch,
                        done = std::move(done)]() mutable {
-        history_result r = to_history(o->owner_fetch(name, since, limit, false), since);
-        o->run_on(me->index_,
-                  [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+        o->owner_read(
+            name, since, limit, false, me->index_,
+            [o, me, name, since, limit, epoch, done = std::move(done)](log_slice snap) mutable {
+                if (epoch == 0 || epoch == snap.top.epoch || since == 0) {
+                    return done(to_history(std::move(snap), since, epoch));
+                }
+                // Another epoch's position: read from the start (to_history reports the gap).
+                me->run_on(o->index_, [o, me, name, limit, done = std::move(done)]() mutable {
+                    o->owner_read(name, 0, limit, false, me->index_,
+                                  [done = std::move(done)](log_slice s) mutable {
+                                      done(to_history(std::move(s), 0, 0));
+                                  });
+                });
+            });
     });
 }
 
 result<subscription_handle, topic_error> hub_shard::next_after(std::string_view topic,
                                                                std::uint64_t since,
                                                                std::size_t limit,
-                                                               history_callback done) {
+                                                               history_callback done,
+                                                               std::uint64_t epoch) {
     if (auto v = validate_topic(topic, hub_.settings_.limits); !v) return unexpected(v.error());
     // A one-shot literal subscription resuming after `since`; resume_reply answers from
     // history when it can, otherwise offer() answers with the next live message.
-    return add_subscription(topic, nullptr, subscribe_options::after(since), std::move(done),
+    return add_subscription(topic, nullptr, subscribe_options::after(since, epoch), std::move(done),
                             limit);
 }
 
@@ -286,13 +393,13 @@ void hub_shard::stats(std::string_view topic, stats_callback done) {
         auto it = o->topics_.find(name);
         if (it != o->topics_.end()) {
             topic_state& t = *it->second;
-            o->evict(t, o->hub_.now());
+            const log_top top = o->log_->top(name);
             std::uint64_t deliveries = 0;
             for (unsigned d = 0; d < o->hub_.shard_count(); ++d) {
                 deliveries += t.delivered[d].load(std::memory_order_relaxed);
             }
-            st = topic_stats{t.last_id,   t.history.size(), 0,
-                             t.publishes, deliveries,       static_cast<std::uint64_t>(t.over_cap)};
+            st = topic_stats{top.last,    top.retained, 0,
+                             t.publishes, deliveries,   static_cast<std::uint64_t>(t.over_cap)};
         }
         o->run_on(me->index_, [g, st, step]() {
             const std::uint64_t subs = g->st.subscribers;
@@ -349,14 +456,13 @@ void hub_shard::count_subscribers(std::string_view topic,
 std::vector<topic_info> hub_shard::owned_topics() {
     std::vector<topic_info> out;
     out.reserve(topics_.size());
-    const std::int64_t now = hub_.now();
     for (auto& [name, tp] : topics_) {
         topic_state& t = *tp;
-        evict(t, now);
+        const log_top top = log_->top(name);
         topic_info ti;
         ti.name = name;
-        ti.stats.last_id = t.last_id;
-        ti.stats.history_count = t.history.size();
+        ti.stats.last_id = top.last;
+        ti.stats.history_count = top.retained;
         ti.stats.publishes = t.publishes;
         for (unsigned d = 0; d < hub_.shard_count(); ++d) {
             ti.stats.deliveries += t.delivered[d].load(std::memory_order_relaxed);

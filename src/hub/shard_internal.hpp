@@ -22,6 +22,7 @@ struct hub_shard::subscription {
     subscriber* target = nullptr;  // null for a long-poll waiter
     start_from start = start_from::live;
     std::uint64_t since = 0;
+    std::uint64_t epoch = 0;  // of since (0: the topic's current one); then of last_id
     // True between registration and the owner's history reply: live deliveries are buffered
     // so history can be delivered first (resume without duplicate or hole).
     bool resuming = false;
@@ -37,8 +38,6 @@ struct hub_shard::subscription {
 struct hub_shard::topic_state {
     std::string name;
     const topic_policy* policy = nullptr;
-    std::uint64_t last_id = 0;
-    std::deque<message_ptr> history;  // consecutive ids, oldest first
     std::uint64_t publishes = 0;
     // Subscribers reached, one slot per shard: shard d adds what its delivery reached to
     // delivered[d] (single writer, relaxed), and stats() sums the slots. Counting where the
@@ -48,6 +47,9 @@ struct hub_shard::topic_state {
     // the cost is one line transfer per delivery per shard, paid while the mailbox's is paid.
     std::unique_ptr<std::atomic<std::uint64_t>[]> delivered;
     std::int64_t over_cap = 0;  // block_publisher subscribers over cap, all shards
+    // Newest id handed out by deliver_remote (in remote_epoch): a repeat of it is dropped.
+    std::uint64_t remote_epoch = 0;
+    std::uint64_t remote_last = 0;
 };
 
 // Fan-out bookkeeping for a publish whose caller waits for the ack (publish with a callback):
@@ -55,18 +57,11 @@ struct hub_shard::topic_state {
 // then only on the origin shard (the shared_ptr itself travels to the receiving shards and back).
 struct hub_shard::pending_publish {
     std::uint64_t id = 0;
+    std::uint64_t epoch = 0;
     unsigned waiting = 0;  // shard replies still expected
     std::uint64_t reached = 0;
     unsigned origin = 0;
     publish_callback done;
-};
-
-// A copy of part of a topic's history, taken on the owner and sent to a subscriber's shard.
-struct hub_shard::snapshot {
-    std::vector<message_ptr> messages;
-    std::uint64_t last_id = 0;
-    std::uint64_t first_available = 1;  // oldest retained id, or last_id + 1 when none
-    bool more = false;
 };
 
 template <typename F>

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "switchyard/backplane/backplane.hpp"
 #include "switchyard/base/json.hpp"
 #include "switchyard/http/static_files.hpp"
 #include "switchyard/net/address.hpp"
@@ -136,6 +137,16 @@ void install_builtin_routes(app& a, const std::string& static_dir, bool allow_st
             });
         });
     }
+    // Readiness: 503 while a configured Redis backplane is down (publishes would be refused),
+    // so a load balancer stops sending traffic here (docs/scaling.md).
+    r.get("/readyz", [&a](http::request&, http::response& res) {
+        const backplane::backplane* bp = a.runtime()->backplane();
+        if (bp && !bp->healthy()) {
+            res.set_header("Retry-After", "1");
+            return res.send(503, "backplane down\n");
+        }
+        res.send(200, "ready\n");
+    });
     r.get("/debug/listeners", [&a](http::request&, http::response& res) {
         res.send_json(200, render_listeners_json(*a.runtime()));
     });

@@ -209,6 +209,21 @@ const option_desc k_options[] = {
      "with [auth] on, /metrics and /debug/*: open | loopback (open there, admin token elsewhere) "
      "| token",
      SY_REF(auth.metrics_access), "open|loopback|token"},
+    {"backplane.url", nullptr,
+     "Redis backplane: redis://[user:password@]host:port (repeatable: topics are sharded over "
+     "them by consistent hashing; empty: none)",
+     SY_REF(backplane.url)},
+    {"backplane.node_id", nullptr, "this node's name (empty: host:port of the first listener)",
+     SY_REF(backplane.node_id)},
+    {"backplane.fallback", nullptr, "publishing while Redis is down: refuse (503) | local",
+     SY_REF(backplane.fallback), "refuse|local"},
+    {"backplane.grace_ms", nullptr,
+     "a topic's channel stays subscribed this long after its last local subscriber",
+     SY_REF(backplane.grace_ms)},
+    {"backplane.connect_timeout_ms", nullptr, "deadline of one connection attempt to Redis",
+     SY_REF(backplane.connect_timeout_ms)},
+    {"backplane.retry_max_ms", nullptr, "reconnect backoff ceiling (from 100 ms, doubling)",
+     SY_REF(backplane.retry_max_ms)},
 };
 #undef SY_REF
 

@@ -28,8 +28,8 @@ session::push_counters* counters_for(const loop_state& ls) {
     return ls.loop ? ls.loop->slot<session::push_counters>() : nullptr;
 }
 
-std::string etag_of(std::uint64_t id) {
-    return fmt::format("\"{}\"", id);
+std::string etag_of(std::uint64_t id, std::uint64_t epoch = 0) {
+    return fmt::format("\"{}\"", hub::resume_token(epoch, id));
 }
 
 std::string_view hdr(const http::request& req, std::string_view name) {
@@ -38,11 +38,21 @@ std::string_view hdr(const http::request& req, std::string_view name) {
 
 // ---- resume positions -----------------------------------------------------------------------
 
-std::optional<std::uint64_t> parse_u64(std::string_view s) {
+std::string_view trim_token(std::string_view s) {
     while (!s.empty() &&
            (s.front() == ' ' || s.front() == '"' || s.front() == 'W' || s.front() == '/'))
         s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '"')) s.remove_suffix(1);
+    return s;
+}
+
+/// A resume token (an ETag, Last-Event-ID, ?since=): "<id>" or "<epoch>:<id>".
+std::optional<hub::log_position> parse_token(std::string_view s) {
+    return hub::parse_resume_token(trim_token(s));
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+    s = trim_token(s);
     std::uint64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
@@ -55,8 +65,12 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
 /// response's on_abort holds only a weak reference.
 class longpoll final : public hub::subscriber, public std::enable_shared_from_this<longpoll> {
   public:
-    longpoll(http::response res, core::loop& l, std::uint64_t since, bool envelope)
-        : res_(std::move(res)), loop_(&l), since_(since), envelope_(envelope) {}
+    longpoll(http::response res, core::loop& l, const start_point& sp, bool envelope)
+        : res_(std::move(res)),
+          loop_(&l),
+          since_(sp.since),
+          epoch_(sp.epoch),
+          envelope_(envelope) {}
 
     void start(hub::hub_shard& shard, const std::string& pattern, const start_point& sp,
                millis timeout) {
@@ -68,7 +82,7 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         });
         result<hub::subscription_handle, hub::topic_error> h = hub::subscription_handle{};
         if (sp.given && hub::is_literal(pattern)) {
-            h = shard.next_after(pattern, sp.since, 1, waiter_callback(self));
+            h = shard.next_after(pattern, sp.since, 1, waiter_callback(self), sp.epoch);
         } else {
             h = shard.subscribe(pattern, this, {});
         }
@@ -92,6 +106,7 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         hub::history_result r;
         r.messages.push_back(d.message_ptr_ref());
         r.last_id = d.msg().id;
+        r.epoch = d.msg().epoch;
         answer(r);
     }
 
@@ -113,14 +128,14 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         }
         if (r.messages.empty()) {
             const std::uint64_t to = r.lost_from + r.lost - 1;
-            res_.set_header("ETag", etag_of(to));
-            res_.set_header("X-Message-Id", std::to_string(to));
+            res_.set_header("ETag", etag_of(to, r.epoch));
+            res_.set_header("X-Message-Id", hub::resume_token(r.epoch, to));
             res_.send_json(200, session::gap_json("", r.lost_from, to, r.lost));
             return;
         }
         const hub::message& m = *r.messages.front();
-        res_.set_header("ETag", etag_of(m.id));
-        res_.set_header("X-Message-Id", std::to_string(m.id));
+        res_.set_header("ETag", etag_of(m.id, m.epoch));
+        res_.set_header("X-Message-Id", hub::resume_token(m.epoch, m.id));
         res_.set_header("X-Topic", m.topic);
         if (envelope_) return res_.send_json(200, session::envelope_json(m));
         res_.send(200, m.payload,
@@ -133,7 +148,7 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
         if (done_) return;
         auto keep = finish();
         if (res_.closed()) return;
-        res_.set_header("ETag", etag_of(since_));
+        res_.set_header("ETag", etag_of(since_, epoch_));
         res_.set_header("Cache-Control", "no-cache");
         res_.send(304);
     }
@@ -161,6 +176,7 @@ class longpoll final : public hub::subscriber, public std::enable_shared_from_th
     http::response res_;
     core::loop* loop_;
     std::uint64_t since_;
+    std::uint64_t epoch_;
     bool envelope_;
     hub::subscription_handle handle_;
     core::timer_id timer_{};
@@ -173,34 +189,39 @@ void messages_handler(app& a, http::request& req, http::response& res) {
         res.send(503, "no hub on this thread\n");
         return;
     }
-    const std::uint64_t since = query_u64(req, "since", 0);
+    const auto q = req.query("since");
+    const hub::log_position since =
+        q ? parse_token(*q).value_or(hub::log_position{}) : hub::log_position{};
     const std::size_t limit = std::min<std::uint64_t>(query_u64(req, "limit", 100), 1000);
-    ls->shard->history(req.param("topic"), since, limit,
-                       [res](result<hub::history_result, hub::topic_error>&& r) mutable {
-                           if (res.closed()) return;
-                           if (!r) {
-                               res.send_json(400, "{\"error\":\"invalid topic\"}");
-                               return;
-                           }
-                           const auto& h = r.value();
-                           std::string out;
-                           json::writer w(out);
-                           w.begin_object().key("messages").begin_array();
-                           for (const auto& m : h.messages) {
-                               w.begin_object()
-                                   .member("id", m->id)
-                                   .member("time", m->time_ms)
-                                   .member("content_type", m->content_type)
-                                   .key("data");
-                               if (session::write_json_data(w, *m)) w.member("encoding", "base64");
-                               w.end_object();
-                           }
-                           w.end_array().member("last_id", h.last_id);
-                           if (h.lost) w.member("lost", h.lost).member("lost_from", h.lost_from);
-                           w.member("more", h.more).end_object();
-                           res.set_header("Cache-Control", "no-cache");
-                           res.send_json(200, out);
-                       });
+    ls->shard->history(
+        req.param("topic"), since.offset, limit,
+        [res](result<hub::history_result, hub::topic_error>&& r) mutable {
+            if (res.closed()) return;
+            if (!r) {
+                res.send_json(400, "{\"error\":\"invalid topic\"}");
+                return;
+            }
+            const auto& h = r.value();
+            std::string out;
+            json::writer w(out);
+            w.begin_object().key("messages").begin_array();
+            for (const auto& m : h.messages) {
+                w.begin_object()
+                    .member("id", m->id)
+                    .member("time", m->time_ms)
+                    .member("content_type", m->content_type)
+                    .key("data");
+                if (session::write_json_data(w, *m)) w.member("encoding", "base64");
+                w.end_object();
+            }
+            w.end_array().member("last_id", h.last_id);
+            if (h.epoch) w.member("epoch", h.epoch);
+            if (h.lost) w.member("lost", h.lost).member("lost_from", h.lost_from);
+            w.member("more", h.more).end_object();
+            res.set_header("Cache-Control", "no-cache");
+            res.send_json(200, out);
+        },
+        since.epoch);
 }
 
 void stats_handler(app& a, http::request& req, http::response& res) {
@@ -249,26 +270,30 @@ bool wants_sse(const http::request& req) {
 
 start_point start_of(const http::request& req) {
     start_point sp;
-    auto take = [&sp](std::optional<std::uint64_t> v) {
+    // Several tokens: the furthest wins (in its epoch).
+    auto take = [&sp](std::optional<hub::log_position> v) {
         if (!v) return;
-        sp.since = sp.given ? std::max(sp.since, *v) : *v;
+        if (!sp.given || v->offset > sp.since) {
+            sp.since = v->offset;
+            sp.epoch = v->epoch;
+        }
         sp.given = true;
     };
     if (auto q = req.query("since")) {
         if (*q == "newest") {
             sp.newest = true;
         } else {
-            take(parse_u64(*q));
+            take(parse_token(*q));
         }
     }
-    if (auto q = req.query("last_event_id")) take(parse_u64(*q));
-    if (auto h = req.header("last-event-id")) take(parse_u64(*h));
-    if (auto h = req.header("if-none-match")) take(parse_u64(*h));
+    if (auto q = req.query("last_event_id")) take(parse_token(*q));
+    if (auto h = req.header("last-event-id")) take(parse_token(*h));
+    if (auto h = req.header("if-none-match")) take(parse_token(*h));
     return sp;
 }
 
 hub::subscribe_options options_of(const start_point& sp) {
-    if (sp.given) return hub::subscribe_options::after(sp.since);
+    if (sp.given) return hub::subscribe_options::after(sp.since, sp.epoch);
     if (sp.newest) return hub::subscribe_options::from_newest();
     return {};
 }
@@ -286,7 +311,7 @@ std::uint64_t query_u64(const http::request& req, std::string_view name, std::ui
 
 void serve_long_poll(http::response& res, loop_state& ls, const std::string& pattern,
                      const start_point& sp, millis timeout, bool envelope) {
-    auto lp = std::make_shared<longpoll>(res, *ls.loop, sp.since, envelope);
+    auto lp = std::make_shared<longpoll>(res, *ls.loop, sp, envelope);
     lp->start(*ls.shard, pattern, sp, timeout);
 }
 
@@ -306,6 +331,10 @@ void publish_body(http::request& req, http::response& res, loop_state& ls, std::
                 if (r.error() == hub::publish_error::rejected_over_cap) {
                     res.set_header("Retry-After", "1");
                     res.send_json(503, "{\"error\":\"subscriber over cap\"}");
+                } else if (r.error() == hub::publish_error::log_unavailable) {
+                    // The backplane is down: refused, never dropped (docs/scaling.md).
+                    res.set_header("Retry-After", "1");
+                    res.send_json(503, "{\"error\":\"backplane unavailable\"}");
                 } else if (r.error() == hub::publish_error::reserved_topic) {
                     res.send(403,
                              fmt::format("{}: {}*\n", hub::to_string(r.error()), k_system_prefix));
@@ -320,11 +349,10 @@ void publish_body(http::request& req, http::response& res, loop_state& ls, std::
                 return;
             }
             std::string ok;
-            json::writer(ok)
-                .begin_object()
-                .member("id", r.value().id)
-                .member("subscribers", r.value().reached)
-                .end_object();
+            json::writer w(ok);
+            w.begin_object().member("id", r.value().id);
+            if (r.value().epoch) w.member("epoch", r.value().epoch);
+            w.member("subscribers", r.value().reached).end_object();
             res.send_json(201, ok);
         });
 }

@@ -62,6 +62,7 @@ struct start_point {
     bool given = false;
     bool newest = false;
     std::uint64_t since = 0;
+    std::uint64_t epoch = 0;  // of since, from an "<epoch>:<id>" token (hub::resume_token)
 };
 start_point start_of(const http::request& req);
 hub::subscribe_options options_of(const start_point& sp);

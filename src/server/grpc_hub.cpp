@@ -30,6 +30,7 @@ pb::Event to_event(const hub::message& m) {
     } else {
         pb::Message* msg = e.mutable_message();
         msg->set_id(m.id);
+        msg->set_epoch(m.epoch);
         msg->set_topic(m.topic);
         msg->set_payload(std::string(m.payload.view()));
         msg->set_content_type(m.content_type);
@@ -162,6 +163,7 @@ hub::hub_shard* current_shard(app& a) {
 status_code status_of(hub::publish_error e) {
     if (e == hub::publish_error::rejected_over_cap) return status_code::resource_exhausted;
     if (e == hub::publish_error::reserved_topic) return status_code::permission_denied;
+    if (e == hub::publish_error::log_unavailable) return status_code::unavailable;
     return status_code::invalid_argument;
 }
 
@@ -181,6 +183,7 @@ void publish(app& a, const pb::PublishRequest& in, rpc::unary_reply<pb::PublishR
             pb::PublishReply out;
             out.set_id(r->id);
             out.set_subscribers(r->reached);
+            out.set_epoch(r->epoch);
             reply(out);
         });
 }
@@ -196,7 +199,7 @@ void subscribe(app& a, const pb::SubscribeRequest& in, rpc::writer<pb::Event>& w
     sub.pattern = in.pattern();
     sub.transport = hub::subscriber_transport::grpc;
     if (in.start_case() == pb::SubscribeRequest::kSince)
-        sub.start = hub::subscribe_options::after(in.since());
+        sub.start = hub::subscribe_options::after(in.since(), in.epoch());
     else if (in.start_case() == pb::SubscribeRequest::kNewest && in.newest())
         sub.start = hub::subscribe_options::from_newest();
     // The same push core as WebSocket and SSE: slow-subscriber policy against the call's queued

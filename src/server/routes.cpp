@@ -114,11 +114,14 @@ void publish_as_is(ws_peer& p, std::string_view message, bool binary) {
         return;
     }
     // No callback (an ack would cost a reply per shard per message); a refusal decided on this
-    // shard (a reserved topic) ends the socket like the check above.
+    // shard (a reserved topic) ends the socket like the check above; a backplane cut from Redis
+    // with 1013 Try Again Later (the publish is refused, not dropped: docs/scaling.md).
     if (auto refused = publish_from_client(
             *ls, p.topic(), binary ? "application/octet-stream" : "text/plain; charset=utf-8",
             shared_bytes::copy_of(message))) {
-        p.close(ws::close_code::policy_violation, std::string(hub::to_string(*refused)));
+        p.close(*refused == hub::publish_error::log_unavailable ? ws::close_code::try_again_later
+                                                                : ws::close_code::policy_violation,
+                std::string(hub::to_string(*refused)));
     }
 }
 

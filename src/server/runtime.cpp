@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "sd_notify.hpp"
+#include "switchyard/backplane/backplane.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/core/loop_group.hpp"
 #include "switchyard/net/address.hpp"
@@ -382,6 +383,13 @@ void runtime::make_hub() {
     hs.defaults.slow = *policy;
     hs.reserved_prefix = std::string(k_system_prefix);  // sys.*: server::system_topics only
     hs.rules = topic_rules_;
+    backplane_ = make_backplane(*this, cfg_);
+    if (backplane_) {
+        backplane_->install(
+            hs, [this](unsigned i, sy::task t) { loops_[i]->loop->post(std::move(t)); });
+    } else if (cfg_.model == execution_model::prefork) {
+        log::info("prefork without backplane.url: each process has its own hub (docs/scaling.md)");
+    }
     // Tasks between two shards must stay in order (the hub's resume relies on it): loop::post
     // is FIFO per producer, and each shard posts from its own thread. The hub's task is the
     // loop's task (sy::task), handed over as it is: no second wrapper, no second allocation.
@@ -389,6 +397,15 @@ void runtime::make_hub() {
         hs, static_cast<unsigned>(loops_.size()),
         [this](unsigned shard, sy::task t) { loops_[shard]->loop->post(std::move(t)); });
     for (auto& l : loops_) l->shard = &hub_->shard(l->index);
+    if (backplane_) {  // its links live on loop 0, like the broker
+        backplane_->attach(*hub_);
+        on_loop_start([this](loop_state& ls) {
+            if (ls.index == 0) backplane_->start(*ls.loop);
+        });
+        on_loop_stop([this](loop_state& ls) {
+            if (ls.index == 0) backplane_->stop();
+        });
+    }
 }
 
 void runtime::shutdown_loops() {

@@ -4,6 +4,7 @@
 
 #include "switchyard/base/json.hpp"
 #include "switchyard/base/text.hpp"
+#include "switchyard/hub/topic_log.hpp"
 #include "switchyard/proto/sse/encoder.hpp"
 #include "switchyard/proto/ws/frame.hpp"
 
@@ -56,10 +57,9 @@ std::string envelope_json(const hub::message& m) {
     std::string out;
     out.reserve(m.payload.size() + m.topic.size() + m.content_type.size() + 96);
     json::writer w(out);
-    w.begin_object()
-        .member("type", "message")
-        .member("id", m.id)
-        .member("topic", m.topic)
+    w.begin_object().member("type", "message").member("id", m.id);
+    if (m.epoch != 0) w.member("epoch", m.epoch);  // local topics: the envelope as before
+    w.member("topic", m.topic)
         .member("time", m.time_ms)
         .member("content_type", m.content_type)
         .key("data");
@@ -92,7 +92,7 @@ shared_bytes ws_frame(const hub::message& m, bool envelope) {
 }
 
 shared_bytes sse_event(const hub::message& m, bool envelope, std::string_view event) {
-    const std::string id = std::to_string(m.id);
+    const std::string id = hub::resume_token(m.epoch, m.id);
     sse::event_fields f;
     f.id = id;
     std::string body;

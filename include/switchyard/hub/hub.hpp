@@ -45,6 +45,7 @@
 #include "switchyard/hub/policy.hpp"
 #include "switchyard/hub/sublist.hpp"
 #include "switchyard/hub/topic.hpp"
+#include "switchyard/hub/topic_log.hpp"
 
 namespace sy::hub {
 
@@ -59,17 +60,18 @@ struct hub_settings {
     /// publish() refuses them with publish_error::reserved_topic unless the origin is
     /// publish_origin::server. Empty: no reserved topics. Subscribing there is not restricted.
     std::string reserved_prefix;
+    /// The owner side of every topic a shard owns: called once per shard at construction (on
+    /// the constructing thread) with the shard's index. Empty: local_topic_log (history in
+    /// this process). A backplane installs its own log here (topic_log.hpp).
+    std::function<std::unique_ptr<topic_log>(hub&, unsigned shard)> make_log;
+    /// Per-shard interest, for a backplane that subscribes only where it must: called on shard
+    /// `shard`'s thread when a pattern (a topic or a wildcard pattern, as subscribed) gains its
+    /// first subscription on that shard (gained = true) or loses its last one (false). Empty:
+    /// not tracked (no cost).
+    std::function<void(unsigned shard, const std::string& pattern, bool gained)> on_interest;
 };
 
 using post_fn = std::function<void(unsigned shard, task)>;
-
-enum class publish_error : std::uint8_t {
-    invalid_topic,
-    rejected_over_cap,     // a block_publisher subscriber of the topic is over its output cap
-    invalid_content_type,  // not valid_content_type()
-    reserved_topic,        // under hub_settings::reserved_prefix, published by a client
-};
-std::string_view to_string(publish_error e);
 
 /// Who publishes: every transport a client reaches publishes as `client` (the default), so the
 /// reserved-prefix check is made once here for /pub, WebSocket, gRPC and the AMQP bridge alike;
@@ -84,6 +86,7 @@ bool valid_content_type(std::string_view content_type);
 
 struct publish_ack {
     std::uint64_t id = 0;       // the id the owner assigned
+    std::uint64_t epoch = 0;    // the epoch of that id (0: the local log)
     std::uint64_t reached = 0;  // subscribers the message was handed to, summed over shards
 };
 using publish_callback = unique_function<void(result<publish_ack, publish_error>)>;
@@ -97,8 +100,13 @@ enum class start_from : std::uint8_t {
 struct subscribe_options {
     start_from start = start_from::live;
     std::uint64_t since = 0;
-    static subscribe_options after(std::uint64_t id) { return {start_from::since, id}; }
-    static subscribe_options from_newest() { return {start_from::newest, 0}; }
+    /// The epoch `since` belongs to (resume tokens carry it); 0: the topic's current epoch.
+    /// Another epoch than the topic's: since is ignored (history from the start, or a gap).
+    std::uint64_t epoch = 0;
+    static subscribe_options after(std::uint64_t id, std::uint64_t epoch = 0) {
+        return {start_from::since, id, epoch};
+    }
+    static subscribe_options from_newest() { return {start_from::newest, 0, 0}; }
 };
 
 /// Reply to history() and to a long poll (next_after).
@@ -108,6 +116,7 @@ struct history_result {
     std::uint64_t lost_from = 0;
     std::vector<message_ptr> messages;  // ascending ids, all > since
     std::uint64_t last_id = 0;          // the topic's newest id at the time of the answer
+    std::uint64_t epoch = 0;            // the epoch of last_id (0: the local log)
     bool more = false;                  // limit cut the answer short; ask again after the last id
 };
 using history_callback = unique_function<void(result<history_result, topic_error>)>;
@@ -203,13 +212,21 @@ class hub_shard {
     void unsubscribe(subscription_id id);
 
     /// Short poll: messages of topic with id > since (at most limit), maybe none.
+    /// `epoch` as in subscribe_options (0: the topic's current epoch).
     void history(std::string_view topic, std::uint64_t since, std::size_t limit,
-                 history_callback done);
+                 history_callback done, std::uint64_t epoch = 0);
     /// Long poll: answers at once if history holds messages after `since` (up to limit, with
     /// the gap if any), else with the next published message. Fires at most once. Cancel (for
     /// a timeout) by dropping the returned handle.
     result<subscription_handle, topic_error> next_after(std::string_view topic, std::uint64_t since,
-                                                        std::size_t limit, history_callback done);
+                                                        std::size_t limit, history_callback done,
+                                                        std::uint64_t epoch = 0);
+
+    /// A message numbered elsewhere (a backplane's channel), handed to this node: it goes to
+    /// the topic's owner shard, which drops a repeat (an id it already delivered in the same
+    /// epoch: overlapping channel and pattern subscriptions) and fans it out as if published
+    /// here. Any shard; m must have topic, epoch, id and policy (hub::policy_for) set.
+    void deliver_remote(message_ptr m);
 
     void stats(std::string_view topic, stats_callback done);
     /// Every topic the hub knows (each owner shard snapshots its own topics on its thread, then
@@ -245,7 +262,6 @@ class hub_shard {
     struct subscription;
     struct topic_state;
     struct pending_publish;
-    struct snapshot;
 
     // Owner side (hub.cpp).
     topic_state& topic(std::string_view name);
@@ -256,10 +272,13 @@ class hub_shard {
     /// `slot`: adds n there and to the shard's delivery total.
     void count_delivered(std::atomic<std::uint64_t>& slot, std::uint64_t n);
     void owner_over_cap(const std::string& name, int delta);
-    snapshot owner_fetch(const std::string& name, std::uint64_t since, std::size_t limit,
-                         bool newest_only);
-    void evict(topic_state& t, std::int64_t now);
-    static history_result to_history(snapshot snap, std::uint64_t since);
+    void fan_out(topic_state& t, const message_ptr& msg, unsigned origin, publish_callback done);
+    void owner_remote(const message_ptr& m);
+    /// Reads the owner's log, then runs done(slice) on shard `reply_to`.
+    void owner_read(const std::string& name, std::uint64_t since, std::size_t limit,
+                    bool newest_only, unsigned reply_to, read_callback done);
+    static history_result to_history(log_slice snap, std::uint64_t since, std::uint64_t epoch);
+    void interest_changed(const std::string& pattern, bool added);
     std::uint64_t count_matches(std::string_view topic);
     std::vector<topic_info> owned_topics();
     void count_by_transport(std::string_view topic,
@@ -272,7 +291,11 @@ class hub_shard {
                                          std::size_t waiter_limit);
     std::uint64_t deliver_local(const message_ptr& m);
     bool offer(subscription& s, const delivery& d);
-    void resume_reply(subscription_id id, snapshot snap);
+    void resume_reply(subscription_id id, log_slice snap);
+    void request_history(subscription& s);
+    void send_gap(subscription& s, std::uint64_t from, std::uint64_t to, std::uint64_t epoch);
+    /// The log could not be read: deliver what came live, with a gap event for any hole.
+    void resume_unread(subscription& s, std::vector<message_ptr> buffered);
     void finish_waiter(subscription& s, history_result r);
     void remove(subscription& s);
     void release_graveyard();
@@ -282,6 +305,9 @@ class hub_shard {
 
     hub& hub_;
     unsigned index_;
+    std::unique_ptr<topic_log> log_;  // the owner side of this shard's topics
+    // Local subscriptions per pattern, kept only when hub_settings::on_interest is set.
+    std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> pattern_refs_;
     // Owned topics.
     std::unordered_map<std::string, std::unique_ptr<topic_state>, string_hash, std::equal_to<>>
         topics_;
@@ -314,6 +340,8 @@ class hub {
     /// Sums of the per-shard topic, publish, delivery and subscriber counters. Any thread
     /// (relaxed; a momentary view, costs O(shards)).
     hub_totals totals() const;
+    /// Wall-clock ms (hub_settings::clock or the system clock). Any thread.
+    std::int64_t now() const;
 
   private:
     friend class hub_shard;
@@ -334,7 +362,6 @@ class hub {
     static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
         c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
-    std::int64_t now() const;
 
     hub_settings settings_;
     std::vector<topic_policy> rule_policies_;  // parallel to settings_.rules

@@ -30,6 +30,8 @@ struct message {
     /// data: the topic's monotonic id (1, 2, ...). gap: gap_to (the last lost id), so that
     /// "last id seen" bookkeeping works the same for both kinds.
     std::uint64_t id = 0;
+    /// The epoch of id in the topic's log (hub/topic_log.hpp): 0 for the local log.
+    std::uint64_t epoch = 0;
     std::int64_t time_ms = 0;  // wall clock at the owner when the id was assigned
     std::string content_type;
     sy::shared_bytes payload;

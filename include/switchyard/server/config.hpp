@@ -97,6 +97,18 @@ struct metrics_config {
     std::uint64_t topics_top = 0;
 };
 
+/// The Redis backplane between nodes (docs/scaling.md). Empty url: none (the hub is local).
+struct backplane_config {
+    // redis://[user:password@]host:port; several: topics sharded over them (consistent hashing)
+    std::vector<std::string> url;
+    std::string node_id;              // empty: host:port of the first listener
+    std::string fallback = "refuse";  // refuse | local: publishing while Redis is down
+    std::uint64_t grace_ms = 5000;    // a channel stays subscribed this long after its last local
+                                      // subscriber went
+    std::uint64_t connect_timeout_ms = 2000;
+    std::uint64_t retry_max_ms = 5000;  // reconnect backoff ceiling (from 100 ms, doubling)
+};
+
 /// The RabbitMQ-compatible management API and the dashboard (docs/management.md).
 struct management_config {
     std::vector<std::string> listen;         // empty: no management listener
@@ -164,6 +176,7 @@ struct server_config {
     metrics_config metrics;
     management_config management;
     auth_config auth;
+    backplane_config backplane;
     std::vector<route_config> routes;  // [[routes]] tables (not flags)
     std::string config_file;           // --config as given: SIGHUP reads its [[routes]] again
 };

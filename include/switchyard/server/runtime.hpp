@@ -36,6 +36,9 @@
 namespace sy::hub {
 class broker;
 }
+namespace sy::backplane {
+class backplane;
+}
 namespace sy::session {
 class amqp_server;
 }
@@ -117,6 +120,8 @@ class runtime {
     /// [auth]'s policy (server/auth.hpp; disabled without [auth]), made at construction. The
     /// AMQP side verifies PLAIN passwords that are JWTs with it (loop_state::auth on a loop).
     const std::shared_ptr<const auth::policy>& auth_policy() const { return auth_; }
+    /// The Redis backplane (backplane.url), nullptr without one. Valid while running.
+    backplane::backplane* backplane() const { return backplane_.get(); }
     /// The https listeners' TLS server (reload counters), nullptr without tls.listen.
     const net::tls_server* tls() const;
     net::connection_limit& connection_limit() { return limit_; }
@@ -167,7 +172,8 @@ class runtime {
     std::unique_ptr<core::thread_pool> pool_;
     std::unique_ptr<hub::hub> hub_;
     std::shared_ptr<const auth::policy> auth_;
-    std::vector<hub::topic_rule> topic_rules_;  // add_topic_rules: first match wins
+    std::unique_ptr<backplane::backplane> backplane_;  // server/backplane.cpp makes it
+    std::vector<hub::topic_rule> topic_rules_;         // add_topic_rules: first match wins
     std::vector<listener_kind> kinds_;
     std::vector<std::function<void(loop_state&)>> start_hooks_;
     std::vector<std::function<void(loop_state&)>> stop_hooks_;
@@ -177,6 +183,10 @@ class runtime {
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> refused_{0};
 };
+
+/// backplane.url set: the backplane (settings from cfg, metrics registered in rt's registry);
+/// otherwise nullptr. Start-up only (throws config_error). server/backplane.cpp.
+std::unique_ptr<backplane::backplane> make_backplane(runtime& rt, const server_config& cfg);
 
 /// Registers the runtime's own families (connections, HTTP, listeners, loops, TLS): metrics.cpp.
 void register_runtime_metrics(runtime& rt);

@@ -21,7 +21,8 @@ inline constexpr std::uint16_t policy_violation = 1008;
 inline constexpr std::uint16_t message_too_big = 1009;
 inline constexpr std::uint16_t mandatory_extension = 1010;
 inline constexpr std::uint16_t internal_error = 1011;
-inline constexpr std::uint16_t tls_handshake = 1015;  // never on the wire
+inline constexpr std::uint16_t try_again_later = 1013;  // IANA registry: the 503 of WebSocket
+inline constexpr std::uint16_t tls_handshake = 1015;    // never on the wire
 }  // namespace close_code
 
 /// True for a code that may appear in a received close frame: 1000-1003, 1007-1011 (the IANA
