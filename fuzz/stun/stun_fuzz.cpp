@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             if (fr.kind == sy::stun::frame_kind::stun) {
                 if (sy::stun::parse(fr.bytes, m) == sy::stun::parse_error::none) total += touch(m);
-            } else if (!sy::stun::parse_channel_data(fr.bytes)) {
+            } else if (!sy::stun::parse_channel_data(fr.bytes, true)) {
                 __builtin_trap();  // the framer only hands out well-formed ChannelData
             }
         }

@@ -19,7 +19,7 @@ std::size_t stream_framer::frame_size(const std::uint8_t* head, std::size_t& pay
         return payload;
     }
     const std::uint16_t channel = std::uint16_t((head[0] << 8) | head[1]);
-    if (!is_channel_number(channel)) {
+    if (!is_channel_number(channel, true)) {
         err_ = frame_error::not_stun;
         return 0;
     }

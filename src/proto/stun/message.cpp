@@ -347,11 +347,11 @@ builder& builder::add_fingerprint() {
     return add_u32(attr::fingerprint, crc);
 }
 
-std::optional<channel_data> parse_channel_data(byte_view in) {
+std::optional<channel_data> parse_channel_data(byte_view in, bool legacy) {
     if (in.size() < 4) return std::nullopt;
     const std::uint16_t ch = rd16(in.data());
     const std::size_t len = rd16(in.data() + 2);
-    if (!is_channel_number(ch) || len > in.size() - 4) return std::nullopt;
+    if (!is_channel_number(ch, legacy) || len > in.size() - 4) return std::nullopt;
     return channel_data{ch, in.subspan(4, len)};
 }
 

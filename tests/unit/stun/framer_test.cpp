@@ -92,8 +92,9 @@ TEST(stun_framer, one_byte_at_a_time) {
 TEST(stun_framer, garbage_is_an_error_at_any_split) {
     std::vector<got> want;
     auto wire = stream_of_three(want);
-    // 'P' (0x50): neither STUN's 0b00 nor a channel number. ("GE" would be channel 0x4745.)
-    const std::string http = "POST / HTTP/1.1\r\n\r\n";
+    // 0xFF: neither STUN's 0b00 nor a channel number. (Any ASCII letter frames: "GE" is
+    // channel 0x4745.)
+    const std::string http = "\xff\xfe not STUN";
     wire.insert(wire.end(), http.begin(), http.end());
     for (std::size_t cut = 1; cut < wire.size(); ++cut) {
         frame_error err;

@@ -199,8 +199,11 @@ TEST(stun_message, channel_data) {
     append_channel_data(out, 0x4FFF, as_bytes(payload), false);
     EXPECT_EQ(out.size(), 9u);
     EXPECT_FALSE(parse_channel_data(byte_view(out).first(8)));
-    out[0] = 0x50;  // 0x5FFF is not a channel number
+    out[0] = 0x50;  // 0x5FFF: not an RFC 8656 channel, an RFC 5766 one
     EXPECT_FALSE(parse_channel_data(out));
+    EXPECT_TRUE(parse_channel_data(out, true));
+    out[0] = 0x7F;  // 0x7FFF: neither
+    EXPECT_FALSE(parse_channel_data(out, true));
 }
 
 }  // namespace

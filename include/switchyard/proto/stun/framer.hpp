@@ -1,5 +1,7 @@
 // Framing of STUN over a byte stream (RFC 8489 6.2.2, RFC 8656 12.5): STUN messages and
 // ChannelData messages back to back; a ChannelData message is padded to 4 bytes on a stream.
+// Channel numbers are taken in RFC 5766's wider range (0x4000-0x7FFE: coturn's clients use it),
+// so any first byte 0x00-0x3F or 0x40-0x7F frames; only 0x80 and up (or 0x7FFF) is an error.
 //
 //   sy::stun::stream_framer f;
 //   sy::stun::frame fr;

@@ -242,9 +242,14 @@ struct channel_data {
     std::uint16_t channel = 0;
     byte_view data;
 };
-inline bool is_channel_number(std::uint16_t n) { return n >= 0x4000 && n <= 0x4FFF; }
-/// Parses a ChannelData datagram (padding after the data is allowed and ignored).
-std::optional<channel_data> parse_channel_data(byte_view in);
+/// RFC 8656 12: 0x4000-0x4FFF, so that on UDP the first byte stays in RFC 7983's TURN range
+/// (64-79; 80-127 is QUIC). `legacy`: RFC 5766's 0x4000-0x7FFE, which coturn's clients still
+/// pick; accepted on streams, where nothing else shares the first byte.
+inline bool is_channel_number(std::uint16_t n, bool legacy = false) {
+    return n >= 0x4000 && n <= (legacy ? 0x7FFE : 0x4FFF);
+}
+/// Parses a ChannelData message (padding after the data is allowed and ignored).
+std::optional<channel_data> parse_channel_data(byte_view in, bool legacy = false);
 /// Appends a ChannelData message; `pad` rounds it to 4 bytes (required over TCP, 12.5).
 void append_channel_data(std::vector<std::uint8_t>& out, std::uint16_t channel, byte_view data,
                          bool pad);

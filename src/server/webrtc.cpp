@@ -1,0 +1,210 @@
+// STUN and TURN on `stun.listen` through the runtime's listener mechanism (per-loop
+// stun_service slots; sy_stun_* and sy_turn_* metrics summed over the loops), room signaling on
+// signal.{room}, and PeerJS.
+#include "switchyard/server/webrtc.hpp"
+
+#include <sys/socket.h>
+
+#include <charconv>
+#include <memory>
+
+#include "peerjs.hpp"
+#include "switchyard/session/stun_server.hpp"
+#include "switchyard/session/stun_tcp_session.hpp"
+#include "switchyard/session/turn_server.hpp"
+
+namespace sy::server {
+namespace {
+
+/// What every loop's TURN server shares: the settings (immutable once running) and the quota.
+struct turn_shared {
+    session::turn_settings settings;
+    session::turn_quota quota;
+};
+
+/// One per loop (a typed slot made on the loop's start): the counters, the TURN server (when
+/// turn.enabled) and the STUN responder that dispatches to it.
+struct stun_service {
+    stun_service(core::loop& l, turn_shared* t) {
+        if (t) turn = std::make_unique<session::turn_server>(l, t->settings, t->quota, turn_counters);
+        server = std::make_unique<session::stun_server>(counters, turn.get());
+    }
+    session::stun_counters counters;
+    session::turn_counters turn_counters;
+    std::unique_ptr<session::turn_server> turn;
+    std::unique_ptr<session::stun_server> server;
+    std::uint64_t next_serial = 1;  // names TCP connections' allocations
+};
+
+/// turn.* as the TURN server's settings; bad values are start-up errors naming the setting.
+session::turn_settings turn_settings_of(const turn_config& c) {
+    session::turn_settings s;
+    s.realm = c.realm;
+    for (const auto& u : c.users) {
+        const auto colon = u.find(':');
+        if (colon == std::string::npos || colon == 0)
+            throw config_error("turn.users: \"" + u + "\" is not name:password");
+        s.users.emplace_back(u.substr(0, colon), u.substr(colon + 1));
+    }
+    s.auth_secret = c.auth_secret;
+    const auto dash = c.relay_ports.find('-');
+    unsigned lo = 0, hi = 0;
+    const char* b = c.relay_ports.data();
+    const char* e = b + c.relay_ports.size();
+    const bool ok = dash != std::string::npos &&
+                    std::from_chars(b, b + dash, lo).ptr == b + dash &&
+                    std::from_chars(b + dash + 1, e, hi).ptr == e && lo >= 1024 && lo <= hi &&
+                    hi <= 65535;
+    if (!ok) throw config_error("turn.relay_ports: \"" + c.relay_ports + "\" is not FIRST-LAST (1024-65535)");
+    s.port_lo = static_cast<std::uint16_t>(lo);
+    s.port_hi = static_cast<std::uint16_t>(hi);
+    for (const auto& p : c.allowed_peers) {
+        session::cidr x;
+        if (!session::cidr::parse(p, x)) throw config_error("turn.allowed_peers: \"" + p + "\" is not a CIDR");
+        s.allowed_peers.push_back(x);
+    }
+    s.quota_per_user = c.quota_per_user;
+    s.quota_total = c.quota_total;
+    s.max_lifetime_s = c.max_lifetime_s;
+    return s;
+}
+
+net::address local_of(int fd) {
+    net::address a;
+    *a.len_ptr() = net::address::capacity();
+    if (::getsockname(fd, a.sa(), a.len_ptr()) != 0) *a.len_ptr() = 0;
+    return a;
+}
+
+using counter_of = std::uint64_t (*)(const stun_service&);
+
+void register_stun_metrics(runtime& rt) {
+    using metrics::kind;
+    auto& m = rt.metrics();
+    auto add = [&m, &rt](const char* name, kind type, const char* help, counter_of get) {
+        m.add_value({name, type, help, {}, false}, [&rt, get] {
+            std::uint64_t s = 0;
+            for (std::size_t i = 0; i < rt.loop_count(); ++i) {
+                const auto* l = rt.loop_at(i).loop;
+                if (const stun_service* svc = l ? l->slot<stun_service>() : nullptr)
+                    s += get(*svc);
+            }
+            return s;
+        });
+    };
+    add("sy_stun_requests_total", kind::counter, "STUN requests answered.",
+        [](const stun_service& s) { return s.counters.requests.get(); });
+    add("sy_stun_binding_total", kind::counter, "STUN Binding success responses sent.",
+        [](const stun_service& s) { return s.counters.binding.get(); });
+    add("sy_stun_classic_total", kind::counter,
+        "Binding responses to RFC 3489 clients (MAPPED-ADDRESS).",
+        [](const stun_service& s) { return s.counters.classic.get(); });
+    add("sy_stun_unknown_attribute_total", kind::counter,
+        "420 Unknown Attribute answers (comprehension-required attributes not understood).",
+        [](const stun_service& s) { return s.counters.unknown_attr.get(); });
+    add("sy_stun_bad_request_total", kind::counter, "400 answers to STUN requests.",
+        [](const stun_service& s) { return s.counters.bad_requests.get(); });
+    add("sy_stun_malformed_total", kind::counter,
+        "STUN input dropped as malformed (not STUN, bad length, bad FINGERPRINT).",
+        [](const stun_service& s) { return s.counters.malformed.get(); });
+    add("sy_stun_ignored_total", kind::counter, "STUN indications and responses ignored.",
+        [](const stun_service& s) { return s.counters.not_requests.get(); });
+    add("sy_stun_tcp_connections_total", kind::counter, "STUN TCP connections accepted.",
+        [](const stun_service& s) { return s.counters.tcp_connections.get(); });
+    add("sy_stun_tcp_framing_errors_total", kind::counter,
+        "STUN TCP connections closed on bytes that are neither STUN nor ChannelData.",
+        [](const stun_service& s) { return s.counters.tcp_framing_errors.get(); });
+}
+
+void register_turn_metrics(runtime& rt, turn_shared& t) {
+    using metrics::kind;
+    auto& m = rt.metrics();
+    auto add = [&m, &rt](const char* name, kind type, const char* help, counter_of get) {
+        m.add_value({name, type, help, {}, false}, [&rt, get] {
+            std::uint64_t s = 0;
+            for (std::size_t i = 0; i < rt.loop_count(); ++i) {
+                const auto* l = rt.loop_at(i).loop;
+                if (const stun_service* svc = l ? l->slot<stun_service>() : nullptr) s += get(*svc);
+            }
+            return s;
+        });
+    };
+#define SY_TURN(name, type, help, field)                                       \
+    add(name, type, help, [](const stun_service& s) { return s.turn_counters.field.get(); })
+    SY_TURN("sy_turn_allocations_total", kind::counter, "TURN allocations made.", allocations);
+    SY_TURN("sy_turn_allocations_ended_total", kind::counter,
+            "TURN allocations ended (expired, refreshed to 0, client gone).", allocations_ended);
+    SY_TURN("sy_turn_auth_challenges_total", kind::counter,
+            "TURN requests without credentials answered 401 with a nonce.", auth_challenges);
+    SY_TURN("sy_turn_auth_failures_total", kind::counter,
+            "TURN requests with wrong credentials or a stale nonce.", auth_failures);
+    SY_TURN("sy_turn_quota_rejections_total", kind::counter,
+            "TURN allocations refused by a quota (486).", quota_rejections);
+    SY_TURN("sy_turn_peer_denied_total", kind::counter,
+            "TURN peers refused as private or loopback (403).", peer_denied);
+    SY_TURN("sy_turn_permissions_total", kind::counter, "TURN CreatePermission requests granted.",
+            permissions);
+    SY_TURN("sy_turn_channel_binds_total", kind::counter, "TURN ChannelBind requests granted.",
+            channel_binds);
+    SY_TURN("sy_turn_refreshes_total", kind::counter, "TURN Refresh requests.", refreshes);
+    SY_TURN("sy_turn_relayed_to_peer_packets_total", kind::counter,
+            "Datagrams relayed from TURN clients to peers.", to_peer_packets);
+    SY_TURN("sy_turn_relayed_to_peer_bytes_total", kind::counter,
+            "Bytes relayed from TURN clients to peers.", to_peer_bytes);
+    SY_TURN("sy_turn_relayed_from_peer_packets_total", kind::counter,
+            "Datagrams relayed from peers to TURN clients.", from_peer_packets);
+    SY_TURN("sy_turn_relayed_from_peer_bytes_total", kind::counter,
+            "Bytes relayed from peers to TURN clients.", from_peer_bytes);
+    SY_TURN("sy_turn_dropped_no_permission_total", kind::counter,
+            "Peer datagrams dropped: no permission for the peer.", dropped_no_permission);
+#undef SY_TURN
+    m.add_value({"sy_turn_allocations", kind::gauge, "TURN allocations now.", {}, false},
+                [&t] { return t.quota.in_use(); });
+}
+
+}  // namespace
+
+void install_webrtc(app& app) {
+    install_peerjs(app);
+    // Room signaling for apps without PeerJS: a topic route like any [[routes]] table, so
+    // WebSocket, SSE + POST, presence (?presence=NAME) and resume come from the routes mechanism.
+    route_spec room;
+    room.config.path = "/signal/:room";
+    room.config.websocket = room.config.sse = "signal.:room";
+    room.config.publish = true;
+    room.config.publish_post = true;
+    room.config.resume = false;  // offers and candidates are for the peers present now
+    room.query_options = true;
+    app.routes().add(std::move(room));
+    app.on_runtime([](runtime& rt) {
+        const auto& sc = rt.config().stun;
+        if (sc.listen.empty()) return;
+        std::shared_ptr<turn_shared> turn;
+        if (rt.config().turn.enabled) {
+            turn = std::make_shared<turn_shared>();
+            turn->settings = turn_settings_of(rt.config().turn);
+            register_turn_metrics(rt, *turn);
+        }
+        register_stun_metrics(rt);
+        rt.on_loop_start([turn](loop_state& ls) {
+            ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get());
+        });
+        // The TURN servers (relay sockets, timers) go with the loop's other services.
+        rt.on_loop_stop([](loop_state& ls) {
+            if (auto* svc = ls.loop->slot<stun_service>()) {
+                svc->server = std::make_unique<session::stun_server>(svc->counters);
+                svc->turn.reset();
+            }
+        });
+        rt.add_listener("stun", sc.listen, [turn](loop_state& ls, net::accepted_socket&& s) {
+            auto& svc = ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get());
+            auto handler = std::make_unique<session::stun_tcp_session>(
+                *svc.server, s.peer, local_of(s.fd.get()), svc.next_serial++);
+            net::connection::create(*ls.loop, net::tcp_stream(std::move(s.fd)),
+                                    std::move(handler), ls.conn_opts, std::move(s.slot),
+                                    &ls.conns);
+        });
+    });
+}
+
+}  // namespace sy::server
