@@ -5,8 +5,11 @@
 
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <charconv>
 #include <memory>
+#include <unordered_map>
 
 #include "peerjs.hpp"
 #include "switchyard/session/stun_server.hpp"
@@ -22,19 +25,112 @@ struct turn_shared {
     session::turn_quota quota;
 };
 
+/// A UDP client of the relay: replies and relayed data leave from the endpoint's socket (the
+/// address the client sent to) to the client's address. Lives as long as its allocation.
+class udp_link final : public session::turn_link {
+  public:
+    udp_link(datagram_endpoint& ep, const net::address& client) : ep_(ep), client_(client) {}
+    void send_to_client(byte_view bytes) override { ep_.send_to(bytes, client_); }
+    bool is_stream() const override { return false; }
+
+  private:
+    datagram_endpoint& ep_;
+    net::address client_;
+};
+
+net::address local_of(int fd) {
+    net::address a;
+    *a.len_ptr() = net::address::capacity();
+    if (::getsockname(fd, a.sa(), a.len_ptr()) != 0) *a.len_ptr() = 0;
+    return a;
+}
+
 /// One per loop (a typed slot made on the loop's start): the counters, the TURN server (when
 /// turn.enabled) and the STUN responder that dispatches to it.
 struct stun_service {
     stun_service(core::loop& l, turn_shared* t) {
-        if (t) turn = std::make_unique<session::turn_server>(l, t->settings, t->quota, turn_counters);
+        if (t) {
+            turn = std::make_unique<session::turn_server>(l, t->settings, t->quota, turn_counters);
+            // A UDP client's link goes with its allocation (after the call that ended it).
+            turn->on_end([this, &l](const session::client_key& k) {
+                if (k.serial != 0) return;
+                l.defer([this, k] {
+                    if (!turn || !turn->has(k)) udp_links.erase(k);  // not re-allocated since
+                });
+            });
+        }
         server = std::make_unique<session::stun_server>(counters, turn.get());
     }
+    /// A STUN message or ChannelData datagram from a UDP client.
+    void on_datagram(datagram_endpoint& ep, const net::datagram& d);
+
     session::stun_counters counters;
     session::turn_counters turn_counters;
     std::unique_ptr<session::turn_server> turn;
     std::unique_ptr<session::stun_server> server;
     std::uint64_t next_serial = 1;  // names TCP connections' allocations
+    std::unordered_map<session::client_key, std::unique_ptr<udp_link>, session::client_key_hash>
+        udp_links;
+    std::vector<std::uint8_t> reply;  // reused between datagrams
 };
+
+void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
+    session::stun_origin o;
+    o.from = session::to_stun_address(*d.peer);
+    o.via = session::transport::udp;
+    o.key.addr = o.from;
+    if (d.data[0] >= 0x40) {
+        // ChannelData, RFC 5766's channel range (what coturn's clients pick), see below.
+        const auto cd = stun::parse_channel_data(d.data, true);
+        if (cd && turn) {
+            turn->channel_data(o.key, *cd);
+        } else {
+            counters.malformed.add();
+        }
+        return;
+    }
+    const net::address local = d.local ? *d.local : ep.socket().local_address();
+    o.local = &local;
+    if (turn) {
+        // The link is made on the first TURN message; kept only if an allocation results.
+        auto& link = udp_links[o.key];
+        if (!link) link = std::make_unique<udp_link>(ep, *d.peer);
+        o.link = link.get();
+    }
+    reply.clear();
+    server->handle(d.data, o, reply);
+    if (!reply.empty()) ep.send_to(byte_view{reply.data(), reply.size()}, *d.peer);
+    if (turn && !turn->has(o.key)) udp_links.erase(o.key);
+}
+
+/// stun.listen with port 0 made concrete, so TCP and UDP get the same HOST:PORT: a port free
+/// for both is found by binding (start-up only).
+std::vector<std::string> concrete_addresses(const std::vector<std::string>& listen) {
+    std::vector<std::string> out;
+    for (const auto& text : listen) {
+        auto a = net::address::parse(text);
+        if (!a) throw config_error("stun.listen: \"" + text + "\" is not HOST:PORT");
+        if (a->port() != 0) {
+            out.push_back(text);
+            continue;
+        }
+        bool found = false;
+        for (int tries = 0; tries < 50 && !found; ++tries) {
+            net::address probe = *a;
+            const int t = ::socket(probe.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+            const int u = ::socket(probe.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (t >= 0 && ::bind(t, probe.sa(), probe.len()) == 0) {
+                probe = local_of(t);
+                found = u >= 0 && ::bind(u, probe.sa(), probe.len()) == 0;
+            }
+            if (t >= 0) ::close(t);
+            if (u >= 0) ::close(u);
+            if (found) out.push_back(probe.to_string());
+        }
+        if (!found) throw config_error("stun.listen: no port free for both TCP and UDP on " + text);
+    }
+    return out;
+}
 
 /// turn.* as the TURN server's settings; bad values are start-up errors naming the setting.
 session::turn_settings turn_settings_of(const turn_config& c) {
@@ -69,12 +165,6 @@ session::turn_settings turn_settings_of(const turn_config& c) {
     return s;
 }
 
-net::address local_of(int fd) {
-    net::address a;
-    *a.len_ptr() = net::address::capacity();
-    if (::getsockname(fd, a.sa(), a.len_ptr()) != 0) *a.len_ptr() = 0;
-    return a;
-}
 
 using counter_of = std::uint64_t (*)(const stun_service&);
 
@@ -196,7 +286,22 @@ void install_webrtc(app& app) {
                 svc->turn.reset();
             }
         });
-        rt.add_listener("stun", sc.listen, [turn](loop_state& ls, net::accepted_socket&& s) {
+        const auto addresses = concrete_addresses(sc.listen);
+        // UDP: the runtime's datagram endpoint, claiming STUN's first bytes (RFC 7983: 0-3) and,
+        // with TURN, ChannelData's. RFC 8656 narrowed channels to 0x4000-0x4FFF (first bytes
+        // 64-79) so QUIC can share an address; coturn and its clients still use RFC 5766's
+        // 0x4000-0x7FFE, so a TURN address claims 64-127 and cannot also carry QUIC (the seam
+        // refuses the overlap at start-up).
+        datagram_route r;
+        r.scheme = "stun";
+        r.first_bytes = {net::k_stun_bytes};
+        if (turn) r.first_bytes.push_back(net::first_byte_range{64, 127});
+        r.udp.pktinfo = true;  // the address a client reached: where its relay is bound
+        r.handler = [turn](datagram_endpoint& ep, const net::datagram& d) {
+            ep.owner().loop->emplace_slot<stun_service>(*ep.owner().loop, turn.get()).on_datagram(ep, d);
+        };
+        rt.add_datagram_route(addresses, std::move(r));
+        rt.add_listener("stun", addresses, [turn](loop_state& ls, net::accepted_socket&& s) {
             auto& svc = ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get());
             auto handler = std::make_unique<session::stun_tcp_session>(
                 *svc.server, s.peer, local_of(s.fd.get()), svc.next_serial++);

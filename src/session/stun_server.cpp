@@ -83,8 +83,7 @@ stun_server::verdict stun_server::handle(byte_view in, const stun_origin& o,
         counters_.unknown_attr.add();
         auto b = reply_to(m, stun::klass::error);
         b.add_error(stun::code::unknown_attribute).add_unknown(unknown);
-        b.add_text(stun::attr::software, k_software);
-        if (!m.classic()) b.add_fingerprint();
+        if (!m.classic()) b.add_text(stun::attr::software, k_software).add_fingerprint();
         append(out, b.bytes());
         return verdict::answered;
     }
@@ -107,14 +106,14 @@ stun_server::verdict stun_server::answer_binding(const stun::message& m,
     counters_.binding.add();
     auto b = reply_to(m, stun::klass::success);
     if (m.classic()) {
-        // RFC 3489 11.2.1: MAPPED-ADDRESS in the clear; no FINGERPRINT (RFC 3489 predates it).
+        // RFC 3489 11.2.1: MAPPED-ADDRESS in the clear, nothing newer (its 0x8022 is SERVER,
+        // whose length must be a multiple of 4; FINGERPRINT came later).
         counters_.classic.add();
         b.add_plain_address(stun::attr::mapped_address, from);
     } else {
         b.add_xor_address(stun::attr::xor_mapped_address, from);
+        b.add_text(stun::attr::software, k_software).add_fingerprint();
     }
-    b.add_text(stun::attr::software, k_software);
-    if (!m.classic()) b.add_fingerprint();
     append(out, b.bytes());
     return verdict::answered;
 }

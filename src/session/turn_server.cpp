@@ -469,7 +469,8 @@ void turn_server::permission(allocation& a, const stun::message& m, std::vector<
 void turn_server::bind_channel(allocation& a, const stun::message& m, std::vector<std::uint8_t>& out) {
     const auto number = m.u32(stun::attr::channel_number);
     const auto peer = m.xor_address(stun::attr::xor_peer_address);
-    if (!number || !peer || !stun::is_channel_number(std::uint16_t(*number >> 16), a.link->is_stream()))
+    // RFC 5766's range (coturn's clients pick numbers up to 0x7FFE); see server/webrtc.cpp.
+    if (!number || !peer || !stun::is_channel_number(std::uint16_t(*number >> 16), true))
         return error_reply(m, stun::code::bad_request, out);
     const auto ch = std::uint16_t(*number >> 16);
     if (peer->family != a.relayed.family)
@@ -549,7 +550,8 @@ void turn_server::relay_in(allocation& a, byte_view data, const net::address& fr
     a.link->send_to_client(b.bytes());
 }
 
-void turn_server::end(const client_key& key) {
+void turn_server::end(const client_key& which) {
+    const client_key key = which;  // `which` may live in the allocation freed below
     auto it = allocs_.find(key);
     if (it == allocs_.end()) return;
     quota_.release(it->second->user);
@@ -558,6 +560,7 @@ void turn_server::end(const client_key& key) {
     // The relay socket may be inside its own receive callback: free after the batch.
     loop_.destroy_later(std::move(it->second));
     allocs_.erase(it);
+    if (on_end_) on_end_(key);
 }
 
 void turn_server::client_gone(const client_key& key) { end(key); }

@@ -1,9 +1,14 @@
 """STUN over TCP on stun.listen (RFC 8489 6.2.2): Binding answered with XOR-MAPPED-ADDRESS and
 FINGERPRINT, the transaction id echoed; RFC 3489 clients get MAPPED-ADDRESS; comprehension-
 required unknown attributes get 420 with UNKNOWN-ATTRIBUTES; malformed messages are dropped and
-counted; bytes that are not STUN close the connection. STUN over UDP: test_turn.py."""
+counted; bytes that are not STUN close the connection. STUN over UDP on the same HOST:PORT
+(the runtime's datagram endpoint): Debian's stun-client (RFC 3489) and coturn's
+turnutils_stunclient, malformed datagrams dropped silently and counted."""
+import re
+import shutil
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -119,3 +124,56 @@ def test_bytes_that_are_not_stun_close_the_connection(srv):
         req, tid = st.message(st.BINDING_REQUEST)
         c.sendall(req)
         assert st.parse(read_message(c))[:2] == (st.BINDING_SUCCESS, tid)
+
+
+def udp_request(port, msg, timeout=2.0):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.bind(("127.0.0.1", 0))
+        u.settimeout(timeout)
+        u.sendto(msg, ("127.0.0.1", port))
+        try:
+            return u.recv(2048), u.getsockname()
+        except socket.timeout:
+            return None, u.getsockname()
+
+
+def test_binding_over_udp_on_the_same_port(srv):
+    req, tid = st.message(st.BINDING_REQUEST, fingerprint=True)
+    data, me = udp_request(srv.ports["stun"], req)
+    mtype, rtid, attrs, fp_ok = st.parse(data)
+    assert (mtype, rtid, fp_ok) == (st.BINDING_SUCCESS, tid, True)
+    assert st.xor_address(attrs[st.XOR_MAPPED_ADDRESS][0], tid) == me
+
+
+def test_malformed_datagrams_dropped_silently_and_counted(srv):
+    before = metric(srv, "sy_stun_malformed_total")
+    req, _ = st.message(st.BINDING_REQUEST, [(st.SOFTWARE, b"x")], fingerprint=True)
+    for bad in (req[:-1] + b"\0", req[:19], req[:2] + b"\x00\x03" + req[4:]):
+        data, _ = udp_request(srv.ports["stun"], bad, timeout=0.3)
+        assert data is None
+    assert metric(srv, "sy_stun_malformed_total") == before + 3
+    req, _ = st.message(st.BINDING_REQUEST, [(0x0031, b"abcd")])  # unknown: 420 over UDP too
+    data, _ = udp_request(srv.ports["stun"], req)
+    assert st.error_code(st.parse(data)[2][st.ERROR_CODE][0])[0] == 420
+
+
+@pytest.mark.skipif(not shutil.which("stun"), reason="stun-client not installed")
+def test_debian_stun_client_rfc3489(srv):
+    before = metric(srv, "sy_stun_classic_total")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # a free source port
+        probe.bind(("127.0.0.1", 0))
+        src = probe.getsockname()[1]
+    r = subprocess.run(["stun", f"127.0.0.1:{srv.ports['stun']}", "1", "-v", "-p", str(src)],
+                       capture_output=True, text=True, timeout=30)
+    out = r.stdout + r.stderr
+    assert f"MappedAddress = 127.0.0.1:{src}" in out, out
+    assert "problem parsing" not in out, out
+    assert metric(srv, "sy_stun_classic_total") > before
+
+
+@pytest.mark.skipif(not shutil.which("turnutils_stunclient"), reason="coturn not installed")
+def test_coturn_stunclient(srv):
+    r = subprocess.run(["turnutils_stunclient", "-p", str(srv.ports["stun"]), "127.0.0.1"],
+                       capture_output=True, text=True, timeout=30)
+    out = r.stdout + r.stderr
+    assert re.search(r"UDP reflexive addr: 127\.0\.0\.1:\d+", out), out

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -116,6 +117,11 @@ class turn_server {
     void client_gone(const client_key& key);
 
     std::size_t allocations() const { return allocs_.size(); }
+    /// Called (on this loop) when an allocation ends, with its key: a datagram transport frees
+    /// the turn_link it made for the client (deferred past the current call).
+    void on_end(std::function<void(const client_key&)> fn) { on_end_ = std::move(fn); }
+    /// True when `key` holds an allocation.
+    bool has(const client_key& key) const { return allocs_.count(key) != 0; }
 
   private:
     struct allocation;
@@ -141,6 +147,7 @@ class turn_server {
     turn_counters& counters_;
     std::unordered_map<client_key, std::unique_ptr<allocation>, client_key_hash> allocs_;
     std::array<std::uint8_t, 32> nonce_key_{};
+    std::function<void(const client_key&)> on_end_;
     core::timer_id sweep_timer_{};
     bool sweep_armed_ = false;
 };

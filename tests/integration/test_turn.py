@@ -1,8 +1,8 @@
-"""TURN (RFC 8656) with TCP from the client to the server and UDP relays: coturn's own clients
-(turnutils_uclient against turnutils_peer) with long-term and REST credentials, and raw checks of
-the long-term credential dance (401 with REALM and NONCE, then MESSAGE-INTEGRITY), restricted
-peers (403 unless turn.allowed_peers), quotas (486), Refresh to 0, and the counters in /metrics.
-TURN over UDP comes with the runtime's datagram endpoint."""
+"""TURN (RFC 8656) over UDP (the runtime's datagram endpoint) and over TCP to the server, with
+UDP relays: coturn's own clients (turnutils_uclient against turnutils_peer) with long-term and
+REST credentials, and raw checks of the long-term credential dance (401 with REALM and NONCE,
+then MESSAGE-INTEGRITY), restricted peers (403 unless turn.allowed_peers), quotas (486), Refresh
+to 0, and the counters in /metrics."""
 import base64
 import hashlib
 import hmac
@@ -32,7 +32,7 @@ def free_udp_port():
 
 def start(extra=()):
     return server(["--listen", "127.0.0.1:0", "--stun-listen", "127.0.0.1:0", "--model", "single",
-                   "--turn-enabled", "--turn-user", "alice:wonderland",
+                   "--turn-enabled", "--turn-user", "alice:wonderland", "--turn-user", "carol:pw",
                    "--turn-auth-secret", SECRET, "--turn-relay-ports", "40000-40999",
                    *extra], need=("http", "stun"))
 
@@ -68,8 +68,9 @@ def metrics(srv):
     return promtext.scrape(f"{srv.url}/metrics")
 
 
-def uclient(srv, peer_port, *auth, n=20):
-    r = subprocess.run(["turnutils_uclient", "-t", "-c", "-n", str(n), "-l", "120",
+def uclient(srv, peer_port, *auth, n=20, tcp=True):
+    # -c: no RTCP allocation (it asks for a reserved port pair, which is not kept here).
+    r = subprocess.run(["turnutils_uclient", *(["-t"] if tcp else []), "-c", "-n", str(n), "-l", "120",
                         "-p", str(srv.ports["stun"]), "-e", "127.0.0.1", "-r", str(peer_port),
                         *auth, "127.0.0.1"], capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
@@ -94,6 +95,21 @@ def test_uclient_long_term_credentials_relay_through_peer(srv, peer):
     relayed = v(after, "sy_turn_relayed_to_peer_bytes_total") - v(before, "sy_turn_relayed_to_peer_bytes_total")
     back = v(after, "sy_turn_relayed_from_peer_bytes_total") - v(before, "sy_turn_relayed_from_peer_bytes_total")
     assert relayed >= 20 * 120 and back >= 20 * 120, (relayed, back)
+
+
+# Users of their own: UDP allocations outlive the client (until their lifetime ends), and the
+# per-user quota of the fixture is 2.
+@pytest.mark.parametrize("creds", [("-u", "carol", "-w", "pw"), ("-u", "dave", "-W", SECRET)],
+                         ids=["long-term", "rest"])
+def test_uclient_over_udp(srv, peer, creds):
+    before = metrics(srv)
+    code, out = uclient(srv, peer, *creds, tcp=False)
+    assert code == 0, out[-3000:]
+    assert received(out)[0] == 0
+    after = metrics(srv)
+    d = lambda name: promtext.value(after, name) - promtext.value(before, name)
+    assert d("sy_turn_relayed_to_peer_packets_total") >= 20
+    assert d("sy_turn_relayed_from_peer_packets_total") >= 20
 
 
 def test_uclient_rest_credentials(srv, peer):
@@ -155,6 +171,7 @@ def xor_peer(host, port, tid=b""):
 
 
 def test_allocate_challenge_then_success_and_refresh_zero(srv):
+    base = promtext.value(metrics(srv), "sy_turn_allocations")  # UDP ones of earlier tests
     c = turn_tcp(srv.ports["stun"])
     mtype, tid, attrs, fp = c.login("alice", "wonderland", lifetime=1200)
     assert mtype == 0x0103, attrs  # Allocate success
@@ -162,16 +179,15 @@ def test_allocate_challenge_then_success_and_refresh_zero(srv):
     host, port = st.xor_address(attrs[0x0016][0], tid)
     assert host == "127.0.0.1" and 40000 <= port <= 40999
     assert struct.unpack("!I", attrs[0x000D][0])[0] == 1200
-    assert promtext.value(metrics(srv), "sy_turn_allocations") >= 1
+    assert promtext.value(metrics(srv), "sy_turn_allocations") == base + 1
     # A second Allocate on the same connection (new transaction): 437.
     mtype, _, attrs, _ = c.request(0x0003, [(0x0019, bytes([17, 0, 0, 0]))])
     assert st.error_code(attrs[st.ERROR_CODE][0])[0] == 437
     # Refresh with LIFETIME 0 deletes it.
     mtype, _, attrs, _ = c.request(0x0004, [(0x000D, struct.pack("!I", 0))])
     assert mtype == 0x0104
+    assert promtext.value(metrics(srv), "sy_turn_allocations") == base  # before the close
     c.s.close()
-    time.sleep(0.2)
-    assert promtext.value(metrics(srv), "sy_turn_allocations") == 0
 
 
 def test_quota_per_user(srv):
