@@ -20,8 +20,9 @@ function iceServers() {
   return servers;
 }
 
-const call = window.call = { me, room, state: 'idle', chat: [], pairType: '', framesDecoded: 0,
-  bytesReceived: 0, dataOpen: false };
+const call = window.call = { me, room, state: 'idle', chat: [], pairType: '', remoteType: '',
+  framesDecoded: 0, bytesReceived: 0, dataOpen: false };
+
 
 function status(state, text) {
   call.state = state;
@@ -121,6 +122,7 @@ async function stats() {
     const local = report.get(pair.localCandidateId);
     const remote = report.get(pair.remoteCandidateId);
     call.pairType = local ? local.candidateType : '';
+    call.remoteType = remote ? remote.candidateType : '';
     $('pair').dataset.type = call.pairType;
     $('pair').textContent = `${local?.candidateType} ${local?.address}:${local?.port} ⇄ ` +
       `${remote?.candidateType} ${remote?.address}:${remote?.port}`;
