@@ -26,7 +26,9 @@ namespace {
 constexpr std::string_view k_prefix = "sys.peerjs.";
 constexpr std::string_view k_json = "application/json";
 
-std::string topic_of(std::string_view id) { return std::string(k_prefix) + std::string(id); }
+std::string topic_of(std::string_view id) {
+    return std::string(k_prefix) + std::string(id);
+}
 
 /// PeerJS ids as the client accepts them, without spaces (a hub topic token):
 /// [A-Za-z0-9]+ with single '-' or '_' between runs, at most 64 bytes.
@@ -34,7 +36,8 @@ bool valid_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
     bool prev_sep = true;
     for (char c : id) {
-        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (alnum) {
             prev_sep = false;
         } else if ((c == '-' || c == '_') && !prev_sep) {
@@ -281,8 +284,8 @@ void peerjs_service::on_message(const std::shared_ptr<peer_state>& st, session::
     w.end_object();
     const bool queue_if_absent = *type != "LEAVE" && *type != "EXPIRE";
     auto& shard = *current_loop_state()->shard;
-    auto done = [self = shared_from_this(), dst = *dst, src = st->id, j, queue_if_absent](
-                    result<hub::publish_ack, hub::publish_error> r) mutable {
+    auto done = [self = shared_from_this(), dst = *dst, src = st->id, j,
+                 queue_if_absent](result<hub::publish_ack, hub::publish_error> r) mutable {
         if (!r || r.value().reached != 0 || !queue_if_absent) return;
         self->rt_.loop_at(0).loop->post(
             [self, dst = std::move(dst), src = std::move(src), j = std::move(j)]() mutable {
@@ -303,8 +306,9 @@ void peerjs_service::enqueue(std::string dst, std::string src, std::string json)
     reg.queue.push_back({std::move(dst), std::move(src), std::move(json), now_ms()});
     if (!reg.timer_armed) {
         reg.timer_armed = true;
-        rt_.loop_at(0).loop->add_timer(millis(std::max<std::uint64_t>(cfg_.peerjs_expire_ms / 4, 50)),
-                                       [self = shared_from_this()] { self->expire_tick(); });
+        rt_.loop_at(0).loop->add_timer(
+            millis(std::max<std::uint64_t>(cfg_.peerjs_expire_ms / 4, 50)),
+            [self = shared_from_this()] { self->expire_tick(); });
     }
 }
 
@@ -317,15 +321,20 @@ void peerjs_service::expire_tick() {
         auto& q = reg.queue.front();
         // peerjs-server: EXPIRE to the sender, naming the absent peer as src.
         std::string j;
-        json::writer(j).begin_object().member("type", "EXPIRE").member("src", q.dst)
-            .member("dst", q.src).end_object();
+        json::writer(j)
+            .begin_object()
+            .member("type", "EXPIRE")
+            .member("src", q.dst)
+            .member("dst", q.src)
+            .end_object();
         publish_server(shard, topic_of(q.src), std::move(j));
         reg.queue.pop_front();
     }
     if (!reg.queue.empty()) {
         reg.timer_armed = true;
-        rt_.loop_at(0).loop->add_timer(millis(std::max<std::uint64_t>(cfg_.peerjs_expire_ms / 4, 50)),
-                                       [self = shared_from_this()] { self->expire_tick(); });
+        rt_.loop_at(0).loop->add_timer(
+            millis(std::max<std::uint64_t>(cfg_.peerjs_expire_ms / 4, 50)),
+            [self = shared_from_this()] { self->expire_tick(); });
     }
 }
 
@@ -339,9 +348,8 @@ void install_peerjs(app& a) {
         *holder = std::make_shared<peerjs_service>(rt, rt.config().webrtc);
     });
     auto& r = a.routes().handlers();
-    r.get("/peerjs", [holder](http::request& req, http::response& res) {
-        (*holder)->serve(req, res);
-    });
+    r.get("/peerjs",
+          [holder](http::request& req, http::response& res) { (*holder)->serve(req, res); });
     r.get("/" + a.config().webrtc.peerjs_key + "/id",
           [holder](http::request&, http::response& res) { (*holder)->serve_id(res); });
 }

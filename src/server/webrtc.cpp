@@ -147,16 +147,18 @@ session::turn_settings turn_settings_of(const turn_config& c) {
     unsigned lo = 0, hi = 0;
     const char* b = c.relay_ports.data();
     const char* e = b + c.relay_ports.size();
-    const bool ok = dash != std::string::npos &&
-                    std::from_chars(b, b + dash, lo).ptr == b + dash &&
+    const bool ok = dash != std::string::npos && std::from_chars(b, b + dash, lo).ptr == b + dash &&
                     std::from_chars(b + dash + 1, e, hi).ptr == e && lo >= 1024 && lo <= hi &&
                     hi <= 65535;
-    if (!ok) throw config_error("turn.relay_ports: \"" + c.relay_ports + "\" is not FIRST-LAST (1024-65535)");
+    if (!ok)
+        throw config_error("turn.relay_ports: \"" + c.relay_ports +
+                           "\" is not FIRST-LAST (1024-65535)");
     s.port_lo = static_cast<std::uint16_t>(lo);
     s.port_hi = static_cast<std::uint16_t>(hi);
     for (const auto& p : c.allowed_peers) {
         session::cidr x;
-        if (!session::cidr::parse(p, x)) throw config_error("turn.allowed_peers: \"" + p + "\" is not a CIDR");
+        if (!session::cidr::parse(p, x))
+            throw config_error("turn.allowed_peers: \"" + p + "\" is not a CIDR");
         s.allowed_peers.push_back(x);
     }
     s.quota_per_user = c.quota_per_user;
@@ -164,7 +166,6 @@ session::turn_settings turn_settings_of(const turn_config& c) {
     s.max_lifetime_s = c.max_lifetime_s;
     return s;
 }
-
 
 using counter_of = std::uint64_t (*)(const stun_service&);
 
@@ -176,8 +177,7 @@ void register_stun_metrics(runtime& rt) {
             std::uint64_t s = 0;
             for (std::size_t i = 0; i < rt.loop_count(); ++i) {
                 const auto* l = rt.loop_at(i).loop;
-                if (const stun_service* svc = l ? l->slot<stun_service>() : nullptr)
-                    s += get(*svc);
+                if (const stun_service* svc = l ? l->slot<stun_service>() : nullptr) s += get(*svc);
             }
             return s;
         });
@@ -219,7 +219,7 @@ void register_turn_metrics(runtime& rt, turn_shared& t) {
             return s;
         });
     };
-#define SY_TURN(name, type, help, field)                                       \
+#define SY_TURN(name, type, help, field) \
     add(name, type, help, [](const stun_service& s) { return s.turn_counters.field.get(); })
     SY_TURN("sy_turn_allocations_total", kind::counter, "TURN allocations made.", allocations);
     SY_TURN("sy_turn_allocations_ended_total", kind::counter,
@@ -276,9 +276,8 @@ void install_webrtc(app& app) {
             register_turn_metrics(rt, *turn);
         }
         register_stun_metrics(rt);
-        rt.on_loop_start([turn](loop_state& ls) {
-            ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get());
-        });
+        rt.on_loop_start(
+            [turn](loop_state& ls) { ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get()); });
         // The TURN servers (relay sockets, timers) go with the loop's other services.
         rt.on_loop_stop([](loop_state& ls) {
             if (auto* svc = ls.loop->slot<stun_service>()) {
@@ -298,16 +297,17 @@ void install_webrtc(app& app) {
         if (turn) r.first_bytes.push_back(net::first_byte_range{64, 127});
         r.udp.pktinfo = true;  // the address a client reached: where its relay is bound
         r.handler = [turn](datagram_endpoint& ep, const net::datagram& d) {
-            ep.owner().loop->emplace_slot<stun_service>(*ep.owner().loop, turn.get()).on_datagram(ep, d);
+            ep.owner()
+                .loop->emplace_slot<stun_service>(*ep.owner().loop, turn.get())
+                .on_datagram(ep, d);
         };
         rt.add_datagram_route(addresses, std::move(r));
         rt.add_listener("stun", addresses, [turn](loop_state& ls, net::accepted_socket&& s) {
             auto& svc = ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get());
             auto handler = std::make_unique<session::stun_tcp_session>(
                 *svc.server, s.peer, local_of(s.fd.get()), svc.next_serial++);
-            net::connection::create(*ls.loop, net::tcp_stream(std::move(s.fd)),
-                                    std::move(handler), ls.conn_opts, std::move(s.slot),
-                                    &ls.conns);
+            net::connection::create(*ls.loop, net::tcp_stream(std::move(s.fd)), std::move(handler),
+                                    ls.conn_opts, std::move(s.slot), &ls.conns);
         });
     });
 }

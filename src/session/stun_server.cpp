@@ -17,7 +17,9 @@ stun::builder reply_to(const stun::message& m, stun::klass c) {
     return stun::builder(m.method(), c, m.transaction_id_bytes());
 }
 
-void append(std::vector<std::uint8_t>& out, byte_view b) { out.insert(out.end(), b.begin(), b.end()); }
+void append(std::vector<std::uint8_t>& out, byte_view b) {
+    out.insert(out.end(), b.begin(), b.end());
+}
 
 }  // namespace
 
@@ -100,8 +102,7 @@ stun_server::verdict stun_server::handle(byte_view in, const stun_origin& o,
     return verdict::answered;
 }
 
-stun_server::verdict stun_server::answer_binding(const stun::message& m,
-                                                 const stun::address& from,
+stun_server::verdict stun_server::answer_binding(const stun::message& m, const stun::address& from,
                                                  std::vector<std::uint8_t>& out) {
     counters_.binding.add();
     auto b = reply_to(m, stun::klass::success);

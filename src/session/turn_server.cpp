@@ -34,7 +34,9 @@ stun::builder reply_to(const stun::message& m, stun::klass c) {
     return stun::builder(m.method(), c, m.transaction_id_bytes());
 }
 
-void append(std::vector<std::uint8_t>& out, byte_view b) { out.insert(out.end(), b.begin(), b.end()); }
+void append(std::vector<std::uint8_t>& out, byte_view b) {
+    out.insert(out.end(), b.begin(), b.end());
+}
 
 /// An error answer without integrity (the client's credentials are not established).
 void error_reply(const stun::message& m, int code, std::vector<std::uint8_t>& out) {
@@ -97,7 +99,7 @@ bool is_restricted_peer(const stun::address& a) {
         bool zero_prefix = true;  // :: and ::1
         for (int i = 0; i < 15; ++i) zero_prefix = zero_prefix && ip[i] == 0;
         if (zero_prefix && ip[15] <= 1) return true;
-        if ((ip[0] & 0xfe) == 0xfc) return true;                  // fc00::/7 ULA
+        if ((ip[0] & 0xfe) == 0xfc) return true;                   // fc00::/7 ULA
         if (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) return true;  // fe80::/10
         return ip[0] == 0xff;                                      // multicast
     }
@@ -153,7 +155,7 @@ struct turn_server::allocation {
     };
     client_key key;
     turn_link* link = nullptr;
-    std::string user;   // the quota's name (REST: the part after "expiry:")
+    std::string user;      // the quota's name (REST: the part after "expiry:")
     std::string username;  // as the client sends it (USERNAME)
     std::array<std::uint8_t, 16> hmac_key{};
     bool sha256 = false;  // the client used MESSAGE-INTEGRITY-SHA256: answer the same way
@@ -292,7 +294,8 @@ turn_server::auth_result turn_server::authenticate(const stun::message& m,
     }
     r.key = stun::long_term_key(username, settings_.realm, password);
     r.sha256 = has_mi256;
-    const bool good = found && (has_mi256 ? m.check_integrity_sha256(r.key) : m.check_integrity(r.key));
+    const bool good =
+        found && (has_mi256 ? m.check_integrity_sha256(r.key) : m.check_integrity(r.key));
     if (!good) {
         counters_.auth_failures.add();
         challenge(stun::code::unauthorized);
@@ -305,7 +308,8 @@ turn_server::auth_result turn_server::authenticate(const stun::message& m,
 }
 
 std::uint32_t turn_server::lifetime_of(const stun::message& m) const {
-    const auto max = static_cast<std::uint32_t>(std::min<std::uint64_t>(settings_.max_lifetime_s, 86400));
+    const auto max =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(settings_.max_lifetime_s, 86400));
     const std::uint32_t asked = m.u32(stun::attr::lifetime).value_or(k_default_lifetime);
     return std::min(std::max(asked, std::min(k_default_lifetime, max)), max);
 }
@@ -316,8 +320,8 @@ bool turn_server::peer_allowed(const stun::address& a) const {
                        [&](const cidr& c) { return c.contains(a); });
 }
 
-void turn_server::handle(const stun::message& m, const client_key& key,
-                         const stun::address& client, const net::address& local, turn_link& link,
+void turn_server::handle(const stun::message& m, const client_key& key, const stun::address& client,
+                         const net::address& local, turn_link& link,
                          std::vector<std::uint8_t>& out) {
     auto it = allocs_.find(key);
     allocation* a = it == allocs_.end() ? nullptr : it->second.get();
@@ -339,16 +343,20 @@ void turn_server::handle(const stun::message& m, const client_key& key,
     }
     a->sha256 = auth.sha256;
     switch (m.method()) {
-        case stun::refresh: return refresh(*a, m, out);
-        case stun::create_permission: return permission(*a, m, out);
-        case stun::channel_bind: return bind_channel(*a, m, out);
-        default: error_reply(m, stun::code::bad_request, out);
+        case stun::refresh:
+            return refresh(*a, m, out);
+        case stun::create_permission:
+            return permission(*a, m, out);
+        case stun::channel_bind:
+            return bind_channel(*a, m, out);
+        default:
+            error_reply(m, stun::code::bad_request, out);
     }
 }
 
 void turn_server::allocate(const stun::message& m, const client_key& key,
-                           const stun::address& client, const net::address& local,
-                           turn_link& link, std::vector<std::uint8_t>& out) {
+                           const stun::address& client, const net::address& local, turn_link& link,
+                           std::vector<std::uint8_t>& out) {
     auto auth = authenticate(m, out);
     if (!auth.ok) return;
     if (auto it = allocs_.find(key); it != allocs_.end()) {
@@ -395,11 +403,11 @@ void turn_server::allocate(const stun::message& m, const client_key& key,
         if (even && (port & 1) != 0) port = port > settings_.port_lo ? port - 1 : port + 1;
         if (port < settings_.port_lo || port > settings_.port_hi) continue;
         at.set_port(port);
-        auto s = net::udp_socket::bind(
-            loop_, at, net::udp_options{},
-            [this, raw](net::udp_socket&, std::span<const net::datagram> ds) {
-                for (const auto& d : ds) relay_in(*raw, d.data, *d.peer);
-            });
+        auto s =
+            net::udp_socket::bind(loop_, at, net::udp_options{},
+                                  [this, raw](net::udp_socket&, std::span<const net::datagram> ds) {
+                                      for (const auto& d : ds) relay_in(*raw, d.data, *d.peer);
+                                  });
         if (s) a->relay = std::move(*s);
     }
     if (!a->relay) {
@@ -440,7 +448,8 @@ void turn_server::refresh(allocation& a, const stun::message& m, std::vector<std
     a.expires_ms = now_ms() + std::int64_t(lifetime) * 1000;
 }
 
-void turn_server::permission(allocation& a, const stun::message& m, std::vector<std::uint8_t>& out) {
+void turn_server::permission(allocation& a, const stun::message& m,
+                             std::vector<std::uint8_t>& out) {
     // RFC 8656 10.2: every XOR-PEER-ADDRESS must be acceptable, or none is installed.
     std::vector<stun::address> peers;
     for (const auto& at : m.attributes()) {
@@ -466,7 +475,8 @@ void turn_server::permission(allocation& a, const stun::message& m, std::vector<
     append(out, b.bytes());
 }
 
-void turn_server::bind_channel(allocation& a, const stun::message& m, std::vector<std::uint8_t>& out) {
+void turn_server::bind_channel(allocation& a, const stun::message& m,
+                               std::vector<std::uint8_t>& out) {
     const auto number = m.u32(stun::attr::channel_number);
     const auto peer = m.xor_address(stun::attr::xor_peer_address);
     // RFC 5766's range (coturn's clients pick numbers up to 0x7FFE); see server/webrtc.cpp.
@@ -483,7 +493,8 @@ void turn_server::bind_channel(allocation& a, const stun::message& m, std::vecto
     allocation::channel* found = nullptr;
     for (auto& c : a.channels) {
         // RFC 8656 11.2: a number bound to another peer, or a peer bound to another number: 400.
-        if ((c.number == ch) != (c.peer == *peer)) return error_reply(m, stun::code::bad_request, out);
+        if ((c.number == ch) != (c.peer == *peer))
+            return error_reply(m, stun::code::bad_request, out);
         if (c.number == ch) found = &c;
     }
     if (found) {
@@ -563,7 +574,9 @@ void turn_server::end(const client_key& which) {
     if (on_end_) on_end_(key);
 }
 
-void turn_server::client_gone(const client_key& key) { end(key); }
+void turn_server::client_gone(const client_key& key) {
+    end(key);
+}
 
 void turn_server::sweep() {
     sweep_armed_ = false;

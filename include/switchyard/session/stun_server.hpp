@@ -24,14 +24,14 @@ namespace sy::session {
 
 /// Per-loop STUN figures (sy_stun_* in /metrics). The owning loop writes, anyone reads.
 struct stun_counters {
-    core::counter requests;        ///< well-formed requests answered (any method)
-    core::counter binding;         ///< binding success responses sent
-    core::counter classic;         ///< of which to RFC 3489 clients (MAPPED-ADDRESS)
-    core::counter unknown_attr;    ///< 420 answers
-    core::counter bad_requests;    ///< 400 answers
-    core::counter malformed;       ///< messages dropped: not STUN, bad length, bad fingerprint
-    core::counter not_requests;    ///< indications and responses ignored
-    core::counter tcp_connections; ///< STUN TCP connections accepted
+    core::counter requests;            ///< well-formed requests answered (any method)
+    core::counter binding;             ///< binding success responses sent
+    core::counter classic;             ///< of which to RFC 3489 clients (MAPPED-ADDRESS)
+    core::counter unknown_attr;        ///< 420 answers
+    core::counter bad_requests;        ///< 400 answers
+    core::counter malformed;           ///< messages dropped: not STUN, bad length, bad fingerprint
+    core::counter not_requests;        ///< indications and responses ignored
+    core::counter tcp_connections;     ///< STUN TCP connections accepted
     core::counter tcp_framing_errors;  ///< TCP connections closed on bytes that are not STUN
 };
 
@@ -41,7 +41,7 @@ enum class transport : std::uint8_t { udp, tcp, tls };
 struct stun_origin {
     stun::address from;
     transport via = transport::udp;
-    client_key key;                      ///< names the client's TURN allocation
+    client_key key;                       ///< names the client's TURN allocation
     const net::address* local = nullptr;  ///< where the client reached us (relay addresses)
     turn_link* link = nullptr;            ///< nullptr: no TURN over this transport
 };

@@ -67,16 +67,16 @@ class turn_quota {
 
 /// Per-loop TURN figures (sy_turn_* in /metrics). The owning loop writes, anyone reads.
 struct turn_counters {
-    core::counter allocations;          ///< allocations made
-    core::counter allocations_ended;    ///< freed (expired, refreshed to 0, client gone)
-    core::counter auth_challenges;      ///< 401 without credentials (the first round trip)
-    core::counter auth_failures;        ///< 401/441 with wrong credentials, 438 stale nonce
-    core::counter quota_rejections;     ///< 486
-    core::counter peer_denied;          ///< 403 or dropped: restricted peer address
+    core::counter allocations;        ///< allocations made
+    core::counter allocations_ended;  ///< freed (expired, refreshed to 0, client gone)
+    core::counter auth_challenges;    ///< 401 without credentials (the first round trip)
+    core::counter auth_failures;      ///< 401/441 with wrong credentials, 438 stale nonce
+    core::counter quota_rejections;   ///< 486
+    core::counter peer_denied;        ///< 403 or dropped: restricted peer address
     core::counter permissions, channel_binds, refreshes;
     core::counter to_peer_packets, to_peer_bytes;      ///< relayed client -> peer
     core::counter from_peer_packets, from_peer_bytes;  ///< relayed peer -> client
-    core::counter dropped_no_permission;  ///< peer datagrams without a permission
+    core::counter dropped_no_permission;               ///< peer datagrams without a permission
 };
 
 /// Where replies and relayed data for a client go (a TCP connection, a UDP 5-tuple).

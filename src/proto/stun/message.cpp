@@ -1,9 +1,9 @@
 // STUN/TURN message parsing and building (RFC 8489, RFC 8656, RFC 3489 for classic clients).
 #include "switchyard/proto/stun/message.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 #include <zlib.h>
 
@@ -15,7 +15,9 @@ namespace {
 
 constexpr std::uint32_t fingerprint_xor = 0x5354554e;  // RFC 8489 14.7
 
-std::uint16_t rd16(const std::uint8_t* p) { return std::uint16_t((p[0] << 8) | p[1]); }
+std::uint16_t rd16(const std::uint8_t* p) {
+    return std::uint16_t((p[0] << 8) | p[1]);
+}
 std::uint32_t rd32(const std::uint8_t* p) {
     return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) |
            p[3];
@@ -28,7 +30,9 @@ void wr32(std::uint8_t* p, std::uint32_t v) {
     wr16(p, std::uint16_t(v >> 16));
     wr16(p + 2, std::uint16_t(v));
 }
-std::size_t pad4(std::size_t n) { return (n + 3) & ~std::size_t{3}; }
+std::size_t pad4(std::size_t n) {
+    return (n + 3) & ~std::size_t{3};
+}
 
 std::uint32_t crc_of(byte_view b) {
     return std::uint32_t(crc32(crc32(0L, Z_NULL, 0), b.data(), static_cast<uInt>(b.size())));
@@ -90,51 +94,101 @@ std::optional<address> decode_address(byte_view v, const std::uint8_t* mask, std
 }  // namespace
 
 bool is_known_attribute(std::uint16_t t) {
-    static constexpr std::uint16_t known[] = {
-        attr::mapped_address, attr::response_address, attr::change_request,
-        attr::source_address, attr::changed_address, attr::username, attr::message_integrity,
-        attr::error_code, attr::unknown_attributes, attr::channel_number, attr::lifetime,
-        attr::xor_peer_address, attr::data, attr::realm, attr::nonce, attr::xor_relayed_address,
-        attr::requested_address_family, attr::even_port, attr::requested_transport,
-        attr::dont_fragment, attr::message_integrity_sha256, attr::password_algorithm,
-        attr::userhash, attr::xor_mapped_address, attr::reservation_token, attr::priority,
-        attr::use_candidate, attr::padding, attr::response_port,
-        attr::additional_address_family, attr::address_error_code, attr::password_algorithms,
-        attr::alternate_domain, attr::icmp, attr::software, attr::alternate_server,
-        attr::fingerprint, attr::ice_controlled, attr::ice_controlling, attr::response_origin,
-        attr::other_address};
+    static constexpr std::uint16_t known[] = {attr::mapped_address,
+                                              attr::response_address,
+                                              attr::change_request,
+                                              attr::source_address,
+                                              attr::changed_address,
+                                              attr::username,
+                                              attr::message_integrity,
+                                              attr::error_code,
+                                              attr::unknown_attributes,
+                                              attr::channel_number,
+                                              attr::lifetime,
+                                              attr::xor_peer_address,
+                                              attr::data,
+                                              attr::realm,
+                                              attr::nonce,
+                                              attr::xor_relayed_address,
+                                              attr::requested_address_family,
+                                              attr::even_port,
+                                              attr::requested_transport,
+                                              attr::dont_fragment,
+                                              attr::message_integrity_sha256,
+                                              attr::password_algorithm,
+                                              attr::userhash,
+                                              attr::xor_mapped_address,
+                                              attr::reservation_token,
+                                              attr::priority,
+                                              attr::use_candidate,
+                                              attr::padding,
+                                              attr::response_port,
+                                              attr::additional_address_family,
+                                              attr::address_error_code,
+                                              attr::password_algorithms,
+                                              attr::alternate_domain,
+                                              attr::icmp,
+                                              attr::software,
+                                              attr::alternate_server,
+                                              attr::fingerprint,
+                                              attr::ice_controlled,
+                                              attr::ice_controlling,
+                                              attr::response_origin,
+                                              attr::other_address};
     return std::find(std::begin(known), std::end(known), t) != std::end(known);
 }
 
 std::string_view reason_phrase(int c) {
     switch (c) {
-        case code::try_alternate: return "Try Alternate";
-        case code::bad_request: return "Bad Request";
-        case code::unauthorized: return "Unauthorized";
-        case code::forbidden: return "Forbidden";
-        case code::unknown_attribute: return "Unknown Attribute";
-        case code::allocation_mismatch: return "Allocation Mismatch";
-        case code::stale_nonce: return "Stale Nonce";
-        case code::address_family_not_supported: return "Address Family not Supported";
-        case code::wrong_credentials: return "Wrong Credentials";
-        case code::unsupported_transport: return "Unsupported Transport Protocol";
-        case code::peer_address_family_mismatch: return "Peer Address Family Mismatch";
-        case code::allocation_quota_reached: return "Allocation Quota Reached";
-        case code::server_error: return "Server Error";
-        case code::insufficient_capacity: return "Insufficient Capacity";
-        default: return "Error";
+        case code::try_alternate:
+            return "Try Alternate";
+        case code::bad_request:
+            return "Bad Request";
+        case code::unauthorized:
+            return "Unauthorized";
+        case code::forbidden:
+            return "Forbidden";
+        case code::unknown_attribute:
+            return "Unknown Attribute";
+        case code::allocation_mismatch:
+            return "Allocation Mismatch";
+        case code::stale_nonce:
+            return "Stale Nonce";
+        case code::address_family_not_supported:
+            return "Address Family not Supported";
+        case code::wrong_credentials:
+            return "Wrong Credentials";
+        case code::unsupported_transport:
+            return "Unsupported Transport Protocol";
+        case code::peer_address_family_mismatch:
+            return "Peer Address Family Mismatch";
+        case code::allocation_quota_reached:
+            return "Allocation Quota Reached";
+        case code::server_error:
+            return "Server Error";
+        case code::insufficient_capacity:
+            return "Insufficient Capacity";
+        default:
+            return "Error";
     }
 }
 
 std::string_view to_string(parse_error e) {
     switch (e) {
-        case parse_error::none: return "none";
-        case parse_error::too_short: return "too short";
-        case parse_error::not_stun: return "not STUN";
-        case parse_error::bad_length: return "bad length";
-        case parse_error::bad_attribute: return "attribute past the end";
-        case parse_error::too_many_attributes: return "too many attributes";
-        case parse_error::bad_fingerprint: return "bad fingerprint";
+        case parse_error::none:
+            return "none";
+        case parse_error::too_short:
+            return "too short";
+        case parse_error::not_stun:
+            return "not STUN";
+        case parse_error::bad_length:
+            return "bad length";
+        case parse_error::bad_attribute:
+            return "attribute past the end";
+        case parse_error::too_many_attributes:
+            return "too many attributes";
+        case parse_error::bad_fingerprint:
+            return "bad fingerprint";
     }
     return "?";
 }
@@ -279,7 +333,9 @@ builder::builder(std::uint16_t m, klass c, byte_view full_id16) : buf_(header_si
     std::memcpy(buf_.data() + 4, full_id16.data(), std::min<std::size_t>(16, full_id16.size()));
 }
 
-void builder::set_length(std::size_t body) { wr16(buf_.data() + 2, std::uint16_t(body)); }
+void builder::set_length(std::size_t body) {
+    wr16(buf_.data() + 2, std::uint16_t(body));
+}
 
 builder& builder::add(std::uint16_t type, byte_view value) {
     const std::size_t at = buf_.size();

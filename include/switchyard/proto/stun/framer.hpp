@@ -52,8 +52,8 @@ class stream_framer {
     /// `payload` is set to the size without padding.
     std::size_t frame_size(const std::uint8_t* head, std::size_t& payload);
     std::vector<std::uint8_t> scratch_;
-    std::size_t need_ = 0;       // wire size of the frame in scratch_, once its header is in
-    std::size_t payload_ = 0;    // its size without padding
+    std::size_t need_ = 0;        // wire size of the frame in scratch_, once its header is in
+    std::size_t payload_ = 0;     // its size without padding
     bool pending_clear_ = false;  // scratch_ holds the frame handed out last
     frame_error err_ = frame_error::none;
     std::uint64_t frames_ = 0;

@@ -92,7 +92,9 @@ inline constexpr std::uint16_t other_address = 0x802C;
 
 /// True for every attribute type this codec knows (and so a server may claim to understand).
 bool is_known_attribute(std::uint16_t type);
-inline bool is_comprehension_required(std::uint16_t type) { return type < 0x8000; }
+inline bool is_comprehension_required(std::uint16_t type) {
+    return type < 0x8000;
+}
 
 /// Error codes (RFC 8489 14.8, RFC 8656 18.4).
 namespace code {
@@ -133,12 +135,12 @@ struct attribute {
 
 enum class parse_error : std::uint8_t {
     none,
-    too_short,         // fewer than 20 bytes
-    not_stun,          // the two leading bits are not zero
-    bad_length,        // length not a multiple of 4, or not the datagram's size
-    bad_attribute,     // an attribute runs past the end
+    too_short,      // fewer than 20 bytes
+    not_stun,       // the two leading bits are not zero
+    bad_length,     // length not a multiple of 4, or not the datagram's size
+    bad_attribute,  // an attribute runs past the end
     too_many_attributes,
-    bad_fingerprint,   // FINGERPRINT present but not last, or its CRC is wrong
+    bad_fingerprint,  // FINGERPRINT present but not last, or its CRC is wrong
 };
 std::string_view to_string(parse_error e);
 
