@@ -26,16 +26,34 @@ struct turn_shared {
 };
 
 /// A UDP client of the relay: replies and relayed data leave from the endpoint's socket (the
-/// address the client sent to) to the client's address. Lives as long as its allocation.
-class udp_link final : public session::turn_link {
+/// address the client sent to) to the client's address. Lives as long as its allocation, and
+/// is a datagram flow of the loop meanwhile (limits.max_connections, /debug/connections, the
+/// server's shutdown: the allocation ends).
+class udp_link final : public session::turn_link, public net::datagram_flow {
   public:
-    udp_link(datagram_endpoint& ep, const net::address& client) : ep_(ep), client_(client) {}
-    void send_to_client(byte_view bytes) override { ep_.send_to(bytes, client_); }
+    udp_link(datagram_endpoint& ep, const net::address& client, session::turn_server& turn)
+        : ep_(ep), client_(client), turn_(turn) {}
+    void send_to_client(byte_view bytes) override {
+        bytes_out += bytes.size();
+        ep_.send_to(bytes, client_);
+    }
     bool is_stream() const override { return false; }
+
+    // datagram_flow: the allocation ends; the link is freed after the call (turn on_end).
+    void begin_shutdown() override { close_now(); }
+    void close_now() override {
+        leave();
+        session::client_key k;
+        k.addr = session::to_stun_address(client_);
+        turn_.client_gone(k);
+    }
+    std::string_view protocol() const override { return "TURN"; }
+    std::string peer_text() const override { return client_.to_string(); }
 
   private:
     datagram_endpoint& ep_;
     net::address client_;
+    session::turn_server& turn_;
 };
 
 net::address local_of(int fd) {
@@ -71,7 +89,8 @@ struct stun_service {
     std::uint64_t next_serial = 1;  // names TCP connections' allocations
     std::unordered_map<session::client_key, std::unique_ptr<udp_link>, session::client_key_hash>
         udp_links;
-    std::vector<std::uint8_t> reply;  // reused between datagrams
+    std::vector<std::uint8_t> reply;         // reused between datagrams
+    net::connection_limit* limit = nullptr;  // the runtime's (UDP TURN clients count in it)
 };
 
 void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
@@ -92,15 +111,22 @@ void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
     const net::address local = d.local ? *d.local : ep.socket().local_address();
     o.local = &local;
     if (turn) {
-        // The link is made on the first TURN message; kept only if an allocation results.
+        // The link is made on the first TURN message (and joins the loop's flows, which may
+        // refuse it: limits.max_connections, or the server is shutting down); kept only if an
+        // allocation results.
         auto& link = udp_links[o.key];
-        if (!link) link = std::make_unique<udp_link>(ep, *d.peer);
-        o.link = link.get();
+        if (!link) {
+            link = std::make_unique<udp_link>(ep, *d.peer, *turn);
+            auto& ls = ep.owner();
+            if (ls.flows.draining() || !link->join(ls.flows, limit, &ls.io)) link.reset();
+        }
+        if (link) link->bytes_in += d.data.size();
+        o.link = link.get();  // nullptr: TURN requests are answered 400
     }
     reply.clear();
     server->handle(d.data, o, reply);
     if (!reply.empty()) ep.send_to(byte_view{reply.data(), reply.size()}, *d.peer);
-    if (turn && !turn->has(o.key)) udp_links.erase(o.key);
+    if (turn && !turn->has(o.key)) udp_links.erase(o.key);  // no allocation: leaves the flows
 }
 
 /// stun.listen with port 0 made concrete, so TCP and UDP get the same HOST:PORT: a port free
@@ -282,6 +308,7 @@ void install_webrtc(app& app) {
         rt.on_loop_stop([](loop_state& ls) {
             if (auto* svc = ls.loop->slot<stun_service>()) {
                 svc->server = std::make_unique<session::stun_server>(svc->counters);
+                svc->udp_links.clear();  // left the flows at the drain; before their turn_server
                 svc->turn.reset();
             }
         });

@@ -6,12 +6,14 @@ to 0, and the counters in /metrics."""
 import base64
 import hashlib
 import hmac
+import json
 import re
 import shutil
 import socket
 import struct
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -110,6 +112,11 @@ def test_uclient_over_udp(srv, peer, creds):
     d = lambda name: promtext.value(after, name) - promtext.value(before, name)
     assert d("sy_turn_relayed_to_peer_packets_total") >= 20
     assert d("sy_turn_relayed_from_peer_packets_total") >= 20
+    # The allocations (they outlive the client until their lifetime ends) are datagram flows of
+    # the runtime: listed with the connections and counted in limits.max_connections.
+    conns = json.loads(urllib.request.urlopen(f"{srv.url}/debug/connections", timeout=10).read())
+    assert any(c.get("protocol") == "TURN" and c.get("transport") == "udp"
+               for c in conns["connections"]), conns
 
 
 def test_uclient_rest_credentials(srv, peer):
