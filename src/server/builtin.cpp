@@ -66,6 +66,19 @@ void debug_connections(app& a, http::request&, http::response& res) {
             std::vector<std::string> local;
             ls.conns.for_each(
                 [&](net::connection& c) { local.push_back(describe_connection(ls.index, c)); });
+            ls.flows.for_each([&](net::datagram_flow& f) {
+                std::string item;
+                json::writer fw(item);
+                fw.begin_object()
+                    .member("loop", std::uint64_t{ls.index})
+                    .member("transport", "udp")
+                    .member("protocol", f.protocol())
+                    .member("peer", f.peer_text())
+                    .member("bytes_in", f.bytes_in)
+                    .member("bytes_out", f.bytes_out)
+                    .end_object();
+                local.push_back(std::move(item));
+            });
             std::lock_guard lock(g->mu);
             for (auto& i : local) g->items.push_back(std::move(i));
         },

@@ -344,7 +344,71 @@ void add_h2(runtime& rt) {
 
 }  // namespace
 
+// Datagram endpoints (runtime::add_datagram_route): every endpoint socket of a loop adds to that
+// loop's udp counters, so these are sums over loops like the connection counters.
+void add_udp(runtime& rt) {
+    per_loop(
+        rt,
+        {"sy_udp_datagrams_received_total",
+         kind::counter,
+         "Datagrams received on datagram endpoints (a GRO train counts each datagram).",
+         {},
+         false},
+        [](loop_state& l) { return l.udp.rx_datagrams.get(); }, false);
+    per_loop(
+        rt,
+        {"sy_udp_datagrams_sent_total",
+         kind::counter,
+         "Datagrams sent from datagram endpoints (a GSO train counts each datagram).",
+         {},
+         false},
+        [](loop_state& l) { return l.udp.tx_datagrams.get(); }, false);
+    per_loop(
+        rt,
+        {"sy_udp_recvmmsg_total",
+         kind::counter,
+         "recvmmsg calls that returned datagrams.",
+         {},
+         false},
+        [](loop_state& l) { return l.udp.rx_batches.get(); }, false);
+    per_loop(
+        rt,
+        {"sy_udp_gro_trains_total",
+         kind::counter,
+         "GRO trains received (UDP_GRO) and split.",
+         {},
+         false},
+        [](loop_state& l) { return l.udp.rx_gro_trains.get(); }, false);
+    per_loop(
+        rt, {"sy_udp_gso_trains_total", kind::counter, "GSO trains sent (UDP_SEGMENT).", {}, false},
+        [](loop_state& l) { return l.udp.tx_gso_trains.get(); }, false);
+    per_loop(
+        rt,
+        {"sy_udp_forwarded_total",
+         kind::counter,
+         "Datagrams handed over from the loop that received them to the loop owning their flow.",
+         {},
+         false},
+        [](loop_state& l) { return l.udp.rx_forwarded.get(); }, false);
+    rt.metrics().add(
+        {"sy_udp_dropped_total",
+         kind::counter,
+         "Datagrams dropped by the endpoints: empty, unclaimed first byte, truncated "
+         "on receive, send queue full, send error.",
+         {"reason"},
+         false},
+        [&rt](metrics::emitter& e) {
+            auto sum = [&rt](auto get) { return sum_loops(rt, get); };
+            e.add({"empty"}, sum([](loop_state& l) { return l.udp.rx_empty.get(); }));
+            e.add({"unclaimed"}, sum([](loop_state& l) { return l.udp.rx_unclaimed.get(); }));
+            e.add({"truncated"}, sum([](loop_state& l) { return l.udp.rx_truncated.get(); }));
+            e.add({"send_queue"}, sum([](loop_state& l) { return l.udp.tx_dropped.get(); }));
+            e.add({"send_error"}, sum([](loop_state& l) { return l.udp.tx_errors.get(); }));
+        });
+}
+
 void register_runtime_metrics(runtime& rt) {
+    add_udp(rt);
     add_connections(rt);
     add_http(rt);
     add_listeners(rt);
@@ -364,6 +428,13 @@ std::string render_listeners_json(runtime& rt) {
     w.begin_object().key("listeners").begin_array();
     for (const auto& l : rt.listeners()) {
         w.begin_object().member("scheme", l.scheme).member("address", l.address);
+        w.member("transport", l.transport);
+        if (l.transport == "udp") {  // no accept queue: the sockets of the address
+            w.key("sockets").begin_array();
+            for (int fd : l.fds) w.begin_object().member("fd", fd).end_object();
+            w.end_array().end_object();
+            continue;
+        }
         w.member("backlog", l.backlog).key("sockets").begin_array();
         for (int fd : l.fds) {
             auto q = net::listen_queue(fd);

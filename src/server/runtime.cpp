@@ -161,6 +161,8 @@ runtime::~runtime() {
     // Loop-owned objects (listeners, timers, hub shards) go before the loops themselves.
     for (auto& l : loops_) {
         l->conns.close_all(net::close_mode::immediate);
+        l->flows.close_all();
+        l->endpoints.clear();
         l->listeners.clear();
         l->http.reset();
     }
@@ -340,9 +342,11 @@ int runtime::run_threads() {
         impl_->acceptor_state->loop = &impl_->acceptor->at(0);
         impl_->acceptor_state->loop->set_slot(impl_->acceptor_state.get());
     }
-    if (impl_->inherited.empty() && cfg_.model == execution_model::prefork) return 1;
+    if (impl_->inherited.empty() && udp_fds_.empty() && cfg_.model == execution_model::prefork)
+        return 1;
     make_hub();
     open_listeners();
+    open_datagram_endpoints();
     if (!prefork_parent_ && cfg_.model != execution_model::prefork) announce();
     core::thread_pool::options po;
     po.threads = cfg_.limits.pool_threads;
@@ -414,7 +418,11 @@ void runtime::shutdown_loops() {
     //    are refused) and tell every connection, whatever its protocol (session::graceful_shutdown:
     //    HTTP finishes or answers what waits through http::response::on_shutdown, h2 GOAWAY,
     //    WebSocket 1001, SSE end of stream, AMQP connection.close 320).
-    auto stop_accepting = [](loop_state& ls) { ls.listeners.clear(); };
+    // Datagram flows hear the same notification; their sockets stay open until step 3.
+    auto stop_accepting = [](loop_state& ls) {
+        ls.listeners.clear();
+        ls.flows.drain();
+    };
     if (impl_->acceptor_state) {
         auto* as = impl_->acceptor_state.get();
         as->loop->post([as, stop_accepting] { stop_accepting(*as); });
@@ -438,7 +446,11 @@ void runtime::shutdown_loops() {
     }
     // 3. Close what is left, then (once every loop did: what closing posted to other loops is
     //    queued before) the stop hooks, which may free state those connections used.
-    run_everywhere([](loop_state& ls) { ls.conns.close_all(net::close_mode::immediate); });
+    run_everywhere([](loop_state& ls) {
+        ls.conns.close_all(net::close_mode::immediate);
+        ls.flows.close_all();
+    });
+    run_everywhere([](loop_state& ls) { close_endpoints(ls); });
     run_everywhere([this](loop_state& ls) {
         for (auto& fn : stop_hooks_) fn(ls);
     });
@@ -448,6 +460,7 @@ void runtime::shutdown_loops() {
     // Loop-owned objects go away on this thread now that no loop runs.
     for (auto& l : loops_) {
         l->listeners.clear();
+        l->endpoints.clear();
         l->http.reset();
         l->shard = nullptr;
     }
@@ -531,9 +544,10 @@ int runtime::run_prefork() {
             fds.push_back(std::move(*fd));
         }
     }
-    announce();
     const unsigned n = std::max(1u, cfg_.workers > 0 ? static_cast<unsigned>(cfg_.workers)
                                                      : std::thread::hardware_concurrency());
+    bind_prefork_udp(n);
+    announce();
     prefork_parent_ = true;
     std::vector<pid_t> children(n, -1);
     auto spawn = [&](unsigned i) -> bool {
@@ -544,6 +558,7 @@ int runtime::run_prefork() {
             prefork_parent_ = false;
             for (auto& fd : fds) impl_->inherited.emplace_back(::dup(fd.get()));
             fds.clear();
+            keep_prefork_udp(i, n);
             cfg_.workers = 1;
             cfg_.model = execution_model::prefork;
             listener_infos_.clear();

@@ -193,3 +193,25 @@ def test_blocking_stalls_only_on_the_loop(route, stalls):
             assert fast_s < 0.5, f"GET / took {fast_s:.3f}s although /pool runs off the loop"
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_echo_udp_runs_on_the_runtime_in_every_model(model):
+    """echo-udp is a datagram_route on the runtime: one socket per loop (prefork: one per child,
+    bound by the parent) on one port in every model; SIGTERM ends it cleanly."""
+    srv = server(["--listen", "127.0.0.1:0", "--workers", "2", "--model", model],
+                 binary="echo-udp", need=("udp",))
+    try:
+        port = srv.ports["udp"]
+        for i in range(16):  # 16 source ports: the kernel spreads them over the sockets
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.settimeout(5)
+                u.sendto(b"m%d" % i, ("127.0.0.1", port))
+                assert u.recvfrom(2048)[0] == b"m%d" % i
+        assert "restarting" not in srv.stderr()  # prefork: the children kept their sockets
+        assert srv.terminate() == 0
+        if model != "prefork":  # the children exit inside the runtime: no summary there
+            summary = srv.stderr().split("echo-udp: ")[-1].split()
+            assert int(summary[0]) == 16 and int(summary[-4]) == 16, srv.stderr()
+    finally:
+        srv.close()

@@ -16,6 +16,7 @@
 #include "switchyard/server/grpc_hub.hpp"
 #include "switchyard/server/management.hpp"
 #include "switchyard/server/system_topics.hpp"
+#include "switchyard/server/webrtc.hpp"
 
 namespace {
 
@@ -47,6 +48,7 @@ bool configure(sy::server::app& app, int argc, char** argv, int& code) {
     sy::server::install_management(app);  // after: static_dir is checked there first
     sy::server::install_amqp(app);
     sy::server::install_grpc_hub(app);
+    sy::server::install_webrtc(app);
     // sys.* and the management tables: the /admin dashboard's data.
     sy::server::add_management_topics(*sy::server::install_system_topics(app));
     return true;

@@ -137,6 +137,31 @@ struct auth_config {
 };
 /// Whether [auth] is on (a key source or an anonymous rule is set).
 bool auth_enabled(const auth_config& a);
+/// STUN and TURN (docs/webrtc.md): RFC 8489 binding and RFC 8656 relays.
+struct stun_config {
+    std::vector<std::string> listen;  // HOST:PORT, UDP and TCP on the same address; empty: none
+};
+
+/// TURN relays (RFC 8656) on the stun.listen addresses (docs/webrtc.md).
+struct turn_config {
+    bool enabled = false;
+    std::string realm = "switchyard";
+    std::vector<std::string> users;  // "name:password" (long-term credentials)
+    std::string auth_secret;         // REST credentials: user "expiry:name", HMAC-SHA1 password
+    std::string relay_ports = "49152-65535";
+    std::vector<std::string> allowed_peers;  // CIDRs relayed to even if private or loopback
+    std::uint64_t quota_per_user = 10;       // allocations at once per user name
+    std::uint64_t quota_total = 1000;        // allocations at once per process
+    std::uint64_t max_lifetime_s = 3600;     // a LIFETIME asked for above is lowered to this
+};
+
+/// WebRTC signaling on the HTTP listeners (docs/webrtc.md).
+struct webrtc_config {
+    bool peerjs = true;                             // the PeerJS server protocol at /peerjs
+    std::string peerjs_key = "peerjs";              // the ?key= clients must send
+    std::uint64_t peerjs_expire_ms = 5000;          // an OFFER to an absent peer waits this long
+    std::uint64_t peerjs_alive_timeout_ms = 60000;  // no HEARTBEAT for this long: closed
+};
 
 /// One [[routes]] table (docs/routes.md): a URL pattern and the hub topics it serves. Topic
 /// templates may use the path's parameters as whole tokens ("room.:id"). Empty topic: that
@@ -177,6 +202,9 @@ struct server_config {
     management_config management;
     auth_config auth;
     backplane_config backplane;
+    stun_config stun;
+    turn_config turn;
+    webrtc_config webrtc;
     std::vector<route_config> routes;  // [[routes]] tables (not flags)
     std::string config_file;           // --config as given: SIGHUP reads its [[routes]] again
 };

@@ -28,6 +28,7 @@
 #include "switchyard/http/router.hpp"
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/net/connection.hpp"
+#include "switchyard/net/datagram.hpp"
 #include "switchyard/net/listener.hpp"
 #include "switchyard/net/tls.hpp"
 #include "switchyard/server/config.hpp"
@@ -45,6 +46,52 @@ class amqp_server;
 
 namespace sy::server {
 
+struct loop_state;
+class runtime;
+
+/// One UDP address on one loop: its socket (this loop's member of the address's SO_REUSEPORT
+/// group) and the first-byte demultiplexer every datagram_route on the address claimed ranges
+/// of. Loop thread only; lives from before the loop starts until the shutdown's last step
+/// (after every datagram flow closed, before the on_loop_stop hooks).
+class datagram_endpoint {
+  public:
+    datagram_endpoint(runtime& rt, loop_state& ls, unsigned id) : rt_(rt), ls_(ls), id_(id) {}
+    /// The same on every loop for one address (an index into runtime::datagram_addresses()).
+    unsigned id() const { return id_; }
+    loop_state& owner() { return ls_; }
+    net::udp_socket& socket() { return *socket_; }
+    /// Sends from this loop's socket (queued, flushed before the loop sleeps; see udp_socket).
+    bool send_to(byte_view data, const net::address& to, const net::send_meta& m = {}) {
+        return socket_->send_to(data, to, m);
+    }
+    /// Hands a copy of d to endpoint id() of loop `loop` (loop::post): there it is dispatched by
+    /// first byte like a datagram that socket received, and replies leave from that loop's
+    /// socket (same address and port). Used when a datagram reached a loop that does not own its
+    /// flow (QUIC connection IDs name their owner loop). false if loop is out of range.
+    bool forward(unsigned loop, const net::datagram& d);
+
+  private:
+    friend class runtime;
+    runtime& rt_;
+    loop_state& ls_;
+    unsigned id_;
+    std::unique_ptr<net::udp_socket> socket_;
+    net::datagram_demux demux_;
+};
+
+/// A protocol served over UDP on some addresses (runtime::add_datagram_route).
+struct datagram_route {
+    std::string scheme;  ///< announced: "switchyard listening on <scheme>://HOST:PORT"
+    /// First bytes claimed (net::k_stun_bytes, net::k_quic_short_bytes + k_quic_long_bytes).
+    std::vector<net::first_byte_range> first_bytes;
+    /// Each datagram whose first byte is claimed, on the loop that received it (or the loop it
+    /// was forwarded to). The views live for the call; ep.send_to answers.
+    std::function<void(datagram_endpoint& ep, const net::datagram& d)> handler;
+    /// Socket options this protocol needs; one address's socket gets the union of its routes'
+    /// (largest max_datagram and batch, every flag). sharing and shared_stats are the runtime's.
+    net::udp_options udp;
+};
+
 /// Everything one loop owns. Touched only on that loop's thread, except the counters (any
 /// thread reads them) and `listen_fds` (read-only after start).
 struct loop_state {
@@ -57,6 +104,12 @@ struct loop_state {
     std::unique_ptr<session::http_context> http;
     hub::hub_shard* shard = nullptr;  ///< this loop's part of the hub (nullptr: acceptor loop)
     std::vector<std::unique_ptr<net::listener>> listeners;
+    /// UDP endpoints (one per datagram address, index = datagram_endpoint::id), none on the
+    /// acceptor loop; and the datagram flows (QUIC connections...) of this loop, counted in `io`
+    /// and the connection limit like TCP connections.
+    std::vector<std::unique_ptr<datagram_endpoint>> endpoints;
+    net::datagram_flow_list flows;
+    net::udp_stats udp;  ///< every endpoint socket of this loop adds here (any thread reads)
     /// The AMQP broker when this loop owns one (loop 0 with amqp.listen; set by install_amqp):
     /// the jobs API queues into it, so AMQP consumers are job workers. nullptr otherwise.
     hub::broker* broker = nullptr;
@@ -79,6 +132,7 @@ struct listener_info {
     int fd = -1;           // one of the sockets (reuseport: loop 0's)
     std::vector<int> fds;  // every socket for this address (reuseport: one per loop)
     int backlog = 0;
+    std::string transport = "tcp";  // "udp": a datagram address (add_datagram_route)
 };
 
 class runtime {
@@ -91,6 +145,12 @@ class runtime {
     /// Before run(): serve another protocol on these addresses with the same execution model
     /// (AMQP, TLS...). Announced as "switchyard listening on <scheme>://host:port".
     void add_listener(std::string scheme, std::vector<std::string> addresses, accept_handler h);
+    /// Before run(): serve a datagram protocol on these UDP addresses. One socket per worker loop
+    /// in every model (SO_REUSEPORT group; under prefork the parent binds one per child), routes
+    /// naming the same address share its socket and split it by first byte (the claims must not
+    /// overlap: a config_error at start). Announced and listed in /debug/listeners with
+    /// transport "udp". Flows the route creates join loop_state::flows.
+    void add_datagram_route(std::vector<std::string> addresses, datagram_route route);
     /// Before run(): fn runs on each loop's thread when it starts (create per-loop state).
     void on_loop_start(std::function<void(loop_state&)> fn);
     /// Before run(): fn runs on each loop's thread at shutdown, after the grace period, once every
@@ -114,6 +174,8 @@ class runtime {
     std::size_t loop_count() const { return loops_.size(); }
     loop_state& loop_at(std::size_t i) { return *loops_[i]; }
     const std::vector<listener_info>& listeners() const { return listener_infos_; }
+    /// The datagram addresses as given (index = datagram_endpoint::id).
+    const std::vector<std::string>& datagram_addresses() const { return dgram_addresses_; }
     /// The hub (one shard per loop; under prefork, per process). Valid while running.
     hub::hub& hub() { return *hub_; }
     core::thread_pool& pool() { return *pool_; }
@@ -158,6 +220,16 @@ class runtime {
         accept_handler handler;
     };
     void open_kind(const listener_kind& k, std::size_t first_inherited);
+    struct dgram_kind {
+        std::vector<std::string> addresses;
+        datagram_route route;
+    };
+    void open_datagram_endpoints();
+    net::udp_options endpoint_options(std::size_t id) const;
+    void bind_prefork_udp(unsigned children);
+    void keep_prefork_udp(unsigned child, unsigned children);
+    /// Shutdown's last step on a loop: flush and close its endpoints (before on_loop_stop).
+    static void close_endpoints(loop_state& ls);
     void shutdown_loops();
     /// Main thread: runs fn on every worker loop and waits until all ran.
     void run_everywhere(const std::function<void(loop_state&)>& fn);
@@ -175,6 +247,10 @@ class runtime {
     std::unique_ptr<backplane::backplane> backplane_;  // server/backplane.cpp makes it
     std::vector<hub::topic_rule> topic_rules_;         // add_topic_rules: first match wins
     std::vector<listener_kind> kinds_;
+    std::vector<dgram_kind> dgram_kinds_;
+    std::vector<std::string> dgram_addresses_;  // distinct, in order of first mention
+    // prefork: the parent's UDP sockets, [address * children + child]; a child's own, [address]
+    std::vector<net::unique_fd> udp_fds_;
     std::vector<std::function<void(loop_state&)>> start_hooks_;
     std::vector<std::function<void(loop_state&)>> stop_hooks_;
     std::unique_ptr<impl> impl_;
