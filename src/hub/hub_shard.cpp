@@ -36,9 +36,10 @@ std::optional<publish_error> hub_shard::publish(std::string_view topic,
     if (!validate_topic(topic, hub_.settings_.limits)) return refuse(publish_error::invalid_topic);
     if (!valid_content_type(content_type)) return refuse(publish_error::invalid_content_type);
     // The one reserved-prefix check for every transport (they all publish through here).
-    const std::string& reserved = hub_.settings_.reserved_prefix;
-    if (origin == publish_origin::client && !reserved.empty() && topic.starts_with(reserved)) {
-        return refuse(publish_error::reserved_topic);
+    if (origin == publish_origin::client) {
+        for (const std::string& reserved : hub_.settings_.reserved_prefixes) {
+            if (topic.starts_with(reserved)) return refuse(publish_error::reserved_topic);
+        }
     }
     // Checked here, on the publisher's shard, once for every subscriber on every loop.
     const bool utf8 = is_valid_utf8(payload.bytes());

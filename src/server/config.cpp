@@ -86,6 +86,13 @@ const option_desc k_options[] = {
     {"limits.pool_threads", nullptr, "threads for blocking work", SY_REF(limits.pool_threads)},
     {"limits.pool_queue", nullptr, "queued blocking jobs before refusing",
      SY_REF(limits.pool_queue)},
+    {"limits.connection_rate_per_ip", nullptr,
+     "new HTTP connections per second from one IP, per loop; beyond: 429 + Retry-After (0: off)",
+     SY_REF(limits.connection_rate_per_ip)},
+    {"limits.publish_rate", nullptr,
+     "client publishes per second per connection; beyond: HTTP 429 + Retry-After, WebSocket "
+     "close 1008 (0: off)",
+     SY_REF(limits.publish_rate)},
     {"ws.max_message", nullptr, "WebSocket message bytes; beyond: close 1009",
      SY_REF(ws.max_message)},
     {"ws.ping_interval_ms", nullptr, "WebSocket ping interval", SY_REF(ws.ping_interval_ms)},

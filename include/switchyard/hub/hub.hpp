@@ -55,10 +55,11 @@ struct hub_settings {
     /// Wall-clock milliseconds for message timestamps and history age. Empty: system clock.
     /// Called on owner shards, possibly concurrently: must be thread-safe.
     std::function<std::int64_t()> clock;
-    /// Topics starting with this prefix (the server's "sys.") are published by the server only:
-    /// publish() refuses them with publish_error::reserved_topic unless the origin is
-    /// publish_origin::server. Empty: no reserved topics. Subscribing there is not restricted.
-    std::string reserved_prefix;
+    /// Topics starting with one of these prefixes (the server's "sys." and the jobs API's
+    /// "jobs.") are published by the server only: publish() refuses them with
+    /// publish_error::reserved_topic unless the origin is publish_origin::server. Empty: no
+    /// reserved topics. Subscribing there is not restricted by the hub.
+    std::vector<std::string> reserved_prefixes;
 };
 
 using post_fn = std::function<void(unsigned shard, task)>;
@@ -67,7 +68,7 @@ enum class publish_error : std::uint8_t {
     invalid_topic,
     rejected_over_cap,     // a block_publisher subscriber of the topic is over its output cap
     invalid_content_type,  // not valid_content_type()
-    reserved_topic,        // under hub_settings::reserved_prefix, published by a client
+    reserved_topic,        // under a hub_settings::reserved_prefixes, published by a client
 };
 std::string_view to_string(publish_error e);
 

@@ -33,6 +33,8 @@ struct limits_config {
     std::uint64_t shutdown_grace_ms = 10000;     // SIGTERM: finish in-flight requests within
     std::uint64_t pool_queue = 4096;             // blocking-work queue length
     std::uint64_t pool_threads = 4;              // blocking-work threads
+    std::uint64_t connection_rate_per_ip = 0;    // new connections per second per IP; 0: off
+    std::uint64_t publish_rate = 0;  // client publishes per second per connection; 0: off
 };
 
 struct ws_config {
