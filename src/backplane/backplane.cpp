@@ -121,7 +121,7 @@ namespace {
 class remote_log final : public hub::topic_log {
   public:
     remote_log(backplane& bp, hub::hub& h, unsigned shard)
-        : bp_(bp), local_(h), shard_(shard), reserved_(h.settings().reserved_prefix) {}
+        : bp_(bp), local_(h), shard_(shard), hub_settings_(h.settings()) {}
     bool delivers() const override { return true; }
     bool available(std::string_view topic) const override {
         return bp_.config().fallback_local || bp_.topic_up(topic);
@@ -163,9 +163,9 @@ class remote_log final : public hub::topic_log {
     }
 
   private:
-    /// The server's own topics (sys.*: this node's figures) stay on this node.
+    /// The server's own topics (sys.*: this node's figures, jobs.*: its jobs) stay on this node.
     bool own(std::string_view topic) const {
-        return !reserved_.empty() && topic.starts_with(reserved_);
+        return hub_settings_.reserved(topic);
     }
     void note(const std::string& topic, std::uint64_t epoch, std::uint64_t offset) {
         hub::log_top& t = tops_[topic];
@@ -185,7 +185,7 @@ class remote_log final : public hub::topic_log {
     backplane& bp_;
     hub::local_topic_log local_;
     unsigned shard_;
-    const std::string& reserved_;
+    const hub::hub_settings& hub_settings_;
     std::unordered_map<std::string, hub::log_top, hub::string_hash, std::equal_to<>> tops_;
 };
 
@@ -405,8 +405,7 @@ void backplane::read(const std::string& topic, std::uint64_t since, std::size_t 
 // ---- channels ----------------------------------------------------------------------------------
 
 void backplane::interest(const std::string& pattern, bool gained) {
-    const std::string& reserved = hub_->settings().reserved_prefix;
-    if (!reserved.empty() && pattern.starts_with(reserved)) return;  // sys.*: this node only
+    if (hub_->settings().reserved(pattern)) return;  // sys.*, jobs.*: this node only
     const std::string key = channel_of(pattern);
     // A topic's channel is on its shard; a pattern may match topics of every shard.
     if (hub::is_literal(pattern)) return interest_on(shard_of(pattern), key, false, gained);

@@ -36,14 +36,11 @@ std::optional<publish_error> hub_shard::publish(std::string_view topic,
     if (!validate_topic(topic, hub_.settings_.limits)) return refuse(publish_error::invalid_topic);
     if (!valid_content_type(content_type)) return refuse(publish_error::invalid_content_type);
     // The one reserved-prefix check for every transport (they all publish through here).
-    const std::string& reserved = hub_.settings_.reserved_prefix;
-    if (origin == publish_origin::client && !reserved.empty() && topic.starts_with(reserved)) {
-        return refuse(publish_error::reserved_topic);
-    }
-    // The server's own topics (sys.*: this node's figures) are numbered here even by a
-    // backplane's log, so they do not depend on it.
-    const bool own =
-        origin == publish_origin::server && !reserved.empty() && topic.starts_with(reserved);
+    const bool reserved = hub_.settings_.reserved(topic);
+    if (origin == publish_origin::client && reserved) return refuse(publish_error::reserved_topic);
+    // The server's own topics (sys.*: this node's figures, jobs.*: this node's jobs) are
+    // numbered here even by a backplane's log, so they do not depend on it.
+    const bool own = origin == publish_origin::server && reserved;
     if (!own && !log_->available(topic)) return refuse(publish_error::log_unavailable);
     // Checked here, on the publisher's shard, once for every subscriber on every loop.
     const bool utf8 = is_valid_utf8(payload.bytes());

@@ -5,6 +5,7 @@
 
 #include "switchyard/base/log.hpp"
 #include "switchyard/base/text.hpp"
+#include "switchyard/net/address.hpp"
 #include "switchyard/server/app.hpp"
 #include "switchyard/server/runtime.hpp"
 
@@ -54,6 +55,27 @@ void identify(http::request& req, const auth_config& cfg) {
     } else {
         req.set_token_refused(auth::to_string(r.error()));
     }
+}
+
+// /metrics and /debug/* with [auth] on (auth.metrics_access): open; open on loopback and an
+// admin token elsewhere; or an admin token everywhere. True when answered (refused).
+bool guard_operator_paths(const auth_config& cfg, const http::request& req, http::response& res) {
+    const std::string_view path = req.path();
+    if (path != "/metrics" && !path.starts_with("/metrics/") && !path.starts_with("/debug/"))
+        return false;
+    if (cfg.metrics_access == "open") return false;
+    if (cfg.metrics_access == "loopback") {
+        auto peer = net::address::parse(req.remote_address());
+        if (peer && peer->is_loopback()) return false;
+    }
+    const auth::principal* p = req.principal().get();
+    if (p && p->admin()) return false;
+    if (p) {
+        res.send(403, "an admin token is required here\n");
+    } else {
+        send_unauthorized(res, req.token_refused());
+    }
+    return true;
 }
 
 const auth::policy& disabled_policy() {
@@ -125,9 +147,10 @@ void install_auth(app& a) {
         const auth_config& cfg = rt.config().auth;
         if (!auth_enabled(cfg)) return;
         a.router().add_filter(http::router::filter_order::identity,
-                              [&cfg](http::request& req, http::response&) {
+                              [&cfg](http::request& req, http::response& res) {
                                   identify(req, cfg);
-                                  return false;  // the gate answers, not the filter
+                                  // The gate answers hub routes; this one the operator's.
+                                  return guard_operator_paths(cfg, req, res);
                               });
     });
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "rate_limit.hpp"
 #include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
@@ -193,6 +194,9 @@ void messages_handler(app& a, http::request& req, http::response& res) {
     const hub::log_position since =
         q ? parse_token(*q).value_or(hub::log_position{}) : hub::log_position{};
     const std::size_t limit = std::min<std::uint64_t>(query_u64(req, "limit", 100), 1000);
+    if (hub::validate_topic(req.param("topic")) &&
+        !authorize(req, res, auth::action::subscribe, req.param("topic")))
+        return;
     ls->shard->history(
         req.param("topic"), since.offset, limit,
         [res](result<hub::history_result, hub::topic_error>&& r) mutable {
@@ -231,6 +235,7 @@ void stats_handler(app& a, http::request& req, http::response& res) {
         return;
     }
     std::string topic(req.param("topic"));
+    if (hub::validate_topic(topic) && !authorize(req, res, auth::action::subscribe, topic)) return;
     ls->shard->stats(topic, [res, topic](result<hub::topic_stats, hub::topic_error>&& r) mutable {
         if (res.closed()) return;
         if (!r) {
@@ -322,6 +327,14 @@ std::optional<hub::publish_error> publish_from_client(loop_state& ls, std::strin
 }
 
 void publish_body(http::request& req, http::response& res, loop_state& ls, std::string_view topic) {
+    // [auth] first (a topic the hub refuses gets the hub's 400 instead); then the hub's own
+    // rules, the reserved prefixes among them.
+    if (hub::validate_topic(topic) && !authorize(req, res, auth::action::publish, topic)) return;
+    if (std::int64_t retry = 0; !publish_rate_ok(req.remote_address(), retry)) {
+        res.set_header("Retry-After", std::to_string(retry));
+        res.send(429, "over limits.publish_rate on this connection\n");
+        return;
+    }
     const std::string_view type = req.header("content-type").value_or("");
     publish_from_client(
         ls, topic, type, req.body_shared(),  // the body block itself, no copy
@@ -336,8 +349,8 @@ void publish_body(http::request& req, http::response& res, loop_state& ls, std::
                     res.set_header("Retry-After", "1");
                     res.send_json(503, "{\"error\":\"backplane unavailable\"}");
                 } else if (r.error() == hub::publish_error::reserved_topic) {
-                    res.send(403,
-                             fmt::format("{}: {}*\n", hub::to_string(r.error()), k_system_prefix));
+                    res.send(403, fmt::format("{}: published by the server only\n",
+                                              hub::to_string(r.error())));
                 } else {
                     std::string e;
                     json::writer(e)

@@ -2,14 +2,18 @@
 
 #include <switchyard/v1/hub.pb.h>
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "switchyard/core/loop.hpp"
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/proto/grpc/message.hpp"
 #include "switchyard/rpc/health.hpp"
 #include "switchyard/rpc/service.hpp"
+#include "switchyard/server/auth.hpp"
 #include "switchyard/session/push_format.hpp"
 #include "switchyard/session/push_stream.hpp"
 
@@ -129,6 +133,8 @@ class writer_target final : public session::push_target {
                 return {status_code::invalid_argument, std::string(detail)};
             case session::push_end::shutdown:
                 return {status_code::unavailable, "server shutting down"};
+            case session::push_end::expired:
+                return {status_code::unauthenticated, "token expired"};
             default:
                 return {};
         }
@@ -167,10 +173,34 @@ status_code status_of(hub::publish_error e) {
     return status_code::invalid_argument;
 }
 
+/// The gate for a Hub call ([auth]; the `authorization` metadata is the request's header, read
+/// by the identity filter): UNAUTHENTICATED for no or a bad token, PERMISSION_DENIED for a valid
+/// one without the permission. A topic the hub would refuse is left to the hub's answer.
+std::optional<rpc::status> refused(const rpc::call& c, auth::action act, std::string_view topic,
+                                   bool valid) {
+    if (!valid) return std::nullopt;
+    const http::request* req = c.request();
+    const int s =
+        req ? authorize_status(*req, act, topic) : authorize_status(nullptr, false, act, topic);
+    if (s == 0) return std::nullopt;
+    if (s == 401) {
+        const std::string_view why = req ? req->token_refused() : std::string_view{};
+        return rpc::status{status_code::unauthenticated,
+                           std::string(why.empty() ? "token required" : why)};
+    }
+    return rpc::status{status_code::permission_denied,
+                       fmt::format("not permitted to {} {}", auth::to_string(act), topic)};
+}
+
 void publish(app& a, const pb::PublishRequest& in, rpc::unary_reply<pb::PublishReply> reply) {
     hub::hub_shard* shard = current_shard(a);
     if (!shard) {
         reply.fail({status_code::unavailable, "hub not running"});
+        return;
+    }
+    if (auto no = refused(reply.ctx(), auth::action::publish, in.topic(),
+                          hub::validate_topic(in.topic()).has_value())) {
+        reply.fail(*no);
         return;
     }
     shard->publish(
@@ -195,9 +225,16 @@ void subscribe(app& a, const pb::SubscribeRequest& in, rpc::writer<pb::Event>& w
         w.finish({status_code::unavailable, "hub not running"});
         return;
     }
+    if (auto no = refused(w.ctx(), auth::action::subscribe, in.pattern(),
+                          hub::validate_pattern(in.pattern()).has_value())) {
+        w.finish(*no);
+        return;
+    }
     session::push_subscription sub;
     sub.pattern = in.pattern();
     sub.transport = hub::subscriber_transport::grpc;
+    if (const http::request* req = w.ctx().request(); req && req->principal())
+        sub.expires_at_s = current_policy().deadline_of(*req->principal());
     if (in.start_case() == pb::SubscribeRequest::kSince)
         sub.start = hub::subscribe_options::after(in.since(), in.epoch());
     else if (in.start_case() == pb::SubscribeRequest::kNewest && in.newest())
@@ -212,6 +249,11 @@ void stats(app& a, const pb::StatsRequest& in, rpc::unary_reply<pb::TopicStats> 
     hub::hub_shard* shard = current_shard(a);
     if (!shard) {
         reply.fail({status_code::unavailable, "hub not running"});
+        return;
+    }
+    if (auto no = refused(reply.ctx(), auth::action::subscribe, in.topic(),
+                          hub::validate_topic(in.topic()).has_value())) {
+        reply.fail(*no);
         return;
     }
     shard->stats(in.topic(),

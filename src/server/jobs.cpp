@@ -21,10 +21,16 @@
 #include "switchyard/hub/broker.hpp"
 #include "switchyard/hub/hub.hpp"
 #include "switchyard/hub/jobs.hpp"
+#include "switchyard/server/auth.hpp"
 #include "switchyard/server/gateway.hpp"
 #include "switchyard/session/push_format.hpp"
 
 namespace sy::server {
+
+namespace {
+/// The permission name of the jobs queue itself (submit: publish; work: subscribe).
+constexpr std::string_view k_jobs_topic = "jobs";
+}  // namespace
 
 namespace {
 
@@ -160,7 +166,11 @@ struct jobs_service {
         e.counters = &counters;
         e.json = jobs_json_hooks();
         e.on_change = [&ls](const std::string& topic, shared_bytes json) {
-            if (ls.shard) ls.shard->publish(topic, "application/json", std::move(json));
+            // jobs.* is reserved to the server (hub_settings::reserved_prefixes): clients cannot
+            // forge a job's events.
+            if (ls.shard)
+                ls.shard->publish(topic, "application/json", std::move(json), {},
+                                  hub::publish_origin::server);
         };
         // Read at each use: install_amqp sets ls.when_durable in its own loop-start hook.
         e.when_durable = [&ls](std::function<void()> fn) {
@@ -266,7 +276,10 @@ void install_jobs(app& a) {
         register_jobs_metrics(rt);
     });
     auto& r = a.routes().handlers();
+    // [auth] (docs/auth.md): submitting is publishing to "jobs", working (next, reports) is
+    // subscribing to "jobs", reading a job is subscribing to "jobs.{id}".
     r.post("/jobs", [&a](http::request& req, http::response& res) {
+        if (!authorize(req, res, auth::action::publish, k_jobs_topic)) return;
         std::string type(req.header("content-type").value_or("application/octet-stream"));
         // Served to workers as an AMQP shortstr and inside JSON: the hub's rule for what every
         // transport can carry.
@@ -280,6 +293,7 @@ void install_jobs(app& a) {
                  });
     });
     r.get("/jobs/next", [&a](http::request& req, http::response& res) {
+        if (!authorize(req, res, auth::action::subscribe, k_jobs_topic)) return;
         std::int64_t timeout = static_cast<std::int64_t>(a.config().hub.longpoll_timeout_ms);
         if (auto t = req.query("timeout")) {
             if (auto n = parse_job_id(*t)) timeout = static_cast<std::int64_t>(*n) * 1000;
@@ -307,6 +321,7 @@ void install_jobs(app& a) {
     r.put("/jobs/:id", [&a](http::request& req, http::response& res) {
         auto id = parse_job_id(req.param("id"));
         if (!id) return res.send_json(400, "{\"error\":\"bad job id\"}");
+        if (!authorize(req, res, auth::action::subscribe, k_jobs_topic)) return;
         std::string body(req.body());
         on_owner(a, res, [id = *id, body = std::move(body)](jobs_owner& o, hub::job_reply to) {
             o.update(id, body, std::move(to));
@@ -315,6 +330,7 @@ void install_jobs(app& a) {
     r.get("/jobs/:id", [&a](http::request& req, http::response& res) {
         auto id = parse_job_id(req.param("id"));
         if (!id) return res.send_json(400, "{\"error\":\"bad job id\"}");
+        if (!authorize(req, res, auth::action::subscribe, fmt::format("jobs.{}", *id))) return;
         std::optional<std::uint64_t> version;
         if (auto v = req.query("version")) version = parse_job_id(*v);
         std::int64_t wait = 0;
@@ -338,6 +354,7 @@ void install_jobs(app& a) {
         if (!ls || !ls->shard) return res.send(503, "no hub on this thread\n");
         session::sse_subscription sub;
         sub.pattern = fmt::format("jobs.{}", *id);
+        if (!authorize(req, res, auth::action::subscribe, sub.pattern)) return;
         sub.start = hub::subscribe_options::from_newest();  // the current state, then changes
         sub.heartbeat = millis(a.config().hub.sse_heartbeat_ms);
         sub.counters = push_counters_of(*ls);

@@ -16,6 +16,7 @@
 #include "switchyard/http/util.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/server/amqp.hpp"
+#include "switchyard/server/auth.hpp"
 #include "switchyard/server/builtin.hpp"
 #include "switchyard/server/system_topics.hpp"
 #include "switchyard/session/http1_session.hpp"
@@ -414,17 +415,52 @@ bool serve_runtime(state& st, const call& c, http::response& res) {
     return true;
 }
 
+/// With [auth] on, a token (Bearer header, ?token=, the cookie) instead of Basic: its admin
+/// claim (or rabbitmq.tag:administrator) is the management role. nullopt: no token offered;
+/// otherwise the subject, or "" with the 401/403 answered.
+std::optional<std::string> authorize_token(http::request& req, http::response& res,
+                                           const auth_config& ac) {
+    const auth::policy& pol = current_policy();
+    if (!pol.enabled()) return std::nullopt;
+    if (auto h = req.header("authorization"); h && istarts_with(*h, "basic ")) return std::nullopt;
+    const std::string token = request_token(req, ac);
+    if (token.empty()) return std::nullopt;
+    auto r = pol.authenticate(token, auth::unix_now_s());
+    if (!r) {
+        send_unauthorized(res, auth::to_string(r.error()));
+        return std::string();
+    }
+    if (!(*r)->admin()) {
+        send_reply(res, error_reply(403, "not_authorised", "Not management user"));
+        return std::string();
+    }
+    std::string who = (*r)->subject().empty() ? std::string("token") : (*r)->subject();
+    req.set_principal(std::move(*r));
+    return who;
+}
+
 /// The authenticated user, or nullopt with the 401 already answered (the API's and the
-/// dashboard's actions' one check).
+/// dashboard's actions' one check): an admin token ([auth]) or HTTP Basic with an AMQP user.
 /// A user without a management tag (administrator, monitoring, policymaker, management) is
 /// refused as RabbitMQ refuses it: 401 "Not management user".
 std::optional<std::string> authorize(const state& st, http::request& req, http::response& res) {
+    if (auto t = authorize_token(req, res, st.rt->config().auth)) {
+        if (t->empty()) return std::nullopt;
+        return t;
+    }
     const session::amqp_user* user = authenticate(st, req);
-    if (user && user->may_manage()) return user->name;
-    res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
-    send_reply(res,
-               error_reply(401, "not_authorised", user ? "Not management user" : "Login failed"));
-    return std::nullopt;
+    if (!user || !user->may_manage()) {
+        res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
+        send_reply(res, error_reply(401, "not_authorised",
+                                    user ? "Not management user" : "Login failed"));
+        return std::nullopt;
+    }
+    if (current_policy().enabled()) {
+        // A management user may publish and read every topic (the dashboard's actions).
+        auth::principal::grants all{{">"}, {">"}, true};
+        req.set_principal(auth::principal::make(user->name, 0, all));
+    }
+    return user->name;
 }
 
 void serve_api(state& st, http::request& req, http::response& res) {
@@ -483,7 +519,7 @@ void add_dashboard(app& app, http::router& r, const std::shared_ptr<state>& st) 
         r.get("/style.css", static_file(cfg.static_dir, "style.css"));
         r.get("/admin.css", static_file(cfg.static_dir, "admin.css"));
     }
-    r.get("/sub/:topic", [&app](http::request& req, http::response& res) {
+    r.get("/sub/:topic", [&app, st](http::request& req, http::response& res) {
         const std::string topic(req.param("topic"));
         if (!topic.starts_with(k_system_prefix) || !hub::validate_pattern(topic)) {
             res.send(404, fmt::format("the management listener serves the server's own "
@@ -491,6 +527,8 @@ void add_dashboard(app& app, http::router& r, const std::shared_ptr<state>& st) 
                                       k_system_prefix));
             return;
         }
+        // With [auth] on the dashboard's stream is the management role's, as the API is.
+        if (current_policy().enabled() && !authorize(*st, req, res)) return;
         serve_sse_pattern(app.config(), req, res, topic, true, false, true);
     });
     r.post("/pub/:topic", [st](http::request& req, http::response& res) {

@@ -124,8 +124,21 @@ ws_push ws_push_of(const server_config& cfg, const std::vector<std::string>& ori
 std::weak_ptr<session::push_events> start_push(http::request& req, http::response& res,
                                                push_request sub) {
     loop_state* ls = current_loop_state();
-    if (auto* ws = std::get_if<ws_push>(&sub)) return push_websocket(req, res, ls, std::move(*ws));
-    return push_sse(res, ls, std::move(std::get<session::sse_subscription>(sub)));
+    // The request's principal rides on the subscription: the stream ends at its exp, and a
+    // WebSocket checks its publishes (and a refresh) against it.
+    const auth::policy* pol = ls && ls->auth && ls->auth->enabled() ? ls->auth.get() : nullptr;
+    const auto& who = req.principal();
+    const std::int64_t deadline = pol && who ? pol->deadline_of(*who) : 0;
+    if (auto* ws = std::get_if<ws_push>(&sub)) {
+        if (ws->sub && pol) {
+            ws->sub->principal = who;
+            ws->sub->policy = ls->auth;
+        }
+        return push_websocket(req, res, ls, std::move(*ws));
+    }
+    auto& sse = std::get<session::sse_subscription>(sub);
+    sse.expires_at_s = deadline;
+    return push_sse(res, ls, std::move(sse));
 }
 
 }  // namespace sy::server

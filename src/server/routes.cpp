@@ -11,10 +11,12 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "rate_limit.hpp"
 #include "switchyard/base/json.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/proto/ws/error.hpp"
 #include "switchyard/server/app.hpp"
+#include "switchyard/server/auth.hpp"
 
 namespace sy::server {
 
@@ -113,6 +115,16 @@ void publish_as_is(ws_peer& p, std::string_view message, bool binary) {
         p.close(ws::close_code::policy_violation, "publishing is not allowed here");
         return;
     }
+    // Per message, with the socket's current principal (a refresh may change it): one sublist
+    // lookup, no allocation.
+    if (authorize_status(p.principal(), false, auth::action::publish, p.topic()) != 0) {
+        p.close(ws::close_code::policy_violation, "not permitted to publish");
+        return;
+    }
+    if (std::int64_t retry = 0; !publish_rate_ok(p.remote_address(), retry)) {
+        p.close(ws::close_code::policy_violation, "over the publish rate");
+        return;
+    }
     // No callback (an ack would cost a reply per shard per message); a refusal decided on this
     // shard (a reserved topic) ends the socket like the check above; a backplane cut from Redis
     // with 1013 Try Again Later (the publish is refused, not dropped: docs/scaling.md).
@@ -162,6 +174,10 @@ void serve_websocket(const server_config& cfg, const topic_route& r, http::reque
         res.send(400, "presence needs a topic, not a pattern\n");
         return;
     }
+    // Before the upgrade: 401/403 on the handshake. Presence publishes join/leave on the topic.
+    if (!authorize(req, res, auth::action::subscribe, sub.pattern) ||
+        (!presence.empty() && !authorize(req, res, auth::action::publish, sub.pattern)))
+        return;
     sub.hooks = socket_hooks(r.spec, std::move(presence));
     sub.remote = std::string(req.remote_address());
     auto w = start_push(req, res, ws_push_of(cfg, c.origins, std::move(sub)));
@@ -174,6 +190,7 @@ std::weak_ptr<session::push_events> serve_sse_pattern(const server_config& cfg, 
                                                       http::response& res, std::string pattern,
                                                       bool resume, bool envelope,
                                                       bool query_options) {
+    if (!authorize(req, res, auth::action::subscribe, pattern)) return {};
     session::sse_subscription sub;
     sub.pattern = std::move(pattern);
     sub.start = resume ? options_of(start_of(req)) : hub::subscribe_options{};
@@ -206,7 +223,7 @@ void serve_long_poll_route(const server_config& cfg, const topic_route& r, http:
                            http::response& res, loop_state& ls) {
     const route_config& c = r.spec.config;
     const std::string pattern = topic_for(c.long_poll, req, res);
-    if (pattern.empty()) return;
+    if (pattern.empty() || !authorize(req, res, auth::action::subscribe, pattern)) return;
     const bool q = r.spec.query_options;
     const millis timeout(q && req.query("timeout") ? query_u64(req, "timeout", 0) * 1000
                                                    : cfg.hub.longpoll_timeout_ms);

@@ -14,6 +14,9 @@
 
 #include "sd_notify.hpp"
 #include "switchyard/backplane/backplane.hpp"
+#include <fmt/format.h>
+
+#include "rate_limit.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/core/loop_group.hpp"
 #include "switchyard/net/address.hpp"
@@ -119,6 +122,25 @@ void warn_if_open(const server_config& cfg) {
         }
     }
 }
+
+// limits.connection_rate_per_ip on an HTTP listener: over it the connection gets a complete
+// HTTP/1.1 429 with Retry-After before anything is read, and is closed (the fd's destructor).
+bool connection_rate_ok(loop_state& ls, std::string_view peer, int fd) {
+    rate_tables* t = ls.loop->slot<rate_tables>();
+    if (!t || t->connection_rate_per_ip == 0) return true;
+    const std::size_t colon = peer.rfind(':');
+    const std::string_view ip = colon == std::string_view::npos ? peer : peer.substr(0, colon);
+    std::int64_t retry = 0;
+    if (t->connections.allow(ip, ls.loop->now_ms(), t->connection_rate_per_ip, retry)) return true;
+    const std::string reply = fmt::format(
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {}\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n",
+        retry);
+    // A fresh socket's send buffer is empty: the whole reply fits or the peer is already gone.
+    (void)::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    return false;
+}
+
 }  // namespace
 
 runtime::runtime(server_config cfg, http::router& router)
@@ -189,10 +211,14 @@ void runtime::setup_loop(loop_state& ls) {
     ls.conn_opts.tcp_nodelay = false;  // the listener already set TCP_NODELAY on accept
     ls.http = std::make_unique<session::http_context>(*ls.loop, http_opts_, router_);
     ls.auth = auth_;
+    rate_tables& rates = ls.loop->emplace_slot<rate_tables>();
+    rates.connection_rate_per_ip = cfg_.limits.connection_rate_per_ip;
+    rates.publish_rate = cfg_.limits.publish_rate;
 }
 
 void runtime::on_accept(loop_state& ls, net::accepted_socket&& s) {
     auto peer = s.peer.to_string();
+    if (!connection_rate_ok(ls, peer, s.fd.get())) return;  // answered 429; the fd closes
     auto handler = std::make_unique<session::http1_session>(*ls.http, peer);
     net::connection::create(*ls.loop, net::tcp_stream(std::move(s.fd)), std::move(handler),
                             ls.conn_opts, std::move(s.slot), &ls.conns);
@@ -385,7 +411,8 @@ void runtime::make_hub() {
     if (!policy)
         throw config_error("hub.slow_policy: unknown policy '" + cfg_.hub.slow_policy + "'");
     hs.defaults.slow = *policy;
-    hs.reserved_prefix = std::string(k_system_prefix);  // sys.*: server::system_topics only
+    // sys.*: server::system_topics only; jobs.*: the jobs API's events (server/jobs.cpp).
+    hs.reserved_prefixes = {std::string(k_system_prefix), "jobs."};
     hs.rules = topic_rules_;
     backplane_ = make_backplane(*this, cfg_);
     if (backplane_) {

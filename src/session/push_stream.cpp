@@ -1,5 +1,8 @@
 #include "switchyard/session/push_stream.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 namespace sy::session {
 
 namespace {
@@ -146,6 +149,7 @@ bool push_stream::start() {
         return false;
     }
     arm_heartbeat();
+    arm_expiry();
     return true;
 }
 
@@ -195,8 +199,10 @@ void push_stream::stop() {
     core::loop& l = target_->loop();
     if (l.timer_pending(watch_)) l.cancel_timer(watch_);
     if (l.timer_pending(beat_)) l.cancel_timer(beat_);
+    if (l.timer_pending(expiry_)) l.cancel_timer(expiry_);
     watch_ = {};
     beat_ = {};
+    expiry_ = {};
 }
 
 void push_stream::arm_watch() {
@@ -220,6 +226,27 @@ void push_stream::arm_heartbeat() {
             if (!b.empty()) target_->write(std::move(b));
         }
         arm_heartbeat();
+    });
+}
+
+void push_stream::set_expiry(std::int64_t expires_at_s) {
+    sub_.expires_at_s = expires_at_s;
+    core::loop& l = target_->loop();
+    if (l.timer_pending(expiry_)) l.cancel_timer(expiry_);
+    expiry_ = {};
+    arm_expiry();
+}
+
+// The token's exp is wall-clock time (Unix seconds); the timer runs on the loop's monotonic clock,
+// so the delay is taken from the wall clock once, here.
+void push_stream::arm_expiry() {
+    if (sub_.expires_at_s == 0 || ended_) return;
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+    const std::int64_t left_ms = std::max<std::int64_t>(0, sub_.expires_at_s * 1000 - now_ms);
+    expiry_ = target_->loop().add_timer(millis(left_ms), [this] {
+        expiry_ = {};
+        end(push_end::expired, "token expired");
     });
 }
 

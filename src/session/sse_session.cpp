@@ -50,6 +50,17 @@ class sse_framer final : public push_framer {
     shared_bytes frame(const hub::delivery& d) override { return sse_message(d, sub_); }
     byte_buffer gap(const pending_gap& g) override { return sse_gap(g); }
     shared_bytes heartbeat() override { return sse_heartbeat(); }
+    /// The token expired: an "error" event saying so, then the end of the stream (an
+    /// EventSource reconnects on its own, with the fresh token its page puts in the URL).
+    void farewell(push_target& t, push_end why, std::string_view detail) override {
+        if (why != push_end::expired) return;
+        sse::event_fields f;
+        f.event = "error";
+        f.data = detail;
+        byte_buffer out(detail.size() + 32);
+        (void)sse::encode(out, f);
+        t.write(std::move(out));
+    }
 
   private:
     sse_subscription sub_;
@@ -67,6 +78,7 @@ bool start_sse(hub::hub_shard& shard, std::unique_ptr<push_target> t, sse_subscr
     ps.heartbeat = sub.heartbeat;
     ps.counters = sub.counters;
     ps.transport = hub::subscriber_transport::sse;
+    ps.expires_at_s = sub.expires_at_s;
     push_kind_counters k;
     if (sub.counters) k = {&sub.counters->sse_sessions, &sub.counters->sse_closed};
     return start_push(shard, std::move(t), std::make_unique<sse_framer>(std::move(sub)),

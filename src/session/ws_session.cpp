@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "switchyard/base/json.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/proto/ws/frame.hpp"
 #include "switchyard/session/push_format.hpp"
@@ -55,6 +56,8 @@ void ws_session::start() {
     ps.start = sub_->start;
     ps.counters = opts_.counters;
     ps.transport = hub::subscriber_transport::websocket;
+    if (sub_->principal && sub_->policy)
+        ps.expires_at_s = sub_->policy->deadline_of(*sub_->principal);
     stream_.emplace(*shard_, *target_, *this, std::move(ps));
     if (!stream_->start()) return;  // refused pattern: closed 1008 by farewell
     connected_ = true;
@@ -143,11 +146,45 @@ bool ws_session::handle(const ws::event& ev) {
 }
 
 void ws_session::on_client_message(const ws::event& ev) {
+    if (sub_->envelope && sub_->policy && ev.op == ws::opcode::text &&
+        refresh(as_string_view(ev.payload)))
+        return;
     if (!sub_->hooks.on_message) {
         end(ws::close_code::policy_violation, "publishing is not allowed here");
         return;
     }
     sub_->hooks.on_message(*this, as_string_view(ev.payload), ev.op != ws::opcode::text);
+}
+
+bool ws_session::refresh(std::string_view message) {
+    // Ordinary messages pay one substring search: only a JSON object naming "refresh" is parsed.
+    if (message.find("\"refresh\"") == std::string_view::npos) return false;
+    auto doc = json::document::parse(message);
+    if (!doc || doc->get_string("type") != std::optional<std::string>("refresh")) return false;
+    const auto token = doc->get_string("token");
+    auto r = token ? sub_->policy->authenticate(*token, auth::unix_now_s())
+                   : result<auth::principal_ptr, auth::verify_error>(
+                         unexpected(auth::verify_error::malformed));
+    if (!r) {
+        end(3000, auth::to_string(r.error()));
+        return true;
+    }
+    // The new token must still allow what the socket follows (permissions change with it).
+    if (!sub_->policy->allowed(r->get(), auth::action::subscribe, sub_->pattern)) {
+        end(ws::close_code::policy_violation, "not permitted");
+        return true;
+    }
+    sub_->principal = std::move(*r);
+    const std::int64_t deadline = sub_->policy->deadline_of(*sub_->principal);
+    if (stream_) stream_->set_expiry(deadline);
+    std::string reply;
+    json::writer(reply)
+        .begin_object()
+        .member("type", "refreshed")
+        .member("exp", deadline)
+        .end_object();
+    send_message(ws::opcode::text, as_bytes(std::string_view(reply)));
+    return true;
 }
 
 void ws_session::send_message(ws::opcode op, byte_view payload) {
@@ -213,6 +250,11 @@ void ws_session::farewell(push_target&, push_end why, std::string_view) {
         case push_end::idle:
             send_close(ws::close_code::going_away, "idle timeout");
             return;
+        case push_end::expired:
+            // 3000-3999: registered for libraries and frameworks (RFC 6455 7.4.2); 3000 is
+            // "unauthorized" in the IANA registry, the code Centrifugo-style clients expect.
+            send_close(3000, "token expired");
+            return;
         case push_end::done:
         case push_end::protocol:
             send_close(ws::close_code::normal, {});
@@ -261,6 +303,10 @@ bool ws_session::publish(std::string_view payload, std::string_view content_type
     if (!sub_ || !shard_ || !hub::is_literal(sub_->pattern)) return false;
     shard_->publish(sub_->pattern, content_type, shared_bytes::copy_of(payload));
     return true;
+}
+
+const auth::principal* ws_session::principal() const {
+    return sub_ ? sub_->principal.get() : nullptr;
 }
 
 void ws_session::close(std::uint16_t code, std::string_view reason) {

@@ -44,6 +44,12 @@ class policy {
 
     const verifier* token_verifier() const { return verifier_.get(); }
 
+    /// When a stream of p must end: exp plus the leeway the verifier allows (0: never).
+    std::int64_t deadline_of(const principal& p) const {
+        if (p.exp() == 0) return 0;
+        return p.exp() + (verifier_ ? verifier_->settings().leeway_s : 0);
+    }
+
   private:
     bool enabled_ = false;
     std::shared_ptr<const verifier> verifier_;

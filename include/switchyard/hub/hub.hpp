@@ -56,10 +56,18 @@ struct hub_settings {
     /// Wall-clock milliseconds for message timestamps and history age. Empty: system clock.
     /// Called on owner shards, possibly concurrently: must be thread-safe.
     std::function<std::int64_t()> clock;
-    /// Topics starting with this prefix (the server's "sys.") are published by the server only:
-    /// publish() refuses them with publish_error::reserved_topic unless the origin is
-    /// publish_origin::server. Empty: no reserved topics. Subscribing there is not restricted.
-    std::string reserved_prefix;
+    /// Topics starting with one of these prefixes (the server's "sys." and the jobs API's
+    /// "jobs.") are published by the server only: publish() refuses them with
+    /// publish_error::reserved_topic unless the origin is publish_origin::server. Empty: no
+    /// reserved topics. Subscribing there is not restricted by the hub. A backplane keeps
+    /// these topics on their node (this node's figures and jobs).
+    std::vector<std::string> reserved_prefixes;
+    /// Whether `topic` starts with one of reserved_prefixes.
+    bool reserved(std::string_view topic) const {
+        for (const std::string& p : reserved_prefixes)
+            if (topic.starts_with(p)) return true;
+        return false;
+    }
     /// The owner side of every topic a shard owns: called once per shard at construction (on
     /// the constructing thread) with the shard's index. Empty: local_topic_log (history in
     /// this process). A backplane installs its own log here (topic_log.hpp).

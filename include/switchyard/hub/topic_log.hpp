@@ -45,7 +45,7 @@ enum class publish_error : std::uint8_t {
     invalid_topic,
     rejected_over_cap,     // a block_publisher subscriber of the topic is over its output cap
     invalid_content_type,  // not valid_content_type()
-    reserved_topic,        // under hub_settings::reserved_prefix, published by a client
+    reserved_topic,        // under hub_settings::reserved_prefixes, published by a client
     log_unavailable,       // the topic's log (a backplane) cannot number messages now: retry
 };
 std::string_view to_string(publish_error e);

@@ -33,6 +33,8 @@ struct limits_config {
     std::uint64_t shutdown_grace_ms = 10000;     // SIGTERM: finish in-flight requests within
     std::uint64_t pool_queue = 4096;             // blocking-work queue length
     std::uint64_t pool_threads = 4;              // blocking-work threads
+    std::uint64_t connection_rate_per_ip = 0;    // new connections per second per IP; 0: off
+    std::uint64_t publish_rate = 0;  // client publishes per second per connection; 0: off
 };
 
 struct ws_config {
@@ -123,8 +125,7 @@ struct auth_config {
     std::string jwt_hmac_secret_file;  // HS256/384/512 secret (one trailing LF dropped)
     std::vector<std::string> jwt_public_key_files;  // PEM; "KID=PATH" gives the key a kid
     std::string jwks_file;                          // RFC 7517 key set
-    std::string jwks_url;                           // fetched on the pool, refreshed
-    std::uint64_t jwks_refresh_s = 300;             // jwks_url period (and an unknown kid)
+    std::string jwks_url;                           // not built yet: refused at start-up
     std::string audience;                           // empty: aud not checked
     std::string issuer;                             // empty: iss not checked
     std::uint64_t leeway_s = 0;                     // clock skew allowed on exp, nbf, iat

@@ -2,7 +2,7 @@
 // "sys." (sys.stats, and whatever else is registered: sys.queues, sys.topics, sys.connections),
 // so a dashboard gets them the way any client gets any topic (SSE, WebSocket, gRPC, AMQP
 // amq.topic). Clients cannot publish there: the hub refuses a client publish under the prefix
-// (hub_settings::reserved_prefix, publish_error::reserved_topic) on every transport.
+// (hub_settings::reserved_prefixes, publish_error::reserved_topic) on every transport.
 //
 // Mechanism: one timer on loop 0, every management.stats_interval_ms. Each tick, for each
 // registered provider, the hub is asked whether sys.<name> has a subscriber

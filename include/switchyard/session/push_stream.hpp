@@ -47,6 +47,8 @@ enum class push_end : std::uint8_t {
     shutdown,       ///< the server is going away
     idle,           ///< liveness lost (WebSocket idle timeout)
     protocol,       ///< the peer broke the protocol
+    expired,        ///< the subscriber's token expired (WebSocket 3000, SSE error event, gRPC
+                    ///< UNAUTHENTICATED)
 };
 
 /// What a target reports to the object that owns it. Called on the target's loop.
@@ -112,6 +114,9 @@ struct push_subscription {
     /// What the stream tells the hub it is (push_stream::transport(): sy_hub_subscribers,
     /// the management API's topics).
     hub::subscriber_transport transport = hub::subscriber_transport::other;
+    /// Unix seconds at which the subscriber's token expires: the stream ends then
+    /// (push_end::expired). 0: never.
+    std::int64_t expires_at_s = 0;
 };
 
 /// The subscriber loop for one target and framer (see the file comment). The owner forwards the
@@ -136,11 +141,14 @@ class push_stream final : public hub::subscriber {
     void stop();
     bool ended() const { return ended_; }
     const push_subscription& subscription() const { return sub_; }
+    /// A fresh token (WebSocket refresh): the stream now ends at expires_at_s (0: never).
+    void set_expiry(std::int64_t expires_at_s);
 
   private:
     void send_gap();
     void arm_watch();
     void arm_heartbeat();
+    void arm_expiry();
 
     hub::hub_shard* shard_;
     push_target* target_;
@@ -150,6 +158,7 @@ class push_stream final : public hub::subscriber {
     hub::subscription_handle handle_;
     core::timer_id watch_{};
     core::timer_id beat_{};
+    core::timer_id expiry_{};
     bool ended_ = false;
 };
 

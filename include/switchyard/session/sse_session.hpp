@@ -32,6 +32,7 @@ struct sse_subscription {
     millis heartbeat{15000};
     std::uint32_t retry_ms = 0;  ///< non-zero: a "retry:" field first
     push_counters* counters = nullptr;
+    std::int64_t expires_at_s = 0;  ///< the token's exp: "event: error" and the end then
 };
 
 // The bytes of an SSE stream (its framer is these).

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 
+#include "switchyard/auth/policy.hpp"
 #include "switchyard/base/clock.hpp"
 #include "switchyard/core/loop.hpp"
 #include "switchyard/http/response.hpp"
@@ -67,6 +68,8 @@ class ws_peer {
     virtual void send_text(std::string_view text) = 0;
     /// Closes the socket with code and reason (RFC 6455 7.4).
     virtual void close(std::uint16_t code, std::string_view reason) = 0;
+    /// Who the socket belongs to (the handshake's token, or a refreshed one); null: anonymous.
+    virtual const auth::principal* principal() const = 0;
 
   protected:
     ~ws_peer() = default;
@@ -89,6 +92,12 @@ struct ws_subscription {
     bool envelope = false;  ///< JSON envelopes instead of raw payload frames
     ws_hooks hooks;         ///< what the socket's events run (the route's)
     std::string remote;     ///< the client's "host:port" (ws_peer::remote_address)
+    /// The handshake's principal; the stream ends at its exp (close 3000 "token expired").
+    std::shared_ptr<const auth::principal> principal;
+    /// With [auth] on (null otherwise): an envelope-mode client may send
+    /// {"type":"refresh","token":"..."} before exp to continue with the new token's exp and
+    /// permissions (as Centrifugo's refresh); answered {"type":"refreshed","exp":N}.
+    std::shared_ptr<const auth::policy> policy;
 };
 
 class ws_session final : public push_events, public push_framer, public ws_peer {
@@ -123,6 +132,7 @@ class ws_session final : public push_events, public push_framer, public ws_peer 
     bool publish(std::string_view payload, std::string_view content_type) override;
     void send_text(std::string_view text) override;
     void close(std::uint16_t code, std::string_view reason) override;
+    const auth::principal* principal() const override;
 
   private:
     void start();
@@ -134,6 +144,8 @@ class ws_session final : public push_events, public push_framer, public ws_peer 
 
     bool handle(const ws::event& ev);
     void on_client_message(const ws::event& ev);
+    /// An envelope-mode {"type":"refresh","token":...} message: true when it was one (handled).
+    bool refresh(std::string_view message);
     void send_message(ws::opcode op, byte_view payload);
     void send_close(std::uint16_t code, std::string_view reason);
     void on_tick();

@@ -148,5 +148,32 @@ TEST(Router, MatchOutcomeWithoutDispatch) {
     EXPECT_EQ(req.param_count(), 2u);
 }
 
+TEST(RouterFilters, RunInOrderBeforeRoutesAndMayAnswer) {
+    router r;
+    r.get("/x", tag("route"));
+    std::string trace;
+    // Added out of order: lower `order` runs first, equal orders in the order added.
+    r.add_filter(router::filter_order::route_table, [&](request&, response&) {
+        trace += "table ";
+        return false;
+    });
+    r.add_filter(router::filter_order::identity, [&](request& req, response& res) {
+        trace += "identity ";
+        if (req.path() != "/deny") return false;
+        res.send(401, "no");
+        return true;
+    });
+    r.add_filter(router::filter_order::limits, [&](request&, response&) {
+        trace += "limits ";
+        return false;
+    });
+    EXPECT_EQ(run(r, "GET", "/x")->sink->body, "route");
+    EXPECT_EQ(trace, "limits identity table ");
+    trace.clear();
+    auto denied = run(r, "GET", "/deny");
+    EXPECT_EQ(denied->sink->head_status, 401);
+    EXPECT_EQ(trace, "limits identity ");  // an answer stops the later steps and the routes
+}
+
 }  // namespace
 }  // namespace sy::http

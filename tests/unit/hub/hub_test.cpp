@@ -81,7 +81,7 @@ TEST(Hub, ContentTypeEveryTransportCanCarry) {
 // given to the callback); the server's own publish goes through to subscribers there.
 TEST(Hub, ReservedPrefixIsServerOnly) {
     hub_settings s;
-    s.reserved_prefix = "sys.";
+    s.reserved_prefixes = {"sys."};
     fixture f(2, s);
     recorder r;
     auto h = f.h->shard(1).subscribe("sys.stats", &r);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -58,13 +59,15 @@ struct fixture {
     hub::hub_shard& shard() { return h->shard(0); }
 
     /// Starts an SSE push stream of `topic` over the connection, as the gateway does on h1.
-    bool start(const std::string& topic, millis heartbeat = millis(0)) {
+    bool start(const std::string& topic, millis heartbeat = millis(0),
+               std::int64_t expires_at_s = 0) {
         auto tunnel = std::make_shared<session::h1_tunnel>(*conn);
         conn->set_handler(std::make_unique<session::h1_tunnel_handler>(tunnel));
         session::sse_subscription sub;
         sub.pattern = topic;
         sub.heartbeat = heartbeat;
         sub.counters = &counters;
+        sub.expires_at_s = expires_at_s;
         return session::start_sse(shard(), session::tunnel_target(tunnel, loop), std::move(sub));
     }
     void publish(const std::string& topic, const std::string& body) {
@@ -229,4 +232,30 @@ TEST(PushStream, RefusedPatternEndsTheStream) {
     ::shutdown(f.sp.b.get(), SHUT_WR);
     ASSERT_TRUE(test::run_until(f.loop, [&] { return f.counters.sse_closed.get() == 1; }));
     EXPECT_EQ(f.counters.sse_sessions.get(), 1u);
+}
+
+TEST(PushStream, EndsAtTheTokensExpiryWithAnSseErrorEvent) {
+    fixture f(settings(hub::slow_policy::drop_oldest, 1 << 20));
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+    ASSERT_TRUE(f.start("e", millis(0), now_s + 1));
+    ASSERT_TRUE(f.until_read(": ok"));
+    f.publish("e", "before");
+    ASSERT_TRUE(f.until_read("before"));
+    // Within about a second: "event: error" then the end of the stream (FIN).
+    bool eof = false;
+    ASSERT_TRUE(test::run_until(f.loop, [&] {
+        f.got += read_now(f.sp.b.get(), eof);
+        return eof;
+    }));
+    EXPECT_NE(f.got.find("event: error\ndata: token expired\n\n"), std::string::npos) << f.got;
+    ::shutdown(f.sp.b.get(), SHUT_WR);
+    ASSERT_TRUE(test::run_until(f.loop, [&] { return f.counters.sse_closed.get() == 1; }));
+    std::uint64_t reached = 99;
+    f.shard().publish("e", "text/plain", shared_bytes::copy_of(std::string("after")),
+                      [&](result<hub::publish_ack, hub::publish_error>&& r) {
+                          if (r) reached = r->reached;
+                      });
+    f.turns(4);
+    EXPECT_EQ(reached, 0u);  // unsubscribed: nothing reaches the expired subscriber
 }
