@@ -314,6 +314,9 @@ void h2_sink::do_begin(http::response_head& head) {
         auto [p, ec] = std::to_chars(len_buf, len_buf + sizeof len_buf, *head.content_length);
         f.add("content-length", std::string_view(len_buf, static_cast<std::size_t>(p - len_buf)));
     }
+    if (const auto& alt = session_->ctx_.options().alt_svc;
+        !alt.empty() && !head.headers.contains("alt-svc"))
+        f.add("alt-svc", alt);
     f.add("date", session_->ctx_.date().value());
     // Nothing can follow: END_STREAM on the HEADERS frame itself.
     ended_ = no_body_ || (head.content_length && *head.content_length == 0);
