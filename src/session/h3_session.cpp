@@ -17,7 +17,6 @@ namespace {
 
 constexpr std::size_t k_train_bytes = 64 * 1024;
 constexpr int k_max_trains_per_flush = 16;  // the rest after the pacing timer (send quantum)
-constexpr std::uint64_t k_h3_request_rejected = 0x10b;
 
 std::string cid_key(const http3::cid& c) {
     return std::string(reinterpret_cast<const char*>(c.data.data()), c.len);

@@ -29,6 +29,7 @@ void copy_cid(cid& out, const std::uint8_t* p, std::size_t n) {
 }  // namespace
 
 decode_outcome decode_ids(byte_view pkt, packet_ids& out) {
+    if (pkt.empty()) return decode_outcome::bad;  // ngtcp2 asserts on an empty buffer
     ngtcp2_version_cid vc{};
     const int rv = ngtcp2_pkt_decode_version_cid(&vc, pkt.data(), pkt.size(), k_cid_len);
     if (rv != 0 && rv != NGTCP2_ERR_VERSION_NEGOTIATION) return decode_outcome::bad;
