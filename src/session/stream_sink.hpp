@@ -1,7 +1,7 @@
 // stream_sink: the part of a response sink that is the same on every multiplexed transport (an
-// h3 stream now; h2_sink is the next to move onto it): file pumping in chunks as the stream
+// h2 or h3 stream): file pumping in chunks as the stream
 // drains, HEAD and body-less statuses, trailers after a file, the high-watermark state and the
-// drain notification. A transport supplies the five out_* hooks.
+// drain notification. A transport (h2_sink, h3_sink) supplies the out_* hooks.
 // Thread: the owning loop only, like the session it belongs to.
 #pragma once
 
@@ -36,6 +36,7 @@ class stream_sink : public http::response_sink {
         }
     }
     bool waiting() const { return over_ || static_cast<bool>(file_.fd); }
+    bool file_pending() const { return static_cast<bool>(file_.fd); }
 
   protected:
     /// Sends the head; end_stream: nothing follows (HEAD, 204, 304, Content-Length: 0).
