@@ -2,7 +2,13 @@
 
 namespace sy::net {
 
-bool datagram_demux::claim(std::span<const first_byte_range> ranges, handler h) {
+bool datagram_demux::set_fallback(handler h) {
+    if (fallback_) return false;
+    fallback_ = std::move(h);
+    return true;
+}
+
+bool datagram_demux::claim(std::span<const first_byte_range> ranges, handler h, check c) {
     for (const auto& r : ranges) {
         if (r.lo > r.hi) return false;
         for (unsigned b = r.lo; b <= r.hi; ++b) {
@@ -11,6 +17,7 @@ bool datagram_demux::claim(std::span<const first_byte_range> ranges, handler h) 
     }
     if (handlers_.size() >= 255) return false;
     handlers_.push_back(std::move(h));
+    checks_.push_back(c);
     const auto id = static_cast<std::uint8_t>(handlers_.size());
     for (const auto& r : ranges) {
         for (unsigned b = r.lo; b <= r.hi; ++b) owner_[b] = id;
@@ -29,12 +36,14 @@ void datagram_demux::dispatch(udp_socket& s, std::span<const datagram> batch) {
             s.counters().rx_empty.add();
             continue;
         }
-        const handler* h = find(d.data[0]);
-        if (!h) {
+        const std::uint8_t id = owner_[d.data[0]];
+        if (id != 0 && (!checks_[id - 1u] || checks_[id - 1u](d))) {
+            handlers_[id - 1u](s, d);
+        } else if (fallback_) {
+            fallback_(s, d);
+        } else {
             s.counters().rx_unclaimed.add();
-            continue;
         }
-        (*h)(s, d);
     }
 }
 

@@ -22,6 +22,7 @@
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/tls.hpp"
 #include "switchyard/server/auth.hpp"
+#include "switchyard/server/http3.hpp"
 #include "switchyard/server/system_topics.hpp"
 #include "switchyard/session/http1_session.hpp"
 #include "switchyard/session/shutdown.hpp"
@@ -163,6 +164,7 @@ runtime::runtime(server_config cfg, http::router& router)
                  [this](loop_state& ls, net::accepted_socket&& s) { on_accept(ls, std::move(s)); });
     if (!cfg_.tls.listen.empty()) {
         add_tls_listener(*this, cfg_, impl_->tls, impl_->reload_hooks);
+        if (cfg_.tls.http3) install_http3(*this, cfg_);
     } else if (!cfg_.tls.cert.empty() || !cfg_.tls.key.empty() || !cfg_.tls.sni.empty()) {
         log::warn("tls.cert/tls.key/tls.sni are set but tls.listen is empty: no HTTPS listener");
     }
@@ -313,6 +315,7 @@ void runtime::open_kind(const listener_kind& k, std::size_t first_inherited) {
             if (!l) throw listen_error(k.addresses[a], l.error());
             if (addr->port() == 0) addr = (*l)->local_address();  // reuseport: same port for all
             info.address = (*l)->local_address().to_string();
+            tcp_ports_.push_back({k.scheme, k.addresses[a], (*l)->local_address().port()});
             info.fds.push_back((*l)->fd());
             ls->listeners.push_back(std::move(*l));
         }
@@ -563,6 +566,7 @@ int runtime::run_prefork() {
             net::address local;
             *local.len_ptr() = net::address::capacity();
             ::getsockname(fd->get(), local.sa(), local.len_ptr());
+            tcp_ports_.push_back({k.scheme, text, local.port()});
             listener_infos_.push_back({k.scheme,
                                        local.to_string(),
                                        fd->get(),

@@ -16,9 +16,10 @@ config_error udp_error(const std::string& text, const std::string& why) {
     return config_error("listen " + text + ": " + why);  // the words TCP listeners use
 }
 
-net::address parse_udp(const std::string& text) {
+net::address parse_udp(const std::string& text, std::uint16_t tcp_port) {
     auto addr = net::address::parse(text);
     if (!addr) throw udp_error(text, "cannot parse address");
+    if (addr->port() == 0) addr->set_port(tcp_port);
     return *addr;
 }
 
@@ -32,6 +33,13 @@ struct datagram_copy {
 
 }  // namespace
 
+std::uint16_t runtime::tcp_port_of(const std::string& scheme, const std::string& text) const {
+    for (const auto& t : tcp_ports_) {
+        if (!scheme.empty() && t.scheme == scheme && t.text == text) return t.port;
+    }
+    return 0;
+}
+
 void runtime::add_datagram_route(std::vector<std::string> addresses, datagram_route route) {
     for (const auto& a : addresses) {
         if (std::find(dgram_addresses_.begin(), dgram_addresses_.end(), a) ==
@@ -39,6 +47,16 @@ void runtime::add_datagram_route(std::vector<std::string> addresses, datagram_ro
             dgram_addresses_.push_back(a);
     }
     dgram_kinds_.push_back({std::move(addresses), std::move(route)});
+}
+
+// The TCP scheme whose port an address follows: the first route on it that names one.
+std::string runtime::port_scheme(std::size_t id) const {
+    for (const auto& k : dgram_kinds_) {
+        if (!k.route.port_of.empty() && std::find(k.addresses.begin(), k.addresses.end(),
+                                                  dgram_addresses_[id]) != k.addresses.end())
+            return k.route.port_of;
+    }
+    return {};
 }
 
 net::udp_options runtime::endpoint_options(std::size_t id) const {
@@ -73,7 +91,7 @@ void runtime::open_datagram_endpoints() {
     const bool shared = loops_.size() > 1 || cfg_.reuseport;
     for (std::size_t id = 0; id < dgram_addresses_.size(); ++id) {
         const std::string& text = dgram_addresses_[id];
-        net::address addr = parse_udp(text);
+        net::address addr = parse_udp(text, tcp_port_of(port_scheme(id), text));
         std::vector<int> fds;
         for (std::size_t i = 0; i < loops_.size(); ++i) {
             loop_state& ls = *loops_[i];
@@ -102,14 +120,15 @@ void runtime::open_datagram_endpoints() {
             for (auto& l : loops_) {
                 datagram_endpoint* ep = l->endpoints[id].get();
                 const auto* fn = &k.route.handler;
-                bool ok = ep->demux_.claim(
-                    k.route.first_bytes,
-                    [ep, fn](net::udp_socket&, const net::datagram& d) { (*fn)(*ep, d); });
+                auto h = [ep, fn](net::udp_socket&, const net::datagram& d) { (*fn)(*ep, d); };
+                bool ok = ep->demux_.claim(k.route.first_bytes, h, k.route.check);
+                if (ok && k.route.fallback) ok = ep->demux_.set_fallback(h);
                 if (!ok)
                     throw udp_error(text, k.route.scheme +
                                               " claims first bytes already "
                                               "claimed by another protocol");
             }
+            if (k.route.on_bound) k.route.on_bound(addr.to_string());
             if (prefork) continue;  // the parent announced and lists them
             listener_infos_.push_back(
                 {k.route.scheme, addr.to_string(), fds.front(), fds, 0, "udp"});
@@ -123,7 +142,7 @@ void runtime::open_datagram_endpoints() {
 void runtime::bind_prefork_udp(unsigned children) {
     for (std::size_t id = 0; id < dgram_addresses_.size(); ++id) {
         const std::string& text = dgram_addresses_[id];
-        net::address addr = parse_udp(text);
+        net::address addr = parse_udp(text, tcp_port_of(port_scheme(id), text));
         const net::udp_options o = endpoint_options(id);
         std::vector<int> fds;
         for (unsigned c = 0; c < children; ++c) {

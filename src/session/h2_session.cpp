@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "stream_sink.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/base/text.hpp"
 #include "switchyard/http/response.hpp"
@@ -17,7 +18,7 @@ namespace sy::session {
 
 namespace {
 
-constexpr std::size_t k_file_chunk = 64 * 1024;
+constexpr std::size_t k_file_chunk = stream_sink::k_file_chunk;
 
 // RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2.
 bool connection_specific(std::string_view lower_name) {
@@ -71,109 +72,52 @@ struct h2_session::stream {
 
 // ---- the response sink: one per stream ----------------------------------------------------------
 
-class h2_sink final : public http::response_sink {
+// The general parts (file pumping, HEAD, trailers after a file, watermarks) are stream_sink's,
+// shared with HTTP/3; this class maps them onto nghttp2 and adds the extended CONNECT upgrade.
+class h2_sink final : public stream_sink {
   public:
     h2_sink(h2_session* s, http2::stream_id id, bool head_request, bool extended_connect)
-        : session_(s), id_(id), head_request_(head_request), connect_(extended_connect) {}
+        : stream_sink(head_request), session_(s), id_(id), connect_(extended_connect) {}
 
     void detach() {
         session_ = nullptr;
-        file_.fd.reset();
-        notify_abort();
+        stream_sink::detach();
     }
-    /// The server began a graceful shutdown: the handler's on_shutdown answers now.
-    void shutdown() { notify_shutdown(); }
-    /// The stream's queue fell to the low watermark (or a file wants more).
-    void drained() {
-        if (file_.fd) pump_file();
-        if (over_ && !file_.fd) {
-            over_ = false;
-            notify_drain();
-        }
-    }
-    /// Waiting for the stream to drain: above the watermark, or a file still being read.
-    bool waiting() const { return over_ || static_cast<bool>(file_.fd); }
-    bool file_pending() const { return static_cast<bool>(file_.fd); }
+    /// The stream's queue fell to the low watermark (the session checked it) or a file wants
+    /// more.
+    void drained() { stream_sink::drained(SIZE_MAX); }
 
   private:
-    bool live() const { return session_ != nullptr && session_->conn_ != nullptr; }
-    http::write_status status_now() {
-        if (!live()) return http::write_status::closed;
-        if (session_->h2_.queued_bytes(id_) > session_->conn_->options().high_watermark) {
-            over_ = true;
-            return http::write_status::above_high_watermark;
-        }
-        return http::write_status::ok;
-    }
-    void submit(shared_bytes b) {
-        if (no_body_ || b.empty()) return;
+    bool ok() const { return live() && session_ != nullptr && session_->conn_ != nullptr; }
+    void out_head(http::response_head& head, bool end_stream) override;
+    void out_data(shared_bytes b) override {
+        if (!ok()) return;
         (void)session_->h2_.submit_data(id_, std::move(b), false);
         session_->want_flush();
     }
-    void pump_file();
-    void finish_file_now();
-    void end_now(const http::header_map* trailers);
-
-    void do_begin(http::response_head& head) override;
-    http::write_status do_write(byte_view bytes) override {
-        if (!live()) return http::write_status::closed;
-        finish_file_now();
-        if (!no_body_ && !bytes.empty()) {
-            (void)session_->h2_.submit_data(id_, bytes, false);
-            session_->want_flush();
-        }
-        return status_now();
-    }
-    http::write_status do_write(shared_bytes bytes) override {
-        if (!live()) return http::write_status::closed;
-        finish_file_now();
-        submit(std::move(bytes));
-        return status_now();
-    }
-    http::write_status do_send_file(http::file_body file) override {
-        if (!live()) return http::write_status::closed;
-        finish_file_now();
-        if (no_body_ || file.length == 0) return status_now();
-        file_ = std::move(file);
-        pump_file();
-        if (file_.fd) {
-            over_ = true;  // on_drain fires once the whole file is queued
-            return http::write_status::above_high_watermark;
-        }
-        return status_now();
-    }
-    void do_end(const http::header_map* trailers) override;
-    void do_reset() override {
-        if (!live()) return;
-        file_.fd.reset();
+    void out_end(const http::header_map* trailers) override;
+    void out_reset() override {
+        if (!ok()) return;
         (void)session_->h2_.submit_rst(id_, http2::error_code::internal_error);
         session_->want_flush();
     }
-    bool do_above_high_watermark() const override {
-        return live() &&
-               (static_cast<bool>(file_.fd) ||
-                session_->h2_.queued_bytes(id_) > session_->conn_->options().high_watermark);
+    std::size_t out_queued() const override { return ok() ? session_->h2_.queued_bytes(id_) : 0; }
+    std::size_t out_high_watermark() const override {
+        return ok() ? session_->conn_->options().high_watermark : 0;
     }
-    std::size_t do_queued_bytes() const override {
-        return live() ? session_->h2_.queued_bytes(id_) : 0;
+    void out_done(int status) override {
+        if (!session_) return;
+        if (auto* s = session_->find(id_)) session_->response_done(*s, status);
     }
     http::upgrade_support do_upgrade_support() const override {
-        return live() && connect_ ? http::upgrade_support::extended_connect
-                                  : http::upgrade_support::none;
+        return ok() && connect_ ? http::upgrade_support::extended_connect
+                                : http::upgrade_support::none;
     }
     std::shared_ptr<http::byte_tunnel> do_upgrade(http::response_head& head) override;
 
     h2_session* session_;
     http2::stream_id id_;
-    http::file_body file_;
-    std::unique_ptr<http::header_map> end_trailers_;
-    int status_ = 0;
-    bool head_request_;
     bool connect_;
-    bool no_body_ = false;
-    bool ended_ = false;        // headers already carried END_STREAM
-    bool end_pending_ = false;  // end() came while a file was still being read
-    bool over_ = false;
 };
 
 // ---- the tunnel after an extended CONNECT (RFC 8441) --------------------------------------------
@@ -302,22 +246,21 @@ class h2_tunnel final : public http::byte_tunnel, public std::enable_shared_from
 
 // ---- h2_sink ----------------------------------------------------------------------------------
 
-void h2_sink::do_begin(http::response_head& head) {
-    if (!live()) return;
-    status_ = head.status;
-    const bool bodyless_status = head.status == 204 || head.status == 304 || head.status < 200;
-    no_body_ = head_request_ || bodyless_status;
+void h2_sink::out_head(http::response_head& head, bool end_stream) {
+    if (!ok()) return;
     h2_fields f;
     f.build(head.headers);
     char len_buf[24];
-    if (head.content_length && !bodyless_status) {
+    if (head.content_length) {
         auto [p, ec] = std::to_chars(len_buf, len_buf + sizeof len_buf, *head.content_length);
         f.add("content-length", std::string_view(len_buf, static_cast<std::size_t>(p - len_buf)));
     }
+    if (const auto& alt = session_->ctx_.options().alt_svc;
+        !alt.empty() && !head.headers.contains("alt-svc"))
+        f.add("alt-svc", alt);
     f.add("date", session_->ctx_.date().value());
     // Nothing can follow: END_STREAM on the HEADERS frame itself.
-    ended_ = no_body_ || (head.content_length && *head.content_length == 0);
-    auto r = session_->h2_.submit_response(id_, head.status, f.span(), ended_);
+    auto r = session_->h2_.submit_response(id_, head.status, f.span(), end_stream);
     if (!r) {
         log::debug("h2 stream {}: response refused: {}", id_, http2::to_string(r.error()));
         (void)session_->h2_.submit_rst(id_, http2::error_code::internal_error);
@@ -325,98 +268,30 @@ void h2_sink::do_begin(http::response_head& head) {
     session_->want_flush();
 }
 
-void h2_sink::pump_file() {
-    if (!live()) {
-        file_.fd.reset();
-        return;
-    }
-    // Keep about two chunks queued: enough to fill the peer's window, little memory per stream.
-    while (file_.fd && file_.length > 0 && session_->h2_.queued_bytes(id_) < 2 * k_file_chunk) {
-        std::size_t n =
-            static_cast<std::size_t>(std::min<std::uint64_t>(file_.length, k_file_chunk));
-        shared_bytes chunk = shared_bytes::allocate(n);
-        ssize_t r =
-            ::pread(file_.fd.get(), chunk.mutable_data(), n, static_cast<off_t>(file_.offset));
-        if (r <= 0) {  // file shrank under us: the declared length cannot be honoured
-            file_.fd.reset();
-            (void)session_->h2_.submit_rst(id_, http2::error_code::internal_error);
-            session_->want_flush();
-            return;
-        }
-        if (static_cast<std::size_t>(r) < n)
-            chunk = shared_bytes::copy_of(chunk.view().substr(0, r));
-        file_.offset += static_cast<std::uint64_t>(r);
-        file_.length -= static_cast<std::uint64_t>(r);
-        submit(std::move(chunk));
-    }
-    if (file_.length == 0) {
-        file_.fd.reset();
-        if (end_pending_) {
-            end_pending_ = false;
-            end_now(end_trailers_.get());
-        }
-    }
-}
-
-void h2_sink::finish_file_now() {
-    // A write after a file: the file's bytes must go first (rare; static files end right away).
-    while (file_.fd && file_.length > 0 && live()) {
-        std::size_t n =
-            static_cast<std::size_t>(std::min<std::uint64_t>(file_.length, k_file_chunk));
-        shared_bytes chunk = shared_bytes::allocate(n);
-        ssize_t r =
-            ::pread(file_.fd.get(), chunk.mutable_data(), n, static_cast<off_t>(file_.offset));
-        if (r <= 0) break;
-        if (static_cast<std::size_t>(r) < n)
-            chunk = shared_bytes::copy_of(chunk.view().substr(0, r));
-        file_.offset += static_cast<std::uint64_t>(r);
-        file_.length -= static_cast<std::uint64_t>(r);
-        submit(std::move(chunk));
-    }
-    file_.fd.reset();
-}
-
-void h2_sink::end_now(const http::header_map* trailers) {
-    if (!live()) return;
-    if (!ended_) {
-        if (trailers && !trailers->empty()) {
-            h2_fields f;
-            f.build(*trailers);
-            (void)session_->h2_.submit_trailers(id_, f.span());
-        } else {
-            (void)session_->h2_.submit_data(id_, byte_view{}, true);
-        }
-        ended_ = true;
+void h2_sink::out_end(const http::header_map* trailers) {
+    if (!ok()) return;
+    if (trailers && !trailers->empty()) {
+        h2_fields f;
+        f.build(*trailers);
+        (void)session_->h2_.submit_trailers(id_, f.span());
+    } else {
+        (void)session_->h2_.submit_data(id_, byte_view{}, true);
     }
     session_->want_flush();
 }
 
-void h2_sink::do_end(const http::header_map* trailers) {
-    if (live()) {
-        if (file_.fd) {
-            end_pending_ = true;
-            if (trailers) end_trailers_ = std::make_unique<http::header_map>(*trailers);
-        } else {
-            end_now(trailers);
-        }
-    }
-    if (session_) {
-        if (auto* s = session_->find(id_)) session_->response_done(*s, status_);
-    }
-}
-
 std::shared_ptr<http::byte_tunnel> h2_sink::do_upgrade(http::response_head& head) {
-    if (!live()) return nullptr;
+    if (!ok()) return nullptr;
     auto* s = session_->find(id_);
     if (!s) return nullptr;
     h2_fields f;
     f.build(head.headers);
-    status_ = head.status == 0 || head.status == 101 ? 200 : head.status;
-    if (!session_->h2_.submit_response(id_, status_, f.span(), false)) return nullptr;
+    const int status = head.status == 0 || head.status == 101 ? 200 : head.status;
+    if (!session_->h2_.submit_response(id_, status, f.span(), false)) return nullptr;
     s->tunnel = std::make_shared<h2_tunnel>(session_, id_);
     session_->h2_.set_manual_window(id_);  // from on_request: before any DATA of the tunnel
     session_->ctx_.counters().upgrades.add();
-    session_->response_done(*s, status_);
+    session_->response_done(*s, status);
     session_->want_flush();
     return s->tunnel;
 }

@@ -99,6 +99,9 @@ void h1_sink::do_begin(http::response_head& head) {
     http1::response_writer w(out);
     w.status(head.status, {}, 1);
     for (auto f : head.headers) w.header(f.name, f.value);
+    if (const auto& alt = session_->ctx_.options().alt_svc;
+        !alt.empty() && !head.headers.contains("alt-svc"))
+        w.header("alt-svc", alt);
     w.date(session_->ctx_.date());
     const bool bodyless_status = head.status == 204 || head.status == 304 || head.status < 200;
     no_body_ = head_request_ || bodyless_status;

@@ -7,6 +7,10 @@
 //   QUIC  64..127   (short header: fixed bit set, form bit clear; RFC 9000 17.3)
 //         192..255  (long header: Initial, Handshake, Retry...; RFC 9000 17.2)
 // A claim that overlaps an earlier one is refused, so two protocols never fight over a byte.
+// QUIC stacks that grease the fixed bit (RFC 9287; ngtcp2 0.12 always offers it) send packets
+// whose first byte is anywhere in 0..255, so one protocol may also be the fallback: it gets every
+// byte nobody claimed, and what a claim's check refuses (STUN checks its magic cookie, so a
+// greased QUIC packet starting with 0..3 still reaches QUIC).
 //
 // datagram_flow / datagram_flow_list: the per-loop registry of datagram "connections" (a QUIC
 // connection, a TURN allocation): not net::connection (no fd of their own), but counted the same
@@ -45,9 +49,13 @@ class datagram_demux {
   public:
     /// Called for each datagram of a claimed range; the views live for the call (udp_socket).
     using handler = std::function<void(udp_socket&, const datagram&)>;
+    /// Whether a datagram in a claimed range really is the claimant's (nullptr: always).
+    using check = bool (*)(const datagram&);
 
     /// Claims ranges for h. false (and nothing claimed) if any byte is already claimed.
-    bool claim(std::span<const first_byte_range> ranges, handler h);
+    bool claim(std::span<const first_byte_range> ranges, handler h, check c = nullptr);
+    /// h takes the unclaimed bytes and what a check refused. false if there is one already.
+    bool set_fallback(handler h);
     /// The handler of first byte b, nullptr if unclaimed.
     const handler* find(std::uint8_t b) const;
     /// Hands each datagram of a batch to its handler; drops are counted in s.counters()
@@ -56,6 +64,8 @@ class datagram_demux {
 
   private:
     std::vector<handler> handlers_;
+    std::vector<check> checks_;
+    handler fallback_;
     std::array<std::uint8_t, 256> owner_{};  // 0 = unclaimed, else index + 1 into handlers_
 };
 

@@ -65,6 +65,13 @@ struct tls_config {
     std::uint64_t handshake_timeout_ms = 10000;
     std::vector<std::string> sni;  // "name:cert:key", extra certificates chosen by SNI
     std::uint64_t ticket_rotation_s = 3600;
+    // HTTP/3 over QUIC on UDP at every tls.listen address (docs/http3.md).
+    bool http3 = false;
+    std::string http3_retry = "auto";           // auto | always | never
+    std::uint64_t http3_retry_threshold = 64;   // auto: handshakes in progress per loop
+    std::uint64_t http3_max_handshakes = 1024;  // per loop; beyond: Initials dropped
+    std::uint64_t http3_max_streams = 100;      // concurrent request streams per connection
+    std::uint64_t http3_idle_timeout_ms = 30000;
 };
 
 struct amqp_config {

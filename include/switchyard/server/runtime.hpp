@@ -84,9 +84,21 @@ struct datagram_route {
     std::string scheme;  ///< announced: "switchyard listening on <scheme>://HOST:PORT"
     /// First bytes claimed (net::k_stun_bytes, net::k_quic_short_bytes + k_quic_long_bytes).
     std::vector<net::first_byte_range> first_bytes;
+    /// Optional: refuses a datagram of the claimed ranges that is not this protocol's (it then
+    /// goes to the fallback route). STUN: the magic cookie.
+    net::datagram_demux::check check = nullptr;
+    /// Also take every byte no route claims and what a check refused (one route per address):
+    /// QUIC, whose greased packets (RFC 9287) may start with any byte.
+    bool fallback = false;
     /// Each datagram whose first byte is claimed, on the loop that received it (or the loop it
     /// was forwarded to). The views live for the call; ep.send_to answers.
     std::function<void(datagram_endpoint& ep, const net::datagram& d)> handler;
+    /// Main thread, once per address after its sockets are bound (before the loops start): the
+    /// bound "HOST:PORT" (port 0 resolved). E.g. HTTP/3 announcing its port in Alt-Svc.
+    std::function<void(const std::string& bound)> on_bound;
+    /// A TCP listener scheme ("https"): an address "HOST:0" binds the port that listener of the
+    /// same address text got, so both protocols share one port number. Empty: a port of its own.
+    std::string port_of;
     /// Socket options this protocol needs; one address's socket gets the union of its routes'
     /// (largest max_datagram and batch, every flag). sharing and shared_stats are the runtime's.
     net::udp_options udp;
@@ -145,7 +157,8 @@ class runtime {
     /// Before run(): serve another protocol on these addresses with the same execution model
     /// (AMQP, TLS...). Announced as "switchyard listening on <scheme>://host:port".
     void add_listener(std::string scheme, std::vector<std::string> addresses, accept_handler h);
-    /// Before run(): serve a datagram protocol on these UDP addresses. One socket per worker loop
+    /// Before run(): serve a datagram protocol on these UDP addresses ("HOST:0" takes the port of
+    /// route.port_of's listener of the same text, if any). One socket per worker loop
     /// in every model (SO_REUSEPORT group; under prefork the parent binds one per child), routes
     /// naming the same address share its socket and split it by first byte (the claims must not
     /// overlap: a config_error at start). Announced and listed in /debug/listeners with
@@ -171,6 +184,8 @@ class runtime {
     void request_stop();
 
     const server_config& config() const { return cfg_; }
+    /// The HTTP sessions' options: may be changed before the loops start only (on_bound).
+    session::http_options& http_options() { return http_opts_; }
     std::size_t loop_count() const { return loops_.size(); }
     loop_state& loop_at(std::size_t i) { return *loops_[i]; }
     const std::vector<listener_info>& listeners() const { return listener_infos_; }
@@ -226,6 +241,7 @@ class runtime {
     };
     void open_datagram_endpoints();
     net::udp_options endpoint_options(std::size_t id) const;
+    std::string port_scheme(std::size_t id) const;
     void bind_prefork_udp(unsigned children);
     void keep_prefork_udp(unsigned child, unsigned children);
     /// Shutdown's last step on a loop: flush and close its endpoints (before on_loop_stop).
@@ -251,6 +267,14 @@ class runtime {
     std::vector<std::string> dgram_addresses_;  // distinct, in order of first mention
     // prefork: the parent's UDP sockets, [address * children + child]; a child's own, [address]
     std::vector<net::unique_fd> udp_fds_;
+    // TCP addresses as given and the port each got: a datagram address of the same text with
+    // port 0 takes that port (HTTP/3 on the port of its HTTPS listener).
+    struct tcp_port {
+        std::string scheme, text;
+        std::uint16_t port;
+    };
+    std::vector<tcp_port> tcp_ports_;
+    std::uint16_t tcp_port_of(const std::string& scheme, const std::string& text) const;
     std::vector<std::function<void(loop_state&)>> start_hooks_;
     std::vector<std::function<void(loop_state&)>> stop_hooks_;
     std::unique_ptr<impl> impl_;

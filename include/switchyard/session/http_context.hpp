@@ -33,6 +33,9 @@ struct http_options {
     millis body_timeout{30000};    ///< max pause between body bytes
     millis idle_timeout{60000};    ///< keep-alive connection with nothing in flight
     bool access_log = false;
+    /// Alt-Svc value the h1 and h2 sessions add to every response head when not empty
+    /// (RFC 7838: `h3=":8443"; ma=86400` once HTTP/3 is on).
+    std::string alt_svc;
 };
 
 /// Counters one loop's HTTP sessions write (the metrics endpoint sums loops).

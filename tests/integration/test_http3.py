@@ -1,0 +1,237 @@
+"""HTTP/3 over QUIC (tls.http3): Debian's ngtcp2 example client (gtlsclient) fetches the demo page,
+a large static file (checksum), POSTs to /echo, reads an SSE stream and downloads while its
+source address changes, in every execution model; h1/h2 answers advertise it in Alt-Svc; bad
+datagrams, Retry and the Initial flood are answered without harming the server."""
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import MODELS, curl, make_cert, server
+
+GTLSCLIENT = shutil.which("gtlsclient")
+pytestmark = pytest.mark.skipif(GTLSCLIENT is None, reason="ngtcp2-client (gtlsclient) missing")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIG = 3 * 1024 * 1024 + 17  # several GSO trains, flow-control windows and file chunks
+
+
+@pytest.fixture(scope="module")
+def site():
+    d = tempfile.mkdtemp(prefix="sy-h3-")
+    cert, key = make_cert(d, "localhost")
+    static = os.path.join(d, "www")
+    os.mkdir(static)
+    shutil.copy(os.path.join(ROOT, "www", "index.html"), static)
+    with open(os.path.join(static, "big.bin"), "wb") as f:
+        f.write(os.urandom(BIG))
+    yield {"dir": d, "cert": cert, "key": key, "static": static}
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def start(site, model, *extra):
+    return server(["--model", model, "--workers", "2", "--listen", "127.0.0.1:0",
+                   "--tls-listen", "127.0.0.1:0", "--tls-cert", site["cert"], "--tls-key",
+                   site["key"], "--tls-http3", "--static", site["static"], "--debug-stall",
+                   *extra], need=("http", "https", "quic"))
+
+
+def h3_get(port, path, out_dir, *opts, timeout=30):
+    """gtlsclient fetches https://127.0.0.1:port/path into out_dir; returns (rc, stderr)."""
+    os.makedirs(out_dir, exist_ok=True)
+    p = subprocess.run([GTLSCLIENT, "--exit-on-all-streams-close", "--download", out_dir,
+                        "-q", *opts, "127.0.0.1", str(port),
+                        f"https://127.0.0.1:{port}{path}"],
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stderr
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def h3srv(request, site):
+    s = start(site, request.param)
+    yield s
+    s.close()
+
+
+def test_quic_shares_the_https_port_and_h1_h2_advertise_it(h3srv):
+    assert h3srv.ports["quic"] == h3srv.ports["https"]
+    port = h3srv.ports["https"]
+    for flag in ("--http1.1", "--http2"):
+        rc, out, _ = curl("-ksI", flag, f"https://127.0.0.1:{port}/")
+        assert rc == 0
+        assert f'alt-svc: h3=":{port}"; ma=86400' in out.decode().lower(), out
+
+
+def test_gtlsclient_fetches_the_page_and_a_large_file(h3srv, site, tmp_path):
+    port = h3srv.ports["quic"]
+    rc, err = h3_get(port, "/", str(tmp_path / "a"))
+    assert rc == 0, err[-2000:]
+    assert (tmp_path / "a" / "index.html").read_bytes() == open(
+        os.path.join(site["static"], "index.html"), "rb").read()
+    rc, err = h3_get(port, "/big.bin", str(tmp_path / "b"))
+    assert rc == 0, err[-2000:]
+    assert sha(tmp_path / "b" / "big.bin") == sha(os.path.join(site["static"], "big.bin"))
+
+
+def test_echo_with_a_body(h3srv, tmp_path):
+    body = tmp_path / "body.txt"
+    payload = b"over quic " * 5000
+    body.write_bytes(payload)
+    rc, err = h3_get(h3srv.ports["quic"], "/echo", str(tmp_path / "e"), "-m", "POST",
+                     "-d", str(body))
+    assert rc == 0, err[-2000:]
+    assert (tmp_path / "e" / "echo").read_bytes() == payload
+
+
+def test_sse_stream(h3srv, tmp_path):
+    rc, err = h3_get(h3srv.ports["quic"], "/debug/stream?n=4&ms=30", str(tmp_path / "s"))
+    assert rc == 0, err[-2000:]
+    text = (tmp_path / "s" / "stream?n=4&ms=30").read_text()  # gtlsclient keeps the query
+    assert [l for l in text.splitlines() if l.startswith("data:")] == [
+        f"data: tick {i}" for i in range(4)]
+
+
+def test_metrics_count_quic(h3srv, tmp_path, request):
+    if "prefork" in request.node.name:
+        # Each child has its own figures and the QUIC socket of one child is not the one whose
+        # child answers the scrape (the TCP socket is shared, the UDP sockets are per child).
+        pytest.skip("per-process metrics under prefork")
+    rc, _ = h3_get(h3srv.ports["quic"], "/", str(tmp_path / "m"))
+    assert rc == 0
+    best = {}
+    for _ in range(2):
+        rc, out, _ = curl("-s", h3srv.url + "/metrics")
+        for name in ("sy_quic_handshakes_total", "sy_quic_connections_total",
+                     "sy_quic_packets_sent_total", "sy_udp_datagrams_received_total"):
+            m = re.search(rf"^{name} (\d+)", out.decode(), re.M)
+            best[name] = max(best.get(name, -1), int(m.group(1)) if m else -1)
+    assert best["sy_quic_handshakes_total"] >= 1, best
+    assert best["sy_quic_connections_total"] >= 1
+    assert best["sy_quic_packets_sent_total"] > 0
+    assert best["sy_udp_datagrams_received_total"] > 0
+
+
+# Known gap (docs/http3.md): after gtlsclient's --change-local-addr the transfer stalls or the
+# migration is not counted; the forwarding path (datagram_endpoint::forward) is unit-tested in
+# tests/unit/server/datagram_runtime_test.cpp, the QUIC side of it is not finished.
+@pytest.mark.xfail(reason="QUIC connection migration not finished (docs/http3.md)", strict=False)
+@pytest.mark.parametrize("model", ["reuseport", "single"])
+def test_client_changing_address_mid_download(site, model, tmp_path):
+    """gtlsclient moves to a new local port during the download (RFC 9000 9): with several
+    loops the kernel may hash the new 4-tuple to another loop's socket; the connection ID
+    names the owner loop and the packet is forwarded there."""
+    s = start(site, model, "--tls-http3-idle-timeout-ms", "5000")
+    try:
+        port = s.ports["quic"]
+        got = 0
+        for i in range(4):  # several runs: the new port lands on the other loop in some
+            rc, err = h3_get(port, "/big.bin", str(tmp_path / f"m{i}"), "--change-local-addr=50ms",
+                             "--nat-rebinding")
+            assert rc == 0, err[-2000:]
+            assert sha(tmp_path / f"m{i}" / "big.bin") == sha(os.path.join(site["static"],
+                                                                         "big.bin"))
+            got += 1
+        rc, out, _ = curl("-s", s.url + "/metrics")
+        out = out.decode()
+        migrations = int(re.search(r"^sy_quic_migrations_total (\d+)", out, re.M).group(1))
+        assert got == 4 and migrations >= 1, out
+    finally:
+        s.close()
+
+
+def test_bad_datagrams_are_dropped_and_the_server_stays_up(site, tmp_path):
+    s = start(site, "reuseport")
+    try:
+        port = s.ports["quic"]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        junk = [b"", b"\x00", b"\xc0", b"\xc0\x00\x00\x00\x01\xff" + b"x" * 40,  # bad CID lengths
+                b"\x40" + os.urandom(30), b"\xff" * 1200, os.urandom(1350),
+                b"\xc3\x00\x00\x00\x01\x08" + os.urandom(8) + b"\x00" + os.urandom(1000)]
+        for _ in range(20):
+            for j in junk:
+                u.sendto(j, ("127.0.0.1", port))
+        # A short header for an unknown connection gets a stateless reset (smaller than it).
+        u.settimeout(2)
+        u.sendto(b"\x41" + os.urandom(60), ("127.0.0.1", port))
+        seen_reset = False
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            try:
+                data, _ = u.recvfrom(2048)
+            except socket.timeout:
+                break
+            if data[0] & 0xC0 == 0x40 and len(data) < 61:
+                seen_reset = True
+                break
+        u.close()
+        assert seen_reset
+        rc, err = h3_get(port, "/", str(tmp_path / "after"))
+        assert rc == 0, err[-2000:]
+        rc, out, _ = curl("-s", s.url + "/metrics")
+        out = out.decode()
+        assert int(re.search(r"^sy_quic_dropped_total (\d+)", out, re.M).group(1)) > 0
+    finally:
+        s.close()
+
+
+def test_retry_always_validates_the_address(site, tmp_path):
+    s = start(site, "single", "--tls-http3-retry", "always")
+    try:
+        rc, err = h3_get(s.ports["quic"], "/", str(tmp_path / "r"))
+        assert rc == 0, err[-2000:]
+        rc, out, _ = curl("-s", s.url + "/metrics")
+        out = out.decode()
+        assert int(re.search(r"^sy_quic_retries_total (\d+)", out, re.M).group(1)) >= 1
+    finally:
+        s.close()
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_initial_flood_from_many_ports_gets_retry_and_memory_stays_bounded(site, tmp_path):
+    """Forged Initials (valid header, undecryptable payload) from 64 source ports: the server
+    keeps no state for them (each connection attempt is dropped when its first packet fails to
+    decrypt), memory stays bounded, and a real client still gets in. (Retry under load is
+    tls.http3_retry_threshold handshakes *in progress*; these never get that far. Retry itself:
+    test_retry_always_validates_the_address.)"""
+    s = start(site, "single", "--tls-http3-retry-threshold", "16")
+    try:
+        port = s.ports["quic"]
+        before = rss_kb(s.proc.pid)
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(64)]
+        for rnd in range(40):
+            for i, u in enumerate(socks):
+                dcid = os.urandom(8)
+                pkt = bytes([0xC0, 0, 0, 0, 1, 8]) + dcid + bytes([8]) + os.urandom(8) + \
+                    bytes([0, 0x44, 0xB0]) + os.urandom(1200 - 25)
+                u.sendto(pkt, ("127.0.0.1", port))
+            time.sleep(0.005)
+        for u in socks:
+            u.close()
+        time.sleep(0.3)
+        rc, out, _ = curl("-s", s.url + "/metrics")
+        out = out.decode()
+        assert int(re.search(r"^sy_quic_packets_received_total (\d+)", out, re.M).group(1)) >= 2000
+        assert int(re.search(r"^sy_quic_connections_open (\d+)", out, re.M).group(1)) <= 16, out
+        assert int(re.search(r"^sy_quic_handshakes_total (\d+)", out, re.M).group(1)) == 0
+        assert rss_kb(s.proc.pid) - before < 64 * 1024  # 2560 Initials: well under 64 MiB
+        rc, err = h3_get(port, "/", str(tmp_path / "after"))
+        assert rc == 0, err[-2000:]
+    finally:
+        s.close()
