@@ -24,7 +24,7 @@ set(SY_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/switchyard)
 # switchyard::switchyard: everything a server program links (tools/switchyard's set).
 add_library(sy_switchyard INTERFACE)
 target_link_libraries(sy_switchyard INTERFACE sy_server sy_server_amqp sy_server_grpc
-                                              sy_server_management)
+                                              sy_server_management sy_server_webrtc)
 set_target_properties(sy_switchyard PROPERTIES EXPORT_NAME switchyard)
 add_library(switchyard::switchyard ALIAS sy_switchyard)
 
@@ -51,10 +51,11 @@ install(FILES ${CMAKE_BINARY_DIR}/packaging/switchyard-config.cmake
         DESTINATION ${SY_CMAKE_DIR})
 # pkg-config: the same libraries, most dependent first (static archives link in that order).
 set(SY_PC_LIBS "")
-foreach(l sy_server_management sy_server_grpc sy_server_amqp sy_server sy_session_amqp sy_store
-          sy_server_config sy_session sy_rpc sy_pb_hub sy_pb_health sy_http sy_hub sy_proto_amqp
-          sy_proto_grpc sy_proto_http1 sy_proto_http2 sy_proto_sse sy_proto_ws sy_net sy_core
-          sy_base)
+foreach(l sy_server_management sy_server_grpc sy_server_webrtc sy_server_amqp sy_server
+          sy_backplane sy_session_amqp sy_session_stun sy_store sy_server_config sy_session
+          sy_auth sy_rpc sy_pb_hub sy_pb_health sy_http sy_hub sy_proto_amqp sy_proto_grpc
+          sy_proto_http1 sy_proto_http2 sy_proto_http3 sy_proto_resp sy_proto_sse sy_proto_stun
+          sy_proto_ws sy_net sy_core sy_base)
   string(APPEND SY_PC_LIBS " -l${l}")
 endforeach()
 

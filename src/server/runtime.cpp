@@ -117,7 +117,7 @@ void warn_if_open(const server_config& cfg) {
     for (const auto* list : {&cfg.listen, &cfg.tls.listen}) {
         for (const auto& l : *list) {
             auto a = net::address::parse(l);
-            if (a && a->is_loopback()) continue;
+            if (!a || a->is_loopback()) continue;  // a bad address is reported by the listener
             log::warn("no [auth]: anyone reaching {} may publish and subscribe to every topic", l);
             return;
         }
