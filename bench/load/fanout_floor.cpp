@@ -1,4 +1,5 @@
-// fanout-floor: the physical limit of push fan-out on this machine, for bench/load/push_vs_nchan.py.
+// fanout-floor: the physical limit of push fan-out on this machine, for
+// bench/load/push_vs_nchan.py.
 //
 // It accepts the same requests sy-bench sends to a pub/sub server (GET /sub/{topic} as SSE or a
 // WebSocket upgrade, POST /pub/{topic}) and does the least a server can do with them: each
@@ -84,9 +85,7 @@ std::string ws_accept(const std::string& key) {
 
 class loop {
   public:
-    explicit loop(int port) : lfd_(listen_on(port)), ep_(epoll_create1(0)) {
-        add(lfd_, EPOLLIN);
-    }
+    explicit loop(int port) : lfd_(listen_on(port)), ep_(epoll_create1(0)) { add(lfd_, EPOLLIN); }
 
     void run() {
         epoll_event evs[256];
@@ -166,7 +165,8 @@ class loop {
                 subscribe(c, head);
                 return;
             }
-            std::size_t len = std::strtoul(header_value(head, "Content-Length").c_str(), nullptr, 10);
+            std::size_t len =
+                std::strtoul(header_value(head, "Content-Length").c_str(), nullptr, 10);
             if (c.in.size() < end + 4 + len) return;
             std::string body = c.in.substr(end + 4, len);
             c.in.erase(0, end + 4 + len);
@@ -180,12 +180,15 @@ class loop {
         std::string key = header_value(head, "Sec-WebSocket-Key");
         if (!key.empty()) {
             c.k = kind::ws;
-            send_all(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
-                        "Upgrade\r\nSec-WebSocket-Accept: " + ws_accept(key) + "\r\n\r\n");
+            send_all(c,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                     "Upgrade\r\nSec-WebSocket-Accept: " +
+                         ws_accept(key) + "\r\n\r\n");
         } else {
             c.k = kind::sse;
-            send_all(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: "
-                        "no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
+            send_all(c,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: "
+                     "no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
         }
         subs_.push_back(&c);
     }

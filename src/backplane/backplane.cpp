@@ -164,9 +164,7 @@ class remote_log final : public hub::topic_log {
 
   private:
     /// The server's own topics (sys.*: this node's figures, jobs.*: its jobs) stay on this node.
-    bool own(std::string_view topic) const {
-        return hub_settings_.reserved(topic);
-    }
+    bool own(std::string_view topic) const { return hub_settings_.reserved(topic); }
     void note(const std::string& topic, std::uint64_t epoch, std::uint64_t offset) {
         hub::log_top& t = tops_[topic];
         if (t.epoch != epoch || offset > t.last) {

@@ -336,38 +336,38 @@ void publish_body(http::request& req, http::response& res, loop_state& ls, std::
         return;
     }
     const std::string_view type = req.header("content-type").value_or("");
-    publish_from_client(
-        ls, topic, type, req.body_shared(),  // the body block itself, no copy
-        [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
-            if (res.closed()) return;
-            if (!r) {
-                if (r.error() == hub::publish_error::rejected_over_cap) {
-                    res.set_header("Retry-After", "1");
-                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
-                } else if (r.error() == hub::publish_error::log_unavailable) {
-                    // The backplane is down: refused, never dropped (docs/scaling.md).
-                    res.set_header("Retry-After", "1");
-                    res.send_json(503, "{\"error\":\"backplane unavailable\"}");
-                } else if (r.error() == hub::publish_error::reserved_topic) {
-                    res.send(403, fmt::format("{}: published by the server only\n",
-                                              hub::to_string(r.error())));
-                } else {
-                    std::string e;
-                    json::writer(e)
-                        .begin_object()
-                        .member("error", hub::to_string(r.error()))
-                        .end_object();
-                    res.send_json(400, e);
-                }
-                return;
-            }
-            std::string ok;
-            json::writer w(ok);
-            w.begin_object().member("id", r.value().id);
-            if (r.value().epoch) w.member("epoch", r.value().epoch);
-            w.member("subscribers", r.value().reached).end_object();
-            res.send_json(201, ok);
-        });
+    publish_from_client(ls, topic, type, req.body_shared(),  // the body block itself, no copy
+                        [res](result<hub::publish_ack, hub::publish_error>&& r) mutable {
+                            if (res.closed()) return;
+                            if (!r) {
+                                if (r.error() == hub::publish_error::rejected_over_cap) {
+                                    res.set_header("Retry-After", "1");
+                                    res.send_json(503, "{\"error\":\"subscriber over cap\"}");
+                                } else if (r.error() == hub::publish_error::log_unavailable) {
+                                    // The backplane is down: refused, never dropped
+                                    // (docs/scaling.md).
+                                    res.set_header("Retry-After", "1");
+                                    res.send_json(503, "{\"error\":\"backplane unavailable\"}");
+                                } else if (r.error() == hub::publish_error::reserved_topic) {
+                                    res.send(403, fmt::format("{}: published by the server only\n",
+                                                              hub::to_string(r.error())));
+                                } else {
+                                    std::string e;
+                                    json::writer(e)
+                                        .begin_object()
+                                        .member("error", hub::to_string(r.error()))
+                                        .end_object();
+                                    res.send_json(400, e);
+                                }
+                                return;
+                            }
+                            std::string ok;
+                            json::writer w(ok);
+                            w.begin_object().member("id", r.value().id);
+                            if (r.value().epoch) w.member("epoch", r.value().epoch);
+                            w.member("subscribers", r.value().reached).end_object();
+                            res.send_json(201, ok);
+                        });
 }
 
 session::push_counters* push_counters_of(const loop_state& ls) {

@@ -451,8 +451,8 @@ std::optional<std::string> authorize(const state& st, http::request& req, http::
     const session::amqp_user* user = authenticate(st, req);
     if (!user || !user->may_manage()) {
         res.set_header("WWW-Authenticate", "Basic realm=\"RabbitMQ Management\"");
-        send_reply(res, error_reply(401, "not_authorised",
-                                    user ? "Not management user" : "Login failed"));
+        send_reply(
+            res, error_reply(401, "not_authorised", user ? "Not management user" : "Login failed"));
         return std::nullopt;
     }
     if (current_policy().enabled()) {

@@ -12,9 +12,9 @@
 #include <latch>
 #include <thread>
 
+#include <fmt/format.h>
 #include "sd_notify.hpp"
 #include "switchyard/backplane/backplane.hpp"
-#include <fmt/format.h>
 
 #include "rate_limit.hpp"
 #include "switchyard/base/log.hpp"
