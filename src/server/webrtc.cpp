@@ -195,11 +195,10 @@ session::turn_settings turn_settings_of(const turn_config& c) {
 
 using counter_of = std::uint64_t (*)(const stun_service&);
 
-void register_stun_metrics(runtime& rt) {
-    using metrics::kind;
-    auto& m = rt.metrics();
-    auto add = [&m, &rt](const char* name, kind type, const char* help, counter_of get) {
-        m.add_value({name, type, help, {}, false}, [&rt, get] {
+/// One metric family summed over every loop's stun_service (the STUN and the TURN counters).
+auto loop_sum_adder(runtime& rt) {
+    return [&rt](const char* name, metrics::kind type, const char* help, counter_of get) {
+        rt.metrics().add_value({name, type, help, {}, false}, [&rt, get] {
             std::uint64_t s = 0;
             for (std::size_t i = 0; i < rt.loop_count(); ++i) {
                 const auto* l = rt.loop_at(i).loop;
@@ -208,6 +207,11 @@ void register_stun_metrics(runtime& rt) {
             return s;
         });
     };
+}
+
+void register_stun_metrics(runtime& rt) {
+    using metrics::kind;
+    auto add = loop_sum_adder(rt);
     add("sy_stun_requests_total", kind::counter, "STUN requests answered.",
         [](const stun_service& s) { return s.counters.requests.get(); });
     add("sy_stun_binding_total", kind::counter, "STUN Binding success responses sent.",
@@ -235,16 +239,7 @@ void register_stun_metrics(runtime& rt) {
 void register_turn_metrics(runtime& rt, turn_shared& t) {
     using metrics::kind;
     auto& m = rt.metrics();
-    auto add = [&m, &rt](const char* name, kind type, const char* help, counter_of get) {
-        m.add_value({name, type, help, {}, false}, [&rt, get] {
-            std::uint64_t s = 0;
-            for (std::size_t i = 0; i < rt.loop_count(); ++i) {
-                const auto* l = rt.loop_at(i).loop;
-                if (const stun_service* svc = l ? l->slot<stun_service>() : nullptr) s += get(*svc);
-            }
-            return s;
-        });
-    };
+    auto add = loop_sum_adder(rt);
 #define SY_TURN(name, type, help, field) \
     add(name, type, help, [](const stun_service& s) { return s.turn_counters.field.get(); })
     SY_TURN("sy_turn_allocations_total", kind::counter, "TURN allocations made.", allocations);

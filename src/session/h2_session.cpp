@@ -523,29 +523,12 @@ void h2_session::on_request(const http2::request_head& head) {
         refuse(st, http::status_for(t.error()), http::describe(t.error()));
         return;
     }
-    bool has_host = false;
-    std::optional<std::uint64_t> content_length;  // nghttp2 checked its syntax and the DATA sum
-    std::string cookies;  // RFC 9113 8.2.3: split cookie fields are joined for HTTP/1.1 handlers
-    for (const auto& f : head.headers) {
-        if (f.name == "cookie") {
-            if (!cookies.empty()) cookies += "; ";
-            cookies += f.value;
-            continue;
-        }
-        if (f.name == "host") has_host = true;
-        if (f.name == "content-length") {
-            std::uint64_t n = 0;
-            auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
-            if (ec == std::errc{}) content_length = n;
-        }
-        if (f.name == "content-type" && istarts_with(f.value, "application/grpc")) {
-            st.streaming = true;
-            grpc_seen_ = true;
-        }
-        req.add_header(f.name, f.value);
+    const request_fields rf = add_request_fields(req, head.headers, head.authority);
+    const auto& content_length = rf.content_length;  // nghttp2 checked its syntax and the DATA sum
+    if (rf.grpc) {
+        st.streaming = true;
+        grpc_seen_ = true;
     }
-    if (!cookies.empty()) req.add_header("cookie", cookies);
-    if (!has_host && !head.authority.empty()) req.add_header("host", head.authority);
     if (st.extended_connect) {
         req.add_header("upgrade", head.protocol);
         req.add_header("connection", "upgrade");

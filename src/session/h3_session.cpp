@@ -380,27 +380,9 @@ void h3_conn::on_request(const http3::request_head& h, bool fin) {
         refuse(h.stream, s, http::status_for(t.error()), http::describe(t.error()));
         return;
     }
-    bool has_host = false;
-    std::optional<std::uint64_t> content_length;
-    std::string cookies;  // RFC 9114 4.2.1: split cookie fields joined for HTTP/1.1 handlers
-    for (const auto& f : h.headers) {
-        if (f.name == "cookie") {
-            if (!cookies.empty()) cookies += "; ";
-            cookies += f.value;
-            continue;
-        }
-        if (f.name == "host") has_host = true;
-        if (f.name == "content-length") {
-            std::uint64_t n = 0;
-            auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
-            if (ec == std::errc{}) content_length = n;
-        }
-        if (f.name == "content-type" && istarts_with(f.value, "application/grpc"))
-            s.streaming = true;
-        req.add_header(f.name, f.value);
-    }
-    if (!cookies.empty()) req.add_header("cookie", cookies);
-    if (!has_host && !h.authority.empty()) req.add_header("host", h.authority);
+    const request_fields rf = add_request_fields(req, h.headers, h.authority);
+    const auto& content_length = rf.content_length;
+    if (rf.grpc) s.streaming = true;
     req.set_remote_address(peer_.to_string());
     req.set_version(http::http_version::http3);
     if (content_length && *content_length > req.max_body()) {

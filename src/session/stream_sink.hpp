@@ -1,15 +1,22 @@
 // stream_sink: the part of a response sink that is the same on every multiplexed transport (an
 // h2 or h3 stream): file pumping in chunks as the stream
 // drains, HEAD and body-less statuses, trailers after a file, the high-watermark state and the
-// drain notification. A transport (h2_sink, h3_sink) supplies the out_* hooks.
+// drain notification. A transport (h2_sink, h3_sink) supplies the out_* hooks. Also the request
+// side both share: add_request_fields().
 // Thread: the owning loop only, like the session it belongs to.
 #pragma once
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 
+#include "switchyard/base/text.hpp"
+#include "switchyard/http/request.hpp"
 #include "switchyard/http/response.hpp"
 
 namespace sy::session {
@@ -172,5 +179,40 @@ class stream_sink : public http::response_sink {
     bool end_pending_ = false;
     bool over_ = false;
 };
+
+/// What add_request_fields() saw in an h2/h3 request's fields.
+struct request_fields {
+    std::optional<std::uint64_t> content_length;  // the library checked its syntax and sum
+    bool grpc = false;                            // content-type application/grpc*
+};
+
+/// Copies an h2 or h3 request's fields into `req` as HTTP/1.1 handlers expect them: split
+/// cookie fields joined into one (RFC 9113 8.2.3, RFC 9114 4.2.1), and `host` from :authority
+/// when the request has none. Fields is a range of {name, value} (lower-case names).
+template <typename Fields>
+request_fields add_request_fields(http::request& req, const Fields& fields,
+                                  std::string_view authority) {
+    request_fields out;
+    bool has_host = false;
+    std::string cookies;
+    for (const auto& f : fields) {
+        if (f.name == "cookie") {
+            if (!cookies.empty()) cookies += "; ";
+            cookies += f.value;
+            continue;
+        }
+        if (f.name == "host") has_host = true;
+        if (f.name == "content-length") {
+            std::uint64_t n = 0;
+            auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
+            if (ec == std::errc{}) out.content_length = n;
+        }
+        if (f.name == "content-type" && istarts_with(f.value, "application/grpc")) out.grpc = true;
+        req.add_header(f.name, f.value);
+    }
+    if (!cookies.empty()) req.add_header("cookie", cookies);
+    if (!has_host && !authority.empty()) req.add_header("host", authority);
+    return out;
+}
 
 }  // namespace sy::session
