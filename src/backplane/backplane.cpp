@@ -454,7 +454,7 @@ void backplane::on_push(redis_shard& r, const resp::value& v) {
     if (kind == "message") return on_channel_message(r, v[1].str(), v[2].str());
     if (kind == "pmessage" && v.size() == 4) return on_channel_message(r, v[2].str(), v[3].str());
     if (kind == "subscribe") {
-        auto it = r.channels.find(std::string(v[1].str()));
+        auto it = r.channels.find(v[1].str());
         if (it != r.channels.end() && it->second.catch_up) catch_up(r, it->first, it->second);
     }
 }
@@ -485,7 +485,7 @@ void backplane::on_channel_message(redis_shard& r, std::string_view chan,
     m->utf8 = is_valid_utf8(m->payload.bytes());
     m->policy = &hub_->policy_for(m->topic);
     counters_.received.fetch_add(1, std::memory_order_relaxed);
-    if (auto it = r.channels.find(std::string(chan)); it != r.channels.end()) {
+    if (auto it = r.channels.find(chan); it != r.channels.end()) {
         it->second.epoch = m->epoch;
         it->second.last = m->id;
     }

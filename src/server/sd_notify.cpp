@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "switchyard/base/clock.hpp"
 #include "switchyard/base/fd.hpp"
 #include "switchyard/base/log.hpp"
 
@@ -56,11 +56,8 @@ void ready() {
 }
 
 void reloading() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    const auto usec = static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
-                      static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL;
-    send("RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=" + std::to_string(usec));
+    // systemd wants CLOCK_MONOTONIC, which is the steady clock of base/clock.hpp.
+    send("RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=" + std::to_string(sy::now_ns() / 1000));
 }
 
 void stopping() {

@@ -333,11 +333,6 @@ bool amqp_server::close_connection(std::uint64_t id, std::string_view reason) {
     return false;
 }
 
-const amqp_user* amqp_server::authenticate(std::string_view user, std::string_view pass,
-                                           bool loopback) const {
-    return impl_->authenticate(user, pass, loopback);
-}
-
 hub::broker_status amqp_server::publish(hub::broker_vhost& vh,
                                         std::shared_ptr<hub::broker_message> m,
                                         hub::publish_result& res) {

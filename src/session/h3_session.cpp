@@ -18,8 +18,12 @@ namespace {
 constexpr std::size_t k_train_bytes = 64 * 1024;
 constexpr int k_max_trains_per_flush = 16;  // the rest after the pacing timer (send quantum)
 
+std::string_view cid_view(const http3::cid& c) {
+    return {reinterpret_cast<const char*>(c.data.data()), c.len};
+}
+
 std::string cid_key(const http3::cid& c) {
-    return std::string(reinterpret_cast<const char*>(c.data.data()), c.len);
+    return std::string(cid_view(c));
 }
 
 net::address address_of(const sockaddr_storage& ss, socklen_t len) {
@@ -514,7 +518,7 @@ int h3_server::on_datagram(net::udp_socket& sock, const net::datagram& d) {
         }
         return -1;
     }
-    if (auto it = cids_.find(cid_key(ids.dcid)); it != cids_.end()) {
+    if (auto it = cids_.find(cid_view(ids.dcid)); it != cids_.end()) {
         it->second->on_packet(sock, d);
         return -1;
     }

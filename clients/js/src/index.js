@@ -173,15 +173,23 @@ function authHeaders(sub, extra = {}) {
   return sub.token ? { ...extra, authorization: `Bearer ${sub.token}` } : extra;
 }
 
-function openSse(sub, h) {
-  const ctl = new AbortController();
-  let done = false;
-  const fail = (why) => {
-    if (done) return;
-    done = true;
-    ctl.abort();
+// The state both fetch transports keep: one AbortController, and `fail` reported once (a
+// close() or an earlier failure silences later ones).
+function fetchRun(h) {
+  const run = { ctl: new AbortController(), done: false };
+  run.fail = (why) => {
+    if (run.done) return;
+    run.done = true;
+    run.ctl.abort();
     h.fail(why);
   };
+  run.close = () => { run.done = true; run.ctl.abort(); };
+  return run;
+}
+
+function openSse(sub, h) {
+  const run = fetchRun(h);
+  const { ctl, fail } = run;
   (async () => {
     const res = await sub.client.fetch(sub.url({ envelope: '1' }), {
       headers: authHeaders(sub, { accept: 'text/event-stream' }), signal: ctl.signal,
@@ -201,29 +209,23 @@ function openSse(sub, h) {
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     for (;;) {
       const { value, done: end } = await reader.read();
-      if (end || done) break;
+      if (end || run.done) break;
       parse(value);
     }
     fail(new Error('sse: stream ended'));
   })().catch((e) => fail(e));
-  return { close: () => { done = true; ctl.abort(); } };
+  return { close: run.close };
 }
 
 function openLongPoll(sub, h) {
-  const ctl = new AbortController();
-  let done = false;
-  const fail = (why) => {
-    if (done) return;
-    done = true;
-    ctl.abort();
-    h.fail(why);
-  };
+  const run = fetchRun(h);
+  const { ctl, fail } = run;
   // Open at once: the probe just reached the server, and a poll may wait its whole timeout.
   queueMicrotask(() => {
-    if (!done) h.open();
+    if (!run.done) h.open();
   });
   (async () => {
-    while (!done) {
+    while (!run.done) {
       const res = await sub.client.fetch(sub.url({ timeout: String(sub.client.options.pollTimeout) }), {
         headers: authHeaders(sub), signal: ctl.signal, cache: 'no-store',
       });
@@ -238,7 +240,7 @@ function openLongPoll(sub, h) {
       h.envelope(env);
     }
   })().catch((e) => fail(e));
-  return { close: () => { done = true; ctl.abort(); } };
+  return { close: run.close };
 }
 
 const TRANSPORTS = { websocket: openWebSocket, sse: openSse, longpoll: openLongPoll };

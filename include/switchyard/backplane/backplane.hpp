@@ -123,7 +123,8 @@ class backplane {
         std::unique_ptr<redis_link> cmd;
         std::unique_ptr<redis_link> sub;
         std::string sha[2];  // SHA1s of the publish and read scripts once loaded
-        std::unordered_map<std::string, channel> channels;  // by Redis channel or glob
+        // By Redis channel or glob; looked up by view for every message received.
+        std::unordered_map<std::string, channel, hub::string_hash, std::equal_to<>> channels;
     };
     redis_shard& shard_of(std::string_view topic) {
         return *shards_[shard_index(topic, shards_.size())];

@@ -157,9 +157,6 @@ class amqp_server {
     /// to amq.topic in vhost "/" also crosses the hub bridge): the management API's publish.
     hub::broker_status publish(hub::broker_vhost& vh, std::shared_ptr<hub::broker_message> m,
                                hub::publish_result& res);
-    /// Broker loop thread: the configured users' check (authenticate_user over the options).
-    const amqp_user* authenticate(std::string_view user, std::string_view pass,
-                                  bool loopback) const;
     /// Broker loop thread: runs fn once every record the store has accepted so far is on disk
     /// (at once without a store). A publish that reported publish_result::stored is durable then.
     void when_durable(std::function<void()> fn);

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "switchyard/core/counter.hpp"
+#include "switchyard/hub/sublist.hpp"
 #include "switchyard/net/datagram.hpp"
 #include "switchyard/net/udp_socket.hpp"
 #include "switchyard/proto/http3/quic.hpp"
@@ -100,7 +101,8 @@ class h3_server {
     net::connection_limit* limit_;
     net::io_counters* io_;
     h3_counters& counters_;
-    std::unordered_map<std::string, h3_conn*> cids_;  // every ID a connection answers to
+    // Every ID a connection answers to; looked up by view (no string per packet).
+    std::unordered_map<std::string, h3_conn*, hub::string_hash, std::equal_to<>> cids_;
     std::unordered_map<h3_conn*, std::unique_ptr<h3_conn>> conns_;
     std::unique_ptr<std::uint8_t[]> buf_;  // one train of output (64 KiB)
 };
