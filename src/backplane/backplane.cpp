@@ -4,6 +4,9 @@
 
 #include <charconv>
 
+#include <unistd.h>
+
+#include "switchyard/backplane/presence.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/base/utf8.hpp"
 #include "switchyard/hub/topic.hpp"
@@ -248,9 +251,14 @@ void backplane::start(core::loop& l) {
         r->cmd->start();
         r->sub->start();
     }
+    // The instance names this process (prefork children share a node id).
+    presence_ = std::make_unique<redis_presence>(
+        *this, settings_.presence_ttl, settings_.node_id + "/" + std::to_string(::getpid()));
+    presence_->start(l);
 }
 
 void backplane::stop() {
+    if (presence_) presence_->stop();
     for (auto& r : shards_) {
         r->cmd->stop();
         r->sub->stop();
@@ -398,6 +406,31 @@ void backplane::read(const std::string& topic, std::uint64_t since, std::size_t 
         post_(shard, [shared_done, s = std::move(s)]() mutable { (*shared_done)(std::move(s)); });
     };
     if (!run_script(shard_of(topic), 1, args, reply)) reply(nullptr);
+}
+
+bool backplane::command(std::string_view topic, std::span<const std::string_view> args,
+                        redis_link::reply_fn done) {
+    return shard_of(topic).cmd->command(args, std::move(done));
+}
+
+bool backplane::eval(std::string_view topic, std::string_view script,
+                     std::span<const std::string_view> args, redis_link::reply_fn done) {
+    std::vector<std::string_view> cmd;
+    cmd.reserve(args.size() + 2);
+    cmd.push_back("EVAL");
+    cmd.push_back(script);
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    return command(topic, cmd, std::move(done));
+}
+
+std::vector<std::string> backplane::literal_topics() const {
+    std::vector<std::string> out;
+    for (const auto& r : shards_) {
+        for (const auto& [key, c] : r->channels) {
+            if (!c.pattern) out.push_back(key.substr(k_channel_prefix.size()));
+        }
+    }
+    return out;
 }
 
 // ---- channels ----------------------------------------------------------------------------------

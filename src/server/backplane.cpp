@@ -73,6 +73,8 @@ std::unique_ptr<backplane::backplane> make_backplane(runtime& rt, const server_c
     s.grace = millis(c.grace_ms);
     s.connect_timeout = millis(c.connect_timeout_ms);
     s.retry_max = millis(c.retry_max_ms);
+    if (c.presence_ttl_ms < 30) throw config_error("backplane.presence_ttl_ms: at least 30");
+    s.presence_ttl = millis(c.presence_ttl_ms);
     auto bp = std::make_unique<backplane::backplane>(std::move(s));
     if (!rt.metrics().contains("sy_backplane_up")) register_backplane_metrics(rt, *bp);
     for (const auto& ep : bp->config().endpoints) {

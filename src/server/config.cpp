@@ -244,6 +244,10 @@ const option_desc k_options[] = {
      SY_REF(backplane.connect_timeout_ms)},
     {"backplane.retry_max_ms", nullptr, "reconnect backoff ceiling (from 100 ms, doubling)",
      SY_REF(backplane.retry_max_ms)},
+    {"backplane.presence_ttl_ms", nullptr,
+     "a node's presence entries and topic figures in Redis expire this long after its last "
+     "refresh (refreshed every third of it)",
+     SY_REF(backplane.presence_ttl_ms)},
     {"stun.listen", "--stun-listen", "HOST:PORT to serve STUN/TURN on, TCP and UDP (repeatable)",
      SY_REF(stun.listen)},
     {"turn.enabled", nullptr, "answer TURN allocations on the stun.listen addresses",

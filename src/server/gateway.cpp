@@ -9,6 +9,7 @@
 
 #include "gateway_internal.hpp"
 #include "rate_limit.hpp"
+#include "switchyard/backplane/presence.hpp"
 #include "switchyard/base/json.hpp"
 #include "switchyard/http/util.hpp"
 #include "switchyard/proto/ws/handshake.hpp"
@@ -228,6 +229,35 @@ void messages_handler(app& a, http::request& req, http::response& res) {
         since.epoch);
 }
 
+/// The stats document. With the figures of every node (t): last_id and epoch are Redis', and
+/// subscribers is the sum over the nodes ("nodes" has each; this node's "local_subscribers").
+void send_stats(http::response& res, const std::string& topic, const hub::topic_stats& s,
+                const backplane::topic_nodes* t) {
+    std::string out;
+    json::writer w(out);
+    w.begin_object().member("topic", topic).member("last_id", t ? t->last_id : s.last_id);
+    if (t) w.member("epoch", t->epoch);
+    w.member("history", s.history_count);
+    if (t) {
+        std::uint64_t sum = 0;
+        w.key("nodes").begin_object();
+        for (const auto& [node, n] : t->nodes) {
+            w.member(node, n);
+            sum += n;
+        }
+        w.end_object().member("subscribers", sum).member("local_subscribers", s.subscribers);
+    } else {
+        w.member("subscribers", s.subscribers);
+    }
+    w.member("publishes", s.publishes)
+        .member("deliveries", s.deliveries)
+        .member("over_cap", s.over_cap)
+        .end_object();
+    res.send_json(200, out);
+}
+
+/// GET /topics/{topic}: this node's figures, and with a backplane every node's (subscribers
+/// per node and summed, the epoch and last id Redis holds: docs/scaling.md).
 void stats_handler(app& a, http::request& req, http::response& res) {
     loop_state* ls = a.runtime()->current_loop();
     if (!ls || !ls->shard) {
@@ -236,26 +266,28 @@ void stats_handler(app& a, http::request& req, http::response& res) {
     }
     std::string topic(req.param("topic"));
     if (hub::validate_topic(topic) && !authorize(req, res, auth::action::subscribe, topic)) return;
-    ls->shard->stats(topic, [res, topic](result<hub::topic_stats, hub::topic_error>&& r) mutable {
-        if (res.closed()) return;
-        if (!r) {
-            res.send_json(400, "{\"error\":\"invalid topic\"}");
-            return;
-        }
-        const auto& s = r.value();
-        std::string out;
-        json::writer(out)
-            .begin_object()
-            .member("topic", topic)
-            .member("last_id", s.last_id)
-            .member("history", s.history_count)
-            .member("subscribers", s.subscribers)
-            .member("publishes", s.publishes)
-            .member("deliveries", s.deliveries)
-            .member("over_cap", s.over_cap)
-            .end_object();
-        res.send_json(200, out);
-    });
+    runtime* rt = a.runtime();
+    ls->shard->stats(
+        topic, [rt, res, topic](result<hub::topic_stats, hub::topic_error>&& r) mutable {
+            if (res.closed()) return;
+            if (!r) {
+                res.send_json(400, "{\"error\":\"invalid topic\"}");
+                return;
+            }
+            const hub::topic_stats s = r.value();
+            // sys.* and jobs.* stay on their node (backplane.cpp).
+            if (!rt->backplane() || rt->hub().settings().reserved(topic)) {
+                return send_stats(res, topic, s, nullptr);
+            }
+            cluster_figures(
+                *rt, topic, res, [topic, s](http::response& out, const backplane::topic_nodes* t) {
+                    if (!t) {
+                        out.set_header("Retry-After", "1");
+                        return out.send_json(503, "{\"error\":\"backplane unavailable\"}");
+                    }
+                    send_stats(out, topic, s, t);
+                });
+        });
 }
 
 }  // namespace
@@ -415,6 +447,9 @@ void install_gateway(app& a) {
     });
     r.get("/topics/:topic/messages",
           [&a](http::request& req, http::response& res) { messages_handler(a, req, res); });
+    r.get("/topics/:topic/presence", [&a](http::request& req, http::response& res) {
+        presence_handler(*a.runtime(), req, res);
+    });
     r.get("/topics/:topic",
           [&a](http::request& req, http::response& res) { stats_handler(a, req, res); });
     install_jobs(a);

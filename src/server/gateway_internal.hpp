@@ -15,6 +15,10 @@
 #include "switchyard/session/sse_session.hpp"
 #include "switchyard/session/ws_session.hpp"
 
+namespace sy::backplane {
+struct topic_nodes;
+}
+
 namespace sy::server {
 
 /// A WebSocket asked of start_push: the handshake's settings and the session's role.
@@ -90,5 +94,17 @@ void publish_body(http::request& req, http::response& res, loop_state& ls, std::
 inline constexpr int k_shutdown_status = 503;
 inline constexpr std::string_view k_shutdown_retry_after = "1";  // seconds
 inline constexpr std::string_view k_shutdown_body = "{\"error\":\"server shutting down\"}";
+
+/// presence.cpp. A WebSocket's presence name joined (joined) or left topic: posted to loop 0's
+/// store (the backplane's across nodes, or this process's). Any loop thread.
+void presence_changed(runtime& rt, std::string topic, std::string name, bool joined);
+/// GET /topics/{topic}/presence: {"topic": T, "members": [names, sorted, each once]}; 503 with
+/// Retry-After while the backplane cannot tell.
+void presence_handler(runtime& rt, http::request& req, http::response& res);
+/// With a backplane (on a loop thread): every node's subscribers of topic and its epoch and
+/// last id in Redis; done runs on this loop with the figures (nullptr: Redis could not tell),
+/// unless the client went away meanwhile.
+void cluster_figures(runtime& rt, const std::string& topic, http::response& res,
+                     unique_function<void(http::response&, const backplane::topic_nodes*)> done);
 
 }  // namespace sy::server

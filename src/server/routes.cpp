@@ -145,23 +145,27 @@ std::string presence_json(std::string_view kind, std::string_view name) {
 
 /// What a topic route's WebSocket runs: presence join/leave (GET /sub?presence=NAME), the
 /// program's hooks, and publish = true's publish-as-is where the program has no on_message.
-ws_hooks socket_hooks(const route_spec& r, std::string presence) {
+ws_hooks socket_hooks(runtime& rt, const route_spec& r, std::string presence) {
     ws_hooks h = r.hooks;
     if (!h.on_message && r.config.publish) h.on_message = publish_as_is;
     if (presence.empty()) return h;
-    h.on_connect = [then = std::move(h.on_connect), presence](ws_peer& p) {
+    // The member is in the presence store (GET /topics/T/presence) while the socket is open.
+    h.on_connect = [&rt, then = std::move(h.on_connect), presence](ws_peer& p) {
+        presence_changed(rt, std::string(p.topic()), presence, true);
         p.publish(presence_json("join", presence), "application/json");
         if (then) then(p);
     };
-    h.on_close = [then = std::move(h.on_close), presence](ws_peer& p) {
+    h.on_close = [&rt, then = std::move(h.on_close), presence](ws_peer& p) {
+        presence_changed(rt, std::string(p.topic()), presence, false);
         p.publish(presence_json("leave", presence), "application/json");
         if (then) then(p);
     };
     return h;
 }
 
-void serve_websocket(const server_config& cfg, const topic_route& r, http::request& req,
-                     http::response& res, route_loop* rl) {
+void serve_websocket(runtime& rt, const topic_route& r, http::request& req, http::response& res,
+                     route_loop* rl) {
+    const server_config& cfg = rt.config();
     const route_config& c = r.spec.config;
     session::ws_subscription sub;
     sub.pattern = topic_for(c.websocket, req, res);
@@ -178,7 +182,7 @@ void serve_websocket(const server_config& cfg, const topic_route& r, http::reque
     if (!authorize(req, res, auth::action::subscribe, sub.pattern) ||
         (!presence.empty() && !authorize(req, res, auth::action::publish, sub.pattern)))
         return;
-    sub.hooks = socket_hooks(r.spec, std::move(presence));
+    sub.hooks = socket_hooks(rt, r.spec, std::move(presence));
     sub.remote = std::string(req.remote_address());
     auto w = start_push(req, res, ws_push_of(cfg, c.origins, std::move(sub)));
     if (rl) rl->track(c.path, std::move(w));
@@ -250,7 +254,7 @@ void serve_route(app& a, const topic_route& r, http::request& req, http::respons
             return res.send(426, fmt::format("{} has no WebSocket (GET it for {})\n", c.path,
                                              c.sse.empty() ? "a long poll" : "SSE"));
         }
-        return serve_websocket(cfg, r, req, res, rl);
+        return serve_websocket(*a.runtime(), r, req, res, rl);
     }
     if (!c.sse.empty() && (wants_sse(req) || c.long_poll.empty())) {
         return serve_sse(cfg, r, req, res, rl);

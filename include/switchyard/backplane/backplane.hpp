@@ -43,6 +43,8 @@
 
 namespace sy::backplane {
 
+class redis_presence;
+
 struct settings {
     /// One Redis, or several: topics are then sharded over them by consistent hashing of the
     /// name (the same on every node, so every node finds a topic's log on the same Redis).
@@ -52,6 +54,7 @@ struct settings {
     millis grace{5000};
     millis connect_timeout{2000};
     millis retry_max{5000};
+    millis presence_ttl{15000};  // backplane.presence_ttl_ms (presence.hpp)
 };
 
 /// Counters, each written by the backplane's loop only (relaxed), read anywhere.
@@ -103,6 +106,18 @@ class backplane {
     void post(unsigned loop, task t) { post_(loop, std::move(t)); }
     hub::hub& hub_ref() { return *hub_; }
 
+    // For redis_presence (loop 0's thread): a command, or a script (EVAL; args are numkeys,
+    // keys and argv), on the command link of the Redis holding topic. False (done not called)
+    // when that link is down.
+    bool command(std::string_view topic, std::span<const std::string_view> args,
+                 redis_link::reply_fn done);
+    bool eval(std::string_view topic, std::string_view script,
+              std::span<const std::string_view> args, redis_link::reply_fn done);
+    /// The topics this node subscribes to by name now (local subscribers or the grace period).
+    std::vector<std::string> literal_topics() const;
+    /// Presence and per-node topic figures across nodes (loop 0's thread; made by start()).
+    redis_presence* presence() { return presence_.get(); }
+
     /// Which of settings::endpoints holds topic's log and channel (jump consistent hash of the
     /// name's FNV-1a; the same on every node and build).
     static std::size_t shard_index(std::string_view topic, std::size_t shards);
@@ -149,6 +164,7 @@ class backplane {
     std::vector<std::unique_ptr<redis_shard>> shards_;
     counters counters_;
     std::atomic<std::uint64_t> up_bits_{0};  // bit i: Redis i has both links up
+    std::unique_ptr<redis_presence> presence_;
 };
 
 /// The Redis channel of a topic and the glob of a wildcard pattern ("a.*" and "a.>" -> "sy:t:a.*").

@@ -115,7 +115,9 @@ struct backplane_config {
     std::uint64_t grace_ms = 5000;    // a channel stays subscribed this long after its last local
                                       // subscriber went
     std::uint64_t connect_timeout_ms = 2000;
-    std::uint64_t retry_max_ms = 5000;  // reconnect backoff ceiling (from 100 ms, doubling)
+    std::uint64_t retry_max_ms = 5000;      // reconnect backoff ceiling (from 100 ms, doubling)
+    std::uint64_t presence_ttl_ms = 15000;  // presence and per-node figures in Redis expire
+                                            // after this without a refresh (every ttl/3)
 };
 
 /// The RabbitMQ-compatible management API and the dashboard (docs/management.md).
