@@ -388,7 +388,7 @@ bool serve_runtime(state& st, const call& c, http::response& res) {
         gather_topics(
             rt, [res, q](item_list l) mutable { send_list(std::move(res), std::move(l), q); });
     } else if (s.size() == 2 && s[0] == "topics") {
-        gather_topics(rt, send_named(res, s[1]));
+        gather_topic(rt, s[1], send_named(res, s[1]));
     } else if (s.size() == 1 && s[0] == "listeners") {
         send_list(res, listener_items(rt), q);
     } else if (s.size() == 1 && s[0] == "loops") {

@@ -169,6 +169,9 @@ std::map<const net::connection*, item> amqp_connection_items(loop_state& ls);
 /// max: at most this many connections (0: all).
 void gather_connections(runtime& rt, std::function<void(item_list)> done, std::size_t max = 0);
 void gather_topics(runtime& rt, std::function<void(item_list)> done);
+/// /api/topics/{name}: with a backplane, the topic's figures of every node (subscribers summed,
+/// nodes, local_subscribers, and Redis' last_id and epoch); otherwise gather_topics.
+void gather_topic(runtime& rt, std::string name, std::function<void(item_list)> done);
 item_list listener_items(runtime& rt);
 void gather_loops(runtime& rt, std::function<void(item_list)> done);
 item node_item(runtime& rt);

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "management_internal.hpp"
+#include "switchyard/backplane/backplane.hpp"
+#include "switchyard/backplane/presence.hpp"
 #include "switchyard/base/json.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/kernel_queues.hpp"
@@ -117,7 +119,9 @@ void per_loop(runtime& rt, Fn fn, std::function<void(item_list)> done) {
                      });
 }
 
-item topic_item(const hub::topic_info& t, const rate_sampler::topic_sample* r) {
+/// c: the figures of every node (a backplane): subscribers is their sum, last_id Redis'.
+item topic_item(const hub::topic_info& t, const rate_sampler::topic_sample* r,
+                const backplane::topic_nodes* c = nullptr) {
     std::string by;
     json::writer w(by);
     w.begin_object();
@@ -127,11 +131,25 @@ item topic_item(const hub::topic_info& t, const rate_sampler::topic_sample* r) {
     w.end_object();
     item it;
     counter_with_rate(it, "deliveries", t.stats.deliveries, r ? r->delivery_rate : 0);
-    it.num("history", t.stats.history_count).num("last_id", t.stats.last_id);
+    it.num("history", t.stats.history_count).num("last_id", c ? c->last_id : t.stats.last_id);
     it.str("name", t.name).str("node", node_name());
     it.num("over_cap", t.stats.over_cap);
     counter_with_rate(it, "publishes", t.stats.publishes, r ? r->publish_rate : 0);
-    it.num("subscribers", t.stats.subscribers).raw("subscribers_by_transport", std::move(by));
+    std::uint64_t sum = t.stats.subscribers;
+    if (c) {
+        std::string nodes;
+        json::writer n(nodes);
+        n.begin_object();
+        sum = 0;
+        for (const auto& [node, count] : c->nodes) {
+            n.member(node, count);
+            sum += count;
+        }
+        n.end_object();
+        it.num("epoch", c->epoch).num("local_subscribers", t.stats.subscribers);
+        it.raw("nodes", std::move(nodes));
+    }
+    it.num("subscribers", sum).raw("subscribers_by_transport", std::move(by));
     return it;
 }
 
@@ -190,6 +208,42 @@ void gather_topics(runtime& rt, std::function<void(item_list)> done) {
                     done(std::move(out));
                 });
             });
+    });
+}
+
+void gather_topic(runtime& rt, std::string name, std::function<void(item_list)> done) {
+    backplane::backplane* bp = rt.backplane();
+    if (!bp || rt.hub().settings().reserved(name)) return gather_topics(rt, std::move(done));
+    loop_state* origin = current_loop_state();
+    loop_state* zero = &rt.loop_at(0);
+    zero->loop->post([bp, zero, origin, name = std::move(name), done = std::move(done)]() mutable {
+        zero->shard->list_topics([bp, zero, origin, name = std::move(name), done = std::move(done)](
+                                     std::vector<hub::topic_info> topics) mutable {
+            hub::topic_info mine;  // known on another node only: this node's figures are 0
+            mine.name = name;
+            for (auto& t : topics) {
+                if (t.name == name) mine = std::move(t);
+            }
+            // On loop 0 (the figures' answer too), where the sampler keeps the rates.
+            auto finish = [zero, origin, mine = std::move(mine), done = std::move(done)](
+                              std::optional<backplane::topic_nodes> c) mutable {
+                const rate_sampler* rs = zero->loop->slot<rate_sampler>();
+                const rate_sampler::topic_sample* r = nullptr;
+                if (rs) {
+                    auto it = rs->topics.find(mine.name);
+                    if (it != rs->topics.end()) r = &it->second;
+                }
+                item_list out;
+                out.push_back(topic_item(mine, r, c ? &*c : nullptr));
+                origin->loop->post([done = std::move(done), out = std::move(out)]() mutable {
+                    done(std::move(out));
+                });
+            };
+            if (backplane::redis_presence* p = bp->presence()) {
+                return p->topic_figures(name, std::move(finish));
+            }
+            finish(std::nullopt);
+        });
     });
 }
 

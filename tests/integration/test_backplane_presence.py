@@ -3,8 +3,10 @@ redis-server. GET /topics/T/presence on any node lists the members of every node
 with -9 drops out within backplane.presence_ttl_ms (and a live node publishes the leave it could
 not); GET /topics/T sums the subscribers of every node and reports Redis' last id and epoch.
 Without a backplane the same endpoint lists this process's members."""
+import base64
 import http.client
 import json
+import re
 import time
 
 import pytest
@@ -47,10 +49,10 @@ def ready(port):
         return 0
 
 
-def start_node(r, name):
+def start_node(r, name, *extra):
     n = server(["--listen", "127.0.0.1:0", "--backplane-url", r.url(),
                 "--backplane-node-id", name, "--backplane-grace-ms", "200",
-                "--backplane-presence-ttl-ms", str(TTL_MS)])
+                "--backplane-presence-ttl-ms", str(TTL_MS), *extra])
     wait_for(lambda: ready(n.port) == 200, what="backplane up")
     return n
 
@@ -60,7 +62,9 @@ def cluster():
     r = redis_node()
     nodes = []
     try:
-        nodes = [start_node(r, name) for name in ("a", "b", "c")]
+        # C also serves the management API (docs/management.md).
+        nodes = [start_node(r, "a"), start_node(r, "b"),
+                 start_node(r, "c", "--management-listen", "127.0.0.1:0")]
         yield r, nodes
     finally:
         for n in nodes:
@@ -113,6 +117,19 @@ def test_presence_rejects_bad_topics_and_patterns(cluster):
     assert raw_ws(a.port, "/sub/room.*?presence=ann").status == 400
 
 
+def management(node, path):
+    with open(node.out.name) as f:
+        ports = [int(x.group(1)) for x in re.finditer(r"listening on http://\S+:(\d+)", f.read())]
+    c = http.client.HTTPConnection("127.0.0.1", ports[1], timeout=10)
+    auth = base64.b64encode(b"guest:guest").decode()
+    c.request("GET", path, headers={"Authorization": f"Basic {auth}"})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, body
+    return json.loads(body)
+
+
 def test_topic_stats_sum_every_node(cluster):
     r, (a, b, c) = cluster
     topic = "stats.t1"
@@ -133,6 +150,9 @@ def test_topic_stats_sum_every_node(cluster):
     assert s["local_subscribers"] == 0  # C itself has none
     assert s["last_id"] == 5 and s["epoch"] > 0, s
     assert get_json(a.port, f"/topics/{topic}")[1]["subscribers"] == 3
+    m = management(c, f"/api/topics/{topic}")  # known on C only through Redis
+    assert m["subscribers"] == 3 and m["local_subscribers"] == 0, m
+    assert sorted(m["nodes"].values()) == [1, 2] and m["last_id"] == 5 and m["epoch"] > 0, m
 
     b.kill()  # its figures expire with the TTL
     wait_for(lambda: stats()["subscribers"] == 2, timeout=TTL_MS / 1000 * 3, what="B gone")
