@@ -15,9 +15,11 @@ namespace sy::server {
 
 namespace {
 
-/// Loop 0: the backplane's store (every node), or this process's.
-hub::presence_store& store_of(runtime& rt) {
-    if (backplane::backplane* bp = rt.backplane(); bp && bp->presence()) return *bp->presence();
+/// Loop 0: the backplane's store (every node), or this process's. The server's own topics
+/// (sys.*, jobs.*) stay on their node, as their messages do.
+hub::presence_store& store_of(runtime& rt, std::string_view topic) {
+    backplane::backplane* bp = rt.backplane();
+    if (bp && bp->presence() && !rt.hub().settings().reserved(topic)) return *bp->presence();
     return rt.loop_at(0).loop->emplace_slot<hub::local_presence>();
 }
 
@@ -37,7 +39,7 @@ struct held_response {
 
 void presence_changed(runtime& rt, std::string topic, std::string name, bool joined) {
     rt.loop_at(0).loop->post([&rt, topic = std::move(topic), name = std::move(name), joined] {
-        hub::presence_store& s = store_of(rt);
+        hub::presence_store& s = store_of(rt, topic);
         if (joined) {
             s.join(topic, name);
         } else {
@@ -54,22 +56,23 @@ void presence_handler(runtime& rt, http::request& req, http::response& res) {
     if (!authorize(req, res, auth::action::subscribe, topic)) return;
     held_response h{ls->loop, std::make_shared<http::response>(res)};
     rt.loop_at(0).loop->post([&rt, topic = std::move(topic), h = std::move(h)]() mutable {
-        store_of(rt).members(topic, [topic, h = std::move(h)](
-                                        std::optional<std::vector<std::string>> names) mutable {
-            h.answer([topic, names = std::move(names)](http::response& r) {
-                if (!names) {
-                    r.set_header("Retry-After", "1");
-                    return r.send_json(503, "{\"error\":\"backplane unavailable\"}");
-                }
-                std::string out;
-                json::writer w(out);
-                w.begin_object().member("topic", topic).key("members").begin_array();
-                for (const std::string& n : *names) w.value(n);
-                w.end_array().end_object();
-                r.set_header("Cache-Control", "no-cache");
-                r.send_json(200, out);
+        store_of(rt, topic).members(
+            topic,
+            [topic, h = std::move(h)](std::optional<std::vector<std::string>> names) mutable {
+                h.answer([topic, names = std::move(names)](http::response& r) {
+                    if (!names) {
+                        r.set_header("Retry-After", "1");
+                        return r.send_json(503, "{\"error\":\"backplane unavailable\"}");
+                    }
+                    std::string out;
+                    json::writer w(out);
+                    w.begin_object().member("topic", topic).key("members").begin_array();
+                    for (const std::string& n : *names) w.value(n);
+                    w.end_array().end_object();
+                    r.set_header("Cache-Control", "no-cache");
+                    r.send_json(200, out);
+                });
             });
-        });
     });
 }
 
