@@ -111,6 +111,22 @@ def test_presence_on_any_node_lists_every_node(cluster):
     watcher.close()
 
 
+def test_presence_through_a_redis_restart(cluster):
+    r, (a, b, c) = cluster
+    topic = "room.p2"
+    sockets = [member_socket(a.port, topic, "ann"), member_socket(b.port, topic, "bob")]
+    wait_for(lambda: members(c.port, topic) == ["ann", "bob"], what="both members")
+    r.stop()  # Redis gone, and with it every presence entry (no persistence)
+    wait_for(lambda: get_json(c.port, f"/topics/{topic}/presence")[0] == 503, timeout=5,
+             what="503 while Redis is down")
+    r.start()  # empty: the nodes' next refresh writes their members again
+    wait_for(lambda: ready(c.port) == 200, what="backplane back")
+    wait_for(lambda: members(c.port, topic) == ["ann", "bob"], timeout=TTL_MS / 1000 * 3,
+             what="members written again")
+    for s in sockets:
+        s.close()
+
+
 def test_presence_rejects_bad_topics_and_patterns(cluster):
     r, (a, b, c) = cluster
     assert get_json(a.port, "/topics/a..b/presence")[0] == 400
