@@ -108,14 +108,18 @@ struct metrics_config {
 
 /// The Redis backplane between nodes (docs/scaling.md). Empty url: none (the hub is local).
 struct backplane_config {
-    // redis://[user:password@]host:port; several: topics sharded over them (consistent hashing)
+    // redis[s]://[user:password@]host:port[?insecure]; several: topics sharded over them
     std::vector<std::string> url;
     std::string node_id;              // empty: host:port of the first listener
     std::string fallback = "refuse";  // refuse | local: publishing while Redis is down
     std::uint64_t grace_ms = 5000;    // a channel stays subscribed this long after its last local
                                       // subscriber went
     std::uint64_t connect_timeout_ms = 2000;
-    std::uint64_t retry_max_ms = 5000;  // reconnect backoff ceiling (from 100 ms, doubling)
+    std::uint64_t retry_max_ms = 5000;     // reconnect backoff ceiling (from 100 ms, doubling)
+    std::uint64_t catch_up_topics = 1024;  // per wildcard pattern: topics caught up on reconnect
+    std::string tls_ca_file;    // rediss://: trust anchors (PEM); empty: the system's store
+    std::string tls_cert_file;  // rediss://: client certificate (tls-auth-clients yes)
+    std::string tls_key_file;
 };
 
 /// The RabbitMQ-compatible management API and the dashboard (docs/management.md).
