@@ -18,13 +18,15 @@ constexpr std::string_view k_stream_prefix = "sy:s:";
 
 // hub.history_age_ms on a stream: its entry ids are offsets, not times, so XTRIM MINID takes
 // the id of the oldest entry whose 't' (publish time, ms) is not older than the cutoff, found by
-// scanning from the head in batches of 64 (at most 1024 entries per call: a long-idle topic is
+// scanning from the head: the head entry alone first (the common case, a young head, costs one
+// O(1) XRANGE), then batches of 64 (at most 1,025 entries per call: a long-idle topic is
 // trimmed over a few calls). Reads trim first too, so an idle topic serves no expired entry.
 #define SY_TRIM_AGE_LUA                                                              \
     "local function trim_age(key, cutoff)\n"                                         \
     "  if cutoff <= 0 then return end\n"                                             \
-    "  for _ = 1, 16 do\n"                                                           \
-    "    local old = redis.call('XRANGE', key, '-', '+', 'COUNT', 64)\n"             \
+    "  local batch = 1\n"                                                            \
+    "  for _ = 1, 17 do\n"                                                           \
+    "    local old = redis.call('XRANGE', key, '-', '+', 'COUNT', batch)\n"          \
     "    if #old == 0 then return end\n"                                             \
     "    for i = 1, #old do\n"                                                       \
     "      local f, t = old[i][2], 0\n"                                              \
@@ -36,6 +38,7 @@ constexpr std::string_view k_stream_prefix = "sy:s:";
     "    end\n"                                                                      \
     "    local last = tonumber(string.match(old[#old][1], '^%d+'))\n"                \
     "    redis.call('XTRIM', key, 'MINID', string.format('%d-0', last + 1))\n"       \
+    "    batch = 64\n"                                                               \
     "  end\n"                                                                        \
     "end\n"
 
