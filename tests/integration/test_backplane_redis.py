@@ -1,13 +1,15 @@
 """The backplane's Redis transports and stream policy (docs/scaling.md): rediss:// (TLS through
 the server's own tls_stream, certificate verified against backplane.tls_ca_file) with the
-order/exactly-once case of test_backplane.py over it, and hub.history_age_ms on the streams."""
+order/exactly-once case of test_backplane.py over it, hub.history_age_ms on the streams, the catch-up
+of wildcard subscribers after a reconnection, and sy-bench --pub-server across two nodes."""
 import http.client
 import json
 import os
+import subprocess
 import tempfile
 import time
 
-from conftest import make_cert, server
+from conftest import BIN_DIR, make_cert, server
 from pushlib import publish, sse
 from redisnode import redis_node
 from test_backplane import ids_of, metric, ready, wait_for
@@ -161,6 +163,30 @@ def test_wildcard_subscriber_catches_up_after_the_subscription_link_drops():
             got.setdefault(e["data"][0], []).append(e["data"])
         assert got == {"a": ["a3", "a4"], "b": ["b2"]}  # each topic in order, each once
         assert metric(b.port, "sy_backplane_catch_up_total") - before == 3
+    finally:
+        for n in nodes:
+            n.kill()
+        r.stop()
+
+
+def test_sy_bench_pub_server_publishes_on_a_and_subscribes_on_b():
+    r = redis_node()
+    nodes = []
+    try:
+        a, b = [start_node(r.url()) for _ in range(2)]
+        nodes += [a, b]
+        p = subprocess.run([os.path.join(BIN_DIR, "sy-bench"), "sse", "--server",
+                            f"127.0.0.1:{b.port}", "--pub-server", f"127.0.0.1:{a.port}", "-n",
+                            "20", "-m", "50", "-d", "20", "--json", "-q", "-t", "1"],
+                           capture_output=True, text=True, timeout=60)
+        res = json.loads(next(ln for ln in reversed(p.stdout.splitlines())
+                              if ln.startswith("{")))
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert res["published"] == 50 and res["lost"] == 0 and res["deliveries"] == 1000
+        # Every publish went to A (its script calls), every delivery came through Redis to B.
+        assert metric(a.port, "sy_backplane_publishes_total") == 50
+        assert metric(b.port, "sy_backplane_publishes_total") == 0
+        assert metric(b.port, "sy_backplane_received_total") >= 50
     finally:
         for n in nodes:
             n.kill()
