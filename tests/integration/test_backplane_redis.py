@@ -1,7 +1,8 @@
 """The backplane's Redis transports and stream policy (docs/scaling.md): rediss:// (TLS through
 the server's own tls_stream, certificate verified against backplane.tls_ca_file) with the
-order/exactly-once case of test_backplane.py over it, hub.history_age_ms on the streams, the catch-up
-of wildcard subscribers after a reconnection, and sy-bench --pub-server across two nodes."""
+order/exactly-once case of test_backplane.py over it, hub.history_age_ms on the streams, the
+catch-up of wildcard subscribers after a reconnection, and sy-bench --pub-server across two
+nodes."""
 import http.client
 import json
 import os
