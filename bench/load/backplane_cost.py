@@ -2,7 +2,8 @@
 """The Redis backplane's cost (docs/scaling.md), one run, same machine:
   1. Redis channel messages per publish against the number of nodes with subscribers (routing
      per topic: it must equal that number, not the node count): the sum of every node's
-     sy_backplane_received_total over the publishes, with 3 nodes and subscribers on 0..3 of them;
+     sy_backplane_received_total over the publishes, with 3 nodes and subscribers on 0..3 of them,
+     and Redis' CPU per publish in each case (the slope is the cost of one more subscribed node);
   2. what a backplane adds per publish on one node: sequential keep-alive POST /pub round trips
      (p50/p99) on a node without and with backplane.url, and Redis CPU per publish.
 
@@ -103,15 +104,18 @@ def main():
             time.sleep(0.3)
             before = [received(n.port) for n in nodes]
             n_pub = args.publishes // 4
+            cpu0 = redis_cpu(redis.p.pid)
             publish_loop(nodes[0].port, topic, n_pub)
             time.sleep(0.5)
+            rcpu = (redis_cpu(redis.p.pid) - cpu0) / n_pub * 1e6
             after = [received(n.port) for n in nodes]
             per = sum(a - b for a, b in zip(after, before)) / n_pub
-            rows.append([k, n_pub, f"{per:.2f}"])
+            rows.append([k, n_pub, f"{per:.2f}", f"{rcpu:.0f} us"])
             for s in socks:
                 s.close()
         table("Redis channel messages per publish (3 nodes)",
-              ["nodes with subscribers", "publishes", "messages per publish"], rows)
+              ["nodes with subscribers", "publishes", "messages per publish",
+               "Redis CPU per publish"], rows)
 
         plain = node()
         try:

@@ -19,9 +19,36 @@ constexpr std::string_view k_channel_prefix = "sy:t:";
 constexpr std::string_view k_meta_prefix = "sy:m:";
 constexpr std::string_view k_stream_prefix = "sy:s:";
 
-// KEYS: meta hash, stream. ARGV: channel, time, content type, payload, maxlen, new epoch.
-// Returns {epoch, offset}. One script, so numbering, history and publish are one atomic step.
-constexpr std::string_view k_publish_script = R"lua(
+// hub.history_age_ms on a stream: its entry ids are offsets, not times, so XTRIM MINID takes
+// the id of the oldest entry whose 't' (publish time, ms) is not older than the cutoff, found by
+// scanning from the head: the head entry alone first (the common case, a young head, costs one
+// O(1) XRANGE), then batches of 64 (at most 1,025 entries per call: a long-idle topic is
+// trimmed over a few calls). Reads trim first too, so an idle topic serves no expired entry.
+#define SY_TRIM_AGE_LUA                                                              \
+    "local function trim_age(key, cutoff)\n"                                         \
+    "  if cutoff <= 0 then return end\n"                                             \
+    "  local batch = 1\n"                                                            \
+    "  for _ = 1, 17 do\n"                                                           \
+    "    local old = redis.call('XRANGE', key, '-', '+', 'COUNT', batch)\n"          \
+    "    if #old == 0 then return end\n"                                             \
+    "    for i = 1, #old do\n"                                                       \
+    "      local f, t = old[i][2], 0\n"                                              \
+    "      for j = 1, #f, 2 do if f[j] == 't' then t = tonumber(f[j + 1]) end end\n" \
+    "      if t >= cutoff then\n"                                                    \
+    "        if i > 1 then redis.call('XTRIM', key, 'MINID', old[i][1]) end\n"       \
+    "        return\n"                                                               \
+    "      end\n"                                                                    \
+    "    end\n"                                                                      \
+    "    local last = tonumber(string.match(old[#old][1], '^%d+'))\n"                \
+    "    redis.call('XTRIM', key, 'MINID', string.format('%d-0', last + 1))\n"       \
+    "    batch = 64\n"                                                               \
+    "  end\n"                                                                        \
+    "end\n"
+
+// KEYS: meta hash, stream. ARGV: channel, time, content type, payload, maxlen, new epoch,
+// age cutoff (ms; 0: no age limit). Returns {epoch, offset}. One script, so numbering,
+// history and publish are one atomic step.
+constexpr std::string_view k_publish_script = SY_TRIM_AGE_LUA R"lua(
 local e = redis.call('HGET', KEYS[1], 'epoch')
 if not e then
   e = ARGV[6]
@@ -31,15 +58,17 @@ local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 if tonumber(ARGV[5]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], n .. '-0',
              'e', e, 't', ARGV[2], 'c', ARGV[3], 'd', ARGV[4])
+  trim_age(KEYS[2], tonumber(ARGV[7]))
 end
 redis.call('PUBLISH', ARGV[1], e .. ' ' .. n .. ' ' .. ARGV[2] .. ' ' .. #ARGV[3] .. '\n' ..
            ARGV[3] .. ARGV[4])
 return {e, n}
 )lua";
 
-// KEYS: meta hash, stream. ARGV: newest ("1"/"0"), first id to return, count (0: all).
-// Returns {epoch, last offset, oldest retained entry id or "0", entries}.
-constexpr std::string_view k_read_script = R"lua(
+// KEYS: meta hash, stream. ARGV: newest ("1"/"0"), first id to return, count (0: all), age
+// cutoff (ms; 0: none). Returns {epoch, last offset, oldest retained entry id or "0", entries}.
+constexpr std::string_view k_read_script = SY_TRIM_AGE_LUA R"lua(
+trim_age(KEYS[2], tonumber(ARGV[4]))
 local e = redis.call('HGET', KEYS[1], 'epoch') or '0'
 local n = redis.call('HGET', KEYS[1], 'seq') or '0'
 local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
@@ -56,7 +85,14 @@ if #first > 0 then f = first[1][1] end
 return {e, n, f, r}
 )lua";
 
+#undef SY_TRIM_AGE_LUA
 constexpr std::string_view k_scripts[2] = {k_publish_script, k_read_script};
+
+/// The oldest publish time a topic's history keeps at now_ms ("0": no age limit).
+std::string age_cutoff(const hub::topic_policy* p, std::int64_t now_ms) {
+    if (!p || p->history_age_ms <= 0) return "0";
+    return std::to_string(std::max<std::int64_t>(1, now_ms - p->history_age_ms));
+}
 
 std::uint64_t to_u64(std::string_view s) {
     std::uint64_t v = 0;
@@ -310,7 +346,7 @@ void backplane::pubsub_up(redis_shard& r) {
     for (auto& [key, c] : r.channels) {
         if (c.subscribed) counters_.channels.fetch_sub(1, std::memory_order_relaxed);
         c.subscribed = false;
-        c.catch_up = !c.pattern && c.last > 0;
+        c.catch_up = c.pattern ? !c.seen.empty() : c.last > 0;
         subscribe(r, key, c);
     }
 }
@@ -352,8 +388,9 @@ void backplane::publish(const std::shared_ptr<hub::message>& m, unsigned shard,
     const std::string time = std::to_string(m->time_ms);
     const std::string maxlen = std::to_string(m->policy ? m->policy->history_count : 1000);
     const std::string epoch = std::to_string(std::max<std::int64_t>(1, hub_->now()));
+    const std::string cutoff = age_cutoff(m->policy, m->time_ms);
     const std::string_view args[] = {
-        "2", meta, stream, chan, time, m->content_type, m->payload.view(), maxlen, epoch};
+        "2", meta, stream, chan, time, m->content_type, m->payload.view(), maxlen, epoch, cutoff};
     auto shared_done = std::make_shared<hub::append_callback>(std::move(done));
     const bool sent =
         run_script(rs, 0, args, [this, &rs, answer, shared_done](const resp::value* v) {
@@ -381,7 +418,8 @@ void backplane::read(const std::string& topic, std::uint64_t since, std::size_t 
     const std::string stream = stream_key(topic);
     const std::string from = std::to_string(since + 1) + "-0";
     const std::string count = std::to_string(limit > 0 ? limit + 1 : 0);  // +1: is there more?
-    const std::string_view args[] = {"2", meta, stream, newest ? "1" : "0", from, count};
+    const std::string cutoff = age_cutoff(&hub_->policy_for(topic), hub_->now());
+    const std::string_view args[] = {"2", meta, stream, newest ? "1" : "0", from, count, cutoff};
     auto shared_done = std::make_shared<hub::read_callback>(std::move(done));
     counters_.reads.fetch_add(1, std::memory_order_relaxed);
     auto reply = [this, topic, limit, shard, shared_done](const resp::value* v) {
@@ -484,16 +522,17 @@ void backplane::release(redis_shard& r, const std::string& key) {
 void backplane::on_push(redis_shard& r, const resp::value& v) {
     if (!v.is(resp::type::array) || v.size() < 3) return;
     const std::string_view kind = v[0].str();
-    if (kind == "message") return on_channel_message(r, v[1].str(), v[2].str());
-    if (kind == "pmessage" && v.size() == 4) return on_channel_message(r, v[2].str(), v[3].str());
-    if (kind == "subscribe") {
+    if (kind == "message") return on_channel_message(r, {}, v[1].str(), v[2].str());
+    if (kind == "pmessage" && v.size() == 4)
+        return on_channel_message(r, v[1].str(), v[2].str(), v[3].str());
+    if (kind == "subscribe" || kind == "psubscribe") {
         auto it = r.channels.find(v[1].str());
         if (it != r.channels.end() && it->second.catch_up) catch_up(r, it->first, it->second);
     }
 }
 
 // "<epoch> <offset> <time> <content type length>\n<content type><payload>" (the script's).
-void backplane::on_channel_message(redis_shard& r, std::string_view chan,
+void backplane::on_channel_message(redis_shard& r, std::string_view pattern, std::string_view chan,
                                    std::string_view payload) {
     if (!chan.starts_with(k_channel_prefix)) return;
     const std::string_view topic = chan.substr(k_channel_prefix.size());
@@ -518,9 +557,19 @@ void backplane::on_channel_message(redis_shard& r, std::string_view chan,
     m->utf8 = is_valid_utf8(m->payload.bytes());
     m->policy = &hub_->policy_for(m->topic);
     counters_.received.fetch_add(1, std::memory_order_relaxed);
-    if (auto it = r.channels.find(chan); it != r.channels.end()) {
-        it->second.epoch = m->epoch;
-        it->second.last = m->id;
+    if (pattern.empty()) {
+        if (auto it = r.channels.find(chan); it != r.channels.end()) {
+            it->second.epoch = m->epoch;
+            it->second.last = m->id;
+        }
+    } else if (auto it = r.channels.find(pattern); it != r.channels.end()) {
+        // Remembered for catch-up; allocates only for a topic the pattern had not matched yet.
+        auto& seen = it->second.seen;
+        if (auto t = seen.find(topic); t != seen.end()) {
+            t->second = m->id;
+        } else if (seen.size() < settings_.catch_up_topics) {
+            seen.emplace(m->topic, m->id);
+        }
     }
     hub_->shard(0).deliver_remote(std::move(m));
 }
@@ -530,13 +579,15 @@ void backplane::on_channel_message(redis_shard& r, std::string_view chan,
 // shows as a jump, which the subscribers fill or report as a gap).
 void backplane::catch_up(redis_shard&, const std::string& key, channel& c) {
     c.catch_up = false;
-    const std::string topic = key.substr(k_channel_prefix.size());
-    read(topic, c.last, 0, false, 0, [this](hub::log_slice s) {
+    auto deliver = [this](hub::log_slice s) {
         for (hub::message_ptr& m : s.messages) {
             counters_.catch_up.fetch_add(1, std::memory_order_relaxed);
             hub_->shard(0).deliver_remote(std::move(m));
         }
-    });
+    };
+    if (!c.pattern) return read(key.substr(k_channel_prefix.size()), c.last, 0, false, 0, deliver);
+    // A pattern: every topic it matched before the link dropped (each on this Redis).
+    for (const auto& [topic, last] : c.seen) read(topic, last, 0, false, 0, deliver);
 }
 
 }  // namespace sy::backplane

@@ -9,12 +9,29 @@ namespace sy::backplane {
 
 result<redis_endpoint, std::string> parse_redis_url(std::string_view url) {
     redis_endpoint ep;
-    constexpr std::string_view scheme = "redis://";
-    if (url.substr(0, scheme.size()) != scheme) {
-        return unexpected(std::string("backplane.url: only redis:// is supported: ") +
+    std::string_view rest;
+    if (url.starts_with("redis://")) {
+        rest = url.substr(8);
+    } else if (url.starts_with("rediss://")) {
+        rest = url.substr(9);
+        ep.tls = true;
+    } else {
+        return unexpected(std::string("backplane.url: redis:// or rediss:// expected: ") +
                           std::string(url));
     }
-    std::string_view rest = url.substr(scheme.size());
+    if (const std::size_t q = rest.find('?'); q != std::string_view::npos) {
+        const std::string_view query = rest.substr(q + 1);
+        rest = rest.substr(0, q);
+        if (query == "insecure" || query == "insecure=true" || query == "insecure=1") {
+            ep.insecure = true;
+        } else if (!query.empty()) {
+            return unexpected("backplane.url: unknown parameter '" + std::string(query) +
+                              "' (only ?insecure)");
+        }
+        if (ep.insecure && !ep.tls) {
+            return unexpected(std::string("backplane.url: ?insecure needs rediss://"));
+        }
+    }
     if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
         if (rest.substr(slash) != "/" && rest.substr(slash) != "/0") {
             return unexpected(std::string("backplane.url: database numbers are not supported"));
@@ -36,6 +53,10 @@ result<redis_endpoint, std::string> parse_redis_url(std::string_view url) {
     if (!a) return unexpected("backplane.url: bad host:port '" + std::string(rest) + "'");
     ep.addr = *a;
     ep.display = std::string(rest);
+    const std::size_t colon = rest.rfind(':');
+    ep.host = std::string(rest.substr(0, colon));
+    if (ep.host.size() > 2 && ep.host.front() == '[')
+        ep.host = ep.host.substr(1, ep.host.size() - 2);
     return ep;
 }
 
@@ -86,22 +107,27 @@ void redis_link::start() {
             }
             handler_ = raw;
             connected(*r);
-        });
+        },
+        ep_.tls_client.get());
 }
 
 void redis_link::connected(net::connection* c) {
     conn_ = c;
     ++connects_;
-    if (ep_.password.empty()) {
+    if (ep_.password.empty() && !ep_.tls) {
         state_ = state::up;
         backoff_.reset();
         if (hooks_.up) hooks_.up();
         return;
     }
     // AUTH first (Redis 6 ACL form when a user is given); nothing else goes before its +OK.
+    // Over TLS without a password a PING takes its place: its write drives the handshake, and
+    // the link is up only once Redis answered through a verified channel.
     state_ = state::authenticating;
     byte_buffer out;
-    if (ep_.user.empty()) {
+    if (ep_.password.empty()) {
+        resp::encode_command(out, {"PING"});
+    } else if (ep_.user.empty()) {
         resp::encode_command(out, {"AUTH", ep_.password});
     } else {
         resp::encode_command(out, {"AUTH", ep_.user, ep_.password});

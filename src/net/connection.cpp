@@ -180,11 +180,14 @@ void connection::on_io(std::uint32_t events) {
         finish(false);
         return;
     }
-    // A read that waited for writability (TLS handshake flight) runs again on EPOLLOUT.
+    // A read that waited for writability (TLS handshake flight) runs again on EPOLLOUT; a
+    // write that waited for the peer's bytes (a TLS client's handshake) runs again on EPOLLIN.
     const bool retry_read = read_wants_write_ && (events & core::ev::writable);
-    if (events & core::ev::writable) {
+    const bool retry_write = write_wants_read_ && (events & core::ev::readable);
+    if ((events & core::ev::writable) || retry_write) {
         want_write_ = false;
         read_wants_write_ = false;
+        write_wants_read_ = false;
         write_out();
         if (state_ == state::closed) return;
     }
@@ -327,7 +330,8 @@ void connection::set_block(std::uint8_t bit, bool on) {
 
 std::uint32_t connection::wanted_interest() const {
     std::uint32_t want = 0;
-    if (read_block_ == 0 || (state_ == state::lingering && !peer_eof_)) want |= core::ev::readable;
+    if (read_block_ == 0 || (state_ == state::lingering && !peer_eof_) || write_wants_read_)
+        want |= core::ev::readable;
     if (want_write_) want |= core::ev::writable;
     return want;
 }
@@ -396,7 +400,8 @@ bool connection::write_file(int fd, off_t offset, std::size_t length, bool own_f
 }
 
 void connection::flush_output() {
-    if (state_ == state::closed || want_write_) return;  // EPOLLOUT will call write_out
+    // EPOLLOUT (or, for a write waiting on the peer, EPOLLIN) will call write_out.
+    if (state_ == state::closed || want_write_ || write_wants_read_) return;
     if (out_.empty()) {
         if (state_ == state::closing) begin_linger();
         return;
@@ -422,6 +427,11 @@ void connection::write_out() {
         }
         if (!r) {
             if (r.error() == io_error::would_block) {
+                if (stream_write_wants_read()) {
+                    write_wants_read_ = true;  // EPOLLOUT would spin: the socket has room
+                    update_interest();
+                    return;
+                }
                 if (counters()) counters()->eagain_writes.add();
                 want_write_ = true;
                 update_interest();

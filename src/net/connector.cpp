@@ -13,8 +13,9 @@ namespace sy::net {
 std::unique_ptr<connector> connector::start(core::loop& l, const address& addr, millis timeout,
                                             std::unique_ptr<connection_handler> handler,
                                             const connection_options& options,
-                                            connect_callback done) {
+                                            connect_callback done, const tls_client* tls) {
     std::unique_ptr<connector> c(new connector(l, std::move(handler), options, std::move(done)));
+    c->tls_ = tls;
     connector* self = c.get();
     c->fd_ = unique_fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int err = 0;
@@ -82,7 +83,9 @@ void connector::finish(result<unique_fd, core::os_error> r) {
     const int fd = r->get();
     if (options_.tcp_nodelay) (void)set_nodelay(fd);
     connection* conn =
-        connection::create(loop_, tcp_stream(std::move(*r)), std::move(handler), options_);
+        tls_ ? connection::create(loop_, tls_->make_stream(std::move(*r)), std::move(handler),
+                                  options_)
+             : connection::create(loop_, tcp_stream(std::move(*r)), std::move(handler), options_);
     if (!conn) {
         done(unexpected(core::os_error{EBADF, "connect"}));
         return;

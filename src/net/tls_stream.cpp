@@ -121,6 +121,9 @@ result<std::size_t, io_error> tls_stream::fail(int rc, bool reading) {
     ERR_clear_error();  // OpenSSL wants an empty queue before the next I/O call
     switch (err) {
         case SSL_ERROR_WANT_READ:
+            // A write that must read first (a client's handshake waiting for the server's
+            // flight) is retried when the socket is readable, not on EPOLLOUT (always true).
+            if (!reading) st_->write_wants_read_ = true;
             return unexpected(io_error::would_block);
         case SSL_ERROR_WANT_WRITE:
             // A read that must write first (handshake flight, tickets, key update) waits for
@@ -137,7 +140,7 @@ result<std::size_t, io_error> tls_stream::fail(int rc, bool reading) {
     }
 }
 
-result<void, io_error> tls_stream::handshake() {
+result<void, io_error> tls_stream::handshake(bool reading) {
     SSL* ssl = st_->ssl_;
     int rc = SSL_do_handshake(ssl);
     if (rc == 1) {
@@ -163,17 +166,25 @@ result<void, io_error> tls_stream::handshake() {
         if (err == SSL_ERROR_SSL) {
             char buf[160];
             ERR_error_string_n(packed, buf, sizeof buf);
-            log::debug("tls handshake failed on fd {}: {}", fd_.get(), buf);
+            if (SSL_is_server(ssl) == 1) {
+                log::debug("tls handshake failed on fd {}: {}", fd_.get(), buf);
+            } else {
+                // Our own outbound connection (tls_client): the operator needs the reason.
+                const long v = SSL_get_verify_result(ssl);
+                log::warn("tls: handshake with the server failed: {}{}{}", buf,
+                          v != X509_V_OK ? ": " : "",
+                          v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+            }
         }
     }
-    return unexpected(fail(rc, true).error());
+    return unexpected(fail(rc, reading).error());
 }
 
 result<std::size_t, io_error> tls_stream::read(mutable_byte_view buf) {
     if (!st_ || !st_->ssl_) return unexpected(io_error::other);
     st_->read_wants_write_ = false;
     if (!st_->done_) {
-        if (auto h = handshake(); !h) return unexpected(h.error());
+        if (auto h = handshake(true); !h) return unexpected(h.error());
     }
     std::size_t n = 0;
     int rc = SSL_read_ex(st_->ssl_, buf.data(), buf.size(), &n);
@@ -183,6 +194,11 @@ result<std::size_t, io_error> tls_stream::read(mutable_byte_view buf) {
 
 result<std::size_t, io_error> tls_stream::writev(const iovec* iov, int n) {
     if (!st_ || !st_->ssl_) return unexpected(io_error::other);
+    st_->write_wants_read_ = false;
+    if (!st_->done_) {
+        // A client writes first: its first write sends the ClientHello and drives the rest.
+        if (auto h = handshake(false); !h) return unexpected(h.error());
+    }
     std::size_t total = 0;
     int i = 0;
     std::size_t off = 0;  // into iov[i]
@@ -247,6 +263,7 @@ result<std::size_t, io_error> tls_stream::writev(const iovec* iov, int n) {
 
 result<std::size_t, io_error> tls_stream::sendfile(int file_fd, off_t off, std::size_t len) {
     if (!st_ || !st_->ssl_) return unexpected(io_error::other);
+    st_->write_wants_read_ = false;
     std::size_t total = 0;
     unsigned char* s = scratch();
     while (total < len) {

@@ -66,6 +66,12 @@ std::unique_ptr<backplane::backplane> make_backplane(runtime& rt, const server_c
     for (const std::string& url : c.url) {
         auto ep = backplane::parse_redis_url(url);
         if (!ep) throw config_error(ep.error());
+        if (ep->tls) {
+            auto tc = net::tls_client::create(
+                {ep->host, c.tls_ca_file, c.tls_cert_file, c.tls_key_file, ep->insecure});
+            if (!tc) throw config_error("backplane.url " + ep->display + ": " + tc.error());
+            ep->tls_client = std::move(*tc);
+        }
         s.endpoints.push_back(std::move(*ep));
     }
     s.node_id = !c.node_id.empty() ? c.node_id : (cfg.listen.empty() ? "" : cfg.listen.front());
@@ -75,6 +81,7 @@ std::unique_ptr<backplane::backplane> make_backplane(runtime& rt, const server_c
     s.retry_max = millis(c.retry_max_ms);
     if (c.presence_ttl_ms < 30) throw config_error("backplane.presence_ttl_ms: at least 30");
     s.presence_ttl = millis(c.presence_ttl_ms);
+    s.catch_up_topics = c.catch_up_topics;
     auto bp = std::make_unique<backplane::backplane>(std::move(s));
     if (!rt.metrics().contains("sy_backplane_up")) register_backplane_metrics(rt, *bp);
     for (const auto& ep : bp->config().endpoints) {

@@ -230,8 +230,8 @@ const option_desc k_options[] = {
      "| token",
      SY_REF(auth.metrics_access), "open|loopback|token"},
     {"backplane.url", nullptr,
-     "Redis backplane: redis://[user:password@]host:port (repeatable: topics are sharded over "
-     "them by consistent hashing; empty: none)",
+     "Redis backplane: redis://[user:password@]host:port, rediss://...[?insecure] for TLS "
+     "(repeatable: topics are sharded over them by consistent hashing; empty: none)",
      SY_REF(backplane.url)},
     {"backplane.node_id", nullptr, "this node's name (empty: host:port of the first listener)",
      SY_REF(backplane.node_id)},
@@ -248,6 +248,17 @@ const option_desc k_options[] = {
      "a node's presence entries and topic figures in Redis expire this long after its last "
      "refresh (refreshed every third of it)",
      SY_REF(backplane.presence_ttl_ms)},
+    {"backplane.catch_up_topics", nullptr,
+     "per wildcard subscription: matched topics remembered to catch up after a reconnection",
+     SY_REF(backplane.catch_up_topics)},
+    {"backplane.tls_ca_file", nullptr,
+     "rediss://: CA certificates (PEM) the Redis certificate must chain to (empty: the system's)",
+     SY_REF(backplane.tls_ca_file)},
+    {"backplane.tls_cert_file", nullptr,
+     "rediss://: client certificate (PEM) for a Redis with tls-auth-clients yes",
+     SY_REF(backplane.tls_cert_file)},
+    {"backplane.tls_key_file", nullptr, "rediss://: the client certificate's private key (PEM)",
+     SY_REF(backplane.tls_key_file)},
     {"stun.listen", "--stun-listen", "HOST:PORT to serve STUN/TURN on, TCP and UDP (repeatable)",
      SY_REF(stun.listen)},
     {"turn.enabled", nullptr, "answer TURN allocations on the stun.listen addresses",

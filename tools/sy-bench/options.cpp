@@ -31,6 +31,7 @@ payload carries a send timestamp; reports deliveries/s, latency percentiles and 
 http mode: P connections send requests (--url, --method), reports requests/s and latency.
 
   --server HOST:PORT       target (default 127.0.0.1:8080)
+  --pub-server HOST:PORT   publishers connect here instead (another node of a cluster)
   -n, --subscribers N      subscribers (default 100), spread over --topics
   --topics T               topics (default 1); subscriber i follows topic i % T
   --topic PREFIX           topic name prefix (default "bench."; topic i is PREFIX<i>)
@@ -113,6 +114,7 @@ bool parse_options(int argc, char** argv, options& o, int& exit_code) {
         return false;
     }
     std::string server = "127.0.0.1:8080";
+    std::string pub_server;
     std::string sources = "auto";
     for (int i = 2; i < argc; ++i) {
         std::string_view k = argv[i];
@@ -149,6 +151,8 @@ bool parse_options(int argc, char** argv, options& o, int& exit_code) {
         bool ok = true;
         if (flag({"--server", "--target"}))
             server = v;
+        else if (flag({"--pub-server"}))
+            pub_server = v;
         else if (flag({"-n", "--subscribers"}))
             ok = num(o.subscribers);
         else if (flag({"--topics"}))
@@ -206,7 +210,16 @@ bool parse_options(int argc, char** argv, options& o, int& exit_code) {
         return false;
     }
     o.server = *addr;
+    o.pub_server = *addr;
     o.host_header = server;
+    if (!pub_server.empty()) {
+        auto p = net::address::parse(pub_server);
+        if (!p) {
+            exit_code = fail("bad --pub-server", pub_server);
+            return false;
+        }
+        o.pub_server = *p;
+    }
     if (sources == "auto")
         sources = server.rfind("127.", 0) == 0 ? "127.0.0.2-127.0.0.254" : "none";
     if (!parse_sources(sources, o.sources)) {

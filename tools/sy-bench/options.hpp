@@ -16,6 +16,7 @@ const char* to_string(mode m);
 struct options {
     mode cmd = mode::ws;
     net::address server;      // --server HOST:PORT
+    net::address pub_server;  // --pub-server HOST:PORT (default: server)
     std::string host_header;  // Host header (HOST:PORT as given)
     std::size_t subscribers = 100;
     std::size_t topics = 1;

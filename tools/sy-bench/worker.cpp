@@ -94,7 +94,7 @@ void worker::connect_sub(std::size_t i) {
 void worker::connect_pub(std::size_t j) {
     const options& o = opt();
     auto timeout = millis(static_cast<std::int64_t>(o.connect_timeout_s * 1000));
-    async_connect(loop_, o.server, nullptr, timeout, [this, j](int fd, int err) {
+    async_connect(loop_, o.pub_server, nullptr, timeout, [this, j](int fd, int err) {
         if (shutting_down_) {
             if (fd >= 0) ::close(fd);
             return;

@@ -20,7 +20,8 @@
 // - Redis down: publishes fail with publish_error::log_unavailable (HTTP 503 + Retry-After,
 //   gRPC UNAVAILABLE), or with fallback = local are numbered by this node alone in epoch 0;
 //   subscribers stay connected. On reconnection every channel is subscribed again and each
-//   topic with a known last offset is read from the stream after it (catch-up); a subscriber
+//   topic with a known last offset (a wildcard pattern: each topic it matched, up to
+//   catch_up_topics) is read from the stream after it (catch-up); a subscriber
 //   whose next message jumps ids refills from the stream (the hub's resume path) or gets the
 //   gap event when the stream no longer reaches back.
 //
@@ -55,6 +56,10 @@ struct settings {
     millis connect_timeout{2000};
     millis retry_max{5000};
     millis presence_ttl{15000};  // backplane.presence_ttl_ms (presence.hpp)
+    /// Per wildcard pattern and Redis: how many matched topics it remembers (with the newest
+    /// offset seen) so a reconnection can catch them up from their streams. Beyond it, a topic
+    /// is caught up only when its next message shows the jump (docs/scaling.md).
+    std::size_t catch_up_topics = 1024;
 };
 
 /// Counters, each written by the backplane's loop only (relaxed), read anywhere.
@@ -131,6 +136,9 @@ class backplane {
         std::uint64_t epoch = 0;  // literal channels: the newest message seen
         std::uint64_t last = 0;
         bool catch_up = false;  // read the stream after `last` once the subscription is back
+        // Patterns: the topics matched so far and the newest offset of each (at most
+        // settings::catch_up_topics), read after that offset once the subscription is back.
+        std::unordered_map<std::string, std::uint64_t, hub::string_hash, std::equal_to<>> seen;
     };
     /// One Redis: its two links, its scripts' SHA1s, its channels.
     struct redis_shard {
@@ -149,7 +157,8 @@ class backplane {
     void links_down(redis_shard& r);
     void count_links();
     void on_push(redis_shard& r, const resp::value& v);
-    void on_channel_message(redis_shard& r, std::string_view channel, std::string_view payload);
+    void on_channel_message(redis_shard& r, std::string_view pattern, std::string_view channel,
+                            std::string_view payload);
     void interest_on(redis_shard& r, const std::string& key, bool pattern, bool gained);
     void subscribe(redis_shard& r, const std::string& key, channel& c);
     void release(redis_shard& r, const std::string& key);

@@ -28,16 +28,24 @@
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/connection.hpp"
 #include "switchyard/net/connector.hpp"
+#include "switchyard/net/tls_client.hpp"
 #include "switchyard/proto/resp/resp.hpp"
 
 namespace sy::backplane {
 
-/// A parsed redis:// URL: redis://[[user]:password@]host:port[/db is not supported].
+/// A parsed redis:// or rediss:// URL: redis[s]://[[user]:password@]host:port[?insecure]
+/// (/db is not supported). rediss:// is TLS: the server's certificate is verified against
+/// backplane.tls_ca_file (or the system's trust store) for host, unless ?insecure.
 struct redis_endpoint {
     net::address addr;
-    std::string user;      // empty: AUTH with the password only (the default user)
-    std::string password;  // empty: no AUTH
-    std::string display;   // host:port, for logs and metrics (no credentials)
+    std::string host;       // as written in the URL: the name TLS verifies (and SNI)
+    std::string user;       // empty: AUTH with the password only (the default user)
+    std::string password;   // empty: no AUTH
+    std::string display;    // host:port, for logs and metrics (no credentials)
+    bool tls = false;       // rediss://
+    bool insecure = false;  // ?insecure: TLS without certificate verification
+    /// rediss://: made at start-up from the URL and the backplane.tls_* settings.
+    std::shared_ptr<const net::tls_client> tls_client;
 };
 /// Parses url; the error names the problem. The host must be numeric or "localhost" (resolved
 /// here, at start-up, never on a loop).

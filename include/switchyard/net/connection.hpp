@@ -239,6 +239,8 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     // that must send handshake or ticket bytes first).
     virtual std::size_t stream_buffered() const { return 0; }
     virtual bool stream_read_wants_write() const { return false; }
+    /// "The last write would_block waiting for the peer's bytes" (a TLS client's handshake).
+    virtual bool stream_write_wants_read() const { return false; }
 
   private:
     enum class state : std::uint8_t { open, closing, lingering, closed };
@@ -308,6 +310,7 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     bool linger_only_if_unread_ = false;
     bool reread_ = false;            // the stream holds buffered input: read before sleeping
     bool read_wants_write_ = false;  // a read waits for EPOLLOUT (TLS)
+    bool write_wants_read_ = false;  // a write waits for EPOLLIN (a TLS client's handshake)
 };
 
 /// The connection for one stream type. Only create() constructs it.
@@ -349,6 +352,13 @@ class basic_connection final : public connection {
     bool stream_read_wants_write() const override {
         if constexpr (requires(const Stream& s) { s.read_wants_write(); }) {
             return stream_.read_wants_write();
+        } else {
+            return false;
+        }
+    }
+    bool stream_write_wants_read() const override {
+        if constexpr (requires(const Stream& s) { s.write_wants_read(); }) {
+            return stream_.write_wants_read();
         } else {
             return false;
         }

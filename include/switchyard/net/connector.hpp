@@ -8,7 +8,9 @@
 // it for writability and reads SO_ERROR, as the kernel documents for non-blocking connects. On
 // success the fd becomes a net::connection (connection::create) on the same loop, owning the
 // handler, whose on_open runs before `done`. On failure (refused, unreachable, the deadline)
-// done gets the os_error (ETIMEDOUT for the deadline) and the handler is dropped.
+// done gets the os_error (ETIMEDOUT for the deadline) and the handler is dropped. With a
+// tls_client the connection is a basic_connection<tls_stream> (handshake on its first write),
+// else a tcp_connection.
 //
 // Threads and lifetime: loop thread only. done runs at most once, on the loop, never inside
 // start(). Destroying the connector before done ran cancels the attempt (fd closed, timer
@@ -29,6 +31,7 @@
 #include "switchyard/core/loop.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/net/connection.hpp"
+#include "switchyard/net/tls_client.hpp"
 
 namespace sy::net {
 
@@ -51,11 +54,11 @@ using connect_callback = unique_function<void(result<connection*, core::os_error
 class connector final : private core::io_handler {
   public:
     /// Starts connecting to addr. handler and options as for connection::create (options must
-    /// outlive the connection).
+    /// outlive the connection). tls: nullptr for plain TCP; else it must outlive the attempt.
     static std::unique_ptr<connector> start(core::loop& l, const address& addr, millis timeout,
                                             std::unique_ptr<connection_handler> handler,
                                             const connection_options& options,
-                                            connect_callback done);
+                                            connect_callback done, const tls_client* tls = nullptr);
     ~connector();
     connector(const connector&) = delete;
     connector& operator=(const connector&) = delete;
@@ -76,6 +79,7 @@ class connector final : private core::io_handler {
     std::unique_ptr<connection_handler> handler_;
     const connection_options& options_;
     connect_callback done_;
+    const tls_client* tls_ = nullptr;
     core::timer_id timer_{};
     bool registered_ = false;
     bool finished_ = false;

@@ -133,6 +133,7 @@ class tls_info {
   private:
     friend class tls_stream;
     friend class tls_server;
+    friend class tls_client;
     ssl_st* ssl_ = nullptr;
     std::shared_ptr<const tls_context_set> contexts_;  // keeps the SSL_CTXs alive
     tls_loop_counters* counters_ = nullptr;            // the owning loop's; nullptr: not counted
@@ -140,11 +141,15 @@ class tls_info {
     mutable bool failed_ = false;    // a failure was counted (once per connection)
     bool ended_ = false;             // close() counted the end of an established connection
     bool read_wants_write_ = false;  // the last read() stopped because the socket was full
+    bool write_wants_read_ = false;  // the last write stopped for the peer's handshake flight
 };
 
-/// A TLS connection over an accepted TCP socket. Meets net::byte_stream, plus the two optional
-/// members a connection looks for: buffered() (decrypted bytes OpenSSL holds that no poller event
-/// will announce) and read_wants_write() (the last read would_block on socket writability).
+/// A TLS connection over a TCP socket, accepted (tls_server) or connected (tls_client, see
+/// net/tls_client.hpp). Meets net::byte_stream, plus the optional members a connection looks
+/// for: buffered() (decrypted bytes OpenSSL holds that no poller event will announce),
+/// read_wants_write() (the last read would_block on socket writability) and write_wants_read()
+/// (the last write would_block until the peer's bytes arrive: a client's first write drives its
+/// handshake, which waits for the server's flight; the connection retries on EPOLLIN).
 class tls_stream {
   public:
     tls_stream() = default;
@@ -166,15 +171,17 @@ class tls_stream {
 
     std::size_t buffered() const;
     bool read_wants_write() const { return st_ && st_->read_wants_write_; }
+    bool write_wants_read() const { return st_ && st_->write_wants_read_; }
     const tls_info& info() const { return *st_; }
 
   private:
     friend class tls_server;
+    friend class tls_client;
     struct ssl_deleter {
         void operator()(tls_info* p) const;
     };
     result<std::size_t, io_error> fail(int rc, bool reading);
-    result<void, io_error> handshake();
+    result<void, io_error> handshake(bool reading);
 
     unique_fd fd_;
     std::unique_ptr<tls_info, ssl_deleter> st_;

@@ -108,7 +108,7 @@ struct metrics_config {
 
 /// The Redis backplane between nodes (docs/scaling.md). Empty url: none (the hub is local).
 struct backplane_config {
-    // redis://[user:password@]host:port; several: topics sharded over them (consistent hashing)
+    // redis[s]://[user:password@]host:port[?insecure]; several: topics sharded over them
     std::vector<std::string> url;
     std::string node_id;              // empty: host:port of the first listener
     std::string fallback = "refuse";  // refuse | local: publishing while Redis is down
@@ -118,6 +118,11 @@ struct backplane_config {
     std::uint64_t retry_max_ms = 5000;      // reconnect backoff ceiling (from 100 ms, doubling)
     std::uint64_t presence_ttl_ms = 15000;  // presence and per-node figures in Redis expire
                                             // after this without a refresh (every ttl/3)
+    std::uint64_t retry_max_ms = 5000;     // reconnect backoff ceiling (from 100 ms, doubling)
+    std::uint64_t catch_up_topics = 1024;  // per wildcard pattern: topics caught up on reconnect
+    std::string tls_ca_file;    // rediss://: trust anchors (PEM); empty: the system's store
+    std::string tls_cert_file;  // rediss://: client certificate (tls-auth-clients yes)
+    std::string tls_key_file;
 };
 
 /// The RabbitMQ-compatible management API and the dashboard (docs/management.md).
