@@ -1,5 +1,6 @@
 #include "switchyard/net/udp_socket.hpp"
 
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -36,6 +37,30 @@ void put_cmsg(msghdr& h, cmsghdr*& c, int level, int type, const T& v) {
 }
 
 }  // namespace
+
+result<void, os_error> steer_by_connection_id(int fd, std::uint8_t cid_len) {
+    // Classic BPF over the UDP payload. The return value is the member's index; an index beyond
+    // the group (0xffffffff) makes the kernel fall back to its hash (reuseport_select_sock).
+    // RFC 9000 17.2/17.3: byte 0 has the fixed bit 0x40 (else not QUIC: hash), 0x80 = long
+    // header with the DCID length at byte 5 and the DCID from byte 6; a short header's DCID
+    // starts at byte 1.
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40, 0, 7),  // no fixed bit: hash
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x80, 2, 0),  // long header: 5
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 1),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 5),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, cid_len, 0, 2),  // a client-chosen DCID: hash
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffffU),
+    };
+    sock_fprog prog{static_cast<unsigned short>(std::size(code)), code};
+    if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) < 0)
+        return unexpected(core::last_os_error("setsockopt(SO_ATTACH_REUSEPORT_CBPF)"));
+    return {};
+}
 
 result<std::unique_ptr<udp_socket>, os_error> udp_socket::bind(core::loop& l, const address& addr,
                                                                const udp_options& o,

@@ -23,6 +23,7 @@ session::h3_options options_for(const server_config& cfg) {
         throw config_error("tls.http3_retry: expected auto, always or never, got '" +
                            cfg.tls.http3_retry + "'");
     o.retry_threshold = cfg.tls.http3_retry_threshold;
+    o.retry_rate = cfg.tls.http3_retry_rate;
     o.max_handshakes = cfg.tls.http3_max_handshakes;
     o.quic.max_streams_bidi = cfg.tls.http3_max_streams;
     o.quic.idle_timeout_ms = cfg.tls.http3_idle_timeout_ms;
@@ -104,8 +105,10 @@ void install_http3(runtime& rt, const server_config& cfg) {
     runtime* r = &rt;
     rt.on_loop_start([r, tls, opts](loop_state& ls) {
         auto& slot = ls.loop->emplace_slot<h3_slot>();
+        session::h3_options o = opts;  // prefork: this child's members of the reuseport group
+        o.cid_base = static_cast<std::uint8_t>(r->process_index() * r->loop_count());
         slot.srv = std::make_unique<session::h3_server>(
-            *ls.http, *tls, opts, slot.counters, static_cast<std::uint8_t>(ls.index),
+            *ls.http, *tls, o, slot.counters, static_cast<std::uint8_t>(ls.index),
             static_cast<unsigned>(r->loop_count()), ls.flows, &r->connection_limit(), &ls.io);
     });
     rt.on_loop_stop([](loop_state& ls) {
@@ -117,6 +120,7 @@ void install_http3(runtime& rt, const server_config& cfg) {
     route.fallback = true;  // ngtcp2 0.12 always lets the client grease the fixed bit  //
                             // tls.listen HOST:PORT serves QUIC on UDP HOST:PORT
     route.first_bytes = {net::k_quic_short_bytes, net::k_quic_long_bytes};
+    route.steer_cid_len = static_cast<std::uint8_t>(http3::k_cid_len);
     route.udp.pktinfo = true;
     route.udp.ecn = true;
     route.udp.gro = true;

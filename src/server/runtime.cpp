@@ -587,6 +587,7 @@ int runtime::run_prefork() {
         if (pid == 0) {
             notify::forget();  // the parent is the service's main PID
             prefork_parent_ = false;
+            process_index_ = i;
             for (auto& fd : fds) impl_->inherited.emplace_back(::dup(fd.get()));
             fds.clear();
             keep_prefork_udp(i, n);

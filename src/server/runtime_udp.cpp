@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "switchyard/base/log.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/server/runtime.hpp"
 
@@ -57,6 +58,23 @@ std::string runtime::port_scheme(std::size_t id) const {
             return k.route.port_of;
     }
     return {};
+}
+
+// The group of address `id` steers by connection ID when every route on it asks (a route that
+// does not, e.g. TURN's ChannelData in QUIC's first-byte range, keeps the 4-tuple hash). A
+// kernel without SO_ATTACH_REUSEPORT_CBPF keeps the hash; the loops still forward.
+void runtime::steer_group(std::size_t id, int fd) const {
+    std::uint8_t len = 0;
+    for (const auto& k : dgram_kinds_) {
+        if (std::find(k.addresses.begin(), k.addresses.end(), dgram_addresses_[id]) ==
+            k.addresses.end())
+            continue;
+        if (k.route.steer_cid_len == 0 || (len != 0 && len != k.route.steer_cid_len)) return;
+        len = k.route.steer_cid_len;
+    }
+    if (len == 0) return;
+    if (auto r = net::steer_by_connection_id(fd, len); !r)
+        log::warn("{}: no connection-ID steering: {}", dgram_addresses_[id], r.error().message());
 }
 
 net::udp_options runtime::endpoint_options(std::size_t id) const {
@@ -114,6 +132,7 @@ void runtime::open_datagram_endpoints() {
             ep->socket_ = std::move(*s);
             ls.endpoints.push_back(std::move(ep));
         }
+        if (shared && !prefork) steer_group(id, fds.front());
         for (const auto& k : dgram_kinds_) {
             if (std::find(k.addresses.begin(), k.addresses.end(), text) == k.addresses.end())
                 continue;
@@ -166,6 +185,7 @@ void runtime::bind_prefork_udp(unsigned children) {
             fds.push_back(fd.get());
             udp_fds_.push_back(std::move(fd));
         }
+        if (children > 1 || cfg_.reuseport) steer_group(id, fds.front());
         for (const auto& k : dgram_kinds_) {
             if (std::find(k.addresses.begin(), k.addresses.end(), text) != k.addresses.end())
                 listener_infos_.push_back(

@@ -482,6 +482,7 @@ h3_server::h3_server(http_context& ctx, const http3::server_tls& tls, const h3_o
       tls_(tls),
       opts_(o),
       loop_(loop_index),
+      cid_byte_(static_cast<std::uint8_t>(o.cid_base + loop_index)),
       loop_count_(loop_count),
       flows_(flows),
       limit_(limit),
@@ -523,10 +524,14 @@ int h3_server::on_datagram(net::udp_socket& sock, const net::datagram& d) {
         return -1;
     }
     // Ours but owned elsewhere: the ID names its loop.
+    // Ours but owned by another loop of this process: the ID names it (the reuseport steering
+    // makes this rare; it remains for kernels without it and for datagrams the hash placed).
     const bool server_cid = ids.dcid.len == http3::k_cid_len;
-    if (server_cid && ids.dcid.data[0] != loop_ && ids.dcid.data[0] < loop_count_ && !d.forwarded) {
+    const unsigned owner = ids.dcid.data[0] - opts_.cid_base;
+    if (server_cid && ids.dcid.data[0] >= opts_.cid_base && owner != loop_ && owner < loop_count_ &&
+        !d.forwarded) {
         counters_.forwarded.add();
-        return ids.dcid.data[0];
+        return static_cast<int>(owner);
     }
     const net::address& local = d.local ? *d.local : sock.local_address();
     const http3::sock_path path{local.sa(), local.len(), d.peer->sa(), d.peer->len()};
@@ -551,18 +556,17 @@ void h3_server::accept(net::udp_socket& sock, const net::datagram& d, const http
         counters_.refused.add();
         return;
     }
-    const bool want_retry =
-        opts_.retry == retry_mode::always || (opts_.retry == retry_mode::automatic &&
-                                              counters_.handshaking.get() >= opts_.retry_threshold);
+    const auto now = now_ns();
+    const bool want_retry = opts_.retry == retry_mode::always ||
+                            (opts_.retry == retry_mode::automatic && under_load(now));
     http3::accept_params a;
     http3::cid odcid;
-    const auto now = now_ns();
     switch (http3::classify_initial(tls_, d.data, path, want_retry, now, a, odcid)) {
         case http3::initial_verdict::accept:
             break;
         case http3::initial_verdict::retry: {
             const std::size_t n =
-                http3::write_retry(tls_, buf_.get(), k_train_bytes, d.data, path, loop_, now);
+                http3::write_retry(tls_, buf_.get(), k_train_bytes, d.data, path, cid_byte_, now);
             if (n) {
                 send(sock, buf_.get(), n, *d.peer, d.local);
                 counters_.retries.add();
@@ -574,7 +578,7 @@ void h3_server::accept(net::udp_socket& sock, const net::datagram& d, const http
             counters_.dropped.add();
             return;
     }
-    http3::make_cid(a.scid, loop_);
+    http3::make_cid(a.scid, cid_byte_);
     const net::address local = d.local ? *d.local : sock.local_address();
     auto c = std::make_unique<h3_conn>(*this, sock, local, *d.peer);
     if (!c->join(flows_, limit_, io_)) {
@@ -596,6 +600,17 @@ void h3_server::accept(net::udp_socket& sock, const net::datagram& d, const http
     conns_.emplace(raw, std::move(c));
     counters_.open.set(conns_.size());
     raw->on_packet(sock, d);
+}
+
+// tls.http3_retry = auto: handshakes in progress, or the rate of Initials in a fixed one-second
+// window (counted before any state is made, so a flood of forged Initials trips it too).
+bool h3_server::under_load(std::int64_t now) {
+    if (now - initials_since_ >= 1'000'000'000) {
+        initials_since_ = now;
+        initials_ = 0;
+    }
+    ++initials_;
+    return counters_.handshaking.get() >= opts_.retry_threshold || initials_ > opts_.retry_rate;
 }
 
 void h3_server::forget(h3_conn& c) {

@@ -43,11 +43,13 @@ export function startServer(args = [], need = ['http'], opts = {}) {
 
 // extraArgs: more Chromium switches (--host-resolver-rules to send a client's fixed
 // localhost:8080 to the test's port).
-export async function launch(extraArgs = []) {
+// opts.quic: leave QUIC on (HTTP/3 tests force it on an origin); off otherwise, so a test never
+// depends on what Chromium learned from Alt-Svc.
+export async function launch(extraArgs = [], opts = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    args: ['--no-sandbox', '--disable-gpu', ...(opts.quic ? [] : ['--disable-quic']), '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       ...extraArgs],
   });

@@ -121,30 +121,70 @@ def test_metrics_count_quic(h3srv, tmp_path, request):
     assert best["sy_udp_datagrams_received_total"] > 0
 
 
-# Known gap (docs/http3.md): after gtlsclient's --change-local-addr the transfer stalls or the
-# migration is not counted; the forwarding path (datagram_endpoint::forward) is unit-tested in
-# tests/unit/server/datagram_runtime_test.cpp, the QUIC side of it is not finished.
-@pytest.mark.xfail(reason="QUIC connection migration not finished (docs/http3.md)", strict=False)
-@pytest.mark.parametrize("model", ["reuseport", "single"])
+def migrations(s, want):
+    """sy_quic_migrations_total once it reaches want (a connection adds its moves when it
+    closes, after its drain period), or its last value after 8 s."""
+    deadline = time.time() + 8
+    while True:
+        rc, out, _ = curl("-s", s.url + "/metrics")
+        m = re.search(r"^sy_quic_migrations_total (\d+)", out.decode(), re.M)
+        n = int(m.group(1)) if m else -1
+        if n >= want or time.time() > deadline:
+            return n
+        time.sleep(0.2)
+
+
+# prefork: the kernel steers by the connection ID's first byte (SO_ATTACH_REUSEPORT_CBPF, see
+# docs/http3.md), which crafted packets confirm, yet some new client 4-tuples still reach the
+# sibling child (cause not found); a child cannot forward across processes, so that child's
+# stateless reset ends the connection. The threads models forward inside the process.
+PREFORK_MIGRATION = pytest.param("prefork", marks=pytest.mark.xfail(
+    reason="prefork: some migrated packets reach a sibling child (docs/http3.md)", strict=False))
+MIGRATION_MODELS = [m for m in MODELS if m != "prefork"] + [PREFORK_MIGRATION]
+
+
+@pytest.mark.parametrize("model", MIGRATION_MODELS)
 def test_client_changing_address_mid_download(site, model, tmp_path):
-    """gtlsclient moves to a new local port during the download (RFC 9000 9): with several
-    loops the kernel may hash the new 4-tuple to another loop's socket; the connection ID
-    names the owner loop and the packet is forwarded there."""
+    """gtlsclient moves to a new local port during the download (RFC 9000 9, a new connection
+    ID on the new path): with several loops or processes the kernel's 4-tuple hash may pick
+    another socket; the reuseport steering by the ID's first byte (and, inside a process, the
+    forward to the owner loop) gets the packet to the connection, which validates the path and
+    moves its output there."""
     s = start(site, model, "--tls-http3-idle-timeout-ms", "5000")
     try:
         port = s.ports["quic"]
-        got = 0
-        for i in range(4):  # several runs: the new port lands on the other loop in some
+        for i in range(4):  # several runs: the new port hashes to another socket in some
             rc, err = h3_get(port, "/big.bin", str(tmp_path / f"m{i}"), "--change-local-addr=50ms",
-                             "--nat-rebinding")
+                             timeout=20)
             assert rc == 0, err[-2000:]
             assert sha(tmp_path / f"m{i}" / "big.bin") == sha(os.path.join(site["static"],
                                                                          "big.bin"))
-            got += 1
-        rc, out, _ = curl("-s", s.url + "/metrics")
-        out = out.decode()
-        migrations = int(re.search(r"^sy_quic_migrations_total (\d+)", out, re.M).group(1))
-        assert got == 4 and migrations >= 1, out
+        if model != "prefork":  # per-child figures under prefork
+            assert migrations(s, 4) >= 4
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("model", MIGRATION_MODELS)
+def test_nat_rebinding_mid_upload(site, model, tmp_path):
+    """NAT rebinding (gtlsclient --nat-rebinding): the same connection ID from a new source port,
+    without the client validating the path. The server sees the new address, validates it and
+    answers there. An upload, because gtlsclient drops what still arrives at its old port and a
+    client that only downloads then has nothing to send: no server can learn the new port."""
+    s = start(site, model, "--tls-http3-idle-timeout-ms", "5000")
+    try:
+        body = tmp_path / "up.bin"
+        payload = os.urandom(2 * 1024 * 1024)
+        body.write_bytes(payload)
+        port = s.ports["quic"]
+        for i in range(3):
+            out = tmp_path / f"n{i}"
+            rc, err = h3_get(port, "/echo", str(out), "--change-local-addr=20ms", "--nat-rebinding",
+                             "-m", "POST", "-d", str(body), timeout=20)
+            assert rc == 0, err[-2000:]
+            assert (out / "echo").read_bytes() == payload
+        if model != "prefork":
+            assert migrations(s, 3) >= 3
     finally:
         s.close()
 
@@ -205,11 +245,10 @@ def rss_kb(pid):
 
 
 def test_initial_flood_from_many_ports_gets_retry_and_memory_stays_bounded(site, tmp_path):
-    """Forged Initials (valid header, undecryptable payload) from 64 source ports: the server
-    keeps no state for them (each connection attempt is dropped when its first packet fails to
-    decrypt), memory stays bounded, and a real client still gets in. (Retry under load is
-    tls.http3_retry_threshold handshakes *in progress*; these never get that far. Retry itself:
-    test_retry_always_validates_the_address.)"""
+    """Forged Initials (valid header, undecryptable payload) from 64 source ports: none becomes a
+    handshake in progress, so only their rate (tls.http3_retry_rate, default 256 per second per
+    loop) shows the flood: once past it the server answers with Retry and keeps no state for
+    them, memory stays bounded, and a real client still gets in (through a Retry)."""
     s = start(site, "single", "--tls-http3-retry-threshold", "16")
     try:
         port = s.ports["quic"]
@@ -227,9 +266,11 @@ def test_initial_flood_from_many_ports_gets_retry_and_memory_stays_bounded(site,
         time.sleep(0.3)
         rc, out, _ = curl("-s", s.url + "/metrics")
         out = out.decode()
-        assert int(re.search(r"^sy_quic_packets_received_total (\d+)", out, re.M).group(1)) >= 2000
+        assert int(re.search(r"^sy_udp_datagrams_received_total (\d+)", out, re.M).group(1)) >= 2000
         assert int(re.search(r"^sy_quic_connections_open (\d+)", out, re.M).group(1)) <= 16, out
         assert int(re.search(r"^sy_quic_handshakes_total (\d+)", out, re.M).group(1)) == 0
+        # 2560 Initials in well under a second: all but the first ~256 get a Retry.
+        assert int(re.search(r"^sy_quic_retries_total (\d+)", out, re.M).group(1)) >= 1500, out
         assert rss_kb(s.proc.pid) - before < 64 * 1024  # 2560 Initials: well under 64 MiB
         rc, err = h3_get(port, "/", str(tmp_path / "after"))
         assert rc == 0, err[-2000:]

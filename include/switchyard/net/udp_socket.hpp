@@ -83,6 +83,15 @@ struct udp_stats {
     core::counter tx_datagrams, tx_batches, tx_dropped, tx_errors, tx_gso_trains;
 };
 
+/// Linux reuseport steering for QUIC (SO_ATTACH_REUSEPORT_CBPF on any member of fd's
+/// SO_REUSEPORT group): a datagram whose destination connection ID is server-chosen (cid_len
+/// bytes; a short header, or a long header whose DCID has that length) goes to the group member
+/// whose index is the ID's first byte, so a client that changed address or port still reaches
+/// the socket (loop, prefork child) that owns its connection. Every other datagram (client-chosen
+/// IDs, non-QUIC first bytes, an index beyond the group) keeps the kernel's 4-tuple hash. Members
+/// are indexed in bind order, so the caller binds member i for the owner named i.
+result<void, os_error> steer_by_connection_id(int fd, std::uint8_t cid_len);
+
 class udp_socket final : private core::io_handler, private core::before_sleep_hook {
   public:
     using receive_fn = std::function<void(udp_socket&, std::span<const datagram>)>;

@@ -69,6 +69,7 @@ struct tls_config {
     bool http3 = false;
     std::string http3_retry = "auto";           // auto | always | never
     std::uint64_t http3_retry_threshold = 64;   // auto: handshakes in progress per loop
+    std::uint64_t http3_retry_rate = 256;       // auto: Initials per second per loop
     std::uint64_t http3_max_handshakes = 1024;  // per loop; beyond: Initials dropped
     std::uint64_t http3_max_streams = 100;      // concurrent request streams per connection
     std::uint64_t http3_idle_timeout_ms = 30000;

@@ -102,6 +102,11 @@ struct datagram_route {
     /// Socket options this protocol needs; one address's socket gets the union of its routes'
     /// (largest max_datagram and batch, every flag). sharing and shared_stats are the runtime's.
     net::udp_options udp;
+    /// QUIC: the length of server-chosen connection IDs whose first byte names the owner (member
+    /// index = process_index() * loop_count() + loop index). When every route of an address sets
+    /// it, its SO_REUSEPORT group steers by that byte (net::steer_by_connection_id), so a client
+    /// that changed address reaches its owner directly, across prefork processes too. 0: none.
+    std::uint8_t steer_cid_len = 0;
 };
 
 /// Everything one loop owns. Touched only on that loop's thread, except the counters (any
@@ -219,6 +224,8 @@ class runtime {
 
     /// The process role under prefork (parent or a child); workers otherwise.
     bool is_prefork_parent() const { return prefork_parent_; }
+    /// prefork: this child's index (0..workers-1); 0 in the threads models and the parent.
+    unsigned process_index() const { return process_index_; }
 
   private:
     struct impl;
@@ -242,6 +249,7 @@ class runtime {
     void open_datagram_endpoints();
     net::udp_options endpoint_options(std::size_t id) const;
     std::string port_scheme(std::size_t id) const;
+    void steer_group(std::size_t id, int fd) const;
     void bind_prefork_udp(unsigned children);
     void keep_prefork_udp(unsigned child, unsigned children);
     /// Shutdown's last step on a loop: flush and close its endpoints (before on_loop_stop).
@@ -279,6 +287,7 @@ class runtime {
     std::vector<std::function<void(loop_state&)>> stop_hooks_;
     std::unique_ptr<impl> impl_;
     bool prefork_parent_ = false;
+    unsigned process_index_ = 0;
     // Written by accepting threads (one per listener loop): relaxed atomic adds, not per message.
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> refused_{0};

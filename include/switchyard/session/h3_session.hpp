@@ -57,12 +57,20 @@ struct h3_options {
     retry_mode retry = retry_mode::automatic;
     /// automatic: Retry once this many handshakes are in progress on the loop.
     std::uint64_t retry_threshold = 64;
+    /// automatic: also Retry once more Initials than this arrived on the loop in the current
+    /// second. Forged Initials (spoofed addresses, undecryptable) never become handshakes in
+    /// progress, so only their rate shows a flood.
+    std::uint64_t retry_rate = 256;
     /// Handshakes in progress per loop beyond which Initials are dropped (RFC 9000 21.3).
     std::uint64_t max_handshakes = 1024;
     /// A stream's unacknowledged response bytes above which writes report backpressure / below
     /// which on_drain fires (limits.output_high_water / output_low_water).
     std::size_t high_watermark = 1024 * 1024;
     std::size_t low_watermark = 256 * 1024;
+    /// The first byte of this loop's connection IDs is cid_base + the loop's index: under prefork
+    /// cid_base is the child's first member of the port's reuseport group (the kernel steers by
+    /// that byte, see datagram_route::steer_cid_len); 0 in the threads models.
+    std::uint8_t cid_base = 0;
 };
 
 class h3_conn;
@@ -91,11 +99,13 @@ class h3_server {
     void send(net::udp_socket& sock, const std::uint8_t* p, std::size_t n, const net::address& to,
               const net::address* from);
     void forget(h3_conn& c);
+    bool under_load(std::int64_t now);
 
     http_context& ctx_;
     const http3::server_tls& tls_;
     h3_options opts_;
     std::uint8_t loop_;
+    std::uint8_t cid_byte_;  // opts_.cid_base + loop_
     unsigned loop_count_;
     net::datagram_flow_list& flows_;
     net::connection_limit* limit_;
@@ -105,6 +115,8 @@ class h3_server {
     std::unordered_map<std::string, h3_conn*, hub::string_hash, std::equal_to<>> cids_;
     std::unordered_map<h3_conn*, std::unique_ptr<h3_conn>> conns_;
     std::unique_ptr<std::uint8_t[]> buf_;  // one train of output (64 KiB)
+    std::int64_t initials_since_ = 0;      // start of the current one-second window (ns)
+    std::uint64_t initials_ = 0;           // Initials for unknown IDs seen in it
 };
 
 }  // namespace sy::session
