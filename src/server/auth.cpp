@@ -1,6 +1,8 @@
 // [auth] in the server (server/auth.hpp, docs/auth.md).
 #include "switchyard/server/auth.hpp"
 
+#include "jwks.hpp"
+
 #include <fmt/format.h>
 
 #include "switchyard/base/log.hpp"
@@ -86,10 +88,13 @@ const auth::policy& disabled_policy() {
 }  // namespace
 
 std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c) {
+    return make_auth_policy(c, {}, {});
+}
+
+std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c,
+                                                     std::string_view fetched_jwks,
+                                                     std::function<void()> on_unknown_kid) {
     if (!auth_enabled(c)) return std::make_shared<const auth::policy>();
-    if (!c.jwks_url.empty())
-        throw config_error(
-            "auth.jwks_url: fetching a JWKS URL is not built yet; use auth.jwks_file");
     auto ks = std::make_shared<auth::key_set>();
     if (!c.jwt_hmac_secret_file.empty()) {
         std::string secret = read_or_throw(c.jwt_hmac_secret_file, "jwt_hmac_secret_file");
@@ -103,6 +108,10 @@ std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c) {
     if (!c.jwks_file.empty()) {
         if (auto r = ks->add_jwks(read_or_throw(c.jwks_file, "jwks_file")); !r)
             throw config_error(fmt::format("auth.jwks_file: {}: {}", c.jwks_file, r.error()));
+    }
+    if (!fetched_jwks.empty()) {
+        if (auto r = ks->add_jwks(fetched_jwks); !r)
+            throw config_error(fmt::format("auth.jwks_url: {}: {}", c.jwks_url, r.error()));
     }
     for (const auto* list : {&c.anonymous_subscribe, &c.anonymous_publish}) {
         for (const auto& p : *list) {
@@ -121,6 +130,7 @@ std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c) {
     ps.enabled = true;
     ps.anonymous.subscribe = c.anonymous_subscribe;
     ps.anonymous.publish = c.anonymous_publish;
+    ps.on_unknown_kid = std::move(on_unknown_kid);
     return std::make_shared<const auth::policy>(std::move(v), ps);
 }
 
@@ -146,6 +156,7 @@ void install_auth(app& a) {
     a.on_runtime([&a](runtime& rt) {
         const auth_config& cfg = rt.config().auth;
         if (!auth_enabled(cfg)) return;
+        install_jwks_refresh(rt);  // auth.jwks_url: the first key set, then the refreshes
         a.router().add_filter(http::router::filter_order::identity,
                               [&cfg](http::request& req, http::response& res) {
                                   identify(req, cfg);
