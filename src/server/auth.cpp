@@ -5,8 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+
 #include "switchyard/base/log.hpp"
 #include "switchyard/base/text.hpp"
+#include "switchyard/hub/sublist.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/server/app.hpp"
 #include "switchyard/server/runtime.hpp"
@@ -48,15 +51,59 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
     return {};
 }
 
+// auth.token_cache_size: tokens this loop verified, so a client sending the same Bearer on every
+// request is verified once. A loop slot (no lock), keyed by the token's bytes (hashed; the whole
+// token is compared, so a collision cannot borrow another identity). An entry is used while
+// now < exp (tokens without exp: kept k_tokenless_ttl_s); only successes are kept. The cache
+// belongs to one policy: a new one (a JWKS refresh) empties it, so a removed key's tokens are
+// verified again. Full: emptied at once (bounded memory: size x auth.max_token_bytes).
+struct token_cache {
+    static constexpr std::int64_t k_tokenless_ttl_s = 60;
+    struct entry {
+        auth::principal_ptr who;
+        std::int64_t until_s = 0;
+    };
+    std::shared_ptr<const auth::policy> owner;  // held: its address cannot be reused meanwhile
+    std::unordered_map<std::string, entry, hub::string_hash, std::equal_to<>> map;
+};
+
+auth::principal_ptr cached_principal(token_cache& c, std::string_view token, std::int64_t now) {
+    auto it = c.map.find(token);
+    if (it == c.map.end()) return nullptr;
+    if (now < it->second.until_s) return it->second.who;
+    c.map.erase(it);
+    return nullptr;
+}
+
 void identify(http::request& req, const auth_config& cfg) {
     const std::string token = request_token(req, cfg);
     if (token.empty()) return;
-    auto r = current_policy().authenticate(token, auth::unix_now_s());
-    if (r) {
-        req.set_principal(std::move(*r));
-    } else {
-        req.set_token_refused(auth::to_string(r.error()));
+    const std::int64_t now = auth::unix_now_s();
+    loop_state* ls = current_loop_state();
+    token_cache* cache = nullptr;
+    if (cfg.token_cache_size > 0 && ls && ls->auth) {
+        cache = &ls->loop->emplace_slot<token_cache>();
+        if (cache->owner != ls->auth) {
+            cache->map.clear();
+            cache->owner = ls->auth;
+        }
+        if (auto p = cached_principal(*cache, token, now)) {
+            req.set_principal(std::move(p));
+            return;
+        }
     }
+    auto r = current_policy().authenticate(token, now);
+    if (!r) {
+        req.set_token_refused(auth::to_string(r.error()));
+        return;
+    }
+    if (cache) {
+        if (cache->map.size() >= cfg.token_cache_size) cache->map.clear();
+        const std::int64_t exp = (*r)->exp();
+        cache->map.emplace(
+            token, token_cache::entry{*r, exp != 0 ? exp : now + token_cache::k_tokenless_ttl_s});
+    }
+    req.set_principal(std::move(*r));
 }
 
 // /metrics and /debug/* with [auth] on (auth.metrics_access): open; open on loopback and an

@@ -240,6 +240,9 @@ const option_desc k_options[] = {
      SY_REF(auth.token_cookie)},
     {"auth.max_token_bytes", nullptr, "longer tokens are refused with 401",
      SY_REF(auth.max_token_bytes)},
+    {"auth.token_cache_size", nullptr,
+     "verified tokens each loop keeps (until exp) so a repeated Bearer is not re-verified; 0: off",
+     SY_REF(auth.token_cache_size)},
     {"auth.metrics_access", nullptr,
      "with [auth] on, /metrics and /debug/*: open | loopback (open there, admin token elsewhere) "
      "| token",

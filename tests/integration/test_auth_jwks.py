@@ -118,8 +118,8 @@ def host():
     h.close()
 
 
-def start(url, *extra, min_refresh="1"):
-    return server(["--listen", "127.0.0.1:0", "--workers", "2", "--auth-jwks-url", url,
+def start(url, *extra, min_refresh="1", workers="2"):
+    return server(["--listen", "127.0.0.1:0", "--workers", workers, "--auth-jwks-url", url,
                    "--auth-jwks-min-refresh-s", min_refresh, "--auth-jwks-startup-wait-s", "2",
                    *extra])
 
@@ -227,3 +227,19 @@ def test_startup_fails_when_the_first_fetch_keeps_failing():
     assert "auth.jwks_url: http://127.0.0.1:9/jwks.json" in p.stderr
     assert "no key set after 1 s" in p.stderr
     assert time.time() - t0 >= 1.0  # it retried for the wait
+
+
+def test_a_cached_token_is_refused_at_exp(host):
+    """auth.token_cache_size keeps verified tokens per loop; an entry ends at the token's exp."""
+    host.add_key("k1")
+    srv = start(host.url, workers="1")
+    try:
+        now = int(time.time())
+        c = {"sub": "alice", "iat": now, "exp": now + 2, "switchyard": {"publish": ["chat.>"]}}
+        tok = jwt.encode(c, host.keys["k1"], algorithm="ES256", headers={"kid": "k1"})
+        for _ in range(5):
+            assert publish(srv, tok) == 201  # verified once, then from the cache
+        time.sleep(max(0.0, now + 2.2 - time.time()))
+        assert publish(srv, tok) == 401
+    finally:
+        srv.close()

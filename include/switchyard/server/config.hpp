@@ -147,6 +147,7 @@ struct auth_config {
     std::string token_query_param = "token";  // ?token= (EventSource, browser WebSocket)
     std::string token_cookie;                 // cookie carrying the token; empty: none
     std::uint64_t max_token_bytes = 8192;     // longer tokens are refused (401)
+    std::uint64_t token_cache_size = 1024;    // verified HTTP tokens kept per loop; 0: off
     std::string metrics_access = "loopback";  // /metrics, /debug/*: open | loopback | token
 };
 /// Whether [auth] is on (a key source or an anonymous rule is set).
