@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -39,17 +40,31 @@ inline constexpr std::uint16_t k_rsa_algs = bit(jws_alg::rs256) | bit(jws_alg::r
 /// "HS256" -> jws_alg; false for "none" and every name not in the table.
 bool parse_alg(std::string_view name, jws_alg& out);
 
+inline constexpr std::size_t k_alg_count = 13;
+
 struct key_set::key {
     std::string kid;
     std::string secret;        // HMAC keys
     EVP_PKEY* pkey = nullptr;  // every other key (owned)
     std::uint16_t algs = 0;    // what this key may verify: decided by the key, never the token
+    /// Per algorithm of algs (RSA, PSS, ECDSA): a context EVP_DigestVerifyInit set up once, at
+    /// load. verify_signature copies it instead of initialising one per token (OpenSSL 3's init
+    /// fetches the digest and builds the key's provider context each time). Only read after
+    /// prepare_contexts, so any number of loops may copy it at once.
+    std::array<EVP_MD_CTX*, k_alg_count> ready{};
 
     key() = default;
     key(const key&) = delete;
     key& operator=(const key&) = delete;
-    ~key() { EVP_PKEY_free(pkey); }
+    ~key() {
+        for (EVP_MD_CTX* c : ready) EVP_MD_CTX_free(c);
+        EVP_PKEY_free(pkey);
+    }
 };
+
+/// Fills k.ready for its algorithms (after algs is final); a context that cannot be made is left
+/// null and verify_signature initialises one per call instead.
+void prepare_contexts(key_set::key& k);
 
 /// The algorithms a public key's type allows (0: a type or size JWS does not use).
 std::uint16_t algs_for(EVP_PKEY* pkey);

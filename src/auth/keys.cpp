@@ -36,6 +36,7 @@ result<void, std::string> add_key(std::vector<std::unique_ptr<key_set::key>>& ke
     if (only != 0) k->algs &= only;
     if (k->algs == 0) return unexpected(std::string("key type or size not usable for JWS"));
     k->kid = std::move(kid);
+    prepare_contexts(*k);
     keys.push_back(std::move(k));
     return {};
 }

@@ -17,7 +17,8 @@ policy::policy() = default;
 policy::policy(std::shared_ptr<const verifier> v, const policy_settings& s)
     : enabled_(s.enabled),
       verifier_(std::move(v)),
-      anonymous_(principal::make("", 0, s.anonymous)) {}
+      anonymous_(principal::make("", 0, s.anonymous)),
+      on_unknown_kid_(s.on_unknown_kid) {}
 
 bool policy::allowed(const principal* p, action a, std::string_view topic) const {
     if (!enabled_) return true;
@@ -32,7 +33,9 @@ bool policy::allowed(const principal* p, action a, std::string_view topic) const
 result<principal_ptr, verify_error> policy::authenticate(std::string_view token,
                                                          std::int64_t now_s) const {
     if (!verifier_) return unexpected(verify_error::malformed);
-    return verifier_->verify(token, now_s);
+    auto r = verifier_->verify(token, now_s);
+    if (!r && r.error() == verify_error::unknown_kid && on_unknown_kid_) on_unknown_kid_();
+    return r;
 }
 
 }  // namespace sy::auth

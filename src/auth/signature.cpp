@@ -92,6 +92,19 @@ bool verify_hmac(const key_set::key& k, jws_alg a, std::string_view input, std::
     return sig.size() == len && CRYPTO_memcmp(mac, sig.data(), len) == 0;
 }
 
+using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+// A verification context for k under a, initialised from scratch.
+bool init_context(EVP_MD_CTX* ctx, const key_set::key& k, jws_alg a) {
+    EVP_PKEY_CTX* pctx = nullptr;
+    if (EVP_DigestVerifyInit(ctx, &pctx, digest_of(a), nullptr, k.pkey) != 1) return false;
+    if (is_pss(a) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                      // RFC 7518 3.5: the salt is as long as the hash.
+                      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+        return false;
+    return true;
+}
+
 }  // namespace
 
 bool parse_alg(std::string_view name, jws_alg& out) {
@@ -104,6 +117,17 @@ bool parse_alg(std::string_view name, jws_alg& out) {
     return false;
 }
 
+void prepare_contexts(key_set::key& k) {
+    if (k.pkey == nullptr) return;
+    for (std::size_t i = 0; i < k_alg_count; ++i) {
+        const auto a = static_cast<jws_alg>(i);
+        // EdDSA is one-shot (no digest to copy a state of); HMAC keys have no pkey.
+        if ((k.algs & bit(a)) == 0 || a == jws_alg::eddsa) continue;
+        md_ctx_ptr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+        if (ctx && init_context(ctx.get(), k, a)) k.ready[i] = ctx.release();
+    }
+}
+
 bool verify_signature(const key_set::key& k, jws_alg a, std::string_view input,
                       std::string_view sig) {
     if ((k.algs & bit(a)) == 0) return false;
@@ -113,14 +137,15 @@ bool verify_signature(const key_set::key& k, jws_alg a, std::string_view input,
         if (!ecdsa_to_der(a, sig, der)) return false;
         sig = der;
     }
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    EVP_PKEY_CTX* pctx = nullptr;
-    if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, digest_of(a), nullptr, k.pkey) != 1)
+    md_ctx_ptr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!ctx) return false;
+    if (const EVP_MD_CTX* ready = k.ready[static_cast<std::size_t>(a)]) {
+        if (EVP_MD_CTX_copy_ex(ctx.get(), ready) != 1) return false;
+        // The copy is used once: the final step may consume it instead of duplicating it again.
+        EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
+    } else if (!init_context(ctx.get(), k, a)) {
         return false;
-    if (is_pss(a) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-                      // RFC 7518 3.5: the salt is as long as the hash.
-                      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
-        return false;
+    }
     return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
                             sig.size(), reinterpret_cast<const unsigned char*>(input.data()),
                             input.size()) == 1;

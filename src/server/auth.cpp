@@ -1,10 +1,15 @@
 // [auth] in the server (server/auth.hpp, docs/auth.md).
 #include "switchyard/server/auth.hpp"
 
+#include "jwks.hpp"
+
 #include <fmt/format.h>
+
+#include <unordered_map>
 
 #include "switchyard/base/log.hpp"
 #include "switchyard/base/text.hpp"
+#include "switchyard/hub/sublist.hpp"
 #include "switchyard/net/address.hpp"
 #include "switchyard/server/app.hpp"
 #include "switchyard/server/runtime.hpp"
@@ -46,15 +51,59 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
     return {};
 }
 
+// auth.token_cache_size: tokens this loop verified, so a client sending the same Bearer on every
+// request is verified once. A loop slot (no lock), keyed by the token's bytes (hashed; the whole
+// token is compared, so a collision cannot borrow another identity). An entry is used while
+// now < exp (tokens without exp: kept k_tokenless_ttl_s); only successes are kept. The cache
+// belongs to one policy: a new one (a JWKS refresh) empties it, so a removed key's tokens are
+// verified again. Full: emptied at once (bounded memory: size x auth.max_token_bytes).
+struct token_cache {
+    static constexpr std::int64_t k_tokenless_ttl_s = 60;
+    struct entry {
+        auth::principal_ptr who;
+        std::int64_t until_s = 0;
+    };
+    std::shared_ptr<const auth::policy> owner;  // held: its address cannot be reused meanwhile
+    std::unordered_map<std::string, entry, hub::string_hash, std::equal_to<>> map;
+};
+
+auth::principal_ptr cached_principal(token_cache& c, std::string_view token, std::int64_t now) {
+    auto it = c.map.find(token);
+    if (it == c.map.end()) return nullptr;
+    if (now < it->second.until_s) return it->second.who;
+    c.map.erase(it);
+    return nullptr;
+}
+
 void identify(http::request& req, const auth_config& cfg) {
     const std::string token = request_token(req, cfg);
     if (token.empty()) return;
-    auto r = current_policy().authenticate(token, auth::unix_now_s());
-    if (r) {
-        req.set_principal(std::move(*r));
-    } else {
-        req.set_token_refused(auth::to_string(r.error()));
+    const std::int64_t now = auth::unix_now_s();
+    loop_state* ls = current_loop_state();
+    token_cache* cache = nullptr;
+    if (cfg.token_cache_size > 0 && ls && ls->auth) {
+        cache = &ls->loop->emplace_slot<token_cache>();
+        if (cache->owner != ls->auth) {
+            cache->map.clear();
+            cache->owner = ls->auth;
+        }
+        if (auto p = cached_principal(*cache, token, now)) {
+            req.set_principal(std::move(p));
+            return;
+        }
     }
+    auto r = current_policy().authenticate(token, now);
+    if (!r) {
+        req.set_token_refused(auth::to_string(r.error()));
+        return;
+    }
+    if (cache) {
+        if (cache->map.size() >= cfg.token_cache_size) cache->map.clear();
+        const std::int64_t exp = (*r)->exp();
+        cache->map.emplace(
+            token, token_cache::entry{*r, exp != 0 ? exp : now + token_cache::k_tokenless_ttl_s});
+    }
+    req.set_principal(std::move(*r));
 }
 
 // /metrics and /debug/* with [auth] on (auth.metrics_access): open; open on loopback and an
@@ -86,10 +135,13 @@ const auth::policy& disabled_policy() {
 }  // namespace
 
 std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c) {
+    return make_auth_policy(c, {}, {});
+}
+
+std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c,
+                                                     std::string_view fetched_jwks,
+                                                     std::function<void()> on_unknown_kid) {
     if (!auth_enabled(c)) return std::make_shared<const auth::policy>();
-    if (!c.jwks_url.empty())
-        throw config_error(
-            "auth.jwks_url: fetching a JWKS URL is not built yet; use auth.jwks_file");
     auto ks = std::make_shared<auth::key_set>();
     if (!c.jwt_hmac_secret_file.empty()) {
         std::string secret = read_or_throw(c.jwt_hmac_secret_file, "jwt_hmac_secret_file");
@@ -103,6 +155,10 @@ std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c) {
     if (!c.jwks_file.empty()) {
         if (auto r = ks->add_jwks(read_or_throw(c.jwks_file, "jwks_file")); !r)
             throw config_error(fmt::format("auth.jwks_file: {}: {}", c.jwks_file, r.error()));
+    }
+    if (!fetched_jwks.empty()) {
+        if (auto r = ks->add_jwks(fetched_jwks); !r)
+            throw config_error(fmt::format("auth.jwks_url: {}: {}", c.jwks_url, r.error()));
     }
     for (const auto* list : {&c.anonymous_subscribe, &c.anonymous_publish}) {
         for (const auto& p : *list) {
@@ -121,6 +177,7 @@ std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c) {
     ps.enabled = true;
     ps.anonymous.subscribe = c.anonymous_subscribe;
     ps.anonymous.publish = c.anonymous_publish;
+    ps.on_unknown_kid = std::move(on_unknown_kid);
     return std::make_shared<const auth::policy>(std::move(v), ps);
 }
 
@@ -146,6 +203,7 @@ void install_auth(app& a) {
     a.on_runtime([&a](runtime& rt) {
         const auth_config& cfg = rt.config().auth;
         if (!auth_enabled(cfg)) return;
+        install_jwks_refresh(rt);  // auth.jwks_url: the first key set, then the refreshes
         a.router().add_filter(http::router::filter_order::identity,
                               [&cfg](http::request& req, http::response& res) {
                                   identify(req, cfg);

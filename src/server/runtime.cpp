@@ -124,15 +124,21 @@ void warn_if_open(const server_config& cfg) {
     }
 }
 
-// limits.connection_rate_per_ip on an HTTP listener: over it the connection gets a complete
-// HTTP/1.1 429 with Retry-After before anything is read, and is closed (the fd's destructor).
-bool connection_rate_ok(loop_state& ls, std::string_view peer, int fd) {
+// limits.connection_rate_per_ip, every listener's admission step (HTTP, HTTPS with h1 and h2,
+// AMQP...), on the loop that will own the connection, before any byte is read or a TLS handshake
+// costs anything. Over it a plain HTTP listener's connection gets a complete HTTP/1.1 429 with
+// Retry-After; any other listener's (TLS: the client expects a ServerHello, not text) is closed
+// without a byte. Either way the fd's destructor closes it.
+bool connection_rate_ok(loop_state& ls, const net::address& peer_addr, int fd, bool http_reply) {
     rate_tables* t = ls.loop->slot<rate_tables>();
     if (!t || t->connection_rate_per_ip == 0) return true;
+    const std::string text = peer_addr.to_string();
+    const std::string_view peer = text;
     const std::size_t colon = peer.rfind(':');
     const std::string_view ip = colon == std::string_view::npos ? peer : peer.substr(0, colon);
     std::int64_t retry = 0;
     if (t->connections.allow(ip, ls.loop->now_ms(), t->connection_rate_per_ip, retry)) return true;
+    if (!http_reply) return false;
     const std::string reply = fmt::format(
         "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {}\r\nContent-Length: 0\r\n"
         "Connection: close\r\n\r\n",
@@ -220,7 +226,6 @@ void runtime::setup_loop(loop_state& ls) {
 
 void runtime::on_accept(loop_state& ls, net::accepted_socket&& s) {
     auto peer = s.peer.to_string();
-    if (!connection_rate_ok(ls, peer, s.fd.get())) return;  // answered 429; the fd closes
     auto handler = std::make_unique<session::http1_session>(*ls.http, peer);
     net::connection::create(*ls.loop, net::tcp_stream(std::move(s.fd)), std::move(handler),
                             ls.conn_opts, std::move(s.slot), &ls.conns);
@@ -276,7 +281,13 @@ void runtime::open_kind(const listener_kind& k, std::size_t first_inherited) {
         (void)::send(s.fd.get(), k_refusal.data(), k_refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     };
     const bool prefork = cfg_.model == execution_model::prefork;
-    const accept_handler* handler = &k.handler;
+    const accept_handler* kind_handler = &k.handler;
+    const bool http_reply = k.scheme == "http";
+    // The admission step of every listener, then the kind's handler (on the owning loop).
+    auto admit = [kind_handler, http_reply](loop_state& w, net::accepted_socket&& s) {
+        if (!connection_rate_ok(w, s.peer, s.fd.get(), http_reply)) return;
+        (*kind_handler)(w, std::move(s));
+    };
     for (std::size_t a = 0; a < k.addresses.size(); ++a) {
         auto addr = net::address::parse(k.addresses[a]);
         if (!addr) throw config_error("listen: cannot parse address '" + k.addresses[a] + "'");
@@ -296,15 +307,15 @@ void runtime::open_kind(const listener_kind& k, std::size_t first_inherited) {
             net::listener_options own = lo;
             if (ls != owners.front() && lo.sharing == net::port_sharing::claim)
                 own.sharing = net::port_sharing::join;
-            auto accept_cb = [this, ls, handler](net::accepted_socket&& s) {
+            auto accept_cb = [this, ls, admit](net::accepted_socket&& s) {
                 accepted_.fetch_add(1, std::memory_order_relaxed);
                 if (impl_->acceptor_state && ls == impl_->acceptor_state.get()) {
                     unsigned i = impl_->next_worker++ % static_cast<unsigned>(loops_.size());
                     loop_state* w = loops_[i].get();
                     w->loop->post(
-                        [w, handler, s = std::move(s)]() mutable { (*handler)(*w, std::move(s)); });
+                        [w, admit, s = std::move(s)]() mutable { admit(*w, std::move(s)); });
                 } else {
-                    (*handler)(*ls, std::move(s));
+                    admit(*ls, std::move(s));
                 }
             };
             result<std::unique_ptr<net::listener>, core::os_error> l =

@@ -1,5 +1,5 @@
 """[auth] on every transport (docs/auth.md): {HTTP pub, long poll, short poll, SSE, WebSocket,
-WebSocket over h2, gRPC Hub} x {no token, malformed, bad signature, expired, not yet valid, wrong
+WebSocket over h2, gRPC Hub, AMQP (pika, the JWT as the PLAIN password)} x {no token, malformed, bad signature, expired, not yet valid, wrong
 audience, alg none, algorithm confusion, other topic, exact topic, wildcard within the grant,
 wildcard beyond it}, each asserting the exact answer. Tokens are minted by PyJWT (python3-jwt),
 keys made by openssl at set-up. Deliveries are counted: 0 messages reach a subscriber who may not
@@ -20,6 +20,8 @@ import time
 import pytest
 
 from conftest import ROOT, server
+
+pika = pytest.importorskip("pika")
 
 jwt = pytest.importorskip("jwt")
 websockets = pytest.importorskip("websockets")
@@ -53,7 +55,8 @@ def srv(keys):
     s = server(["--listen", "127.0.0.1:0", "--workers", "2",
                 "--auth-jwt-hmac-secret-file", keys["secret"],
                 "--auth-jwt-public-key-files", "rsa1=" + keys["rsa_pub_path"],
-                "--auth-audience", AUD, "--auth-anonymous-subscribe", "public.>"])
+                "--auth-audience", AUD, "--auth-anonymous-subscribe", "public.>",
+                "--amqp-listen", "127.0.0.1:0"], need=("http", "amqp"))
     yield s
     s.close()
 
@@ -260,6 +263,81 @@ def test_grpc_hub(srv, keys, pb):
             assert r.id > 0
 
 
+def amqp_key(topic):
+    """A hub topic or pattern as an amq.topic routing or binding key ('>' is '#')."""
+    return topic.replace(">", "#")
+
+
+def amqp_connect(s, password, user="alice"):
+    return pika.BlockingConnection(pika.ConnectionParameters(
+        "127.0.0.1", s.ports["amqp"], "/", pika.PlainCredentials(user, password), heartbeat=0,
+        connection_attempts=1))
+
+
+def amqp_channel_answer(conn, fn):
+    """None when fn(channel) went through, else the broker's (reply_code, reply_text)."""
+    ch = conn.channel()
+    try:
+        fn(ch)
+    except pika.exceptions.ChannelClosedByBroker as e:
+        return (e.reply_code, e.reply_text)
+    ch.close()
+    return None
+
+
+def amqp_topic_refused(key, user="alice"):
+    return (403, f"ACCESS_REFUSED - access to topic '{key}' in exchange 'amq.topic' in vhost '/' "
+                 f"refused for user '{user}'")
+
+
+def amqp_bind(key):
+    def run(ch):
+        q = ch.queue_declare("", exclusive=True).method.queue
+        ch.queue_bind(q, "amq.topic", key)
+    return run
+
+
+def amqp_publish(key, body=b"x"):
+    def run(ch):
+        ch.confirm_delivery()
+        ch.basic_publish("amq.topic", key, body, mandatory=False)
+    return run
+
+
+def test_amqp(srv, keys):
+    """The AMQP column: the token is the PLAIN password (RabbitMQ's OAuth 2 convention). A token
+    refused at login is 403 ACCESS_REFUSED on connection.start-ok (the connection closes); a valid
+    one logs in, and a binding (subscribe) or publish outside the grant closes the channel with
+    403 ACCESS_REFUSED and RabbitMQ's topic text."""
+    login_refused = "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN"
+    for name, tok, kind, want in token_cases(keys):
+        if want == "401":
+            with pytest.raises(pika.exceptions.ProbableAuthenticationError) as e:
+                amqp_connect(srv, tok or "")
+            assert login_refused in str(e.value), name
+            continue
+        c = amqp_connect(srv, tok)
+        try:
+            sub = amqp_key(SUB_TOPIC[kind])
+            pub = amqp_key(PUB_TOPIC[kind])
+            expect_sub = None if want == "ok" else amqp_topic_refused(sub)
+            expect_pub = None if want == "ok" else amqp_topic_refused(pub)
+            assert amqp_channel_answer(c, amqp_bind(sub)) == expect_sub, "bind " + name
+            assert amqp_channel_answer(c, amqp_publish(pub)) == expect_pub, "publish " + name
+        finally:
+            c.close()
+
+
+def amqp_drain(conn, queue):
+    ch = conn.channel()
+    got = []
+    while True:
+        m, _, _ = ch.basic_get(queue, auto_ack=True)
+        if m is None:
+            return got
+        got.append(m.routing_key)
+
+
 def test_deliveries_reach_only_permitted_subscribers(srv, keys):
     """Alice follows news.> (granted) and the anonymous client public.> (the anonymous rule);
     bob (publish everywhere) publishes to many topics: each subscriber counts only its own."""
@@ -288,12 +366,27 @@ def test_deliveries_reach_only_permitted_subscribers(srv, keys):
                 got[k].append(m["topic"])
             await ws.close()
         return got
+    # The AMQP column: alice's queue bound to news.# on amq.topic (her grant), and a refused
+    # binding of the same queue to # (broader than the grant) that must not leave a route behind.
+    aconn = amqp_connect(srv, alice)
+    ach = aconn.channel()
+    aq = ach.queue_declare("", exclusive=True).method.queue
+    ach.queue_bind(aq, "amq.topic", "news.#")
+    assert amqp_channel_answer(aconn, lambda ch: ch.queue_bind(aq, "amq.topic", "#")) == \
+        amqp_topic_refused("#")
     got = asyncio.run(go())
     assert len(got["a"]) == 10 and all(t.startswith("news.") for t in got["a"]), got
     assert len(got["anon"]) == 10 and all(t.startswith("public.") for t in got["anon"]), got
-    # 0 refused publishes stored: alice may not publish to secret.*; bob reads nothing there.
+    time.sleep(0.3)
+    amqp_got = amqp_drain(aconn, aq)
+    assert len(amqp_got) == 10 and all(t.startswith("news.") for t in amqp_got), amqp_got
+    # 0 refused publishes stored: alice may not publish to secret.*, over HTTP or AMQP; bob
+    # reads nothing there.
     for _ in range(5):
         assert request(srv, "POST", "/pub/secret.alice", alice, body=b"no")[0] == 403
+        assert amqp_channel_answer(aconn, amqp_publish("secret.alice", b"no")) == \
+            amqp_topic_refused("secret.alice")
+    aconn.close()
     admin = hs256(claims(sub="ops", grants={"subscribe": [">"], "publish": []}))
     st, _, body = request(srv, "GET", "/topics/secret.alice", admin)
     assert st == 200 and json.loads(body)["last_id"] == 0

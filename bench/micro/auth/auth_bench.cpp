@@ -2,9 +2,11 @@
 // per algorithm, and the per-message permission check (what a WebSocket publish pays).
 // Budget: ES256 verification under 50 us per connection (docs/auth.md, docs/benchmarks.md).
 #include <benchmark/benchmark.h>
+#include <openssl/evp.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "switchyard/auth/jwt.hpp"
 #include "switchyard/auth/policy.hpp"
@@ -55,6 +57,58 @@ BENCHMARK(BM_VerifyES256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_VerifyHS256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_VerifyRS256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_VerifyEdDSA)->Unit(benchmark::kMicrosecond);
+
+// What ES256 costs below our code: OpenSSL's P-256 verify of a DER signature, with the context
+// initialised per call (what verify_signature did before key::ready) and copied from one made at
+// load (what it does now). The difference is OpenSSL 3's per-init digest fetch and key import.
+struct p256_case {
+    test::pkey_ptr key = test::make_key("EC", "P-256");
+    std::string msg = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
+    std::vector<unsigned char> der;
+    p256_case() {
+        EVP_MD_CTX* c = EVP_MD_CTX_new();
+        std::size_t len = 0;
+        EVP_DigestSignInit(c, nullptr, EVP_sha256(), nullptr, key.get());
+        EVP_DigestSign(c, nullptr, &len, reinterpret_cast<const unsigned char*>(msg.data()),
+                       msg.size());
+        der.resize(len);
+        EVP_DigestSign(c, der.data(), &len, reinterpret_cast<const unsigned char*>(msg.data()),
+                       msg.size());
+        der.resize(len);
+        EVP_MD_CTX_free(c);
+    }
+    bool verify(EVP_MD_CTX* c) const {
+        return EVP_DigestVerify(c, der.data(), der.size(),
+                                reinterpret_cast<const unsigned char*>(msg.data()),
+                                msg.size()) == 1;
+    }
+};
+
+void BM_P256InitPerVerify(benchmark::State& state) {
+    const p256_case p;
+    for (auto _ : state) {
+        EVP_MD_CTX* c = EVP_MD_CTX_new();
+        EVP_DigestVerifyInit(c, nullptr, EVP_sha256(), nullptr, p.key.get());
+        if (!p.verify(c)) state.SkipWithError("verify failed");
+        EVP_MD_CTX_free(c);
+    }
+}
+BENCHMARK(BM_P256InitPerVerify)->Unit(benchmark::kMicrosecond);
+
+void BM_P256CopyPrepared(benchmark::State& state) {
+    const p256_case p;
+    EVP_MD_CTX* ready = EVP_MD_CTX_new();
+    EVP_DigestVerifyInit(ready, nullptr, EVP_sha256(), nullptr, p.key.get());
+    for (auto _ : state) {
+        EVP_MD_CTX* c = EVP_MD_CTX_new();
+        EVP_MD_CTX_copy_ex(c, ready);
+        EVP_MD_CTX_set_flags(c, EVP_MD_CTX_FLAG_FINALISE);
+        if (!p.verify(c)) state.SkipWithError("verify failed");
+        EVP_MD_CTX_free(c);
+    }
+    EVP_MD_CTX_free(ready);
+}
+BENCHMARK(BM_P256CopyPrepared)->Unit(benchmark::kMicrosecond);
 
 // The per-message check: one sublist lookup on the principal's compiled grants.
 void BM_AllowedPerMessage(benchmark::State& state) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -22,6 +23,9 @@ namespace sy::auth {
 struct policy_settings {
     bool enabled = false;
     principal::grants anonymous;  // topic patterns that need no token ({sub} is not expanded)
+    /// Called by authenticate() when a token's kid names no key (a JWKS URL is fetched again,
+    /// server/jwks.cpp). Runs on the caller's thread, any loop: it must be thread-safe and cheap.
+    std::function<void()> on_unknown_kid;
 };
 
 class policy {
@@ -38,7 +42,8 @@ class policy {
     bool allowed(const principal* p, action a, std::string_view topic) const;
 
     /// Verifies a token (the bytes after "Bearer ", a ?token= value, a cookie value, an AMQP
-    /// PLAIN password). Without a verifier every token is malformed.
+    /// PLAIN password). Without a verifier every token is malformed. An unknown kid calls
+    /// policy_settings::on_unknown_kid before answering.
     result<principal_ptr, verify_error> authenticate(std::string_view token,
                                                      std::int64_t now_s) const;
 
@@ -54,6 +59,7 @@ class policy {
     bool enabled_ = false;
     std::shared_ptr<const verifier> verifier_;
     principal_ptr anonymous_;
+    std::function<void()> on_unknown_kid_;
 };
 
 /// Unix seconds now (the clock authenticate's callers pass).

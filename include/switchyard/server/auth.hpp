@@ -12,6 +12,7 @@
 // pointer in loop_state::auth, so a refresh (jwks_url) hands a new one to each loop by posting.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ struct loop_state;
 /// throws config_error naming the setting. Without [auth] (auth_enabled false) a policy that
 /// allows everything.
 std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c);
+/// The same with the keys of a JWKS document fetched from auth.jwks_url (server/jwks.cpp; any
+/// thread, re-reads the key files) and the policy's unknown-kid callback.
+std::shared_ptr<const auth::policy> make_auth_policy(const auth_config& c,
+                                                     std::string_view fetched_jwks,
+                                                     std::function<void()> on_unknown_kid);
 
 /// The token a request carries: `Authorization: Bearer`, then the query parameter
 /// auth.token_query_param, then the cookie auth.token_cookie. Empty: none.

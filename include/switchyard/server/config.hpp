@@ -140,7 +140,13 @@ struct auth_config {
     std::string jwt_hmac_secret_file;  // HS256/384/512 secret (one trailing LF dropped)
     std::vector<std::string> jwt_public_key_files;  // PEM; "KID=PATH" gives the key a kid
     std::string jwks_file;                          // RFC 7517 key set
-    std::string jwks_url;                           // not built yet: refused at start-up
+    std::string jwks_url;                           // http(s) JWKS, refreshed (server/jwks.cpp)
+    std::uint64_t jwks_refresh_s = 300;             // timer between fetches
+    std::uint64_t jwks_min_refresh_s = 10;          // unknown-kid fetches at most this often
+    std::uint64_t jwks_timeout_ms = 5000;           // one fetch: connect, TLS, response
+    std::uint64_t jwks_startup_wait_s = 10;         // first fetch retried this long, then fail
+    std::string jwks_ca_file;                       // https CA bundle; empty: system default
+    std::uint64_t jwks_max_bytes = 1 << 20;         // larger responses are failed fetches
     std::string audience;                           // empty: aud not checked
     std::string issuer;                             // empty: iss not checked
     std::uint64_t leeway_s = 0;                     // clock skew allowed on exp, nbf, iat
@@ -149,6 +155,7 @@ struct auth_config {
     std::string token_query_param = "token";  // ?token= (EventSource, browser WebSocket)
     std::string token_cookie;                 // cookie carrying the token; empty: none
     std::uint64_t max_token_bytes = 8192;     // longer tokens are refused (401)
+    std::uint64_t token_cache_size = 1024;    // verified HTTP tokens kept per loop; 0: off
     std::string metrics_access = "loopback";  // /metrics, /debug/*: open | loopback | token
 };
 /// Whether [auth] is on (a key source or an anonymous rule is set).

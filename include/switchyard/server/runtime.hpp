@@ -202,6 +202,9 @@ class runtime {
     /// [auth]'s policy (server/auth.hpp; disabled without [auth]), made at construction. The
     /// AMQP side verifies PLAIN passwords that are JWTs with it (loop_state::auth on a loop).
     const std::shared_ptr<const auth::policy>& auth_policy() const { return auth_; }
+    /// Before run() (main thread): replaces the policy the loops start with (auth.jwks_url's
+    /// first key set, server/jwks.cpp). Later key sets reach each loop by a post.
+    void set_auth_policy(std::shared_ptr<const auth::policy> p) { auth_ = std::move(p); }
     /// The Redis backplane (backplane.url), nullptr without one. Valid while running.
     backplane::backplane* backplane() const { return backplane_.get(); }
     /// The https listeners' TLS server (reload counters), nullptr without tls.listen.
