@@ -61,6 +61,10 @@ endforeach()
 
 # The web assets and the docs.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/www/ DESTINATION ${CMAKE_INSTALL_DATADIR}/switchyard/www)
+# @switchyard/client, which the pages load from /lib/switchyard-client/ (the client_dir setting;
+# the server finds it here, beside www/).
+install(FILES ${CMAKE_SOURCE_DIR}/clients/js/src/index.js ${CMAKE_SOURCE_DIR}/clients/js/src/index.d.ts
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/switchyard/client)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})

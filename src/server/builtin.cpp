@@ -93,20 +93,25 @@ void debug_connections(app& a, http::request&, http::response& res) {
         });
 }
 
-// The static_dir setting opened as the file handler's root; a missing or wrong directory is a
-// configuration error naming the setting (the handler's own exception names no setting).
-http::handler open_static_dir(const std::string& dir) {
+// A directory setting (static_dir, client_dir) opened as a file handler's root; a missing or
+// wrong directory is a configuration error naming the setting (the handler's own exception
+// names no setting).
+http::handler open_static_dir(const std::string& dir, const char* setting = "static_dir") {
     try {
         return http::static_files(dir);
     } catch (const std::system_error& e) {
         std::string why = e.code().message();
         if (e.code() == std::errc::no_such_file_or_directory) why = "no such directory";
         if (e.code() == std::errc::not_a_directory) why = "not a directory";
-        throw config_error(fmt::format("static_dir: {}: {}", dir, why));
+        throw config_error(fmt::format("{}: {}: {}", setting, dir, why));
     }
 }
 
 }  // namespace
+
+http::handler client_files(const std::string& client_dir) {
+    return open_static_dir(client_dir, "client_dir");
+}
 
 http::handler admin_page(const std::string& static_dir) {
     auto root = std::make_shared<http::static_root>(static_dir, http::static_options{});
@@ -195,6 +200,10 @@ void install_builtin_routes(app& a, const std::string& static_dir, bool allow_st
             };
             (*tick)(0);
         });
+    }
+    if (const std::string& dir = a.config().client_dir; !dir.empty()) {
+        // @switchyard/client for the pages (www/ and the user's): one copy, clients/js.
+        r.get(k_client_prefix + std::string("*path"), client_files(dir));
     }
     if (!static_dir.empty()) {
         auto files = open_static_dir(static_dir);

@@ -519,6 +519,8 @@ void add_dashboard(app& app, http::router& r, const std::shared_ptr<state>& st) 
         r.get("/style.css", static_file(cfg.static_dir, "style.css"));
         r.get("/admin.css", static_file(cfg.static_dir, "admin.css"));
     }
+    if (!cfg.client_dir.empty())
+        r.get(k_client_prefix + std::string("*path"), client_files(cfg.client_dir));
     r.get("/sub/:topic", [&app, st](http::request& req, http::response& res) {
         const std::string topic(req.param("topic"));
         if (!topic.starts_with(k_system_prefix) || !hub::validate_pattern(topic)) {

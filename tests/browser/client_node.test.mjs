@@ -170,3 +170,33 @@ test('the token hook runs before every connect and publish', async () => {
     await srv.stop();
   }
 });
+
+// A pattern spans topics with their own id sequences: ids 1, 2, 3 on two topics interleaved
+// are all delivered (not taken for duplicates or a restart), on each transport that serves
+// patterns (long poll serves one topic).
+for (const transport of ['websocket', 'sse']) {
+  test(`${transport}: a pattern subscription checks ids per topic`, async () => {
+    const srv = await startServer(ARGS);
+    const client = new Client(srv.url, { WebSocket, minDelay: 20 });
+    const sub = client.subscribe('pat.*', { transports: [transport] });
+    const r = record(sub);
+    try {
+      await until('open', () => sub.state === 'open');
+      for (let i = 1; i <= 3; i++) {
+        await client.publish('pat.a', { a: i });
+        await client.publish('pat.b', { b: i });
+      }
+      await until('six messages', () => r.seen.length >= 6);
+      await sleep(100); // nothing more may follow
+      assert.deepEqual(r.seen.map((e) => [e[0], e[1]]),
+        [['m', 1], ['m', 1], ['m', 2], ['m', 2], ['m', 3], ['m', 3]]);
+      assert.deepEqual(r.seen.map((e) => JSON.stringify(e[2])),
+        ['{"a":1}', '{"b":1}', '{"a":2}', '{"b":2}', '{"a":3}', '{"b":3}']);
+      assert.equal(sub.lastId, undefined);
+      assert.equal(sub.pattern, true);
+    } finally {
+      sub.close();
+      await srv.stop();
+    }
+  });
+}

@@ -1,8 +1,8 @@
 """The .deb (packaging/, cmake/install.cmake): CPack builds switchyard_<version>_amd64.deb from
 the build tree; it is unpacked into a scratch root (dpkg-deb -x: no maintainer script runs on
 this machine) and every file is checked, the unit passes `systemd-analyze verify`, lintian
-reports no error, and the installed binary starts with the installed config (curl / and
-/metrics), then stops by its PID."""
+reports no error, and the installed binary starts with the installed config (curl /,
+/metrics and the client at /lib/switchyard-client/index.js), then stops by its PID."""
 import glob
 import os
 import re
@@ -80,7 +80,8 @@ def test_every_file(deb):
     for layer in ("base", "core", "net", "hub", "http", "rpc", "session", "server", "store"):
         want.append(f"usr/lib/{ARCH}/libsy_{layer}.a")
     for sub, dest in (("www", "usr/share/switchyard/www"), ("include", "usr/include"),
-                      ("docs", "usr/share/doc/switchyard")):
+                      ("docs", "usr/share/doc/switchyard"),
+                      ("clients/js/src", "usr/share/switchyard/client")):
         base = os.path.join(ROOT, sub)
         for f in glob.glob(os.path.join(base, "**", "*"), recursive=True):
             if os.path.isfile(f):
@@ -210,6 +211,10 @@ def test_installed_binary_runs_with_installed_config(deb):
         assert body == index
         code, body, err = curl(f"http://127.0.0.1:{port}/metrics")
         assert code == 0 and b"# TYPE" in body, err
+        # The client the pages load, found beside the installed www/ (no client_dir set).
+        code, body, err = curl(f"http://127.0.0.1:{port}/lib/switchyard-client/index.js")
+        client = open(os.path.join(root, "usr/share/switchyard/client/index.js"), "rb").read()
+        assert code == 0 and body == client, err
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

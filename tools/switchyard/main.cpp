@@ -20,19 +20,21 @@
 
 namespace {
 
-// The bundled www/: next to the build tree (build/bin/../../www), then an installed tree
-// (PREFIX/bin/../share/switchyard/www), else the source tree.
-std::string default_static_dir() {
+// A bundled directory: next to the build tree (build/bin/../../<in_source>), then an installed
+// tree (PREFIX/bin/../share/switchyard/<installed>), else the source tree. `probe` is a file the
+// directory must hold.
+std::string bundled_dir(const std::string& in_source, const std::string& installed,
+                        const char* probe) {
     char buf[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n > 0) {
         std::filesystem::path exe(std::string(buf, static_cast<std::size_t>(n)));
-        auto www = exe.parent_path().parent_path().parent_path() / "www";
-        if (std::filesystem::is_regular_file(www / "index.html")) return www.string();
-        auto installed = exe.parent_path().parent_path() / "share" / "switchyard" / "www";
-        if (std::filesystem::is_regular_file(installed / "index.html")) return installed.string();
+        auto built = exe.parent_path().parent_path().parent_path() / in_source;
+        if (std::filesystem::is_regular_file(built / probe)) return built.string();
+        auto inst = exe.parent_path().parent_path() / "share" / "switchyard" / installed;
+        if (std::filesystem::is_regular_file(inst / probe)) return inst.string();
     }
-    return std::string(SY_SOURCE_DIR) + "/www";
+    return std::string(SY_SOURCE_DIR) + "/" + in_source;
 }
 
 // Parses the command line and installs every part of the server into `app`.
@@ -42,7 +44,10 @@ bool configure(sy::server::app& app, int argc, char** argv, int& code) {
     prog.check_config = true;
     if (!sy::server::parse_command_line(app.config(), argc, argv, code, prog)) return false;
     auto& cfg = app.config();
-    if (cfg.static_dir.empty()) cfg.static_dir = default_static_dir();
+    if (cfg.static_dir.empty()) cfg.static_dir = bundled_dir("www", "www", "index.html");
+    // The one copy of @switchyard/client (clients/js), which the demo pages load.
+    if (cfg.client_dir.empty())
+        cfg.client_dir = bundled_dir("clients/js/src", "client", "index.js");
     sy::server::install_gateway(app);  // before the static files' catch-all route
     sy::server::install_builtin_routes(app, cfg.static_dir, cfg.debug_stall);
     sy::server::install_management(app);  // after: static_dir is checked there first

@@ -1,8 +1,10 @@
-// The live dashboard: one EventSource on the server's own topics (sys.> with envelopes, so
-// each event names its topic), sys.stats into charts and headline figures, the other sys.*
-// topics into tables. Relative URLs only (main port or management listener).
+// The live dashboard: one subscription on the server's own topics (sys.>, each message names
+// its topic) with @switchyard/client over SSE (the transport the management listener serves),
+// which reconnects by itself; sys.stats into charts and headline figures, the other sys.*
+// topics into tables. Same-origin URLs only (main port or management listener).
+import { Client } from '/lib/switchyard-client/index.js';
 import { TimeChart, compact } from './chart.js';
-import { backoff, setStatus, clock, envelopeValue, tryJson } from './common.js';
+import { setStatus, clock, tryJson } from './common.js';
 import { renderListeners, renderTopics, renderQueues, renderConnections, wireActions } from './admin_tables.js';
 
 const $ = (id) => document.getElementById(id);
@@ -83,11 +85,10 @@ function headline(s) {
 
 const tables = { 'sys.topics': renderTopics, 'sys.queues': renderQueues, 'sys.connections': renderConnections };
 
-function onEvent(e) {
-  const f = tryJson(e.data);
-  if (!f || f.type !== 'message') return;
-  const v = envelopeValue(f);
-  if (v === undefined) return;
+// A message of sys.>: its payload is JSON (the server's own figures), as a value or as text.
+function onMessage(f) {
+  const v = typeof f.data === 'string' ? tryJson(f.data) : f.data;
+  if (!v || typeof v !== 'object') return;
   state.topics[f.topic] = (state.topics[f.topic] || 0) + 1;
   if (f.topic === 'sys.stats') {
     state.ticks++;
@@ -98,26 +99,20 @@ function onEvent(e) {
   }
 }
 
-let attempt = 0;
 function connect() {
-  setStatus($('status'), 'connecting', 'connecting');
-  // sys.> (">" percent-encoded): every system topic on one stream, live only.
-  const es = new EventSource('sub/sys.%3E?envelope=1');
-  es.onopen = () => {
-    attempt = 0;
-    state.connects++;
-    setStatus($('status'), 'open', 'live');
-  };
-  es.onmessage = onEvent;
-  es.onerror = () => {
-    if (es.readyState !== EventSource.CLOSED) {
+  // sys.>: every system topic on one stream, live only (a pattern has no history to resume).
+  const sub = new Client(location.origin, { transports: ['sse'] }).subscribe('sys.>');
+  sub.on('message', onMessage);
+  sub.on('state', ({ state: st }) => {
+    if (st === 'open') {
+      state.connects++;
+      setStatus($('status'), 'open', 'live');
+    } else if (st === 'reconnecting') {
       setStatus($('status'), 'retry', 'reconnecting');
-      return;
+    } else if (st === 'connecting') {
+      setStatus($('status'), 'connecting', 'connecting');
     }
-    // The browser gave up (the server refused the stream): try again later ourselves.
-    setStatus($('status'), 'error', 'disconnected');
-    setTimeout(connect, backoff(attempt++));
-  };
+  });
 }
 
 // Stats off (management.stats_interval_ms = 0) or a server without them: say so rather than

@@ -1,15 +1,26 @@
-// Chat over one WebSocket per room: /sub/chat.{room}?envelope=1&since=N&presence=NAME.
-// The server replays history after `since`, publishes join/leave for `presence`, and publishes
-// whatever we send on the socket to the room's topic.
-import {
-  el, wsUrl, cleanToken, tryJson, clock, backoff, setStatus, envelopeValue, envelopeText,
-} from './common.js';
+// Chat on @switchyard/client (served at /lib/switchyard-client/, docs/client.md): one
+// subscription per room on topic chat.{room} over WebSocket, from the start of the room's
+// history (since: 0), with presence=NAME (the server publishes join/leave). After a drop the
+// client reconnects by itself and resumes after the last id it delivered, so every message is
+// shown once; the page has no reconnect code of its own. Sending is POST /pub/chat.{room}.
+import { Client } from '/lib/switchyard-client/index.js';
+import { el, cleanToken, clock, setStatus, tryJson } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const log = $('log');
 const status = $('status');
 
-let session = null; // {name, room, ws, lastId, attempt, timer, closed}
+// The WebSocket the client opened last, for the test hook at the bottom.
+let socket = null;
+class TrackedWebSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    socket = this;
+  }
+}
+const client = new Client(location.origin, { transports: ['websocket'], WebSocket: TrackedWebSocket });
+
+let session = null; // {name, room, sub}
 
 function addLine(kind, parts, id) {
   const li = el('li', { class: `line ${kind}` });
@@ -20,67 +31,58 @@ function addLine(kind, parts, id) {
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
-function render(envelope) {
-  const msg = envelopeValue(envelope);
-  const at = Number(envelope.time) > 0 ? new Date(Number(envelope.time)) : new Date();
-  const when = el('time', { class: 'when', datetime: at.toISOString() }, clock(at));
-  if (msg?.type === 'msg') {
-    const mine = msg.name === session.name;
-    addLine(mine ? 'msg mine' : 'msg',
-      [when, el('b', { class: 'who' }, String(msg.name ?? '?')), el('span', { class: 'text' }, String(msg.text ?? ''))],
-      envelope.id);
-  } else if (msg?.type === 'join' || msg?.type === 'leave') {
-    const verb = msg.type === 'join' ? 'joined' : 'left';
-    addLine(`presence ${msg.type}`, [when, `${msg.name} ${verb}`], envelope.id);
-  } else {
-    addLine('raw', [when, el('code', {}, envelopeText(envelope))], envelope.id);
-  }
+function when(ms) {
+  const at = Number(ms) > 0 ? new Date(Number(ms)) : new Date();
+  return el('time', { class: 'when', datetime: at.toISOString() }, clock(at));
 }
 
-function onFrame(ev) {
-  const f = tryJson(typeof ev.data === 'string' ? ev.data : '');
-  if (!f) return;
-  if (f.type === 'gap') {
-    addLine('gap', [`${f.lost} message(s) no longer in history (ids ${f.from}–${f.to})`]);
-    if (Number(f.to) > session.lastId) session.lastId = Number(f.to);
+// A message of the room: {type:'msg', name, text} from this page or any publisher; anything
+// else is shown raw.
+function onMessage(m) {
+  const msg = typeof m.data === 'string' && m.encoding !== 'base64' ? (tryJson(m.data) ?? m.data) : m.data;
+  if (msg && typeof msg === 'object' && msg.type === 'msg') {
+    const mine = msg.name === session.name;
+    addLine(mine ? 'msg mine' : 'msg', [when(m.time), el('b', { class: 'who' }, String(msg.name ?? '?')),
+      el('span', { class: 'text' }, String(msg.text ?? ''))], m.id);
     return;
   }
-  const id = Number(f.id);
-  if (!(id > session.lastId)) return; // a replay we already showed
-  session.lastId = id;
-  render(f);
+  const text = typeof msg === 'string' ? msg : JSON.stringify(msg);
+  addLine('raw', [when(m.time), el('code', {}, m.encoding === 'base64' ? `(binary, base64) ${text}` : text)], m.id);
+}
+
+function onPresence(p) {
+  addLine(`presence ${p.type}`, [when(), `${p.name} ${p.type === 'join' ? 'joined' : 'left'}`], p.id);
+}
+
+function onGap(g) {
+  if (g.reset) addLine('gap', [`the server restarted without its history; ids after #${g.previous} begin again`]);
+  else addLine('gap', [`${g.lost} message(s) no longer in history (ids ${g.from}–${g.to})`]);
+}
+
+function onState(s) {
+  const open = s.state === 'open';
+  $('text').disabled = !open;
+  $('send-btn').disabled = !open;
+  if (open) {
+    setStatus(status, 'open', `connected as ${session.name}`);
+    $('text').focus();
+  } else if (s.state === 'reconnecting') {
+    setStatus(status, 'retry', `disconnected; resuming after #${s.lastId ?? 0}`);
+  } else if (s.state === 'connecting') {
+    setStatus(status, 'connecting', 'connecting…');
+  }
 }
 
 function connect() {
   const s = session;
-  const q = new URLSearchParams({ envelope: '1', since: String(s.lastId), presence: s.name });
-  const url = wsUrl(`/sub/chat.${s.room}?${q}`);
-  $('url').textContent = url;
-  setStatus(status, 'connecting', s.attempt ? 'reconnecting…' : 'connecting…');
-  const ws = new WebSocket(url);
-  s.ws = ws;
-  ws.onopen = () => {
-    s.attempt = 0;
-    setStatus(status, 'open', `connected as ${s.name}`);
-    $('text').disabled = false;
-    $('send-btn').disabled = false;
-    $('text').focus();
-  };
-  ws.onmessage = onFrame;
-  ws.onclose = () => {
-    $('send-btn').disabled = true;
-    if (s.closed || session !== s) return;
-    const delay = backoff(s.attempt++);
-    setStatus(status, 'retry', `disconnected; retrying in ${(delay / 1000).toFixed(1)} s`);
-    s.timer = setTimeout(connect, delay);
-  };
+  $('url').textContent = `${location.origin.replace(/^http/, 'ws')}/sub/chat.${s.room}?envelope=1&since=N&presence=${s.name}`;
+  s.sub = client.subscribe(`chat.${s.room}`, { since: 0, presence: s.name });
+  s.sub.on('message', onMessage).on('presence', onPresence).on('gap', onGap).on('state', onState);
 }
 
 function leave() {
   if (!session) return;
-  session.closed = true;
-  clearTimeout(session.timer);
-  session.ws?.close(1000, 'bye');
+  session.sub.close(); // a clean close: the server publishes "left"
   session = null;
   setStatus(status, 'idle', 'not connected');
   $('text').disabled = true;
@@ -99,7 +101,7 @@ $('join').addEventListener('submit', (e) => {
   localStorage.setItem('chat.name', name);
   log.replaceChildren();
   $('room-title').textContent = `Room ${room}`;
-  session = { name, room, ws: null, lastId: 0, attempt: 0, timer: 0, closed: false };
+  session = { name, room, sub: null };
   $('join-btn').hidden = true;
   $('leave-btn').hidden = false;
   $('name').disabled = $('room').disabled = true;
@@ -109,12 +111,16 @@ $('join').addEventListener('submit', (e) => {
 
 $('leave-btn').addEventListener('click', leave);
 
-$('send').addEventListener('submit', (e) => {
+$('send').addEventListener('submit', async (e) => {
   e.preventDefault();
   const text = $('text').value;
-  if (!text.trim() || session?.ws?.readyState !== WebSocket.OPEN) return;
-  session.ws.send(JSON.stringify({ type: 'msg', name: session.name, text }));
+  if (!text.trim() || session?.sub.state !== 'open') return;
   $('text').value = '';
+  try {
+    await session.sub.publish({ type: 'msg', name: session.name, text });
+  } catch (err) {
+    addLine('gap', [`not sent (${err.message}): ${text}`]);
+  }
 });
 
 $('name').value = localStorage.getItem('chat.name') || '';
@@ -122,4 +128,4 @@ const qsRoom = new URLSearchParams(location.search).get('room');
 if (qsRoom) $('room').value = cleanToken(qsRoom, 'lobby');
 
 // Test hook: drop the socket as a network blip would (no Leave), to exercise the resume path.
-window.chatDebug = { drop: () => session?.ws?.close(4000, 'simulated drop') };
+window.chatDebug = { drop: () => socket?.close(4000, 'simulated drop') };

@@ -1,6 +1,10 @@
 // Jobs demo: submit a job, optionally work it from this page, and watch it four ways.
 // The worker records when it sent each progress value so every watcher can show its delay.
-import { el, wsUrl, tryJson, clock, envelopeValue } from './common.js';
+// Short polling, long polling and SSE show the jobs API's own endpoints bare (the point of the
+// page: the techniques side by side; EventSource reconnects by itself). The WebSocket panel
+// follows the job's hub topic with @switchyard/client, which reconnects and resumes.
+import { Client } from '/lib/switchyard-client/index.js';
+import { el, tryJson, clock } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const sentAt = new Map(); // `${jobId}:${progress}` -> performance.now() when the PUT was sent
@@ -125,23 +129,14 @@ function sse(w) {
   w.onStop = () => es.close();
 }
 
+const client = new Client(location.origin, { transports: ['websocket'] });
+
+// jobs.{id} from its first update (since: 0); each (re)connect the client makes is a request.
 function webSocket(w) {
-  let since = 0;
-  let attempt = 0;
-  const open = () => {
-    if (w.stopped) return;
-    const ws = new WebSocket(wsUrl(`/sub/jobs.${w.jobId}?envelope=1&since=${since}`));
-    w.countRequest();
-    ws.onmessage = (ev) => {
-      const f = tryJson(ev.data);
-      if (!f || f.type === 'gap') return;
-      since = Math.max(since, Number(f.id) || 0);
-      w.see(envelopeValue(f));
-    };
-    ws.onclose = () => { if (!w.stopped) setTimeout(open, Math.min(5000, 250 * 2 ** attempt++)); };
-    w.onStop = () => ws.close(1000);
-  };
-  open();
+  const sub = client.subscribe(`jobs.${w.jobId}`, { since: 0 });
+  sub.on('state', (s) => { if (s.state === 'open') w.countRequest(); });
+  sub.on('message', (m) => w.see(typeof m.data === 'string' ? tryJson(m.data) : m.data));
+  w.onStop = () => sub.close();
 }
 
 let watchers = [];

@@ -1,12 +1,21 @@
-// Live stream: one EventSource on /sub/{topic}. The browser resends Last-Event-ID when it
-// reconnects, so the server can replay exactly what we missed (or send `event: gap`).
-// The page counts ids and flags any hole the server did not explain with a gap event.
-import { el, cleanToken, tryJson, clock, setStatus } from './common.js';
+// Live stream on @switchyard/client (served at /lib/switchyard-client/, docs/client.md): one
+// subscription on /sub/{topic} over the first transport that works (WebSocket, SSE, long poll;
+// ?transport= picks one). When the connection drops, or the server restarts, the client
+// reconnects by itself and resumes after the last id it delivered; ids it cannot deliver come
+// as an explicit gap. The page counts ids and flags any hole that no gap explained (there
+// should be none): it has no reconnect code of its own.
+import { Client } from '/lib/switchyard-client/index.js';
+import { el, cleanToken, clock, setStatus } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 1000; // DOM rows kept; counters keep counting past it
+const TRANSPORTS = ['websocket', 'sse', 'longpoll'];
 
-const state = { es: null, topic: '', msgs: 0, gaps: 0, lost: 0, holes: 0, conns: 0, lastId: 0 };
+const client = new Client(location.origin);
+const state = {
+  sub: null, topic: '', transport: '', msgs: 0, gaps: 0, lost: 0, holes: 0, conns: 0, lastId: 0,
+  resets: 0, // times the server came back without its history (ids start again)
+};
 window.liveState = state; // for tests and the curious
 
 function row(li) {
@@ -25,78 +34,94 @@ function counters() {
   $('n-conns').textContent = state.conns;
 }
 
-function onMessage(ev) {
-  const id = Number(ev.lastEventId);
-  if (state.lastId && id > state.lastId + 1) state.holes += id - state.lastId - 1;
-  if (id > state.lastId) state.lastId = id;
+function text(m) {
+  if (m.encoding === 'base64') return `(binary, base64) ${m.data}`;
+  return typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
+}
+
+function onMessage(m) {
+  if (state.lastId && m.id > state.lastId + 1) state.holes += m.id - state.lastId - 1;
+  state.lastId = m.id;
   state.msgs++;
-  row(el('li', { dataset: { id } }, el('span', { class: 'id' }, `#${id}`),
-    el('time', { class: 'when' }, clock()), el('span', { class: 'data' }, ev.data)));
+  row(el('li', { dataset: { id: m.id, epoch: state.resets } }, el('span', { class: 'id' }, `#${m.id}`),
+    el('time', { class: 'when' }, clock()), el('span', { class: 'data' }, text(m))));
   counters();
 }
 
-function onGap(ev) {
-  const g = tryJson(ev.data) || {};
+function onGap(g) {
   state.gaps++;
-  state.lost += Number(g.lost) || 0;
-  // The server accounted for these ids: they are not unexplained holes.
-  if (Number(g.to) > state.lastId) state.lastId = Number(g.to);
-  row(el('li', { class: 'gap', dataset: { gap: `${g.from}-${g.to}` } }, el('span', { class: 'id' }, 'gap'),
-    el('time', { class: 'when' }, clock()), `${g.lost} message(s) lost: ids ${g.from}–${g.to}`));
+  if (g.reset) {
+    // The server restarted without its history: its ids begin again after this row.
+    state.resets++;
+    state.lastId = 0;
+    row(el('li', { class: 'gap', dataset: { gap: 'reset' } }, el('span', { class: 'id' }, 'reset'),
+      el('time', { class: 'when' }, clock()), `the server restarted; ids after #${g.previous} begin again`));
+  } else {
+    state.lost += Number(g.lost) || 0;
+    // The server (or the client) accounted for these ids: they are not unexplained holes.
+    if (g.to > state.lastId) state.lastId = g.to;
+    row(el('li', { class: 'gap', dataset: { gap: `${g.from}-${g.to}` } }, el('span', { class: 'id' }, 'gap'),
+      el('time', { class: 'when' }, clock()), `${g.lost} message(s) lost: ids ${g.from}–${g.to}`));
+  }
   counters();
 }
 
-function follow(topic) {
-  state.es?.close();
-  Object.assign(state, { topic, msgs: 0, gaps: 0, lost: 0, holes: 0, conns: 0, lastId: 0 });
+function onState(s) {
+  const via = s.transport ?? '';
+  if (s.state === 'open') {
+    state.conns++;
+    state.transport = via;
+    const from = state.lastId ? `after #${state.lastId}` : 'from the first id';
+    setStatus($('status'), 'open', state.conns > 1 ? `resumed ${from} (${via})` : `connected (${via})`);
+  } else if (s.state === 'reconnecting') {
+    setStatus($('status'), 'retry', `dropped; resuming after #${state.lastId} (trying ${via})`);
+  } else if (s.state === 'connecting') {
+    setStatus($('status'), 'connecting', `connecting (${via})…`);
+  }
+  counters();
+}
+
+function follow(topic, transport) {
+  state.sub?.close();
+  Object.assign(state, { topic, transport: '', msgs: 0, gaps: 0, lost: 0, holes: 0, conns: 0, lastId: 0, resets: 0 });
   $('stream').replaceChildren();
   $('curl').textContent = `curl -d 'hello' ${location.origin}/pub/${topic}`;
-  history.replaceState(null, '', `?topic=${encodeURIComponent(topic)}`);
-  // retry=1000: the server sends "retry: 1000", so after a drop the browser reconnects in ~1 s.
-  const es = new EventSource(`/sub/${encodeURIComponent(topic)}?retry=1000`);
-  state.es = es;
-  setStatus($('status'), 'connecting', 'connecting…');
-  es.onopen = () => {
-    state.conns++;
-    setStatus($('status'), 'open', state.conns > 1 ? `resumed after #${state.lastId}` : 'connected');
-    counters();
-  };
-  es.onmessage = onMessage;
-  es.addEventListener('gap', onGap);
-  es.onerror = () => {
-    // CONNECTING: the browser retries by itself with Last-Event-ID; CLOSED: it gave up.
-    if (es.readyState === EventSource.CLOSED) setStatus($('status'), 'error', 'closed by the server');
-    else setStatus($('status'), 'retry', `dropped; resuming after #${state.lastId}`);
-  };
+  const q = new URLSearchParams({ topic });
+  if (transport) q.set('transport', transport);
+  history.replaceState(null, '', `?${q}`);
+  // Live from now (no since): the first id received is where a resume starts.
+  state.sub = client.subscribe(topic, transport ? { transports: [transport] } : {});
+  state.sub.on('message', onMessage).on('gap', onGap).on('state', onState);
   counters();
 }
-
-$('follow').addEventListener('submit', (e) => {
-  e.preventDefault();
-  follow(cleanTopic($('topic').value));
-});
 
 function cleanTopic(s) {
   return s.split('.').map((t) => cleanToken(t, '')).filter(Boolean).join('.') || 'live';
 }
 
+function cleanTransport(s) {
+  return TRANSPORTS.includes(s) ? s : '';
+}
+
+$('follow').addEventListener('submit', (e) => {
+  e.preventDefault();
+  follow(cleanTopic($('topic').value), cleanTransport($('transport').value));
+});
+
 $('publish').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const text = $('text').value;
+  const body = $('text').value;
   const topic = state.topic || cleanTopic($('topic').value);
   try {
-    const res = await fetch(`/pub/${encodeURIComponent(topic)}`, {
-      method: 'POST', headers: { 'content-type': 'text/plain' }, body: text,
-    });
-    const r = tryJson(await res.text()) || {};
-    $('pub-result').textContent = res.ok
-      ? `published #${r.id} to ${r.subscribers} subscriber(s)` : `HTTP ${res.status}`;
-    if (res.ok) $('text').value = '';
+    const r = await client.publish(topic, body);
+    $('pub-result').textContent = `published #${r.id} to ${r.subscribers} subscriber(s)`;
+    $('text').value = '';
   } catch (err) {
-    $('pub-result').textContent = `failed: ${err.message}`;
+    $('pub-result').textContent = err.status ? `HTTP ${err.status}: ${err.message}` : `failed: ${err.message}`;
   }
 });
 
-const qsTopic = new URLSearchParams(location.search).get('topic');
-follow(cleanTopic(qsTopic || $('topic').value));
+const qs = new URLSearchParams(location.search);
+$('transport').value = cleanTransport(qs.get('transport'));
+follow(cleanTopic(qs.get('topic') || $('topic').value), $('transport').value);
 $('topic').value = state.topic;

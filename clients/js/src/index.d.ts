@@ -77,8 +77,10 @@ export declare function backoff(attempt: number, minDelay?: number, maxDelay?: n
 export declare class Subscription {
   readonly client: Client;
   readonly topic: string;
-  /** The last id delivered or covered by a gap. */
+  /** The last id delivered or covered by a gap (undefined on a pattern: ids are per topic). */
   readonly lastId: number | undefined;
+  /** The topic is a pattern (news.*, sys.>): live only, ids checked per topic. */
+  readonly pattern: boolean;
   readonly state: SubscriptionState;
   /** The transport in use (or being tried). */
   readonly transport: TransportName | null;

@@ -256,6 +256,7 @@ export class Subscription extends Emitter {
   #opened = false; // the current transport opened
   #everOpened = false;
   #told = null; // the transport of the last 'state' event
+  #lastOf = new Map(); // pattern subscriptions: topic -> the last id delivered on it
 
   constructor(client, topic, options = {}) {
     super();
@@ -263,7 +264,10 @@ export class Subscription extends Emitter {
     this.topic = topic;
     this.options = options;
     /** The last id handed to 'message' or covered by a 'gap' (undefined: none yet). */
-    this.lastId = options.since === undefined ? undefined : Number(options.since);
+    /** A pattern (news.*, sys.>) spans topics whose ids are independent: live only, and the
+     * once-in-order check is per topic (#lastOf); lastId stays undefined. */
+    this.pattern = /[*>]/.test(topic);
+    this.lastId = options.since === undefined || this.pattern ? undefined : Number(options.since);
     this.state = 'idle';
     this.transport = null;
     this.token = null;
@@ -359,7 +363,7 @@ export class Subscription extends Emitter {
   // saw. Below lastId it lost its history (a restart): say so with a reset gap, then take all it
   // has now (since=0) instead of waiting past an id it will not reach for a while.
   async #probe() {
-    if (/[*>]/.test(this.topic)) return;
+    if (this.pattern) return;
     const res = await this.client.fetch(`${this.client.url}/topics/${encodeURIComponent(this.topic)}`, {
       headers: authHeaders(this), cache: 'no-store',
     });
@@ -397,27 +401,33 @@ export class Subscription extends Emitter {
   }
 
   #deliver(obj) {
+    // The id sequence this message belongs to: the subscription's, or its topic's on a pattern.
+    const topic = obj.topic ?? this.topic;
+    const last = this.pattern ? this.#lastOf.get(topic) : this.lastId;
+    const advance = (id) => {
+      if (this.pattern) this.#lastOf.set(topic, id);
+      else this.lastId = id;
+    };
     if (obj.type === 'gap') {
       const to = Number(obj.to);
-      if (this.lastId !== undefined && to <= this.lastId) return; // already covered
-      this.lastId = to;
-      this.emit('gap', { topic: obj.topic, from: Number(obj.from), to, lost: Number(obj.lost) });
+      if (last !== undefined && to <= last) return; // already covered
+      advance(to);
+      this.emit('gap', { topic, from: Number(obj.from), to, lost: Number(obj.lost) });
       return;
     }
     if (obj.type !== 'message') return;
     const id = Number(obj.id);
-    if (this.lastId !== undefined) {
-      if (id === this.lastId) return; // a duplicate (resume overlap)
-      if (id < this.lastId) {
+    if (last !== undefined) {
+      if (id === last) return; // a duplicate (resume overlap)
+      if (id < last) {
         // The ids restarted: the server came back without the history the client had seen.
-        this.emit('gap', { topic: obj.topic, from: this.lastId + 1, to: this.lastId, lost: null,
-          reset: true, previous: this.lastId });
-      } else if (id > this.lastId + 1) {
-        this.emit('gap', { topic: obj.topic, from: this.lastId + 1, to: id - 1, lost: id - this.lastId - 1 });
+        this.emit('gap', { topic, from: last + 1, to: last, lost: null, reset: true, previous: last });
+      } else if (id > last + 1) {
+        this.emit('gap', { topic, from: last + 1, to: id - 1, lost: id - last - 1 });
       }
     }
-    this.lastId = id;
-    const m = { id, topic: obj.topic, time: obj.time, contentType: obj.content_type, data: obj.data };
+    advance(id);
+    const m = { id, topic, time: obj.time, contentType: obj.content_type, data: obj.data };
     if (obj.encoding) m.encoding = obj.encoding;
     const d = obj.data;
     if (d && typeof d === 'object' && (d.type === 'join' || d.type === 'leave') && typeof d.name === 'string') {

@@ -13,6 +13,13 @@ namespace sy::server {
 /// Adds the built-in routes to a. static_dir empty: no static files.
 void install_builtin_routes(app& a, const std::string& static_dir, bool allow_stall);
 
+/// Where @switchyard/client is served: k_client_prefix + "index.js" (and index.d.ts).
+inline constexpr const char* k_client_prefix = "/lib/switchyard-client/";
+
+/// The files of client_dir (the client_dir setting: the bundled clients/js/src by default), for
+/// a route k_client_prefix + "*path"; a missing directory is a config_error naming client_dir.
+http::handler client_files(const std::string& client_dir);
+
 /// GET /admin: static_dir's admin.html (the live dashboard, docs/dashboard.md). Any listener's
 /// router may mount it; the page's URLs are relative, so it works from any origin that also
 /// serves static_dir's js/, style.css and admin.css and the hub's /sub (and /pub, /debug/stall,

@@ -206,6 +206,7 @@ struct route_config {
 struct server_config {
     std::vector<std::string> listen{"127.0.0.1:8080"};
     std::string static_dir;  // empty: the bundled www/
+    std::string client_dir;  // served at /lib/switchyard-client/; empty: the bundled clients/js/src
     execution_model model = execution_model::reuseport;
     std::uint64_t workers = 0;  // 0: one per core
     bool pin = false;

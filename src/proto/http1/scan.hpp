@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -155,14 +156,41 @@ inline std::size_t token_length(const std::uint8_t* p, std::size_t n) {
     return token_length(p, n, n);
 }
 
-/// Case-insensitive compare of s against a lowercase literal of the same length.
-inline bool equals_lower(const char* s, const char* lower, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-        if (sy::ascii_lower(s[i]) != lower[i]) {
-            return false;
-        }
+/// The first 4 bytes of a literal as the word memcpy loads from the same bytes.
+constexpr std::uint32_t word4(const char* s) {
+    if constexpr (std::endian::native == std::endian::little) {
+        return static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[0])) |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[1])) << 8 |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[2])) << 16 |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[3])) << 24;
+    } else {
+        return static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[3])) |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[2])) << 8 |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[1])) << 16 |
+               static_cast<std::uint32_t>(static_cast<std::uint8_t>(s[0])) << 24;
     }
-    return true;
+}
+
+/// Case-insensitive compare of s against a lowercase literal of the same length, a word at a
+/// time: each byte of s is OR-ed with 0x20 and compared. Exact for the literals used here
+/// (letters, '-', digits: every byte has 0x20 set) as long as s holds no CTL, which the line
+/// scan guarantees for field names and values (0x0d would match '-', 0x12 '2').
+inline bool equals_lower(const char* s, const char* lower, std::size_t n) {
+    auto word = [](const char* p, std::size_t k) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p, k);
+        return w;
+    };
+    // Bytes a partial word leaves zero get 0x20 on both sides, so they compare equal.
+    constexpr std::uint64_t k_case = 0x2020202020202020ull;
+    auto same = [&](std::size_t at, std::size_t k) {
+        return (word(s + at, k) | k_case) == (word(lower + at, k) | k_case);
+    };
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if (!same(i, 8)) return false;
+    }
+    return i == n || same(i, n - i);
 }
 
 }  // namespace sy::http1::detail

@@ -286,6 +286,53 @@ TEST(Http1Request, AllKnownMethods) {
     }
 }
 
+// Every byte a field value may hold (no CTL) in a Host value, short (scalar tail) and long
+// (vector blocks), at each position of a 16-byte block: accepted exactly when RFC 3986 allows
+// it in a reg-name, IP-literal or port.
+TEST(Http1Request, HostBytes) {
+    const std::string_view allowed = "-._~!$&'()*+,;=:[]%";
+    auto ok = [&](unsigned c) {
+        return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+               allowed.find(static_cast<char>(c)) != std::string_view::npos;
+    };
+    for (unsigned c = 0x20; c < 0x100; ++c) {
+        if (c == 0x7f) continue;  // DEL: a CTL, rejected by the line scan first
+        for (std::size_t len : {1u, 3u, 15u, 16u, 17u, 40u}) {
+            for (std::size_t at : {std::size_t{0}, len / 2, len - 1}) {
+                std::string host(len, 'a');
+                host[at] = static_cast<char>(c);
+                if (c == ' ' && (at == 0 || at == len - 1)) continue;  // trimmed OWS
+                const std::string in = "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+                request_parser p;
+                auto r = p.feed(as_bytes(in));
+                if (ok(c)) {
+                    EXPECT_EQ(r.out, outcome::complete) << c << " len " << len << " at " << at;
+                } else {
+                    EXPECT_EQ(r.out, outcome::error) << c << " len " << len << " at " << at;
+                    EXPECT_EQ(r.err, error::bad_host) << c << " len " << len << " at " << at;
+                }
+            }
+        }
+    }
+}
+
+// The fields the parser acts on are matched case-insensitively, and only exactly: a name one
+// letter off (or a CTL-free byte that folds onto a letter) is an ordinary field.
+TEST(Http1Request, SpecialFieldNamesAnyCase) {
+    request_parser p;
+    std::string in = "POST / HTTP/1.1\r\nHOST: h\r\nCoNtEnT-LeNgTh: 2\r\n\r\nok";
+    request_head h = head_of(p, in);
+    EXPECT_EQ(h.host, "h");
+    EXPECT_EQ(h.content_length, 2u);
+    request_parser q;
+    in = "GET / HTTP/1.1\r\nHost: h\r\nContent-Lengtg: 2\r\nConnectioN: CLOSE\r\n"
+         "Transfer_Encoding: chunked\r\nContent^Length: 9\r\n\r\n";
+    h = head_of(q, in);
+    EXPECT_EQ(h.body, body_kind::none);
+    EXPECT_FALSE(h.keep_alive);
+    expect_error("GET / HTTP/1.1\r\nhost: a\r\nHoSt: b\r\n\r\n", error::duplicate_host);
+}
+
 // ---- errors: each case asserts the exact error and the mapped reply --------------------------
 
 struct bad_case {
