@@ -93,6 +93,14 @@ struct stun_service {
     net::connection_limit* limit = nullptr;  // the runtime's (UDP TURN clients count in it)
 };
 
+/// A STUN header's method is Binding (the caller checked the first byte is STUN's): Binding
+/// needs no turn_link, so none is made for it.
+bool is_binding(byte_view d) {
+    if (d.size() < 2) return false;
+    const unsigned t = unsigned(d[0]) << 8 | d[1];
+    return (((t & 0x3E00) >> 2) | ((t & 0x00E0) >> 1) | (t & 0x000F)) == stun::binding;
+}
+
 void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
     session::stun_origin o;
     o.from = session::to_stun_address(*d.peer);
@@ -110,7 +118,8 @@ void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
     }
     const net::address local = d.local ? *d.local : ep.socket().local_address();
     o.local = &local;
-    if (turn) {
+    const bool for_turn = turn && !is_binding(d.data);
+    if (for_turn) {
         // The link is made on the first TURN message (and joins the loop's flows, which may
         // refuse it: limits.max_connections, or the server is shutting down); kept only if an
         // allocation results.
@@ -126,7 +135,7 @@ void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
     reply.clear();
     server->handle(d.data, o, reply);
     if (!reply.empty()) ep.send_to(byte_view{reply.data(), reply.size()}, *d.peer);
-    if (turn && !turn->has(o.key)) udp_links.erase(o.key);  // no allocation: leaves the flows
+    if (for_turn && !turn->has(o.key)) udp_links.erase(o.key);  // no allocation: leaves the flows
 }
 
 /// stun.listen with port 0 made concrete, so TCP and UDP get the same HOST:PORT: a port free
