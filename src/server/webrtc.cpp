@@ -282,6 +282,27 @@ void register_turn_metrics(runtime& rt, turn_shared& t) {
                 [&t] { return t.quota.in_use(); });
 }
 
+/// stun.tls_listen: STUN and TURN over TLS (RFC 8489 6.2.3) on the TLS listener's certificates
+/// (its tls_server: SNI, reloads, tickets), then the same stream session as TCP.
+void add_tls_listener(runtime& rt, const std::vector<std::string>& addresses,
+                      const std::shared_ptr<turn_shared>& turn) {
+    net::tls_server* tls = rt.shared_tls();
+    if (tls == nullptr)
+        throw config_error(
+            "stun.tls_listen: needs the TLS listener (tls.listen, tls.cert, tls.key), whose "
+            "certificate it serves");
+    rt.add_listener("stuns", addresses, [turn, tls](loop_state& ls, net::accepted_socket&& s) {
+        auto& svc = ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get());
+        const net::address local = local_of(s.fd.get());
+        net::tls_stream stream = tls->make_stream(std::move(s.fd), &ls.tls);
+        if (stream.fd() < 0) return;
+        auto handler = std::make_unique<session::stun_tcp_session>(*svc.server, s.peer, local,
+                                                                   svc.next_serial++);
+        net::connection::create(*ls.loop, std::move(stream), std::move(handler), ls.conn_opts,
+                                std::move(s.slot), &ls.conns);
+    });
+}
+
 }  // namespace
 
 void install_webrtc(app& app) {
@@ -298,7 +319,7 @@ void install_webrtc(app& app) {
     app.routes().add(std::move(room));
     app.on_runtime([](runtime& rt) {
         const auto& sc = rt.config().stun;
-        if (sc.listen.empty()) return;
+        if (sc.listen.empty() && sc.tls_listen.empty()) return;
         std::shared_ptr<turn_shared> turn;
         if (rt.config().turn.enabled) {
             turn = std::make_shared<turn_shared>();
@@ -316,6 +337,8 @@ void install_webrtc(app& app) {
                 svc->turn.reset();
             }
         });
+        if (!sc.tls_listen.empty()) add_tls_listener(rt, sc.tls_listen, turn);
+        if (sc.listen.empty()) return;
         const auto addresses = concrete_addresses(sc.listen);
         // UDP: the runtime's datagram endpoint, claiming STUN's first bytes (RFC 7983: 0-3) and,
         // with TURN, ChannelData's. RFC 8656 narrowed channels to 0x4000-0x4FFF (first bytes

@@ -147,7 +147,8 @@ struct auth_config {
 bool auth_enabled(const auth_config& a);
 /// STUN and TURN (docs/webrtc.md): RFC 8489 binding and RFC 8656 relays.
 struct stun_config {
-    std::vector<std::string> listen;  // HOST:PORT, UDP and TCP on the same address; empty: none
+    std::vector<std::string> listen;      // HOST:PORT, UDP and TCP on the same address; empty: none
+    std::vector<std::string> tls_listen;  // HOST:PORT, TLS over TCP with tls.listen's certificate
 };
 
 /// TURN relays (RFC 8656) on the stun.listen addresses (docs/webrtc.md).
