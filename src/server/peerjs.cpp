@@ -136,6 +136,7 @@ class peerjs_service : public std::enable_shared_from_this<peerjs_service> {
     void release(const std::string& id, unsigned loop, std::uint64_t serial);
     void enqueue(std::string dst, std::string src, std::string json);
     void expire_tick();
+    void send_expire(hub::hub_shard& shard, const std::string& absent, const std::string& sender);
     // The socket's loop.
     void claimed(unsigned loop, std::uint64_t serial, bool ok, std::vector<std::string> queued);
 
@@ -303,6 +304,11 @@ void peerjs_service::enqueue(std::string dst, std::string src, std::string json)
         publish_server(shard, topic_of(dst), std::move(json));
         return;
     }
+    if (reg.queue.size() >= cfg_.peerjs_queue_max) {
+        // The queue is full (webrtc.peerjs_queue_max): the sender learns now, not later.
+        send_expire(shard, dst, src);
+        return;
+    }
     reg.queue.push_back({std::move(dst), std::move(src), std::move(json), now_ms()});
     if (!reg.timer_armed) {
         reg.timer_armed = true;
@@ -312,22 +318,26 @@ void peerjs_service::enqueue(std::string dst, std::string src, std::string json)
     }
 }
 
+void peerjs_service::send_expire(hub::hub_shard& shard, const std::string& absent,
+                                 const std::string& sender) {
+    // peerjs-server: EXPIRE to the sender, naming the absent peer as src.
+    std::string j;
+    json::writer(j)
+        .begin_object()
+        .member("type", "EXPIRE")
+        .member("src", absent)
+        .member("dst", sender)
+        .end_object();
+    publish_server(shard, topic_of(sender), std::move(j));
+}
+
 void peerjs_service::expire_tick() {
     auto& reg = registry();
     reg.timer_armed = false;
     const std::int64_t cutoff = now_ms() - static_cast<std::int64_t>(cfg_.peerjs_expire_ms);
     auto& shard = *rt_.loop_at(0).shard;
     while (!reg.queue.empty() && reg.queue.front().at_ms <= cutoff) {
-        auto& q = reg.queue.front();
-        // peerjs-server: EXPIRE to the sender, naming the absent peer as src.
-        std::string j;
-        json::writer(j)
-            .begin_object()
-            .member("type", "EXPIRE")
-            .member("src", q.dst)
-            .member("dst", q.src)
-            .end_object();
-        publish_server(shard, topic_of(q.src), std::move(j));
+        send_expire(shard, reg.queue.front().dst, reg.queue.front().src);
         reg.queue.pop_front();
     }
     if (!reg.queue.empty()) {
