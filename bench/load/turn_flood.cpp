@@ -14,6 +14,7 @@
 // One thread and one epoll loop; datagrams leave by sendmmsg and arrive by recvmmsg, 64 at a
 // time. A flow that hears nothing for 200 ms forgets what it had in flight (counted as lost) and
 // resends, so a dropped datagram does not stall the window. Prints one line of key=value.
+// TURN_FLOOD_DEBUG=1 prints each error answer, TURN_FLOOD_TRACE=1 every answer (to stderr).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -42,8 +43,7 @@ constexpr std::uint16_t k_binding = 0x001, k_allocate = 0x003, k_refresh = 0x004
                         k_channel_bind = 0x009;
 constexpr std::uint16_t a_username = 0x0006, a_integrity = 0x0008, a_error = 0x0009,
                         a_channel = 0x000C, a_lifetime = 0x000D, a_peer = 0x0012,
-                        a_relayed = 0x0016, a_transport = 0x0019, a_realm = 0x0014,
-                        a_nonce = 0x0015;
+                        a_transport = 0x0019, a_realm = 0x0014, a_nonce = 0x0015;
 constexpr unsigned k_batch = 64;
 constexpr auto k_timeout = std::chrono::milliseconds(200);
 
