@@ -125,6 +125,8 @@ class peerjs_service : public std::enable_shared_from_this<peerjs_service> {
         res.send(200, new_id(), "text/plain");
     }
 
+    void serve_peers(http::response& res);
+
   private:
     session::ws_hooks hooks_for(std::shared_ptr<peer_state> st);
     void on_connect(const std::shared_ptr<peer_state>& st, session::ws_peer& p);
@@ -146,6 +148,30 @@ class peerjs_service : public std::enable_shared_from_this<peerjs_service> {
     runtime& rt_;
     webrtc_config cfg_;
 };
+
+/// peerjs-server's GET /<key>/peers: the connected ids as a JSON array, read from loop 0's
+/// registry and answered on the request's loop; 401 unless webrtc.peerjs_allow_discovery.
+void peerjs_service::serve_peers(http::response& res) {
+    res.set_header("Access-Control-Allow-Origin", "*");
+    if (!cfg_.peerjs_allow_discovery) {
+        res.send(401, "Discovery is off (webrtc.peerjs_allow_discovery)\n");
+        return;
+    }
+    core::loop* origin = current_loop_state()->loop;
+    auto held = std::make_shared<http::response>(std::move(res));
+    rt_.loop_at(0).loop->post(
+        [self = shared_from_this(), origin, held = std::move(held)]() mutable {
+            std::string j;
+            json::writer w(j);
+            w.begin_array();
+            for (const auto& [id, h] : self->registry().ids) w.value(id);
+            w.end_array();
+            // The response is touched (and its last handle dropped) on its own loop only.
+            origin->post([held = std::move(held), j = std::move(j)] {
+                if (!held->closed()) held->send_json(200, j);
+            });
+        });
+}
 
 void peerjs_service::serve(http::request& req, http::response& res) {
     if (!wants_websocket(req)) {
@@ -362,6 +388,8 @@ void install_peerjs(app& a) {
           [holder](http::request& req, http::response& res) { (*holder)->serve(req, res); });
     r.get("/" + a.config().webrtc.peerjs_key + "/id",
           [holder](http::request&, http::response& res) { (*holder)->serve_id(res); });
+    r.get("/" + a.config().webrtc.peerjs_key + "/peers",
+          [holder](http::request&, http::response& res) { (*holder)->serve_peers(res); });
 }
 
 }  // namespace sy::server

@@ -170,6 +170,7 @@ struct webrtc_config {
     std::string peerjs_key = "peerjs";              // the ?key= clients must send
     std::uint64_t peerjs_expire_ms = 5000;          // an OFFER to an absent peer waits this long
     std::uint64_t peerjs_queue_max = 10000;         // messages waiting for absent peers (process)
+    bool peerjs_allow_discovery = false;            // GET /<key>/peers lists the connected ids
     std::uint64_t peerjs_alive_timeout_ms = 60000;  // no HEARTBEAT for this long: closed
 };
 
