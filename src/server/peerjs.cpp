@@ -125,6 +125,8 @@ class peerjs_service : public std::enable_shared_from_this<peerjs_service> {
         res.send(200, new_id(), "text/plain");
     }
 
+    void serve_peers(http::response& res);
+
   private:
     session::ws_hooks hooks_for(std::shared_ptr<peer_state> st);
     void on_connect(const std::shared_ptr<peer_state>& st, session::ws_peer& p);
@@ -136,6 +138,7 @@ class peerjs_service : public std::enable_shared_from_this<peerjs_service> {
     void release(const std::string& id, unsigned loop, std::uint64_t serial);
     void enqueue(std::string dst, std::string src, std::string json);
     void expire_tick();
+    void send_expire(hub::hub_shard& shard, const std::string& absent, const std::string& sender);
     // The socket's loop.
     void claimed(unsigned loop, std::uint64_t serial, bool ok, std::vector<std::string> queued);
 
@@ -145,6 +148,30 @@ class peerjs_service : public std::enable_shared_from_this<peerjs_service> {
     runtime& rt_;
     webrtc_config cfg_;
 };
+
+/// peerjs-server's GET /<key>/peers: the connected ids as a JSON array, read from loop 0's
+/// registry and answered on the request's loop; 401 unless webrtc.peerjs_allow_discovery.
+void peerjs_service::serve_peers(http::response& res) {
+    res.set_header("Access-Control-Allow-Origin", "*");
+    if (!cfg_.peerjs_allow_discovery) {
+        res.send(401, "Discovery is off (webrtc.peerjs_allow_discovery)\n");
+        return;
+    }
+    core::loop* origin = current_loop_state()->loop;
+    auto held = std::make_shared<http::response>(std::move(res));
+    rt_.loop_at(0).loop->post(
+        [self = shared_from_this(), origin, held = std::move(held)]() mutable {
+            std::string j;
+            json::writer w(j);
+            w.begin_array();
+            for (const auto& [id, h] : self->registry().ids) w.value(id);
+            w.end_array();
+            // The response is touched (and its last handle dropped) on its own loop only.
+            origin->post([held = std::move(held), j = std::move(j)] {
+                if (!held->closed()) held->send_json(200, j);
+            });
+        });
+}
 
 void peerjs_service::serve(http::request& req, http::response& res) {
     if (!wants_websocket(req)) {
@@ -303,6 +330,11 @@ void peerjs_service::enqueue(std::string dst, std::string src, std::string json)
         publish_server(shard, topic_of(dst), std::move(json));
         return;
     }
+    if (reg.queue.size() >= cfg_.peerjs_queue_max) {
+        // The queue is full (webrtc.peerjs_queue_max): the sender learns now, not later.
+        send_expire(shard, dst, src);
+        return;
+    }
     reg.queue.push_back({std::move(dst), std::move(src), std::move(json), now_ms()});
     if (!reg.timer_armed) {
         reg.timer_armed = true;
@@ -312,22 +344,26 @@ void peerjs_service::enqueue(std::string dst, std::string src, std::string json)
     }
 }
 
+void peerjs_service::send_expire(hub::hub_shard& shard, const std::string& absent,
+                                 const std::string& sender) {
+    // peerjs-server: EXPIRE to the sender, naming the absent peer as src.
+    std::string j;
+    json::writer(j)
+        .begin_object()
+        .member("type", "EXPIRE")
+        .member("src", absent)
+        .member("dst", sender)
+        .end_object();
+    publish_server(shard, topic_of(sender), std::move(j));
+}
+
 void peerjs_service::expire_tick() {
     auto& reg = registry();
     reg.timer_armed = false;
     const std::int64_t cutoff = now_ms() - static_cast<std::int64_t>(cfg_.peerjs_expire_ms);
     auto& shard = *rt_.loop_at(0).shard;
     while (!reg.queue.empty() && reg.queue.front().at_ms <= cutoff) {
-        auto& q = reg.queue.front();
-        // peerjs-server: EXPIRE to the sender, naming the absent peer as src.
-        std::string j;
-        json::writer(j)
-            .begin_object()
-            .member("type", "EXPIRE")
-            .member("src", q.dst)
-            .member("dst", q.src)
-            .end_object();
-        publish_server(shard, topic_of(q.src), std::move(j));
+        send_expire(shard, reg.queue.front().dst, reg.queue.front().src);
         reg.queue.pop_front();
     }
     if (!reg.queue.empty()) {
@@ -352,6 +388,8 @@ void install_peerjs(app& a) {
           [holder](http::request& req, http::response& res) { (*holder)->serve(req, res); });
     r.get("/" + a.config().webrtc.peerjs_key + "/id",
           [holder](http::request&, http::response& res) { (*holder)->serve_id(res); });
+    r.get("/" + a.config().webrtc.peerjs_key + "/peers",
+          [holder](http::request&, http::response& res) { (*holder)->serve_peers(res); });
 }
 
 }  // namespace sy::server

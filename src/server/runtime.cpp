@@ -180,6 +180,10 @@ const net::tls_server* runtime::tls() const {
     return impl_->tls.get();
 }
 
+net::tls_server* runtime::shared_tls() {
+    return impl_->tls.get();
+}
+
 void runtime::on_reload(std::function<void()> fn) {
     impl_->reload_hooks.push_back(std::move(fn));
 }

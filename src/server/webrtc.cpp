@@ -93,6 +93,14 @@ struct stun_service {
     net::connection_limit* limit = nullptr;  // the runtime's (UDP TURN clients count in it)
 };
 
+/// A STUN header's method is Binding (the caller checked the first byte is STUN's): Binding
+/// needs no turn_link, so none is made for it.
+bool is_binding(byte_view d) {
+    if (d.size() < 2) return false;
+    const unsigned t = unsigned(d[0]) << 8 | d[1];
+    return (((t & 0x3E00) >> 2) | ((t & 0x00E0) >> 1) | (t & 0x000F)) == stun::binding;
+}
+
 void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
     session::stun_origin o;
     o.from = session::to_stun_address(*d.peer);
@@ -110,7 +118,8 @@ void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
     }
     const net::address local = d.local ? *d.local : ep.socket().local_address();
     o.local = &local;
-    if (turn) {
+    const bool for_turn = turn && !is_binding(d.data);
+    if (for_turn) {
         // The link is made on the first TURN message (and joins the loop's flows, which may
         // refuse it: limits.max_connections, or the server is shutting down); kept only if an
         // allocation results.
@@ -126,7 +135,7 @@ void stun_service::on_datagram(datagram_endpoint& ep, const net::datagram& d) {
     reply.clear();
     server->handle(d.data, o, reply);
     if (!reply.empty()) ep.send_to(byte_view{reply.data(), reply.size()}, *d.peer);
-    if (turn && !turn->has(o.key)) udp_links.erase(o.key);  // no allocation: leaves the flows
+    if (for_turn && !turn->has(o.key)) udp_links.erase(o.key);  // no allocation: leaves the flows
 }
 
 /// stun.listen with port 0 made concrete, so TCP and UDP get the same HOST:PORT: a port free
@@ -273,6 +282,27 @@ void register_turn_metrics(runtime& rt, turn_shared& t) {
                 [&t] { return t.quota.in_use(); });
 }
 
+/// stun.tls_listen: STUN and TURN over TLS (RFC 8489 6.2.3) on the TLS listener's certificates
+/// (its tls_server: SNI, reloads, tickets), then the same stream session as TCP.
+void add_tls_listener(runtime& rt, const std::vector<std::string>& addresses,
+                      const std::shared_ptr<turn_shared>& turn) {
+    net::tls_server* tls = rt.shared_tls();
+    if (tls == nullptr)
+        throw config_error(
+            "stun.tls_listen: needs the TLS listener (tls.listen, tls.cert, tls.key), whose "
+            "certificate it serves");
+    rt.add_listener("stuns", addresses, [turn, tls](loop_state& ls, net::accepted_socket&& s) {
+        auto& svc = ls.loop->emplace_slot<stun_service>(*ls.loop, turn.get());
+        const net::address local = local_of(s.fd.get());
+        net::tls_stream stream = tls->make_stream(std::move(s.fd), &ls.tls);
+        if (stream.fd() < 0) return;
+        auto handler = std::make_unique<session::stun_tcp_session>(*svc.server, s.peer, local,
+                                                                   svc.next_serial++);
+        net::connection::create(*ls.loop, std::move(stream), std::move(handler), ls.conn_opts,
+                                std::move(s.slot), &ls.conns);
+    });
+}
+
 }  // namespace
 
 void install_webrtc(app& app) {
@@ -289,7 +319,7 @@ void install_webrtc(app& app) {
     app.routes().add(std::move(room));
     app.on_runtime([](runtime& rt) {
         const auto& sc = rt.config().stun;
-        if (sc.listen.empty()) return;
+        if (sc.listen.empty() && sc.tls_listen.empty()) return;
         std::shared_ptr<turn_shared> turn;
         if (rt.config().turn.enabled) {
             turn = std::make_shared<turn_shared>();
@@ -307,6 +337,8 @@ void install_webrtc(app& app) {
                 svc->turn.reset();
             }
         });
+        if (!sc.tls_listen.empty()) add_tls_listener(rt, sc.tls_listen, turn);
+        if (sc.listen.empty()) return;
         const auto addresses = concrete_addresses(sc.listen);
         // UDP: the runtime's datagram endpoint, claiming STUN's first bytes (RFC 7983: 0-3) and,
         // with TURN, ChannelData's. RFC 8656 narrowed channels to 0x4000-0x4FFF (first bytes

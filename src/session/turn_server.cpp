@@ -548,9 +548,9 @@ void turn_server::relay_in(allocation& a, byte_view data, const net::address& fr
     counters_.from_peer_bytes.add(data.size());
     for (const auto& c : a.channels) {
         if (c.peer == peer && c.expires_ms > now) {
-            std::vector<std::uint8_t> frame;
-            stun::append_channel_data(frame, c.number, data, a.link->is_stream());
-            a.link->send_to_client(frame);
+            frame_.clear();  // reused: no allocation per relayed packet
+            stun::append_channel_data(frame_, c.number, data, a.link->is_stream());
+            a.link->send_to_client(frame_);
             return;
         }
     }

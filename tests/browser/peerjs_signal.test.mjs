@@ -110,6 +110,47 @@ test('a message for an absent peer waits, then EXPIREs back to the sender', asyn
   a.ws.close(); f.ws.close();
 });
 
+test('webrtc.peerjs_queue_max bounds the absent-peer queue: beyond it, EXPIRE at once', async () => {
+  const small = await startServer(['--webrtc-peerjs-expire-ms', '5000', '--webrtc-peerjs-queue-max', '1']);
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${small.port}/peerjs?key=peerjs&id=gina1&token=t&version=1.5.5`);
+    const got = [];
+    ws.on('message', (d) => got.push(JSON.parse(d.toString())));
+    await new Promise((r) => ws.once('open', r));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(got.shift()?.type, 'OPEN');
+    ws.send(JSON.stringify({ type: 'OFFER', dst: 'absent1', payload: {} }));  // waits (5 s)
+    await new Promise((r) => setTimeout(r, 150));
+    ws.send(JSON.stringify({ type: 'OFFER', dst: 'absent2', payload: {} }));  // the queue is full
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(got, [{ type: 'EXPIRE', src: 'absent2', dst: 'gina1' }]);
+    ws.close();
+  } finally {
+    await small.stop();
+  }
+});
+
+test('GET /peerjs/peers: 401 unless webrtc.peerjs_allow_discovery, then the connected ids', async () => {
+  const off = await fetch(`${srv.url}/peerjs/peers`);
+  assert.equal(off.status, 401);
+  const open = await startServer(['--webrtc-peerjs-allow-discovery']);
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${open.port}/peerjs?key=peerjs&id=hank1&token=t&version=1.5.5`);
+    const first = new Promise((r) => ws.once('message', (d) => r(JSON.parse(d.toString()))));
+    assert.equal((await first).type, 'OPEN');
+    const res = await fetch(`${open.url}/peerjs/peers`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.deepEqual(await res.json(), ['hank1']);
+    ws.close();
+    await new Promise((r) => ws.once('close', r));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await (await fetch(`${open.url}/peerjs/peers`)).json(), []);
+  } finally {
+    await open.stop();
+  }
+});
+
 test('bad requests: no key or id -> 400, wrong key -> 401, bad message -> ERROR', async () => {
   for (const [q, status] of [['key=peerjs&id=x1', 400], ['key=nope&id=x1&token=t', 401],
     ['key=peerjs&id=bad.id&token=t', 400]]) {

@@ -161,7 +161,8 @@ struct auth_config {
 bool auth_enabled(const auth_config& a);
 /// STUN and TURN (docs/webrtc.md): RFC 8489 binding and RFC 8656 relays.
 struct stun_config {
-    std::vector<std::string> listen;  // HOST:PORT, UDP and TCP on the same address; empty: none
+    std::vector<std::string> listen;      // HOST:PORT, UDP and TCP on the same address; empty: none
+    std::vector<std::string> tls_listen;  // HOST:PORT, TLS over TCP with tls.listen's certificate
 };
 
 /// TURN relays (RFC 8656) on the stun.listen addresses (docs/webrtc.md).
@@ -182,6 +183,8 @@ struct webrtc_config {
     bool peerjs = true;                             // the PeerJS server protocol at /peerjs
     std::string peerjs_key = "peerjs";              // the ?key= clients must send
     std::uint64_t peerjs_expire_ms = 5000;          // an OFFER to an absent peer waits this long
+    std::uint64_t peerjs_queue_max = 10000;         // messages waiting for absent peers (process)
+    bool peerjs_allow_discovery = false;            // GET /<key>/peers lists the connected ids
     std::uint64_t peerjs_alive_timeout_ms = 60000;  // no HEARTBEAT for this long: closed
 };
 

@@ -209,6 +209,8 @@ class runtime {
     backplane::backplane* backplane() const { return backplane_.get(); }
     /// The https listeners' TLS server (reload counters), nullptr without tls.listen.
     const net::tls_server* tls() const;
+    /// The same TLS server, for another TLS listener on its certificates (stun.tls_listen).
+    net::tls_server* shared_tls();
     net::connection_limit& connection_limit() { return limit_; }
     /// Every metric family (docs/metrics.md): the runtime's own are registered at construction,
     /// components add theirs before run() (app::on_runtime). Rendered by GET /metrics.

@@ -147,6 +147,7 @@ class turn_server {
     turn_counters& counters_;
     std::unordered_map<client_key, std::unique_ptr<allocation>, client_key_hash> allocs_;
     std::array<std::uint8_t, 32> nonce_key_{};
+    std::vector<std::uint8_t> frame_;  // the ChannelData relay_in() sends, reused
     std::function<void(const client_key&)> on_end_;
     core::timer_id sweep_timer_{};
     bool sweep_armed_ = false;
