@@ -193,6 +193,7 @@ struct server_config {
     std::vector<std::string> listen{"127.0.0.1:8080"};
     std::string static_dir;  // empty: the bundled www/
     execution_model model = execution_model::reuseport;
+    std::string io = "epoll";   // epoll | io_uring | auto (the loops' poller, docs/io_uring.md)
     std::uint64_t workers = 0;  // 0: one per core
     bool pin = false;
     std::uint64_t backlog = 4096;
