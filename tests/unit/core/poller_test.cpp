@@ -136,6 +136,24 @@ TEST_P(poller_contract, RemovedAndClosedSocketReachesThePeer) {
     EXPECT_EQ(::read(s.b, &c, 1), 0);  // EOF, not EAGAIN
 }
 
+TEST_P(poller_contract, ForgottenAndClosedSocketReachesThePeerAndItsNumberIsFree) {
+    auto s = std::make_unique<socket_pair>();
+    recorder r;
+    ASSERT_TRUE(p_->add(s->a, ev::readable, &r));
+    EXPECT_TRUE(wait_for(&r, 0).empty());
+    const int num = s->a;
+    p_->forget(num);  // what net::connection does before closing its socket
+    ::close(num);
+    s->a = -1;
+    EXPECT_TRUE(wait_for(&r, 0).empty());
+    char c;
+    EXPECT_EQ(::read(s->b, &c, 1), 0);  // EOF: the poll no longer holds the file open
+    socket_pair t;                      // likely reuses num, as accept() would
+    if (t.a == num) {
+        EXPECT_TRUE(p_->add(t.a, ev::readable, &r));
+    }
+}
+
 TEST_P(poller_contract, LoopRunsTimersAndCrossThreadPosts) {
     loop::options o;
     o.poller = GetParam();
