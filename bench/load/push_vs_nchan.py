@@ -60,7 +60,7 @@ def start_switchyard(a):
     port = b.free_port()
     argv = [os.path.join(BIN, "switchyard"), "--listen", f"127.0.0.1:{port}", "--model", a.model,
             "--workers", str(a.workers), "--backlog", "16384", "--max-connections", "200000",
-            "--log-level", "warn"]
+            "--log-level", "warn", "--io", a.io]
     return b.proc(argv, port)
 
 
@@ -228,6 +228,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bench-threads", type=int, default=2)
     ap.add_argument("--model", default="reuseport")
+    ap.add_argument("--io", default="epoll", help="switchyard's poller: epoll | io_uring")
     ap.add_argument("--servers", default="switchyard,nchan,floor")
     ap.add_argument("--only", default="fanout,latency,rss")
     ap.add_argument("--quick", action="store_true", help="200 subscribers, 1 run, 3 s")

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "switchyard/core/poller.hpp"
+#include "poller_impl.hpp"
 
 namespace sy::core {
 
@@ -61,6 +61,8 @@ class epoll_poller final : public poller {
         return {};
     }
 
+    void forget(int) override {}  // closing the last reference leaves the epoll set
+
     int wait(std::span<poll_event> out, int timeout_ms) override {
         // The epoll_event array lives on the stack in chunks so out can be any size.
         constexpr int chunk = 256;
@@ -97,6 +99,8 @@ std::unique_ptr<poller> create_poller(poller_kind kind) {
     switch (kind) {
         case poller_kind::epoll:
             return std::make_unique<epoll_poller>();
+        case poller_kind::io_uring:
+            return make_uring_poller();
     }
     return std::make_unique<epoll_poller>();
 }

@@ -114,8 +114,10 @@ void connection::finish(bool abort) {
     if (state_ == state::closed) return;
     state_ = state::closed;
     loop_->cancel_timer(timer_);
-    // No EPOLL_CTL_DEL: closing the fd (its only reference: the stream owns it, nothing dups
-    // it) removes it from the epoll set. Events of this turn's batch are skipped by state_.
+    // forget, not remove: the stream owns the fd's only reference, so epoll drops it when it
+    // closes (no EPOLL_CTL_DEL); io_uring cancels its poll. Events of this turn's batch are
+    // skipped by state_.
+    loop_->io().forget(fd_);
     stream_close(abort);
     out_.clear();
     in_.clear();

@@ -91,6 +91,17 @@ unsigned worker_count(const server_config& cfg) {
     return std::max(1u, std::thread::hardware_concurrency());
 }
 
+/// The poller `io` names. "auto" takes io_uring where the kernel lets this process set up a ring
+/// and otherwise says once why it runs on epoll; "io_uring" fails at start-up instead (exit 2).
+core::poller_kind choose_io(const std::string& io) {
+    if (io == "epoll") return core::poller_kind::epoll;
+    std::string why;
+    if (core::io_uring_usable(&why)) return core::poller_kind::io_uring;
+    if (io == "io_uring") throw config_error("io = io_uring: io_uring unavailable (" + why + ")");
+    log::warn("io = auto: io_uring unavailable ({}); using epoll", why);
+    return core::poller_kind::epoll;
+}
+
 }  // namespace
 
 struct runtime::impl {
@@ -103,6 +114,7 @@ struct runtime::impl {
     std::vector<net::address> bound;                  // prefork: their addresses
     std::unique_ptr<net::tls_server> tls;             // https listeners (tls.listen)
     std::vector<std::function<void()>> reload_hooks;  // SIGHUP, main thread
+    core::poller_kind io = core::poller_kind::epoll;  // every loop's poller (choose_io)
 };
 
 std::string announce_line(const listener_info& l) {
@@ -351,7 +363,8 @@ int runtime::run() {
     // the next. Measured +20-60% pipelined req/s with trimming off (docs/benchmarks.md).
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
-    std::signal(SIGPIPE, SIG_IGN);  // sendfile cannot use MSG_NOSIGNAL
+    std::signal(SIGPIPE, SIG_IGN);   // sendfile cannot use MSG_NOSIGNAL
+    impl_->io = choose_io(cfg_.io);  // once: prefork children inherit the choice
     sigset_t set = handled_signals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created from here
     if (cfg_.model == execution_model::prefork) return run_prefork();
@@ -367,6 +380,7 @@ int runtime::run_threads() {
     core::loop_group::options go;
     go.threads = n;
     go.pin_cpus = cfg_.pin;
+    go.loop_options.poller = impl_->io;
     impl_->group = std::make_unique<core::loop_group>(go);
     for (unsigned i = 0; i < n; ++i) {
         auto ls = std::make_unique<loop_state>();
@@ -380,6 +394,7 @@ int runtime::run_threads() {
         core::loop_group::options ao;
         ao.threads = 1;
         ao.name = "sy-accept";
+        ao.loop_options.poller = impl_->io;
         impl_->acceptor = std::make_unique<core::loop_group>(ao);
         impl_->acceptor_state = std::make_unique<loop_state>();
         impl_->acceptor_state->index = n;
@@ -401,7 +416,8 @@ int runtime::run_threads() {
         for (auto& fn : start_hooks_) fn(*loops_[i]);
     });
     if (impl_->acceptor) impl_->acceptor->start(nullptr);
-    log::info("switchyard: model {} with {} loop(s)", to_string(cfg_.model), n);
+    log::info("switchyard: model {} with {} loop(s) on {}", to_string(cfg_.model), n,
+              impl_->group->at(0).io().name());
     notify::ready();  // listeners open and loops started (a prefork child has no NOTIFY_SOCKET)
 
     sigset_t set = handled_signals();

@@ -20,6 +20,17 @@ BIN_DIR = os.environ.get("SY_BIN_DIR", os.path.join(ROOT, "build", "bin"))
 MODELS = ["single", "acceptor", "reuseport", "prefork"]
 SHARED_MEMORY_MODELS = ["single", "acceptor", "reuseport"]
 LINE = re.compile(r"listening on (\w+)://(\S+):(\d+)")
+# SY_TEST_IO=io_uring (or auto/epoll) runs every server the tests start with `--io <value>`;
+# scripts/test runs the suite a second time with it where the kernel has io_uring.
+TEST_IO = os.environ.get("SY_TEST_IO", "")
+
+
+def with_test_io(binary, args):
+    """args plus `--io SY_TEST_IO` for the switchyard binary, unless the test chose its own io."""
+    args = list(args)
+    if TEST_IO and binary == "switchyard" and "--io" not in args:
+        args += ["--io", TEST_IO]
+    return args
 
 
 class server:
@@ -28,7 +39,7 @@ class server:
         network namespace); the process is still the server's, killed by its PID."""
         self.out = tempfile.NamedTemporaryFile(prefix="sy-out-", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="sy-err-", delete=False)
-        argv = list(wrap) + [os.path.join(BIN_DIR, binary)] + list(args)
+        argv = list(wrap) + [os.path.join(BIN_DIR, binary)] + with_test_io(binary, args)
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.err, cwd=ROOT,
                                      start_new_session=True)
         self.ports = {}

@@ -1,5 +1,7 @@
-// poller: the narrow readiness interface the loop drives. epoll now; an io_uring implementation can
-// slot in behind the same ~10 operations (create_poller picks the implementation).
+// poller: the narrow readiness interface the loop drives, with two implementations behind the same
+// operations (create_poller picks one): epoll (src/core/epoll_poller.cpp) and io_uring
+// (src/core/uring_poller.cpp: one-shot IORING_OP_POLL_ADD per registration, re-armed after each
+// event, so the semantics below hold unchanged; submissions and the wait are one io_uring_enter).
 //
 // Thread: a poller belongs to one loop and is used from that loop's thread only.
 // Registration: `add(fd, interest, handler)` stores the handler pointer with the fd; wait() returns
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "switchyard/base/result.hpp"
 #include "switchyard/core/error.hpp"
@@ -54,6 +57,11 @@ class poller {
     /// Removes fd. Call before closing it (a closed fd leaves epoll on its own only when no dup
     /// of it remains, so removal is explicit).
     virtual result<void, os_error> remove(int fd) = 0;
+    /// The caller closes fd right after this call instead of remove()ing it; fd was added and
+    /// has no dup. epoll drops a closed fd by itself (no syscall); io_uring cancels its poll,
+    /// which holds the file open (the socket would not close and the fd's number, once reused,
+    /// would still be registered).
+    virtual void forget(int fd) = 0;
     /// Waits up to timeout_ms (-1 = forever, 0 = poll) and fills out; returns the count (0 on
     /// timeout or EINTR).
     virtual int wait(std::span<poll_event> out, int timeout_ms) = 0;
@@ -62,9 +70,15 @@ class poller {
     virtual int native_handle() const = 0;
 };
 
-enum class poller_kind { epoll /*, io_uring (later) */ };
+enum class poller_kind { epoll, io_uring };
 
-/// Creates a poller. Throws std::system_error at start-up if the kernel refuses.
+/// Creates a poller. Throws std::system_error at start-up if the kernel refuses (io_uring: the
+/// error of io_uring_queue_init, e.g. EPERM under a seccomp filter, ENOSYS on an old kernel).
 std::unique_ptr<poller> create_poller(poller_kind kind = poller_kind::epoll);
+
+/// Whether an io_uring poller can be created here: reads /proc/sys/kernel/io_uring_disabled and
+/// sets up (and tears down) a small ring. On false, *why (if given) says what refused it, as
+/// "io_uring_queue_init: Operation not permitted". Any thread; a few syscalls (start-up only).
+bool io_uring_usable(std::string* why = nullptr);
 
 }  // namespace sy::core

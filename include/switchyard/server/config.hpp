@@ -211,6 +211,7 @@ struct server_config {
     std::string static_dir;  // empty: the bundled www/
     std::string client_dir;  // served at /lib/switchyard-client/; empty: the bundled clients/js/src
     execution_model model = execution_model::reuseport;
+    std::string io = "epoll";   // epoll | io_uring | auto (the loops' poller, docs/io_uring.md)
     std::uint64_t workers = 0;  // 0: one per core
     bool pin = false;
     std::uint64_t backlog = 4096;
