@@ -52,41 +52,6 @@ def tree_cpu_seconds(root):
     return total / TICK
 
 
-def _tree_pids(root):
-    """root and its live descendants."""
-    parents = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            st = _stat(int(name))
-            if st:
-                parents.setdefault(st[0], []).append(int(name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += parents.get(pid, [])
-    return out
-
-
-def tree_io_syscalls(root):
-    """(syscr, syscw) of a process and its live descendants from /proc/PID/io: read-class
-    (read, recv, readv) and write-class (write, send, writev, sendfile) syscalls. epoll_wait and
-    the like are not counted."""
-    r = w = 0
-    for pid in _tree_pids(root):
-        try:
-            with open(f"/proc/{pid}/io") as f:
-                for line in f:
-                    k, _, v = line.partition(":")
-                    if k == "syscr":
-                        r += int(v)
-                    elif k == "syscw":
-                        w += int(v)
-        except OSError:
-            pass
-    return r, w
-
-
 class cpu_meter:
     """Server CPU over one measured run: `m = cpu_meter(pid); ...load...; m.per(units)` gives µs
     of server CPU per unit of work (request, delivery, message). The figure does not depend on the
@@ -95,20 +60,12 @@ class cpu_meter:
     def __init__(self, pid):
         self.pid = pid
         self.t0 = tree_cpu_seconds(pid)
-        self.io0 = tree_io_syscalls(pid)
 
     def seconds(self):
         return tree_cpu_seconds(self.pid) - self.t0
 
     def per(self, units):
         return 1e6 * self.seconds() / units if units else None
-
-    def syscalls_per(self, units):
-        """(read-class, write-class) syscalls of the server per unit since the meter started."""
-        if not units:
-            return None, None
-        r, w = tree_io_syscalls(self.pid)
-        return (r - self.io0[0]) / units, (w - self.io0[1]) / units
 
 
 def free_port():

@@ -106,6 +106,7 @@ def check_push(port, name):
 def sy_bench(port, mode, extra, timeout, server=None):
     """One sy-bench run; with server (a proc), r["cpu_us"] is its CPU µs per delivery."""
     meter = server.cpu_meter() if server else None
+    w0 = push_writes(port)
     argv = [os.path.join(BIN, "sy-bench"), mode, "--server", f"127.0.0.1:{port}", "--json", "-q",
             "-t", str(ARGS.bench_threads)] + [str(x) for x in extra]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -116,11 +117,23 @@ def sy_bench(port, mode, extra, timeout, server=None):
         return None
     r = json.loads(line)
     r["cpu_us"] = meter.per(r["deliveries"]) if meter else None
-    r["sysr"], r["sysw"] = meter.syscalls_per(r["deliveries"]) if meter else (None, None)
+    w1 = push_writes(port)
+    # Frames per write (switchyard's own counters; None for nchan and the floor).
+    r["fpw"] = (w1[1] - w0[1]) / (w1[0] - w0[0]) if w0 and w1 and w1[0] > w0[0] else None
     if r["lost"] or r["subs_lost"]:
         print(f"note: {mode} port {port} {extra}: lost {r['lost']} deliveries, "
               f"{r['subs_lost']} subscribers", file=sys.stderr)
     return r
+
+
+def push_writes(port):
+    """(sy_push_writes_total, sy_push_deliveries_total) of a switchyard, or None."""
+    out = curl(f"http://127.0.0.1:{port}/metrics").stdout
+    m = dict(ln.split()[:2] for ln in out.splitlines()
+             if ln.startswith(("sy_push_writes_total ", "sy_push_deliveries_total ")))
+    if len(m) != 2:
+        return None
+    return float(m["sy_push_writes_total"]), float(m["sy_push_deliveries_total"])
 
 
 def since_args(key):
@@ -131,7 +144,7 @@ def detail(kind, mode, n, key, r, extra=""):
     """One line per run: what the medians hide (the CPU, syscalls and p99 of each server)."""
     if r:
         print(f"  {kind} {mode} n={n} {key:>10}: {r['rate']:>10,.0f}/s  {r['cpu_us'] or 0:6.2f} "
-              f"µs/dlv  syscr {r['sysr'] or 0:.3f} syscw {r['sysw'] or 0:.3f} /dlv  p99 "
+              f"µs/dlv  frames/write {r['fpw'] or 0:.2f}  p99 "
               f"{r.get('lat_ms', {}).get('p99', 0):.2f} ms  lost {r['lost']}{extra}", file=sys.stderr)
 
 
@@ -152,7 +165,7 @@ def fanout(servers, a, rows):
                     detail("fanout", mode, n, key, r)
                     res[key].append(r["rate"] if r else None)
                     cpu[key].append(r["cpu_us"] if r else None)
-                    sysw[key].append(r["sysw"] if r else None)
+                    sysw[key].append(r["fpw"] if r else None)
             rows.append((mode, f"{n:,}", *ratio_cells(res, higher_better=True, fmt="{:,.0f}"),
                          *cpu_cells(cpu)))
             if "sy-nodelay" in servers:
@@ -161,8 +174,9 @@ def fanout(servers, a, rows):
                 cells = []
                 for k in ("switchyard", "sy-nodelay", "nchan"):
                     rate, c, w = med.get(k, (None, None, None))
-                    cells += [f"{rate:,.0f}" if rate else "-", b.fmt_us(c),
-                              f"{w:.3f}" if w is not None else "-"]
+                    cells += [f"{rate:,.0f}" if rate else "-", b.fmt_us(c)]
+                    if k != "nchan":
+                        cells.append(f"{w:.2f}" if w else "-")
                 BEFORE_AFTER.append((mode, f"{n:,}", *cells))
 
 
@@ -314,9 +328,9 @@ def main():
     if BEFORE_AFTER:
         b.table(f"Coalesced delivery: fan-out with and without it (sy-nodelay: "
                 f"--push-write-delay-us 0), {what}",
-                ["transport", "subscribers", "sy dlv/s", "sy µs/dlv", "sy syscw/dlv",
-                 "nodelay dlv/s", "nodelay µs/dlv", "nodelay syscw/dlv", "nchan dlv/s",
-                 "nchan µs/dlv", "nchan syscw/dlv"], BEFORE_AFTER)
+                ["transport", "subscribers", "sy dlv/s", "sy µs/dlv", "sy frames/write",
+                 "nodelay dlv/s", "nodelay µs/dlv", "nodelay frames/write", "nchan dlv/s",
+                 "nchan µs/dlv"], BEFORE_AFTER)
     if rss_rows:
         b.table(f"Server RSS KiB per idle subscriber (fresh servers), median of {a.runs}",
                 ["transport", "subscribers", "switchyard", "nchan", "ratio"], rss_rows)
