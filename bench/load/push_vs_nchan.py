@@ -56,12 +56,18 @@ def raise_nofile(need):
               file=sys.stderr)
 
 
-def start_switchyard(a):
+def start_switchyard(a, extra=()):
     port = b.free_port()
     argv = [os.path.join(BIN, "switchyard"), "--listen", f"127.0.0.1:{port}", "--model", a.model,
             "--workers", str(a.workers), "--backlog", "16384", "--max-connections", "200000",
-            "--log-level", "warn", "--io", a.io]
+            "--log-level", "warn", "--io", a.io, *extra]
     return b.proc(argv, port)
+
+
+def start_switchyard_nodelay(a):
+    """The same binary with coalesced delivery off (push.write_delay_us = 0): every loop turn
+    writes what it queued, one write per delivery at a high fan-out (the build before it)."""
+    return start_switchyard(a, ["--push-write-delay-us", "0"])
 
 
 def start_nchan(a):
@@ -74,7 +80,8 @@ def start_floor(a):
     return b.proc([os.path.join(BIN, "fanout-floor"), str(port)], port)
 
 
-STARTERS = {"switchyard": start_switchyard, "nchan": start_nchan, "floor": start_floor}
+STARTERS = {"switchyard": start_switchyard, "sy-nodelay": start_switchyard_nodelay,
+            "nchan": start_nchan, "floor": start_floor}
 
 
 def curl(*args):
@@ -99,6 +106,7 @@ def check_push(port, name):
 def sy_bench(port, mode, extra, timeout, server=None):
     """One sy-bench run; with server (a proc), r["cpu_us"] is its CPU µs per delivery."""
     meter = server.cpu_meter() if server else None
+    w0 = push_writes(port)
     argv = [os.path.join(BIN, "sy-bench"), mode, "--server", f"127.0.0.1:{port}", "--json", "-q",
             "-t", str(ARGS.bench_threads)] + [str(x) for x in extra]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -109,14 +117,38 @@ def sy_bench(port, mode, extra, timeout, server=None):
         return None
     r = json.loads(line)
     r["cpu_us"] = meter.per(r["deliveries"]) if meter else None
+    w1 = push_writes(port)
+    # Frames per write (switchyard's own counters; None for nchan and the floor).
+    r["fpw"] = (w1[1] - w0[1]) / (w1[0] - w0[0]) if w0 and w1 and w1[0] > w0[0] else None
     if r["lost"] or r["subs_lost"]:
         print(f"note: {mode} port {port} {extra}: lost {r['lost']} deliveries, "
               f"{r['subs_lost']} subscribers", file=sys.stderr)
     return r
 
 
+def push_writes(port):
+    """(sy_push_writes_total, sy_push_deliveries_total) of a switchyard, or None."""
+    out = curl(f"http://127.0.0.1:{port}/metrics").stdout
+    m = dict(ln.split()[:2] for ln in out.splitlines()
+             if ln.startswith(("sy_push_writes_total ", "sy_push_deliveries_total ")))
+    if len(m) != 2:
+        return None
+    return float(m["sy_push_writes_total"]), float(m["sy_push_deliveries_total"])
+
+
 def since_args(key):
     return ["--since-param", ""] if key in ("nchan", "floor") else []
+
+
+def detail(kind, mode, n, key, r, extra=""):
+    """One line per run: what the medians hide (the CPU, syscalls and p99 of each server)."""
+    if r:
+        print(f"  {kind} {mode} n={n} {key:>10}: {r['rate']:>10,.0f}/s  {r['cpu_us'] or 0:6.2f} "
+              f"µs/dlv  frames/write {r['fpw'] or 0:.2f}  p99 "
+              f"{r.get('lat_ms', {}).get('p99', 0):.2f} ms  lost {r['lost']}{extra}", file=sys.stderr)
+
+
+BEFORE_AFTER = []  # fan-out rows of switchyard with and without coalescing (sy-nodelay)
 
 
 def fanout(servers, a, rows):
@@ -124,21 +156,39 @@ def fanout(servers, a, rows):
         for n in a.subs:
             res = {k: [] for k in servers}
             cpu = {k: [] for k in servers}
+            sysw = {k: [] for k in servers}
             for _ in range(a.runs):
                 for key, srv in servers.items():
                     r = sy_bench(srv.port, mode, ["-n", n, "-d", a.secs, "--window", 1,
                                                   "--ahead", a.ahead, "--drain", 3]
                                  + since_args(key), timeout=a.secs + 120 + n / 200, server=srv)
+                    detail("fanout", mode, n, key, r)
                     res[key].append(r["rate"] if r else None)
                     cpu[key].append(r["cpu_us"] if r else None)
+                    sysw[key].append(r["fpw"] if r else None)
             rows.append((mode, f"{n:,}", *ratio_cells(res, higher_better=True, fmt="{:,.0f}"),
                          *cpu_cells(cpu)))
+            if "sy-nodelay" in servers:
+                med = {k: (b.median(res[k]), b.median(cpu[k]), b.median(sysw[k]))
+                       for k in servers if res[k]}
+                cells = []
+                for k in ("switchyard", "sy-nodelay", "nchan"):
+                    rate, c, w = med.get(k, (None, None, None))
+                    cells += [f"{rate:,.0f}" if rate else "-", b.fmt_us(c)]
+                    if k != "nchan":
+                        cells.append(f"{w:.2f}" if w else "-")
+                BEFORE_AFTER.append((mode, f"{n:,}", *cells))
 
 
 def latency(servers, a, rows):
+    for offered in a.offered:
+        latency_at(servers, a, rows, offered)
+
+
+def latency_at(servers, a, rows, offered):
     for mode in ("ws", "sse"):
         for n in a.subs:
-            rate = a.offered / n
+            rate = offered / n
             res = {k: {"p50": [], "p99": [], "lost": []} for k in servers}
             cpu = {k: [] for k in servers}
             for _ in range(a.runs):
@@ -146,6 +196,7 @@ def latency(servers, a, rows):
                     r = sy_bench(srv.port, mode, ["-n", n, "-d", a.secs, "--rate", rate,
                                                   "--drain", 3] + since_args(key),
                                  timeout=a.secs + 120 + n / 200, server=srv)
+                    detail("latency", mode, n, key, r, f" offered {offered:,.0f}/s")
                     res[key]["p50"].append(r["lat_ms"]["p50"] if r else None)
                     res[key]["p99"].append(r["lat_ms"]["p99"] if r else None)
                     res[key]["lost"].append(r["lost"] if r else None)
@@ -157,7 +208,7 @@ def latency(servers, a, rows):
                 g = b.median(ng[q]) if ng else None
                 cells += [f"{s:.2f}" if s else "-", f"{g:.2f}" if g else "-",
                           f"{s / g:.2f}x" if s and g else "-"]
-            rows.append((mode, f"{n:,}", f"{a.offered:,.0f}", *cells, *cpu_cells(cpu)))
+            rows.append((mode, f"{n:,}", f"{offered:,.0f}", *cells, *cpu_cells(cpu)))
 
 
 def rss(a, rows):
@@ -223,19 +274,22 @@ def main():
     ap.add_argument("--secs", type=float, default=5)
     ap.add_argument("--subs", default="1000,10000")
     ap.add_argument("--idle", type=int, default=10000, help="idle subscribers for the RSS row")
-    ap.add_argument("--offered", type=float, default=50000, help="deliveries/s for latency")
+    ap.add_argument("--offered", default="50000",
+                    help="deliveries/s for latency (a comma list: one row per rate)")
     ap.add_argument("--ahead", type=int, default=8, help="sy-bench --ahead for fan-out")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bench-threads", type=int, default=2)
     ap.add_argument("--model", default="reuseport")
     ap.add_argument("--io", default="epoll", help="switchyard's poller: epoll | io_uring")
-    ap.add_argument("--servers", default="switchyard,nchan,floor")
+    ap.add_argument("--servers", default="switchyard,nchan,floor",
+                    help="also: sy-nodelay (switchyard with push.write_delay_us = 0)")
     ap.add_argument("--only", default="fanout,latency,rss")
     ap.add_argument("--quick", action="store_true", help="200 subscribers, 1 run, 3 s")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.secs, a.subs, a.idle = 1, 3, "200", 200
     a.subs = [int(x) for x in a.subs.split(",")]
+    a.offered = [float(x) for x in str(a.offered).split(",")]
     a.servers = a.servers.split(",")
     a.only = a.only.split(",")
     ARGS = a
@@ -269,9 +323,15 @@ def main():
         b.table(f"Fan-out, one publisher (--ahead {a.ahead}), deliveries/s, {what}",
                 ["transport", "subscribers", "switchyard", "nchan", "ratio"] + CPU_HEADER, fan)
     if lat:
-        b.table(f"Latency ms at {a.offered:,.0f} deliveries/s offered, {what}",
+        b.table(f"Latency ms at the offered deliveries/s, {what}",
                 ["transport", "subscribers", "offered/s", "sy p50", "nchan p50", "ratio",
                  "sy p99", "nchan p99", "ratio"] + CPU_HEADER, lat)
+    if BEFORE_AFTER:
+        b.table(f"Coalesced delivery: fan-out with and without it (sy-nodelay: "
+                f"--push-write-delay-us 0), {what}",
+                ["transport", "subscribers", "sy dlv/s", "sy µs/dlv", "sy frames/write",
+                 "nodelay dlv/s", "nodelay µs/dlv", "nodelay frames/write", "nchan dlv/s",
+                 "nchan µs/dlv"], BEFORE_AFTER)
     if rss_rows:
         b.table(f"Server RSS KiB per idle subscriber (fresh servers), median of {a.runs}",
                 ["transport", "subscribers", "switchyard", "nchan", "ratio"], rss_rows)

@@ -152,11 +152,14 @@ bool loop::run_once(int max_wait_ms) {
     int n = poller_->wait(events_, timeout);
     now_ns_ = sy::now_ns();
     const std::int64_t start = now_ns_;
+    // The previous turn's end clock read doubles as this wait's start (no extra read).
+    if (timeout != 0 && start - turn_end_ns_ >= idle_mark_ns_) idle_at_ns_ = start;
     dispatch_io(n);
     run_timers();
     run_posted();
     run_pre_sleep();
-    const std::int64_t busy = sy::now_ns() - start;
+    turn_end_ns_ = sy::now_ns();
+    const std::int64_t busy = turn_end_ns_ - start;
     stats_.busy_ns.add(static_cast<std::uint64_t>(busy));
     stats_.turn_busy_max_ns.set_max(static_cast<std::uint64_t>(busy));
     stats_.turns.add();

@@ -114,6 +114,7 @@ void connection::finish(bool abort) {
     if (state_ == state::closed) return;
     state_ = state::closed;
     loop_->cancel_timer(timer_);
+    if (hold_timer_.valid()) loop_->cancel_timer(hold_timer_);
     // forget, not remove: the stream owns the fd's only reference, so epoll drops it when it
     // closes (no EPOLL_CTL_DEL); io_uring cancels its poll. Events of this turn's batch are
     // skipped by state_.
@@ -349,13 +350,19 @@ void connection::update_interest(bool lazy) {
 
 // ---------------------------------------------------------------- output
 
-void connection::queued(std::size_t n) {
+void connection::queued(std::size_t n, bool fanout) {
     if (n == 0) return;
     if (write_ms_ && out_.bytes() == n) {
         write_progress_ms_ = loop_->now_ms();
         arm_timer();
     }
-    loop_->schedule_before_sleep(*this);
+    if (coalescing_ && fanout) {
+        hold_or_schedule();
+    } else {
+        // A reply or control frame goes out this turn, with whatever fan-out is held before it.
+        if (coalescing_) end_hold();
+        loop_->schedule_before_sleep(*this);
+    }
     if (!over_high_ && out_.bytes() > opts_->high_watermark) {
         over_high_ = true;
         set_block(block_output, true);
@@ -387,7 +394,7 @@ bool connection::write(shared_bytes b) {
 bool connection::write(shared_bytes b, std::size_t offset, std::size_t length) {
     if (state_ != state::open) return false;
     out_.append_shared(std::move(b), offset, length);
-    queued(length);
+    queued(length, true);
     return true;
 }
 
@@ -401,6 +408,41 @@ bool connection::write_file(int fd, off_t offset, std::size_t length, bool own_f
     return true;
 }
 
+void connection::hold_or_schedule() {
+    const std::int64_t now = loop_->now_ns();
+    const std::int64_t due = coalescer_.on_queued(opts_->coalesce, now, loop_->idle_at_ns(),
+                                                  out_.segments(), out_.bytes());
+    if (due > now) {
+        if (!hold_timer_.valid()) {
+            hold_timer_ = loop_->add_timer_at(due, [this] {
+                hold_timer_ = {};
+                end_hold();
+            });
+        }
+        return;
+    }
+    end_hold();  // due now (quiet, or a cap reached)
+}
+
+void connection::end_hold() {
+    if (hold_timer_.valid()) {
+        loop_->cancel_timer(hold_timer_);
+        hold_timer_ = {};
+    }
+    coalescer_.release(loop_->now_ns());
+    if (!out_.empty()) loop_->schedule_before_sleep(*this);
+}
+
+void connection::set_write_coalescing(bool on) {
+    coalescing_ = on;  // delay 0: never held, but its writes are still counted
+    if (!coalescing_) end_hold();
+}
+
+void connection::flush() {
+    coalescer_.release(loop_->now_ns());
+    flush_output();
+}
+
 void connection::flush_output() {
     // EPOLLOUT (or, for a write waiting on the peer, EPOLLIN) will call write_out.
     if (state_ == state::closed || want_write_ || write_wants_read_) return;
@@ -408,6 +450,8 @@ void connection::flush_output() {
         if (state_ == state::closing) begin_linger();
         return;
     }
+    // Held by write coalescing: the hold timer (or a cap) schedules the flush. Closing writes.
+    if (coalescing_ && state_ == state::open && coalescer_.holding(loop_->now_ns())) return;
     write_out();
 }
 
@@ -425,7 +469,10 @@ void connection::write_out() {
             attempted = 0;
             for (int i = 0; i < n; ++i) attempted += iov[i].iov_len;
             r = stream_writev(iov, n);
-            if (counters()) counters()->writevs.add();
+            if (auto* k = counters()) {
+                k->writevs.add();
+                if (coalescing_) k->coalesced_writevs.add();
+            }
         }
         if (!r) {
             if (r.error() == io_error::would_block) {
@@ -445,6 +492,7 @@ void connection::write_out() {
         }
         out_.consume(*r);
         bytes_out_ += *r;
+        if (coalescing_) wrote_coalesced();
         if (counters()) counters()->bytes_out.add(*r);
         after_progress();
         if (state_ == state::closed) return;
@@ -461,6 +509,14 @@ void connection::write_out() {
     if (want_write_) want_write_ = false;
     update_interest();
     if (state_ == state::closing) begin_linger();
+}
+
+void connection::wrote_coalesced() {
+    coalescer_.on_written(loop_->now_ns());
+    if (hold_timer_.valid()) {
+        loop_->cancel_timer(hold_timer_);
+        hold_timer_ = {};
+    }
 }
 
 void connection::after_progress() {

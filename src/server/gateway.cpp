@@ -492,6 +492,18 @@ void register_gateway_metrics(runtime& rt) {
          [](const pc& c) { return open_now(c.sse_sessions, c.sse_closed); });
     push("sy_push_deliveries_total", kind::counter, "Hub messages queued to WS/SSE subscribers.",
          [](const pc& c) { return c.deliveries.get(); });
+    m.add_value({"sy_push_writes_total",
+                 kind::counter,
+                 "writev calls of push subscriber connections (WS/SSE over HTTP/1.1); against "
+                 "sy_push_deliveries_total: frames per write.",
+                 {},
+                 false},
+                [&rt] {
+                    std::uint64_t s = 0;
+                    for (std::size_t i = 0; i < rt.loop_count(); ++i)
+                        s += rt.loop_at(i).io.coalesced_writevs.get();
+                    return s;
+                });
     push("sy_push_gaps_total", kind::counter, "Gap events sent to WS/SSE subscribers.",
          [](const pc& c) { return c.gaps_sent.get(); });
     push("sy_ws_messages_in_total", kind::counter, "WebSocket messages received.",

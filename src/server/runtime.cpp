@@ -233,6 +233,12 @@ void runtime::setup_loop(loop_state& ls) {
     ls.conn_opts.write_timeout = millis(cfg_.limits.write_timeout_ms);
     ls.conn_opts.counters = &ls.io;
     ls.conn_opts.tcp_nodelay = false;  // the listener already set TCP_NODELAY on accept
+    ls.conn_opts.coalesce.delay_ns = static_cast<std::int64_t>(cfg_.push.write_delay_us) * 1000;
+    ls.conn_opts.coalesce.max_frames = cfg_.push.max_coalesce_frames;
+    ls.conn_opts.coalesce.max_bytes = cfg_.push.max_coalesce_bytes;
+    // Quiet = the loop slept longer than one write delay (plus epoll's 1 ms rounding, so a sleep
+    // until a hold's own deadline does not count): holding would not have joined another message.
+    ls.loop->set_idle_mark_ns(ls.conn_opts.coalesce.delay_ns + 1'000'000);
     ls.http = std::make_unique<session::http_context>(*ls.loop, http_opts_, router_);
     ls.auth = auth_;
     rate_tables& rates = ls.loop->emplace_slot<rate_tables>();

@@ -28,6 +28,7 @@ class tunnel_target_impl final : public push_target {
         if (!t_ || !t_->is_open()) return false;
         ev_ = owner.get();
         keep_ = std::move(owner);
+        t_->coalesce_writes();
         // The tunnel clears its other callbacks before on_close runs; on_close is the last.
         t_->set_on_data([this](byte_view b) { ev_->on_push_data(b); });
         t_->set_on_drain([this] { ev_->on_push_drain(); });

@@ -148,6 +148,13 @@ class loop {
     std::int64_t now_ms() const { return now_ns_ / 1'000'000; }
     /// Re-reads the clock (after a long computation).
     void update_time() { now_ns_ = sy::now_ns(); }
+    /// When the loop last woke from a poller wait that blocked at least the idle mark
+    /// (0 before the first): work queued after it, with no such sleep since, finds a busy loop.
+    std::int64_t idle_at_ns() const { return idle_at_ns_; }
+    /// A poller wait that blocked at least ns means the loop had nothing to do: it sets
+    /// idle_at_ns() (what write coalescing calls quiet, net/write_coalescing.hpp). Default 1 ms.
+    /// Loop thread, or before run().
+    void set_idle_mark_ns(std::int64_t ns) { idle_mark_ns_ = ns; }
 
     bool in_loop_thread() const { return owner_ == std::this_thread::get_id(); }
     /// The loop running on this thread, or nullptr.
@@ -218,6 +225,9 @@ class loop {
     bool posted_backlog_ = false;
     bool stopping_ = false;
     std::int64_t now_ns_ = 0;
+    std::int64_t idle_at_ns_ = 0;
+    std::int64_t idle_mark_ns_ = 1'000'000;
+    std::int64_t turn_end_ns_ = 0;  // when the previous turn ended (its wait started after)
     before_sleep_hook* hooks_head_ = nullptr;
     before_sleep_hook* hooks_tail_ = nullptr;
     std::vector<task> deferred_;

@@ -100,6 +100,10 @@ class byte_tunnel {
     /// Output written to the tunnel and still queued in the server (h1: the connection's
     /// queue; h2: the stream's queue): what a slow-consumer cap is measured against.
     virtual std::size_t queued_bytes() const { return 0; }
+    /// What follows is a stream of small messages (push): the transport may hold its output
+    /// briefly while busy and write several in one syscall (h1: the connection's write
+    /// coalescing, push.write_delay_us). Default: nothing changes.
+    virtual void coalesce_writes() {}
     virtual void set_on_data(std::function<void(byte_view)> fn) = 0;
     virtual void set_on_close(std::function<void()> fn) = 0;
     virtual void set_on_drain(std::function<void()> fn) = 0;

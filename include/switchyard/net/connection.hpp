@@ -22,6 +22,9 @@
 //   kernel returned EAGAIN and disarmed when drained. Above high_watermark queued bytes, reading
 //   stops and on_backpressure() fires (inside the write() call that crossed it); at or below
 //   low_watermark reading resumes and on_drain() fires.
+//   set_write_coalescing(true) (push streams) lets a busy connection hold its queue for a bounded
+//   delay so several turns' frames leave in one writev (net/write_coalescing.hpp: the policy,
+//   options.coalesce: its limits); close, flush() and EPOLLOUT write what is held at once.
 //
 // CLOSING
 //   close(graceful): no more reads or writes accepted; queued output is flushed, then FIN
@@ -56,6 +59,7 @@
 #include "switchyard/net/output_queue.hpp"
 #include "switchyard/net/socket.hpp"
 #include "switchyard/net/stream.hpp"
+#include "switchyard/net/write_coalescing.hpp"
 
 namespace sy::net {
 
@@ -112,6 +116,7 @@ struct io_counters {
     core::counter reads, writevs, sendfiles, eagain_writes;
     core::counter backpressure_events;
     core::counter timeouts;
+    core::counter coalesced_writevs;  ///< writevs of connections with write coalescing on
 };
 
 struct connection_options {
@@ -124,6 +129,7 @@ struct connection_options {
     millis close_timeout{5000};  ///< graceful close deadline (flush + linger)
     bool tcp_nodelay = true;
     io_counters* counters = nullptr;  ///< per loop; must outlive its connections
+    coalesce_limits coalesce;         ///< for connections that set_write_coalescing(true)
 };
 
 /// Intrusive list of a loop's connections (for shutdown and metrics). Loop thread only.
@@ -182,8 +188,13 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     bool write(shared_bytes b, std::size_t offset, std::size_t length);
     /// Sends length bytes of fd from offset with sendfile. own_fd: closed after sending/closing.
     bool write_file(int fd, off_t offset, std::size_t length, bool own_fd);
-    /// Writes now instead of at the end of the turn (rarely needed).
-    void flush() { flush_output(); }
+    /// Writes now instead of at the end of the turn (rarely needed); ends a coalescing hold.
+    void flush();
+    /// Output of this connection is a stream of small messages (push): while the loop is busy,
+    /// shared bytes (fan-out frames) may be held up to options().coalesce.delay_ns to write
+    /// several in one writev; any other write ends the hold (a reply is never held).
+    void set_write_coalescing(bool on);
+    bool write_coalescing() const { return coalescing_; }
     std::size_t queued_bytes() const { return out_.bytes(); }
     bool above_high_watermark() const { return over_high_; }
     /// Bytes read from / written to the stream since the connection opened (loop thread; one
@@ -262,8 +273,12 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     void on_peer_eof();
     void flush_output();
     void write_out();
+    void hold_or_schedule();
+    void end_hold();
+    void wrote_coalesced();
     void after_progress();
-    void queued(std::size_t n);
+    /// fanout: shared bytes (a push frame), the only output write coalescing may hold.
+    void queued(std::size_t n, bool fanout = false);
     void set_block(std::uint8_t bit, bool on);
     /// Puts the wanted interest in the poller. Dropping only read interest is lazy: most pauses
     /// end (or the connection closes) before more input arrives; if input does arrive while
@@ -289,6 +304,8 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     connection* list_prev_ = nullptr;
     connection* list_next_ = nullptr;
     core::timer_id timer_;
+    core::timer_id hold_timer_;  // write coalescing: the held queue's due time
+    write_coalescer coalescer_;
     std::int64_t timer_at_ms_ = 0;
     std::int64_t last_activity_ms_ = 0;
     std::int64_t write_progress_ms_ = 0;
@@ -308,6 +325,7 @@ class connection : private core::io_handler, private core::before_sleep_hook {
     bool peer_eof_ = false;
     bool redeliver_ = false;
     bool linger_only_if_unread_ = false;
+    bool coalescing_ = false;
     bool reread_ = false;            // the stream holds buffered input: read before sleeping
     bool read_wants_write_ = false;  // a read waits for EPOLLOUT (TLS)
     bool write_wants_read_ = false;  // a write waits for EPOLLIN (a TLS client's handshake)

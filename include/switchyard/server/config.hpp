@@ -58,6 +58,13 @@ struct hub_config {
     std::string jobs_queue = "jobs";  // the broker queue behind /jobs (AMQP consumers work it)
 };
 
+// Write coalescing of push subscribers (WebSocket, SSE over HTTP/1.1): docs/push-coalescing.md.
+struct push_config {
+    std::uint64_t write_delay_us = 2000;     // longest hold of a busy subscriber's output; 0: off
+    std::uint64_t max_coalesce_frames = 16;  // a held queue of this many frames is written
+    std::uint64_t max_coalesce_bytes = 64 << 10;  // a held queue of this many bytes is written
+};
+
 struct tls_config {
     std::vector<std::string> listen;
     std::string cert;
@@ -223,6 +230,7 @@ struct server_config {
     limits_config limits;
     ws_config ws;
     hub_config hub;
+    push_config push;
     tls_config tls;
     amqp_config amqp;
     metrics_config metrics;

@@ -31,6 +31,9 @@ class h1_tunnel final : public http::byte_tunnel {
     void reset() override;
     bool is_open() const override { return conn_ != nullptr && conn_->is_open(); }
     std::size_t queued_bytes() const override { return conn_ ? conn_->queued_bytes() : 0; }
+    void coalesce_writes() override {
+        if (conn_) conn_->set_write_coalescing(true);
+    }
     void set_on_data(std::function<void(byte_view)> fn) override { on_data_ = std::move(fn); }
     void set_on_close(std::function<void()> fn) override { on_close_ = std::move(fn); }
     void set_on_drain(std::function<void()> fn) override { on_drain_ = std::move(fn); }
