@@ -93,14 +93,14 @@ class h3_client {
     static int on_recv_stream_data(ngtcp2_conn*, std::uint32_t flags, std::int64_t id,
                                    std::uint64_t, const std::uint8_t* data, std::size_t len,
                                    void* self, void*);
-    static int on_acked(ngtcp2_conn*, std::int64_t id, std::uint64_t, std::uint64_t len,
-                        void* self, void*);
+    static int on_acked(ngtcp2_conn*, std::int64_t id, std::uint64_t, std::uint64_t len, void* self,
+                        void*);
     static int on_stream_close(ngtcp2_conn*, std::uint32_t flags, std::int64_t id,
                                std::uint64_t code, void* self, void*);
     static int on_stream_reset(ngtcp2_conn*, std::int64_t id, std::uint64_t, std::uint64_t,
                                void* self, void*);
-    static int on_extend_max_stream_data(ngtcp2_conn*, std::int64_t id, std::uint64_t,
-                                         void* self, void*);
+    static int on_extend_max_stream_data(ngtcp2_conn*, std::int64_t id, std::uint64_t, void* self,
+                                         void*);
     static void on_rand(std::uint8_t* dest, std::size_t len, const ngtcp2_rand_ctx*);
     static int on_new_cid(ngtcp2_conn*, ngtcp2_cid* cid, std::uint8_t* token, std::size_t len,
                           void*);
@@ -109,8 +109,7 @@ class h3_client {
                           void* self, void*);
     static int on_h3_header(nghttp3_conn*, std::int64_t id, std::int32_t token, nghttp3_rcbuf*,
                             nghttp3_rcbuf* value, std::uint8_t, void* self, void*);
-    static int on_h3_stream_close(nghttp3_conn*, std::int64_t id, std::uint64_t, void* self,
-                                  void*);
+    static int on_h3_stream_close(nghttp3_conn*, std::int64_t id, std::uint64_t, void* self, void*);
     static ngtcp2_conn* get_conn(ngtcp2_crypto_conn_ref* ref);
 
     bool setup_h3();
@@ -177,8 +176,8 @@ int h3_client::on_recv_stream_data(ngtcp2_conn*, std::uint32_t flags, std::int64
     return 0;
 }
 
-int h3_client::on_acked(ngtcp2_conn*, std::int64_t id, std::uint64_t, std::uint64_t len,
-                        void* self, void*) {
+int h3_client::on_acked(ngtcp2_conn*, std::int64_t id, std::uint64_t, std::uint64_t len, void* self,
+                        void*) {
     auto* c = static_cast<h3_client*>(self);
     return nghttp3_conn_add_ack_offset(c->h3_, id, len) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
@@ -206,8 +205,8 @@ int h3_client::on_stream_reset(ngtcp2_conn*, std::int64_t id, std::uint64_t, std
     return 0;
 }
 
-int h3_client::on_extend_max_stream_data(ngtcp2_conn*, std::int64_t id, std::uint64_t,
-                                         void* self, void*) {
+int h3_client::on_extend_max_stream_data(ngtcp2_conn*, std::int64_t id, std::uint64_t, void* self,
+                                         void*) {
     auto* c = static_cast<h3_client*>(self);
     return nghttp3_conn_unblock_stream(c->h3_, id) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
@@ -329,8 +328,7 @@ bool h3_client::start(std::string& why) {
     }
     ngtcp2_connection_close_error_default(&last_error_);
     if (gnutls_init(&tls_, GNUTLS_CLIENT) != 0 ||
-        gnutls_priority_set_direct(tls_,
-                                   "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3",
+        gnutls_priority_set_direct(tls_, "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3",
                                    nullptr) != 0 ||
         ngtcp2_crypto_gnutls_configure_client_session(tls_) != 0 ||
         gnutls_credentials_set(tls_, GNUTLS_CRD_CERTIFICATE, sh_.cred) != 0) {
@@ -410,9 +408,9 @@ bool h3_client::write_packets() {
         if (fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
         ngtcp2_ssize ndata = -1;
         ngtcp2_pkt_info pi{};
-        auto nw = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, tx_.data(), tx_.size(), &ndata,
-                                            flags, sid, reinterpret_cast<const ngtcp2_vec*>(vec.data()),
-                                            static_cast<std::size_t>(n), ts);
+        auto nw = ngtcp2_conn_writev_stream(
+            conn_, &ps.path, &pi, tx_.data(), tx_.size(), &ndata, flags, sid,
+            reinterpret_cast<const ngtcp2_vec*>(vec.data()), static_cast<std::size_t>(n), ts);
         if (nw < 0) {
             if (nw == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
                 nghttp3_conn_block_stream(h3_, sid);
@@ -470,8 +468,8 @@ void h3_client::on_timer() {
 void h3_client::close() {
     if (closed_ || !conn_) return;
     closed_ = true;
-    ngtcp2_connection_close_error_set_application_error(&last_error_, NGHTTP3_H3_NO_ERROR,
-                                                        nullptr, 0);
+    ngtcp2_connection_close_error_set_application_error(&last_error_, NGHTTP3_H3_NO_ERROR, nullptr,
+                                                        0);
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
     ngtcp2_pkt_info pi{};
