@@ -395,7 +395,10 @@ bool h3_client::write_packets() {
     const std::uint64_t ts = mono_ns();
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
-    for (int pkts = 0; pkts < 64; ++pkts) {
+    // Until ngtcp2 has nothing more to send (or congestion control / pacing says wait: it then
+    // returns 0 and the expiry names the time). Never stop after NGTCP2_ERR_WRITE_MORE: the
+    // packet being coalesced must be finished before any other call on the connection.
+    for (;;) {
         std::int64_t sid = -1;
         int fin = 0;
         std::array<nghttp3_vec, 16> vec{};
