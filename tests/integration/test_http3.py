@@ -291,7 +291,8 @@ def sybench_h3(port, *args, timeout=60):
 
 def test_sybench_h3_counts_every_request_and_fails_on_errors(site):
     """sy-bench h3 (ngtcp2 + nghttp3 client): exactly -m requests answered 200 over 2 QUIC
-    connections with --window concurrent streams each; a 404 target counts errors and exits 1."""
+    connections with --window concurrent streams each (also 100 on one connection); a 404 target
+    counts errors and exits 1."""
     s = start(site, "single")
     try:
         port = s.ports["quic"]
@@ -304,6 +305,10 @@ def test_sybench_h3_counts_every_request_and_fails_on_errors(site):
         rc, out2, _ = curl("-s", s.url + "/metrics")
         handshakes = re.search(r"^sy_quic_handshakes_total (\d+)", out2.decode(), re.M)
         assert int(handshakes.group(1)) >= 2
+        # 100 streams on one connection: full flight windows, packets coalesced across streams.
+        rc, res, out = sybench_h3(port, "-c", 1, "--window", 100, "-m", 5000, "--url",
+                                  "/index.html", "-t", 1)
+        assert rc == 0 and res["published"] == 5000 and res["peak_streams"] == 100, out
         rc, res, out = sybench_h3(port, "-c", 1, "-m", 20, "--url", "/no-such-file", "-t", 1)
         assert rc == 1 and res["publish_errors"] == 20 and res["published"] == 0, out
     finally:
