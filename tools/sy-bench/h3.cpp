@@ -44,6 +44,7 @@ struct h3_shared {
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> connected{0};
     std::atomic<bool> failed{false};
+    std::atomic<std::uint64_t> all_connected_ns{0};  // when the last handshake completed
     std::mutex m;
     std::string error;
     void fail(const std::string& why) {
@@ -156,7 +157,8 @@ int h3_client::on_new_cid(ngtcp2_conn*, ngtcp2_cid* cid, std::uint8_t* token, st
 int h3_client::on_handshake_completed(ngtcp2_conn*, void* self) {
     auto* c = static_cast<h3_client*>(self);
     c->handshake_done_ = true;
-    c->sh_.connected.fetch_add(1);
+    if (c->sh_.connected.fetch_add(1) + 1 == c->sh_.o.publishers)
+        c->sh_.all_connected_ns.store(mono_ns());
     return c->setup_h3() ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
@@ -554,6 +556,8 @@ h3_result run_h3(const options& o) {
         r.latency.merge(s.latency);
     }
     r.connected = sh.connected.load();
+    if (const std::uint64_t t = sh.all_connected_ns.load(); t > t0)
+        r.connect_s = static_cast<double>(t - t0) / 1e9;
     r.error = sh.error;
     if (r.error.empty() && r.connected < o.publishers)
         r.error = "only " + std::to_string(r.connected) + " of " + std::to_string(o.publishers) +

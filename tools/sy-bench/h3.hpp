@@ -10,6 +10,8 @@
 //   --threads plain threads, each owning its share of connections (one connected UDP socket
 //   each) and polling them; they share only run_h3's atomics (request budget, stop flag).
 //   The certificate is not verified (a benchmark against test certificates).
+//   Not on core::loop_group like the TCP modes: a QUIC connection is driven by ngtcp2's one
+//   expiry timestamp and a UDP socket, which a poll() per thread serves with no timer objects.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,8 @@ struct h3_result {
     std::uint64_t ok = 0, errors = 0;  // responses: 200 / anything else or a reset stream
     std::uint64_t connected = 0;       // handshakes completed
     std::uint64_t peak_streams = 0;    // most request streams open at once on one connection
-    double connect_s = 0, run_s = 0;
+    double connect_s = 0;              // start -> the last handshake completed (0 if one never did)
+    double run_s = 0;                  // start -> end: the req/s window (handshakes included)
     histogram latency;
     std::string error;  // first fatal error (handshake failure, connection closed early)
 };

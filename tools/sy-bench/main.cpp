@@ -94,9 +94,12 @@ void print_human(const result_view& r) {
     if (o.cmd == mode::http || o.cmd == mode::h3) {
         std::printf("%zu connections, window %zu, %s %s\n", o.publishers, o.window,
                     o.method.c_str(), o.url.c_str());
-        if (o.cmd == mode::h3)
+        if (o.cmd == mode::h3) {
+            std::printf("connected   %" PRIu64 "/%zu QUIC connections in %.3f s\n", t.pubs_ready,
+                        o.publishers, r.connect_s);
             std::printf("streams     at most %" PRIu64 " open at once on one connection\n",
                         r.peak_streams);
+        }
         std::printf("requests    %" PRIu64 " ok, %" PRIu64 " errors in %.2f s: %.0f req/s\n", t.ok,
                     t.errors, r.publish_s, r.publish_s > 0 ? t.ok / r.publish_s : 0.0);
     } else {
