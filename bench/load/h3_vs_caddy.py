@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -137,6 +138,7 @@ def main():
     finally:
         sy.stop()
         cd.stop()
+        shutil.rmtree(d, ignore_errors=True)
     b.table(f"HTTP/3 GET /{FILE} ({len(BODY)} B), sy-bench h3, median of {a.runs} runs of "
             f"{a.secs}s, {a.workers} workers (Caddy: GOMAXPROCS = all cores)",
             ["mode", "switchyard req/s", "Caddy req/s", "vs Caddy", "sy p99 ms", "Caddy p99 ms",
