@@ -1,8 +1,10 @@
 """HTTP/3 over QUIC (tls.http3): Debian's ngtcp2 example client (gtlsclient) fetches the demo page,
 a large static file (checksum), POSTs to /echo, reads an SSE stream and downloads while its
 source address changes, in every execution model; h1/h2 answers advertise it in Alt-Svc; bad
-datagrams, Retry and the Initial flood are answered without harming the server."""
+datagrams, Retry and the Initial flood are answered without harming the server; sy-bench h3 loads
+it, and tls.http3_max_streams holds a client that wants more concurrent streams."""
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -13,10 +15,11 @@ import time
 
 import pytest
 
-from conftest import MODELS, curl, make_cert, server
+from conftest import BIN_DIR, MODELS, curl, make_cert, server
 
 GTLSCLIENT = shutil.which("gtlsclient")
 pytestmark = pytest.mark.skipif(GTLSCLIENT is None, reason="ngtcp2-client (gtlsclient) missing")
+SY_BENCH = os.path.join(BIN_DIR, "sy-bench")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIG = 3 * 1024 * 1024 + 17  # several GSO trains, flow-control windows and file chunks
 
@@ -274,5 +277,69 @@ def test_initial_flood_from_many_ports_gets_retry_and_memory_stays_bounded(site,
         assert rss_kb(s.proc.pid) - before < 64 * 1024  # 2560 Initials: well under 64 MiB
         rc, err = h3_get(port, "/", str(tmp_path / "after"))
         assert rc == 0, err[-2000:]
+    finally:
+        s.close()
+
+
+def sybench_h3(port, *args, timeout=60):
+    """sy-bench h3 against 127.0.0.1:port; returns (rc, json result or None, output)."""
+    p = subprocess.run([SY_BENCH, "h3", "--server", f"127.0.0.1:{port}", *[str(a) for a in args],
+                        "--json", "-q"], capture_output=True, text=True, timeout=timeout)
+    line = next((ln for ln in reversed(p.stdout.splitlines()) if ln.startswith("{")), None)
+    return p.returncode, (json.loads(line) if line else None), p.stdout + p.stderr
+
+
+def test_sybench_h3_counts_every_request_and_fails_on_errors(site):
+    """sy-bench h3 (ngtcp2 + nghttp3 client): exactly -m requests answered 200 over 2 QUIC
+    connections with --window concurrent streams each (also 100 on one connection); a 404 target
+    counts errors and exits 1."""
+    s = start(site, "single")
+    try:
+        port = s.ports["quic"]
+        rc, res, out = sybench_h3(port, "-c", 2, "--window", 8, "-m", 400, "--url", "/index.html",
+                                  "-t", 1)
+        assert rc == 0, out
+        assert res["published"] == 400 and res["publish_errors"] == 0, out
+        assert res["connected"] == 2 and res["lat_ms"]["n"] == 400, out
+        assert res["peak_streams"] == 8, out  # the default limit (100) does not hold 8 back
+        rc, out2, _ = curl("-s", s.url + "/metrics")
+        handshakes = re.search(r"^sy_quic_handshakes_total (\d+)", out2.decode(), re.M)
+        assert int(handshakes.group(1)) >= 2
+        # 100 streams on one connection: full flight windows, packets coalesced across streams.
+        rc, res, out = sybench_h3(port, "-c", 1, "--window", 100, "-m", 5000, "--url",
+                                  "/index.html", "-t", 1)
+        assert rc == 0 and res["published"] == 5000 and res["peak_streams"] == 100, out
+        rc, res, out = sybench_h3(port, "-c", 1, "-m", 20, "--url", "/no-such-file", "-t", 1)
+        assert rc == 1 and res["publish_errors"] == 20 and res["published"] == 0, out
+    finally:
+        s.close()
+
+
+def test_stream_limit_holds_a_greedy_client_and_spares_the_others(site, tmp_path):
+    """tls.http3_max_streams 4: a client that wants 32 concurrent request streams per connection
+    never has more than 4 open (the server's MAX_STREAMS grants more only as streams close), all
+    of its requests are still answered, and another client downloading meanwhile is unharmed."""
+    s = start(site, "single", "--tls-http3-max-streams", "4")
+    try:
+        port = s.ports["quic"]
+        greedy = subprocess.Popen([SY_BENCH, "h3", "--server", f"127.0.0.1:{port}", "-c", "2",
+                                   "--window", "32", "-m", "20000", "--url", "/index.html", "-t", "1",
+                                   "--json", "-q"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        try:
+            rc, err = h3_get(port, "/big.bin", str(tmp_path / "other"))
+            assert rc == 0, err[-2000:]
+            assert sha(str(tmp_path / "other" / "big.bin")) == sha(os.path.join(site["static"],
+                                                                             "big.bin"))
+            out, _ = greedy.communicate(timeout=60)
+        finally:
+            if greedy.poll() is None:
+                greedy.kill()
+                greedy.wait()
+        line = next(ln for ln in reversed(out.splitlines()) if ln.startswith("{"))
+        res = json.loads(line)
+        assert greedy.returncode == 0, out
+        assert res["published"] == 20000 and res["publish_errors"] == 0, out
+        assert res["peak_streams"] == 4, out
     finally:
         s.close()

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "h3.hpp"
 #include "options.hpp"
 #include "switchyard/base/clock.hpp"
 #include "switchyard/core/loop_group.hpp"
@@ -82,6 +83,7 @@ struct result_view {
     double connect_s, publish_s, throughput_s;
     std::uint64_t lost;
     std::string error;
+    std::uint64_t peak_streams = 0;  // h3
 };
 
 void print_human(const result_view& r) {
@@ -89,9 +91,15 @@ void print_human(const result_view& r) {
     const totals& t = r.t;
     const histogram& h = r.h;
     std::printf("sy-bench %s: ", to_string(o.cmd));
-    if (o.cmd == mode::http) {
+    if (o.cmd == mode::http || o.cmd == mode::h3) {
         std::printf("%zu connections, window %zu, %s %s\n", o.publishers, o.window,
                     o.method.c_str(), o.url.c_str());
+        if (o.cmd == mode::h3) {
+            std::printf("connected   %" PRIu64 "/%zu QUIC connections in %.3f s\n", t.pubs_ready,
+                        o.publishers, r.connect_s);
+            std::printf("streams     at most %" PRIu64 " open at once on one connection\n",
+                        r.peak_streams);
+        }
         std::printf("requests    %" PRIu64 " ok, %" PRIu64 " errors in %.2f s: %.0f req/s\n", t.ok,
                     t.errors, r.publish_s, r.publish_s > 0 ? t.ok / r.publish_s : 0.0);
     } else {
@@ -121,7 +129,7 @@ void print_human(const result_view& r) {
 void print_json(const result_view& r) {
     const totals& t = r.t;
     const histogram& h = r.h;
-    const double rate = r.o.cmd == mode::http
+    const double rate = r.o.cmd == mode::http || r.o.cmd == mode::h3
                             ? (r.publish_s > 0 ? t.ok / r.publish_s : 0.0)
                             : (r.throughput_s > 0 ? t.unique / r.throughput_s : 0.0);
     std::printf("{\"mode\":\"%s\",\"subscribers\":%zu,\"connected\":%" PRIu64
@@ -130,12 +138,27 @@ void print_json(const result_view& r) {
                 ",\"lost\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"foreign\":%" PRIu64
                 ",\"rate\":%.1f,\"connect_s\":%.3f,\"lat_ms\":{\"p50\":%.4f,\"p90\":%.4f,"
                 "\"p99\":%.4f,\"p999\":%.4f,\"max\":%.4f,\"mean\":%.4f,\"n\":%" PRIu64
-                "},\"error\":\"%s\"}\n",
+                "},\"peak_streams\":%" PRIu64 ",\"error\":\"%s\"}\n",
                 to_string(r.o.cmd), r.o.subscribers, t.subs_ready, t.subs_closed, t.ok, t.errors,
                 r.publish_s, t.unique, t.expected, r.lost, t.duplicates, t.foreign, rate,
                 r.connect_s, ms(h.percentile(50)), ms(h.percentile(90)), ms(h.percentile(99)),
-                ms(h.percentile(99.9)), ms(h.max()), h.mean() / 1e6, h.count(),
+                ms(h.percentile(99.9)), ms(h.max()), h.mean() / 1e6, h.count(), r.peak_streams,
                 r.error.empty() ? "" : "failed");
+}
+
+/// h3 mode: run_h3 does the whole run on its own threads; the report is the http mode's.
+int main_h3(const options& o) {
+    h3_result h = run_h3(o);
+    totals t;
+    t.ok = h.ok;
+    t.errors = h.errors;
+    t.pubs_ready = h.connected;
+    t.subs_ready = h.connected;  // "connected" in the JSON: QUIC handshakes completed
+    result_view r{o, t, h.latency, h.connect_s, h.run_s, 0, 0, h.error, h.peak_streams};
+    print_human(r);
+    if (o.json) print_json(r);
+    std::fflush(stdout);
+    return h.error.empty() && h.ok > 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -146,6 +169,7 @@ int main(int argc, char** argv) {
     if (!parse_options(argc, argv, o, code)) return code;
     ::signal(SIGPIPE, SIG_IGN);
     raise_nofile();
+    if (o.cmd == mode::h3) return main_h3(o);
 
     run_shared sh(o);
     auto group = std::make_unique<sy::core::loop_group>(

@@ -18,17 +18,22 @@ const char* to_string(mode m) {
             return "longpoll";
         case mode::http:
             return "http";
+        case mode::h3:
+            return "h3";
     }
     return "?";
 }
 
 namespace {
 
-constexpr const char* k_usage = R"(usage: sy-bench ws|sse|longpoll|http [options]
+constexpr const char* k_usage = R"(usage: sy-bench ws|sse|longpoll|http|h3 [options]
 
 Push modes (ws, sse, longpoll): N subscribers follow topics, P publishers POST messages whose
 payload carries a send timestamp; reports deliveries/s, latency percentiles and losses.
 http mode: P connections send requests (--url, --method), reports requests/s and latency.
+h3 mode: P QUIC connections (HTTP/3, ngtcp2 + nghttp3), each with up to --window concurrent
+request streams (as many as the server's MAX_STREAMS grants); same report, plus the most
+streams seen open at once on one connection. The certificate is not verified.
 
   --server HOST:PORT       target (default 127.0.0.1:8080)
   --pub-server HOST:PORT   publishers connect here instead (another node of a cluster)
@@ -89,6 +94,8 @@ bool set_mode(std::string_view s, mode& m) {
         m = mode::longpoll;
     else if (s == "http")
         m = mode::http;
+    else if (s == "h3")
+        m = mode::h3;
     else
         return false;
     return true;
@@ -226,7 +233,7 @@ bool parse_options(int argc, char** argv, options& o, int& exit_code) {
         exit_code = fail("bad --sources", sources);
         return false;
     }
-    if (o.cmd != mode::http && o.publishers == 0 && o.rate > 0) {
+    if (o.cmd != mode::http && o.cmd != mode::h3 && o.publishers == 0 && o.rate > 0) {
         exit_code = fail("--rate needs a publisher", "-p 0");
         return false;
     }

@@ -10,7 +10,7 @@
 
 namespace sy::bench {
 
-enum class mode : std::uint8_t { ws, sse, longpoll, http };
+enum class mode : std::uint8_t { ws, sse, longpoll, http, h3 };
 const char* to_string(mode m);
 
 struct options {
@@ -21,9 +21,10 @@ struct options {
     std::size_t subscribers = 100;
     std::size_t topics = 1;
     std::string topic_prefix = "bench.";
-    std::size_t publishers = 1;  // http mode: connections
+    std::size_t publishers = 1;  // http, h3 modes: connections
     double rate = 0;             // messages (requests) per second in total; 0 = window-driven
-    std::size_t window = 0;      // outstanding requests per publisher (0: 1, or 64 with --rate)
+    std::size_t window = 0;      // outstanding requests per publisher (0: 1, or 64 with --rate);
+                                 // h3: concurrent streams per connection
     std::uint64_t ahead = 0;     // push: max messages published ahead of delivery (0 = off)
     std::size_t size = 64;       // payload bytes
     double duration_s = 10;      // publishing time
