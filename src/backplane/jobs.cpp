@@ -18,34 +18,35 @@ using hub::job_answer;
 using hub::job_outcome;
 
 // The job fields every answer shows, in this order (HMGET).
-#define SY_JOB_FIELDS "'status','progress','result','version','attempts','created','updated','reason'"
+#define SY_JOB_FIELDS \
+    "'status','progress','result','version','attempts','created','updated','reason'"
 constexpr std::size_t k_fields = 8;
 
 // `now` on Redis' clock, and finish(): the finished list trimmed to `kept` (hashes deleted).
-#define SY_JOB_PRELUDE                                                                   \
-    "local t = redis.call('TIME')\n"                                                     \
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"            \
-    "local function finish(fin, kept, pre, jid)\n"                                       \
-    "  redis.call('RPUSH', fin, jid)\n"                                                  \
-    "  while redis.call('LLEN', fin) > kept do redis.call('DEL', pre .. redis.call('LPOP', fin)) end\n" \
+#define SY_JOB_PRELUDE                                                                             \
+    "local t = redis.call('TIME')\n"                                                               \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                      \
+    "local function finish(fin, kept, pre, jid)\n"                                                 \
+    "  redis.call('RPUSH', fin, jid)\n"                                                            \
+    "  while redis.call('LLEN', fin) > kept do redis.call('DEL', pre .. redis.call('LPOP', fin)) " \
+    "end\n"                                                                                        \
     "end\n"
 
 // KEYS: stream, counter. ARGV: hash prefix, content type, payload. Returns the id.
-constexpr std::string_view k_submit_script =
-    SY_JOB_PRELUDE
+constexpr std::string_view k_submit_script = SY_JOB_PRELUDE
     "redis.pcall('XGROUP', 'CREATE', KEYS[1], 'sy', '0', 'MKSTREAM')\n"
     "local id = redis.call('INCR', KEYS[2])\n"
     "local h = ARGV[1] .. id\n"
     "redis.call('HSET', h, 'status', 'queued', 'progress', 0, 'result', 'null', 'version', 1,\n"
-    "  'attempts', 0, 'created', now, 'updated', now, 'type', ARGV[2], 'payload', ARGV[3], 'lease', 0)\n"
+    "  'attempts', 0, 'created', now, 'updated', now, 'type', ARGV[2], 'payload', ARGV[3], "
+    "'lease', 0)\n"
     "redis.call('HSET', h, 'entry', redis.call('XADD', KEYS[1], '*', 'id', id))\n"
     "return id\n";
 
 // KEYS: stream. ARGV: hash prefix, consumer, visibility ms, max attempts, finished list, kept,
 // dead-letter stream. Returns nil, or {id, lease, attempt, type, payload, fields...}; entries of
 // finished or vanished jobs are acked on the way, jobs over max attempts dead-lettered.
-constexpr std::string_view k_take_script =
-    SY_JOB_PRELUDE
+constexpr std::string_view k_take_script = SY_JOB_PRELUDE
     "local s, pre, me = KEYS[1], ARGV[1], ARGV[2]\n"
     "local maxa, kept = tonumber(ARGV[4]), tonumber(ARGV[6])\n"
     "redis.pcall('XGROUP', 'CREATE', s, 'sy', '0', 'MKSTREAM')\n"
@@ -74,7 +75,8 @@ constexpr std::string_view k_take_script =
     "    local lease = redis.call('HINCRBY', h, 'lease', 1)\n"
     "    redis.call('HSET', h, 'status', 'running', 'attempts', n, 'updated', now)\n"
     "    redis.call('HINCRBY', h, 'version', 1)\n"
-    "    local v = redis.call('HMGET', h, 'type', 'payload', " SY_JOB_FIELDS ")\n"
+    "    local v = redis.call('HMGET', h, 'type', 'payload', " SY_JOB_FIELDS
+    ")\n"
     "    return {jid, lease, n, unpack(v)}\n"
     "  end\n"
     "end\n"
@@ -82,8 +84,7 @@ constexpr std::string_view k_take_script =
 
 // KEYS: stream. ARGV: hash prefix, id, beat|done|failed, lease ('' none), progress ('' none),
 // result ('' none), consumer, finished list, kept. Returns {code, fields...}.
-constexpr std::string_view k_report_script =
-    SY_JOB_PRELUDE
+constexpr std::string_view k_report_script = SY_JOB_PRELUDE
     "local s, h = KEYS[1], ARGV[1] .. ARGV[2]\n"
     "local st = redis.call('HGET', h, 'status')\n"
     "if not st then return {'nojob'} end\n"
@@ -107,8 +108,7 @@ constexpr std::string_view k_report_script =
 
 // KEYS: stream. ARGV: hash prefix, id, lease, consumer, idle ms. The offer's entry is claimable
 // at once by any node, and the lost delivery is not counted. Returns 1 when given back.
-constexpr std::string_view k_give_back_script =
-    SY_JOB_PRELUDE
+constexpr std::string_view k_give_back_script = SY_JOB_PRELUDE
     "local s, h = KEYS[1], ARGV[1] .. ARGV[2]\n"
     "if redis.call('HGET', h, 'status') ~= 'running' or redis.call('HGET', h, 'lease') ~= ARGV[3]\n"
     "  then return 0 end\n"
@@ -249,8 +249,8 @@ void redis_jobs::impl::pump() {
     const std::string vis = std::to_string(std::max<std::int64_t>(settings.visibility_ms, 1));
     const std::string maxa = std::to_string(settings.max_attempts);
     const std::string kept = std::to_string(settings.kept);
-    const std::string_view args[] = {"1",  stream, hashes, consumer, vis,
-                                     maxa, finished, kept, dead};
+    const std::string_view args[] = {"1",  stream,   hashes, consumer, vis,
+                                     maxa, finished, kept,   dead};
     taking = eval(k_take_script, args, [this](const resp::value* v) {
         taking = false;
         if (v && v->is(resp::type::array) && v->size() == 5 + k_fields) {
@@ -302,14 +302,14 @@ void redis_jobs::impl::update(std::uint64_t id, std::string_view body, hub::job_
     const std::string progress = r->progress ? std::to_string(*r->progress) : "";
     const std::string result = r->result.value_or("");
     const std::string kept = std::to_string(settings.kept);
-    const std::string_view args[] = {"1",    stream, hashes,   id_s,     action, lease,
+    const std::string_view args[] = {"1",      stream, hashes,   id_s,     action, lease,
                                      progress, result, consumer, finished, kept};
     auto shared = std::make_shared<hub::job_reply>(std::move(to));
-    const bool sent = eval(k_report_script, args,
-                           [this, id, rep = *r, shared](const resp::value* v) mutable {
-                               if (!v) return (*shared)(unavailable());
-                               reported(id, *v, rep, std::move(*shared));
-                           });
+    const bool sent =
+        eval(k_report_script, args, [this, id, rep = *r, shared](const resp::value* v) mutable {
+            if (!v) return (*shared)(unavailable());
+            reported(id, *v, rep, std::move(*shared));
+        });
     if (!sent) (*shared)(unavailable());
 }
 
@@ -342,14 +342,15 @@ void redis_jobs::impl::watch(std::uint64_t id, std::optional<std::uint64_t> seen
         return;
     }
     const std::string h = hashes + std::to_string(id);
-    const std::string_view args[] = {"HMGET",    h,         "status",  "progress", "result",
-                                     "version",  "attempts", "created", "updated",  "reason"};
+    const std::string_view args[] = {"HMGET",   h,          "status",  "progress", "result",
+                                     "version", "attempts", "created", "updated",  "reason"};
     auto shared = std::make_shared<hub::job_reply>(std::move(to));
     std::weak_ptr<bool> alive_w = alive;
     const bool sent = bp.command(settings.queue, args, [id, shared, alive_w](const resp::value* v) {
         if (alive_w.expired()) return;
         if (!v || v->size() != k_fields) return (*shared)(unavailable());
-        if ((*v)[0].is_nil()) return (*shared)({job_outcome::no_such_job, "{\"error\":\"no such job\"}"});
+        if ((*v)[0].is_nil())
+            return (*shared)({job_outcome::no_such_job, "{\"error\":\"no such job\"}"});
         const std::uint64_t version = to_u64((*v)[3].str());
         (*shared)({job_outcome::state, job_json(id, *v, 0), id, version, 0});
     });
@@ -431,8 +432,8 @@ void redis_jobs::submit(std::string content_type, sy::shared_bytes payload, hub:
         if (!v || !v->is(resp::type::integer)) return (*shared)(unavailable());
         const auto id = static_cast<std::uint64_t>(v->integer());
         hub::jobs_counters::bump(o.counters.submitted);
-        (*shared)({job_outcome::created,
-                   "{\"id\":" + std::to_string(id) + ",\"version\":1}", id, 1, 0});
+        (*shared)(
+            {job_outcome::created, "{\"id\":" + std::to_string(id) + ",\"version\":1}", id, 1, 0});
         o.pump();  // a worker waiting here takes it now
     });
     if (!sent) (*shared)(unavailable());

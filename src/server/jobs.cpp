@@ -279,8 +279,7 @@ void install_jobs(app& a) {
             // The counters outlive the owner (loop-owned, freed by ~loop): a scrape after the
             // stop still reads them.
             auto& counters = ls.loop->emplace_slot<hub::jobs_counters>();
-            auto& o = ls.loop->emplace_slot<jobs_service>(ls, a.config(), counters,
-                                                                 rt.backplane());
+            auto& o = ls.loop->emplace_slot<jobs_service>(ls, a.config(), counters, rt.backplane());
             // After every loop-start hook ran (install_amqp sets ls.broker in its own hook); the
             // first task of loop 0, so before any handler's post reaches the owner.
             ls.loop->post([o = &o, &ls] { o->owner->start(ls.broker); });
@@ -331,7 +330,8 @@ void install_jobs(app& a) {
             });
         // After on_owner: posted behind take() even when the shutdown already began.
         if (jobs_service* o = owner_of_jobs(a); o && !res.finished()) {
-            res.on_shutdown([o, key] { o->loop.post([o, key] { o->owner->release_worker(key); }); });
+            res.on_shutdown(
+                [o, key] { o->loop.post([o, key] { o->owner->release_worker(key); }); });
         }
     });
     r.put("/jobs/:id", [&a](http::request& req, http::response& res) {

@@ -174,9 +174,9 @@ class jobs_owner final : public job_store {
 
 /// A worker's report (PUT /jobs/{id}) as every store reads it.
 struct job_report {
-    std::string status = "running";  // as sent; "running" when absent
-    bool done = false;               // done, completed, succeeded
-    bool failed = false;             // failed, error
+    std::string status = "running";         // as sent; "running" when absent
+    bool done = false;                      // done, completed, succeeded
+    bool failed = false;                    // failed, error
     std::optional<std::uint64_t> progress;  // capped at 100
     std::optional<std::string> result;      // the raw JSON value
     bool has_lease = false;
