@@ -83,6 +83,20 @@ std::optional<json::document> report_of(std::string_view body) {
 
 }  // namespace
 
+std::optional<job_report> parse_job_report(std::string_view body) {
+    const std::optional<json::document> d = report_of(body);
+    if (!d) return std::nullopt;
+    job_report r;
+    r.status = d->get_string("status").value_or("running");
+    r.done = r.status == "done" || r.status == "completed" || r.status == "succeeded";
+    r.failed = r.status == "failed" || r.status == "error";
+    if (auto n = number_of(*d, "progress")) r.progress = std::min<std::uint64_t>(*n, 100);
+    if (auto raw = d->get_raw("result")) r.result = std::move(*raw);
+    r.has_lease = d->has("lease");
+    if (r.has_lease) r.lease = number_of(*d, "lease");
+    return r;
+}
+
 std::optional<std::uint64_t> parse_job_id(std::string_view s) {
     std::uint64_t n = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);

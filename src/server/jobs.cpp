@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include "gateway_internal.hpp"
+#include "switchyard/backplane/backplane.hpp"
+#include "switchyard/backplane/jobs.hpp"
 #include "switchyard/base/metrics.hpp"
 #include "switchyard/base/utf8.hpp"
 #include "switchyard/http/util.hpp"
@@ -36,7 +38,7 @@ namespace {
 
 using hub::job_answer;
 using hub::job_outcome;
-using hub::jobs_owner;
+using jobs_owner = hub::job_store;  // the local store or backplane::redis_jobs
 using hub::parse_job_id;
 
 /// An answer travelling back to the loop that owns the response.
@@ -154,11 +156,24 @@ hub::jobs_json jobs_json_hooks() {
 
 /// The owner on loop 0 with its clock.
 struct jobs_service {
-    jobs_service(loop_state& ls, const server_config& c, hub::jobs_counters& counters)
-        : loop(*ls.loop), clock(loop), owner(settings_of(c), env_of(ls, clock, counters)) {}
+    jobs_service(loop_state& ls, const server_config& c, hub::jobs_counters& counters,
+                 backplane::backplane* bp)
+        : loop(*ls.loop), clock(loop), owner(make_store(ls, c, clock, counters, bp)) {}
+    /// With a backplane the jobs live in Redis, shared by every node (docs/patterns/jobs.md).
+    static std::unique_ptr<hub::job_store> make_store(loop_state& ls, const server_config& c,
+                                                      loop_clock& clock,
+                                                      hub::jobs_counters& counters,
+                                                      backplane::backplane* bp) {
+        if (bp) {
+            return std::make_unique<backplane::redis_jobs>(settings_of(c),
+                                                           env_of(ls, clock, counters), *bp);
+        }
+        return std::make_unique<hub::jobs_owner>(settings_of(c), env_of(ls, clock, counters));
+    }
     static hub::jobs_settings settings_of(const server_config& c) {
         return {static_cast<std::int64_t>(c.hub.job_visibility_timeout_ms), c.hub.jobs_queue,
-                static_cast<std::size_t>(c.hub.jobs_kept)};
+                static_cast<std::size_t>(c.hub.jobs_kept),
+                static_cast<std::uint32_t>(c.hub.jobs_max_attempts)};
     }
     static hub::jobs_env env_of(loop_state& ls, loop_clock& clock, hub::jobs_counters& counters) {
         hub::jobs_env e;
@@ -181,7 +196,7 @@ struct jobs_service {
     }
     core::loop& loop;
     loop_clock clock;
-    jobs_owner owner;
+    std::unique_ptr<hub::job_store> owner;
 };
 
 /// Loop 0's slot of type T (jobs_service, hub::jobs_counters), or nullptr before loop 0 started
@@ -212,13 +227,13 @@ void on_owner(app& a, http::response& res, Fn fn,
         std::function<void()> gone;
         if (undelivered) {
             gone = [o, undelivered, ans] {
-                o->loop.post([o, undelivered, ans] { undelivered(o->owner, ans); });
+                o->loop.post([o, undelivered, ans] { undelivered(*o->owner, ans); });
             };
         }
         to->send(http_reply(ans), std::move(gone));
     };
     o->loop.post([o, fn = std::move(fn), answer = std::move(answer)]() mutable {
-        fn(o->owner, std::move(answer));
+        fn(*o->owner, std::move(answer));
     });
 }
 
@@ -259,15 +274,15 @@ void install_jobs(app& a) {
                                "' is not a usable queue name (non-empty, not amq.*, at most 247 "
                                "bytes)");
         }
-        rt.on_loop_start([&a](loop_state& ls) {
+        rt.on_loop_start([&a, &rt](loop_state& ls) {
             if (ls.index != 0) return;
             // The counters outlive the owner (loop-owned, freed by ~loop): a scrape after the
             // stop still reads them.
             auto& counters = ls.loop->emplace_slot<hub::jobs_counters>();
-            auto& o = ls.loop->emplace_slot<jobs_service>(ls, a.config(), counters);
+            auto& o = ls.loop->emplace_slot<jobs_service>(ls, a.config(), counters, rt.backplane());
             // After every loop-start hook ran (install_amqp sets ls.broker in its own hook); the
             // first task of loop 0, so before any handler's post reaches the owner.
-            ls.loop->post([o = &o, &ls] { o->owner.start(ls.broker); });
+            ls.loop->post([o = &o, &ls] { o->owner->start(ls.broker); });
         });
         rt.on_loop_stop([](loop_state& ls) {
             if (ls.index != 0) return;
@@ -302,7 +317,7 @@ void install_jobs(app& a) {
         const std::uint64_t key = next_key.fetch_add(1, std::memory_order_relaxed) + 1;
         if (jobs_service* o = owner_of_jobs(a)) {
             // The client leaves while waiting: take it off the owner's list at once.
-            res.on_abort([o, key] { o->loop.post([o, key] { o->owner.drop_worker(key); }); });
+            res.on_abort([o, key] { o->loop.post([o, key] { o->owner->drop_worker(key); }); });
         }
         on_owner(
             a, res,
@@ -315,7 +330,8 @@ void install_jobs(app& a) {
             });
         // After on_owner: posted behind take() even when the shutdown already began.
         if (jobs_service* o = owner_of_jobs(a); o && !res.finished()) {
-            res.on_shutdown([o, key] { o->loop.post([o, key] { o->owner.release_worker(key); }); });
+            res.on_shutdown(
+                [o, key] { o->loop.post([o, key] { o->owner->release_worker(key); }); });
         }
     });
     r.put("/jobs/:id", [&a](http::request& req, http::response& res) {
@@ -344,7 +360,7 @@ void install_jobs(app& a) {
         jobs_service* o = owner_of_jobs(a);
         if (o && version && wait > 0 && !res.finished()) {
             res.on_shutdown(
-                [o, id = *id] { o->loop.post([o, id] { o->owner.release_watchers(id); }); });
+                [o, id = *id] { o->loop.post([o, id] { o->owner->release_watchers(id); }); });
         }
     });
     r.get("/jobs/:id/events", [&a](http::request& req, http::response& res) {

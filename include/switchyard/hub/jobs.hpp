@@ -104,6 +104,9 @@ struct jobs_settings {
     std::int64_t visibility_ms = 30000;  // hub.job_visibility_timeout_ms
     std::string queue = "jobs";          // hub.jobs_queue
     std::size_t kept = 1000;             // hub.jobs_kept: finished job records kept for watchers
+    /// hub.jobs_max_attempts (the Redis store): a job delivered this many times without being
+    /// settled fails and goes to the dead-letter stream. 0: no limit.
+    std::uint32_t max_attempts = 5;
 };
 
 struct jobs_env {
@@ -116,38 +119,71 @@ struct jobs_env {
     std::function<void(std::function<void()>)> when_durable;
 };
 
-class jobs_owner {
+/// Storage and claiming of jobs, behind the HTTP jobs API (server/jobs.cpp), as topic_log is
+/// behind the hub: jobs_owner below (the local store on this node's broker, the default) and
+/// backplane::redis_jobs (a Redis stream per queue with a consumer group, shared by every node,
+/// when backplane.url is set). Same threads and answers for both: loop 0, job_answer values.
+class job_store {
+  public:
+    virtual ~job_store() = default;
+    /// Attaches to the broker (nullptr: the local store keeps a private one, for a server
+    /// without an AMQP listener). Call once, before anything else.
+    virtual void start(broker* b) = 0;
+
+    virtual void submit(std::string content_type, sy::shared_bytes payload, job_reply to) = 0;
+    /// A worker waits up to timeout_ms for a job. key: unique per waiting worker.
+    virtual void take(std::uint64_t key, std::int64_t timeout_ms, job_reply to) = 0;
+    /// The worker's client left while waiting: it must not be handed a job (no answer).
+    virtual void drop_worker(std::uint64_t key) = 0;
+    /// The server is stopping: the waiting worker is answered shutting_down now.
+    virtual void release_worker(std::uint64_t key) = 0;
+    /// The same for every long poll watching job id.
+    virtual void release_watchers(std::uint64_t id) = 0;
+    /// A worker's report (a JSON object: status, progress, result, lease).
+    virtual void update(std::uint64_t id, std::string_view report, job_reply to) = 0;
+    /// Short poll (version_seen unset or wait_ms <= 0) or long poll until version > version_seen.
+    virtual void watch(std::uint64_t id, std::optional<std::uint64_t> version_seen,
+                       std::int64_t wait_ms, job_reply to) = 0;
+    /// The offer with this lease never reached its worker (client gone): the job goes back.
+    virtual void give_back(std::uint64_t id, std::uint64_t lease) = 0;
+};
+
+class jobs_owner final : public job_store {
   public:
     jobs_owner(jobs_settings s, jobs_env env);
-    ~jobs_owner();
+    ~jobs_owner() override;
     jobs_owner(const jobs_owner&) = delete;
     jobs_owner& operator=(const jobs_owner&) = delete;
 
-    /// Attaches to the broker (nullptr: the owner keeps a private one, for a server without an
-    /// AMQP listener) and starts watching the jobs queue. Call once, before anything else.
-    void start(broker* b);
-
-    void submit(std::string content_type, sy::shared_bytes payload, job_reply to);
-    /// A worker waits up to timeout_ms for a job. key: unique per waiting worker.
-    void take(std::uint64_t key, std::int64_t timeout_ms, job_reply to);
-    /// The worker's client left while waiting: it must not be handed a job (no answer).
-    void drop_worker(std::uint64_t key);
-    /// The server is stopping: the waiting worker is answered shutting_down now.
-    void release_worker(std::uint64_t key);
-    /// The same for every long poll watching job id.
-    void release_watchers(std::uint64_t id);
-    /// A worker's report (a JSON object: status, progress, result, lease).
-    void update(std::uint64_t id, std::string_view report, job_reply to);
-    /// Short poll (version_seen unset or wait_ms <= 0) or long poll until version > version_seen.
+    /// Also starts watching the jobs queue.
+    void start(broker* b) override;
+    void submit(std::string content_type, sy::shared_bytes payload, job_reply to) override;
+    void take(std::uint64_t key, std::int64_t timeout_ms, job_reply to) override;
+    void drop_worker(std::uint64_t key) override;
+    void release_worker(std::uint64_t key) override;
+    void release_watchers(std::uint64_t id) override;
+    void update(std::uint64_t id, std::string_view report, job_reply to) override;
     void watch(std::uint64_t id, std::optional<std::uint64_t> version_seen, std::int64_t wait_ms,
-               job_reply to);
-    /// The offer with this lease never reached its worker (client gone): the job goes back.
-    void give_back(std::uint64_t id, std::uint64_t lease);
+               job_reply to) override;
+    void give_back(std::uint64_t id, std::uint64_t lease) override;
 
   private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };
+
+/// A worker's report (PUT /jobs/{id}) as every store reads it.
+struct job_report {
+    std::string status = "running";         // as sent; "running" when absent
+    bool done = false;                      // done, completed, succeeded
+    bool failed = false;                    // failed, error
+    std::optional<std::uint64_t> progress;  // capped at 100
+    std::optional<std::string> result;      // the raw JSON value
+    bool has_lease = false;
+    std::optional<std::uint64_t> lease;  // has_lease and nullopt: not a number (never matches)
+};
+/// nullopt when the body is not a JSON object (an empty body is a report without members).
+std::optional<job_report> parse_job_report(std::string_view body);
 
 /// A decimal id filling s exactly.
 std::optional<std::uint64_t> parse_job_id(std::string_view s);

@@ -54,8 +54,9 @@ struct hub_config {
     std::uint64_t sse_heartbeat_ms = 15000;
     std::uint64_t longpoll_timeout_ms = 30000;
     std::uint64_t job_visibility_timeout_ms = 30000;
-    std::uint64_t jobs_kept = 10000;  // finished job records kept (oldest dropped first)
-    std::string jobs_queue = "jobs";  // the broker queue behind /jobs (AMQP consumers work it)
+    std::uint64_t jobs_kept = 10000;      // finished job records kept (oldest dropped first)
+    std::uint64_t jobs_max_attempts = 5;  // Redis jobs store: deliveries before dead-letter
+    std::string jobs_queue = "jobs";      // the broker queue behind /jobs (AMQP consumers work it)
 };
 
 // Write coalescing of push subscribers (WebSocket, SSE over HTTP/1.1): docs/push-coalescing.md.
