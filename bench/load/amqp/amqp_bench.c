@@ -47,6 +47,9 @@ struct options {
 };
 
 static struct options opt = {"127.0.0.1", 5672, 'a', 64, 5.0, 0, 1, 0, 100, 1000, 20000, 64};
+// SASL PLAIN credentials (--user/--password): guest, or e.g. a JWT as the password ([auth]).
+static const char* login_user = "guest";
+static const char* login_password = "guest";
 static char queue_name[128], exchange_name[128];
 static atomic_long received[MAX_CONSUMERS];
 static atomic_long published, confirmed;
@@ -74,7 +77,8 @@ static amqp_connection_state_t open_conn(int channels) {
         fprintf(stderr, "amqp-bench: cannot connect to %s:%d\n", opt.host, opt.port);
         exit(2);
     }
-    die_reply(amqp_login(c, "/", channels + 1, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"),
+    die_reply(amqp_login(c, "/", channels + 1, 131072, 0, AMQP_SASL_METHOD_PLAIN, login_user,
+                         login_password),
               "login");
     for (int ch = 1; ch <= channels; ++ch) {
         amqp_channel_open(c, (amqp_channel_t)ch);
@@ -378,7 +382,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: amqp-bench [--host H] [--port P] [--mode a|b|c] [--size BYTES]\n"
             "                  [--seconds S | --count N] [--consumers K] [--conns C]\n"
-            "                  [--prefetch N] [--window N] [--inflight N] [--batch N]\n");
+            "                  [--prefetch N] [--window N] [--inflight N] [--batch N]\n"
+            "                  [--user U] [--password P]\n");
     exit(1);
 }
 
@@ -390,6 +395,10 @@ static void parse(int argc, char** argv) {
         const char* v = argv[++i];
         if (!strcmp(k, "--host"))
             opt.host = v;
+        else if (!strcmp(k, "--user"))
+            login_user = v;
+        else if (!strcmp(k, "--password"))
+            login_password = v;
         else if (!strcmp(k, "--port"))
             opt.port = atoi(v);
         else if (!strcmp(k, "--mode"))
