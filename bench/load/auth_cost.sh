@@ -40,9 +40,9 @@ q=""; [[ $1 != off ]] && q="?token=$T"
 if [[ $2 == amqp ]]; then
   for _ in $(seq 100); do grep -q "amqp://" "$d/out" && break; sleep 0.1; done
   aport=$(grep -o "amqp://127.0.0.1:[0-9]*" "$d/out" | head -1 | sed 's/.*://')
-  pw=guest; [[ $1 != off ]] && pw=$T
+  user=guest pw=guest; [[ $1 != off ]] && user=bench pw=$T
   for mode in a b; do
-    build/bin/amqp-bench --port "$aport" --mode "$mode" --seconds 3 --user bench \
+    build/bin/amqp-bench --port "$aport" --mode "$mode" --seconds 3 --user "$user" \
       --password "$pw" | tail -1
   done
 elif [[ $2 == http ]]; then
