@@ -127,7 +127,7 @@ struct backplane_config {
     std::uint64_t retry_max_ms = 5000;      // reconnect backoff ceiling (from 100 ms, doubling)
     std::uint64_t presence_ttl_ms = 15000;  // presence and per-node figures in Redis expire
                                             // after this without a refresh (every ttl/3)
-    std::uint64_t catch_up_topics = 1024;  // per wildcard pattern: topics caught up on reconnect
+    std::uint64_t catch_up_topics = 1024;   // per wildcard pattern: topics caught up on reconnect
     std::string tls_ca_file;    // rediss://: trust anchors (PEM); empty: the system's store
     std::string tls_cert_file;  // rediss://: client certificate (tls-auth-clients yes)
     std::string tls_key_file;
