@@ -2,6 +2,7 @@
 A publish on any node reaches the subscribers of every node, in order and once, with the same
 ids everywhere (resume on any node); only nodes with subscribers receive a topic; Redis down
 means 503 + Retry-After for publishers and a not-ready node, and recovery resubscribes."""
+import contextlib
 import http.client
 import json
 import re
@@ -25,12 +26,16 @@ def metric(port, name):
 
 
 def ready(port):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request("GET", "/readyz")
-    r = c.getresponse()
-    r.read()
-    c.close()
-    return r.status
+    """GET /readyz's status; 0 when the node does not answer (killed)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/readyz")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+    except OSError:
+        return 0
 
 
 def wait_for(pred, timeout=10, what="condition"):
@@ -50,17 +55,26 @@ def start_node(r, *extra):
     return n
 
 
-@pytest.fixture
-def cluster():
+@contextlib.contextmanager
+def nodes_on_redis(*node_flags):
+    """A private redis-server and one switchyard node on it per entry of node_flags (each a tuple
+    of extra flags for start_node); every process is stopped by PID at the end."""
     r = redis_node()
     nodes = []
     try:
-        nodes = [start_node(r) for _ in range(3)]
+        for flags in node_flags:
+            nodes.append(start_node(r, *flags))
         yield r, nodes
     finally:
         for n in nodes:
             n.kill()
         r.stop()
+
+
+@pytest.fixture
+def cluster():
+    with nodes_on_redis((), (), ()) as c:
+        yield c
 
 
 def ids_of(events):

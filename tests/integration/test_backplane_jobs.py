@@ -10,30 +10,17 @@ import time
 
 import pytest
 
-from conftest import http_json as call, server
-from redisnode import redis_node
-from test_backplane import ready, wait_for
+from conftest import http_json as call
+from test_backplane import nodes_on_redis, wait_for
 
 
-def start_node(r, *extra):
-    n = server(["--listen", "127.0.0.1:0", "--backplane-url", r.url(),
-                "--backplane-retry-max-ms", "300", "--hub-job-visibility-timeout-ms", "1000",
-                *extra])
-    wait_for(lambda: ready(n.port) == 200, what="backplane up")
-    return n
+JOB_FLAGS = ("--hub-job-visibility-timeout-ms", "1000")
 
 
 @pytest.fixture
 def cluster():
-    r = redis_node()
-    nodes = []
-    try:
-        nodes = [start_node(r) for _ in range(3)]
-        yield r, nodes
-    finally:
-        for n in nodes:
-            n.kill()
-        r.stop()
+    with nodes_on_redis(JOB_FLAGS, JOB_FLAGS, JOB_FLAGS) as c:
+        yield c
 
 
 def test_submit_on_a_take_and_complete_on_b_status_on_c(cluster):
@@ -97,10 +84,8 @@ def test_a_silent_worker_loses_its_claim_to_another_node(cluster):
 
 
 def test_dead_letter_after_the_maximum_attempts():
-    r = redis_node()
-    nodes = []
-    try:
-        nodes = [start_node(r, "--hub-jobs-max-attempts", "2") for _ in range(2)]
+    flags = JOB_FLAGS + ("--hub-jobs-max-attempts", "2")
+    with nodes_on_redis(flags, flags) as (r, nodes):
         a, b = nodes
         jid = call(a.port, "POST", "/jobs", b'"poison"')[1]["id"]
         assert call(a.port, "GET", "/jobs/next?timeout=5")[1]["attempt"] == 1
@@ -110,10 +95,6 @@ def test_dead_letter_after_the_maximum_attempts():
         st, j = call(b.port, "GET", f"/jobs/{jid}")
         assert j["status"] == "failed" and "dead-lettered" in j["reason"]
         assert r.cli("XLEN", "sy:j:jobs:dead").strip() == "1"
-    finally:
-        for n in nodes:
-            n.kill()
-        r.stop()
 
 
 class worker(threading.Thread):

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import server
 from pushlib import publish, raw_ws, sse
-from redisnode import redis_node
+from test_backplane import nodes_on_redis, ready, wait_for
 
 TTL_MS = 1500
 
@@ -33,43 +33,16 @@ def members(port, topic):
     return body["members"]
 
 
-def wait_for(pred, timeout=10, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def ready(port):
-    try:
-        return get_json(port, "/readyz")[0]
-    except OSError:
-        return 0
-
-
-def start_node(r, name, *extra):
-    n = server(["--listen", "127.0.0.1:0", "--backplane-url", r.url(),
-                "--backplane-node-id", name, "--backplane-grace-ms", "200",
-                "--backplane-presence-ttl-ms", str(TTL_MS), *extra])
-    wait_for(lambda: ready(n.port) == 200, what="backplane up")
-    return n
+def node(name, *extra):
+    """start_node's flags for a node named name (its presence instance) with the test's TTL."""
+    return ("--backplane-node-id", name, "--backplane-presence-ttl-ms", str(TTL_MS), *extra)
 
 
 @pytest.fixture
 def cluster():
-    r = redis_node()
-    nodes = []
-    try:
-        # C also serves the management API (docs/management.md).
-        nodes = [start_node(r, "a"), start_node(r, "b"),
-                 start_node(r, "c", "--management-listen", "127.0.0.1:0")]
-        yield r, nodes
-    finally:
-        for n in nodes:
-            n.kill()
-        r.stop()
+    # C also serves the management API (docs/management.md).
+    with nodes_on_redis(node("a"), node("b"), node("c", "--management-listen", "127.0.0.1:0")) as c:
+        yield c
 
 
 def member_socket(port, topic, name):
