@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "switchyard/base/json.hpp"
 #include "switchyard/base/log.hpp"
 #include "switchyard/net/tls.hpp"
 #include "switchyard/session/h3_session.hpp"
@@ -60,44 +61,70 @@ void quic_family(runtime& rt, const char* name, metrics::kind k, const char* hel
         false);
 }
 
+using h3c = session::h3_counters;
+
+// The QUIC families of /metrics; the management API's overview reports the same list
+// (write_quic_overview), so a figure is named once.
+struct quic_metric {
+    const char* name;
+    metrics::kind k;
+    const char* help;
+    std::uint64_t (*get)(const h3c&);
+};
+
+const quic_metric k_quic_metrics[] = {
+    {"sy_quic_connections_total", metrics::kind::counter, "QUIC connections accepted.",
+     [](const h3c& x) { return x.connections.get(); }},
+    {"sy_quic_connections_open", metrics::kind::gauge, "QUIC connections open now.",
+     [](const h3c& x) { return x.open.get(); }},
+    {"sy_quic_handshakes_total", metrics::kind::counter, "QUIC handshakes completed.",
+     [](const h3c& x) { return x.handshakes.get(); }},
+    {"sy_quic_retries_total", metrics::kind::counter, "Retry packets sent.",
+     [](const h3c& x) { return x.retries.get(); }},
+    {"sy_quic_refused_total", metrics::kind::counter,
+     "Initials dropped: connection or handshake limit, or shutting down.",
+     [](const h3c& x) { return x.refused.get(); }},
+    {"sy_quic_packets_received_total", metrics::kind::counter, "QUIC packets received.",
+     [](const h3c& x) { return x.packets_in.get(); }},
+    {"sy_quic_packets_sent_total", metrics::kind::counter, "QUIC packets sent.",
+     [](const h3c& x) { return x.packets_out.get(); }},
+    {"sy_quic_packets_lost_total", metrics::kind::counter,
+     "Packets with stream data declared lost (counted when a connection closes).",
+     [](const h3c& x) { return x.lost.get(); }},
+    {"sy_quic_migrations_total", metrics::kind::counter,
+     "Validated moves of a client to a new address.",
+     [](const h3c& x) { return x.migrations.get(); }},
+    {"sy_quic_forwarded_total", metrics::kind::counter,
+     "Packets that reached a loop other than their connection's and were handed on.",
+     [](const h3c& x) { return x.forwarded.get(); }},
+    {"sy_quic_stateless_resets_total", metrics::kind::counter, "Stateless resets sent.",
+     [](const h3c& x) { return x.stateless_resets.get(); }},
+    {"sy_quic_dropped_total", metrics::kind::counter,
+     "QUIC datagrams dropped: unparsable, bad token, not an Initial.",
+     [](const h3c& x) { return x.dropped.get(); }},
+    {"sy_quic_rtt_microseconds", metrics::kind::gauge,
+     "Smoothed RTT of the last QUIC connection that closed (summed over loops).",
+     [](const h3c& x) { return x.rtt_us.get(); }},
+};
+
 void add_metrics(runtime& rt) {
-    using metrics::kind;
-    using c = session::h3_counters;
-    quic_family(rt, "sy_quic_connections_total", kind::counter, "QUIC connections accepted.",
-                [](const c& x) { return x.connections.get(); });
-    quic_family(rt, "sy_quic_connections_open", kind::gauge, "QUIC connections open now.",
-                [](const c& x) { return x.open.get(); });
-    quic_family(rt, "sy_quic_handshakes_total", kind::counter, "QUIC handshakes completed.",
-                [](const c& x) { return x.handshakes.get(); });
-    quic_family(rt, "sy_quic_retries_total", kind::counter, "Retry packets sent.",
-                [](const c& x) { return x.retries.get(); });
-    quic_family(rt, "sy_quic_refused_total", kind::counter,
-                "Initials dropped: connection or handshake limit, or shutting down.",
-                [](const c& x) { return x.refused.get(); });
-    quic_family(rt, "sy_quic_packets_received_total", kind::counter, "QUIC packets received.",
-                [](const c& x) { return x.packets_in.get(); });
-    quic_family(rt, "sy_quic_packets_sent_total", kind::counter, "QUIC packets sent.",
-                [](const c& x) { return x.packets_out.get(); });
-    quic_family(rt, "sy_quic_packets_lost_total", kind::counter,
-                "Packets with stream data declared lost (counted when a connection closes).",
-                [](const c& x) { return x.lost.get(); });
-    quic_family(rt, "sy_quic_migrations_total", kind::counter,
-                "Validated moves of a client to a new address.",
-                [](const c& x) { return x.migrations.get(); });
-    quic_family(rt, "sy_quic_forwarded_total", kind::counter,
-                "Packets that reached a loop other than their connection's and were handed on.",
-                [](const c& x) { return x.forwarded.get(); });
-    quic_family(rt, "sy_quic_stateless_resets_total", kind::counter, "Stateless resets sent.",
-                [](const c& x) { return x.stateless_resets.get(); });
-    quic_family(rt, "sy_quic_dropped_total", kind::counter,
-                "QUIC datagrams dropped: unparsable, bad token, not an Initial.",
-                [](const c& x) { return x.dropped.get(); });
-    quic_family(rt, "sy_quic_rtt_microseconds", kind::gauge,
-                "Smoothed RTT of the last QUIC connection that closed (summed over loops).",
-                [](const c& x) { return x.rtt_us.get(); });
+    for (const auto& m : k_quic_metrics) quic_family(rt, m.name, m.k, m.help, m.get);
 }
 
 }  // namespace
+
+void write_quic_overview(runtime& rt, json::writer& w) {
+    if (!rt.metrics().contains(k_quic_metrics[0].name)) return;  // tls.http3 is off
+    constexpr std::string_view prefix = "sy_quic_";
+    w.key("quic").begin_object();
+    for (const auto& m : k_quic_metrics) {
+        std::uint64_t sum = 0;
+        rt.metrics().collect(m.name, [&sum](const auto&, metrics::value v) { sum += v.n; });
+        std::string_view key = std::string_view(m.name).substr(prefix.size());
+        w.member(key, sum);
+    }
+    w.end_object();
+}
 
 void install_http3(runtime& rt, const server_config& cfg) {
     auto tls = load_tls(cfg);

@@ -6,6 +6,7 @@
 #include "management_internal.hpp"
 #include "switchyard/base/json.hpp"
 #include "switchyard/net/kernel_queues.hpp"
+#include "switchyard/server/http3.hpp"
 #include "switchyard/session/amqp_server.hpp"
 #include "switchyard/version.hpp"
 
@@ -410,6 +411,7 @@ std::string overview_json(runtime& rt, loop_state& ls) {
         w.member("ip_address", host).member("port", unsigned{port}).end_object();
     }
     w.end_array().key("message_stats").raw(message_stats_json(t.counters, t.rate));
+    write_quic_overview(rt, w);
     w.member("node", node_name()).key("object_totals").begin_object();
     w.member("channels", channels).member("connections", conns).member("consumers", consumers);
     w.member("exchanges", exchanges).member("queues", queues).end_object();

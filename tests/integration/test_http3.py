@@ -124,6 +124,32 @@ def test_metrics_count_quic(h3srv, tmp_path, request):
     assert best["sy_udp_datagrams_received_total"] > 0
 
 
+def test_management_overview_reports_quic(site, tmp_path):
+    """GET /api/overview (the management API) carries the sy_quic_* figures as "quic", the same
+    numbers /metrics has; a server without tls.http3 has no "quic" there."""
+    s = start(site, "single", "--management-on-main-port")
+    try:
+        rc, _ = h3_get(s.ports["quic"], "/", str(tmp_path / "o"))
+        assert rc == 0
+        rc, out, _ = curl("-s", "-u", "guest:guest", s.url + "/api/overview")
+        quic = json.loads(out)["quic"]
+        assert quic["handshakes_total"] >= 1 and quic["connections_total"] >= 1, quic
+        assert quic["packets_sent_total"] > 0 and quic["packets_received_total"] > 0, quic
+        assert {"retries_total", "migrations_total", "packets_lost_total",
+                "rtt_microseconds", "connections_open"} <= set(quic), quic
+        rc, out, _ = curl("-s", s.url + "/metrics")
+        m = re.search(r"^sy_quic_handshakes_total (\d+)", out.decode(), re.M)
+        assert int(m.group(1)) >= quic["handshakes_total"]
+    finally:
+        s.close()
+    plain = server(["--listen", "127.0.0.1:0", "--management-on-main-port"])
+    try:
+        rc, out, _ = curl("-s", "-u", "guest:guest", plain.url + "/api/overview")
+        assert "quic" not in json.loads(out)
+    finally:
+        plain.close()
+
+
 def migrations(s, want):
     """sy_quic_migrations_total once it reaches want (a connection adds its moves when it
     closes, after its drain period), or its last value after 8 s."""
