@@ -91,8 +91,13 @@ EVP_PKEY* ec_from_jwk(const rapidjson::Value& jwk) {
                         : crv == "P-384" ? "secp384r1"
                         : crv == "P-521" ? "secp521r1"
                                          : nullptr;
-    const std::string x = b64_member(jwk, "x"), y = b64_member(jwk, "y");
-    if (!group || x.empty() || x.size() != y.size()) return nullptr;
+    const std::size_t size = crv == "P-256" ? 32 : crv == "P-384" ? 48 : 66;
+    std::string x = b64_member(jwk, "x"), y = b64_member(jwk, "y");
+    if (!group || x.empty() || y.empty() || x.size() > size || y.size() > size) return nullptr;
+    // RFC 7518 6.2.1.2 wants the full coordinate size, but some issuers (PyJWT 2.6, Debian's)
+    // drop leading zero bytes, about 1 key in 128 for P-256: the value is the same, so pad it.
+    x.insert(0, size - x.size(), '\0');
+    y.insert(0, size - y.size(), '\0');
     std::string point = "\x04" + x + y;  // SEC 1 2.3.3 uncompressed point
     OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
     EVP_PKEY* pkey = nullptr;

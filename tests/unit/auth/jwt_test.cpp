@@ -249,6 +249,31 @@ TEST(Jwks, EveryKeyTypeAndKidSelection) {
     EXPECT_EQ(unknown.error(), verify_error::unknown_kid);
 }
 
+// A coordinate with leading zero bytes dropped (PyJWT 2.6 writes them so) is the same point.
+TEST(Jwks, EcCoordinatesWithoutLeadingZerosAreAccepted) {
+    for (int i = 0; i < 4096; ++i) {  // about 1 key in 128 has a coordinate starting with 0x00
+        auto ec = make_key("EC", "P-256");
+        unsigned char buf[80];
+        std::size_t len = 0;
+        EVP_PKEY_get_octet_string_param(ec.get(), OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof buf, &len);
+        ASSERT_EQ(len, 65U);
+        if (buf[1] != 0 && buf[33] != 0) continue;
+        std::string x(reinterpret_cast<char*>(buf) + 1, 32),
+            y(reinterpret_cast<char*>(buf) + 33, 32);
+        while (!x.empty() && x[0] == '\0') x.erase(0, 1);
+        while (!y.empty() && y[0] == '\0') y.erase(0, 1);
+        key_set ks;
+        auto added =
+            ks.add_jwks(R"({"keys":[{"kty":"EC","kid":"e1","crv":"P-256","x":")" +
+                        base64url_encode(x) + R"(","y":")" + base64url_encode(y) + R"("}]})");
+        ASSERT_TRUE(added) << added.error();
+        const verifier v = make_verifier(std::move(ks));
+        EXPECT_TRUE(v.verify(mint(header("ES256", "e1"), claims(), "ES256", ec.get()), k_now));
+        return;
+    }
+    FAIL() << "no key with a leading zero coordinate in 4096";
+}
+
 TEST(Jwks, RefusesBadDocuments) {
     key_set ks;
     EXPECT_FALSE(ks.add_jwks("not json"));
