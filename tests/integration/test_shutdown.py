@@ -172,10 +172,11 @@ def job_being_worked_on(port):
 
 
 def new_connection_refused(port):
-    """True when a connect is refused, or accepted and closed without a byte of service."""
+    """True when a connect is refused or reset (a closing listener's queue), or accepted and
+    closed without a byte of service."""
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=2)
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     try:
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
